@@ -1,0 +1,101 @@
+"""Users: shoppers, distributors and the merchant's staff share one table; the role says who may do what."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from flask import current_app, has_app_context
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.db_types import UTCDateTime
+from app.extensions import db
+from app.timeutil import utcnow
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    OWNER = "owner"
+
+
+class Permission(StrEnum):
+    """What a back-office user may do. The owner may do everything; staff run the daily work."""
+
+    CATALOG = "catalog"
+    ORDERS = "orders"
+    DISTRIBUTION = "distribution"
+    REPORTS = "reports"
+    SETTINGS = "settings"
+    STAFF = "staff"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.CUSTOMER: frozenset(),
+    Role.STAFF: frozenset(
+        {Permission.CATALOG, Permission.ORDERS, Permission.DISTRIBUTION, Permission.REPORTS}
+    ),
+    Role.OWNER: frozenset(Permission),
+}
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('customer', 'staff', 'owner')", name="role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mobile: Mapped[str | None] = mapped_column(String(11), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    nickname: Mapped[str] = mapped_column(String(32), default="")
+    avatar_key: Mapped[str | None] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(16), default=Role.CUSTOMER, index=True)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # Bumped when the password changes, so every other session of this user ends.
+    auth_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Distribution: who referred this member (always a distributor's user when bound), since when, until
+    # when (None: no end), and whether a "last click wins" binding has been fixed by a first paid order.
+    referrer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    referrer_bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    referrer_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    referrer_fixed: Mapped[bool] = mapped_column(default=False)
+    # WeChat web OAuth (snsapi_base): the shopper's openid for the shop's official-account appid.
+    wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    def set_password(self, password: str) -> None:
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
+        self.password_hash = generate_password_hash(password, method=method)
+        self.auth_version = (self.auth_version or 0) + 1
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.auth_version}"
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def is_back_office(self) -> bool:
+        return self.role in (Role.STAFF, Role.OWNER)
+
+    def can(self, permission: Permission) -> bool:
+        return self.is_active and permission in ROLE_PERMISSIONS[self.role_enum]
+
+    @property
+    def display_name(self) -> str:
+        return self.nickname or mask_mobile(self.mobile) or f"#{self.id}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"
+
+
+def mask_mobile(mobile: str | None) -> str:
+    """13812345678 -> 138****5678: how one person's number is shown to anyone but them and the merchant."""
+    if not mobile:
+        return ""
+    return mobile[:3] + "****" + mobile[-4:] if len(mobile) == 11 else "****"

@@ -1,0 +1,44 @@
+"""The merchant's back office (/admin): every route needs a staff or owner login."""
+
+from functools import wraps
+
+from flask import Blueprint, abort, request
+from flask_login import current_user
+
+from app.accounts.models import Permission
+from app.extensions import login_manager
+
+bp = Blueprint("admin", __name__)
+
+# Endpoints reachable without a back-office login.
+PUBLIC_ENDPOINTS = {"admin.login"}
+
+
+@bp.before_request
+def require_back_office_user():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.is_back_office:
+        abort(403)
+    return None
+
+
+def permission_required(permission: Permission):
+    """Owner-only or staff-level actions inside the back office."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_permission = permission
+        return wrapped
+
+    return decorator
+
+
+from app.admin import auth, catalog, dashboard, distribution, orders, payments, settings  # noqa: E402, F401

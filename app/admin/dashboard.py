@@ -1,0 +1,45 @@
+"""The back office's first page: what needs the merchant's attention today."""
+
+from flask import render_template
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from app.accounts.models import Permission
+from app.admin import bp
+from app.catalog.models import Product, Sku
+from app.extensions import db
+from app.jobs import last_runs
+from app.orders.services import back_office_alerts, todays_takings
+from app.settings.services import get_shop_settings
+
+ORDER_JOBS = ("orders-expire", "orders-autocomplete")
+
+
+@bp.get("/")
+def dashboard():
+    threshold = get_shop_settings(db.session).low_stock_threshold
+    counts = db.session.execute(
+        select(
+            func.count().filter(Product.is_on_shelf),
+            func.count().filter(~Product.is_on_shelf),
+        ).select_from(Product)
+    ).one()
+    low_stock = db.session.scalar(
+        select(func.count(func.distinct(Sku.product_id))).where(Sku.is_active, Sku.stock < threshold)
+    )
+    orders = None
+    if current_user.can(Permission.ORDERS):
+        runs = last_runs()
+        orders = {
+            "alerts": back_office_alerts(db.session),
+            "today": todays_takings(db.session),
+            "jobs": [(name, runs.get(name)) for name in ORDER_JOBS],
+        }
+    return render_template(
+        "admin/dashboard.html",
+        on_shelf=counts[0],
+        off_shelf=counts[1],
+        low_stock=low_stock,
+        threshold=threshold,
+        orders=orders,
+    )

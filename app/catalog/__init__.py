@@ -1,0 +1,1 @@
+"""Categories, products, SKUs, images and stock."""

@@ -1,0 +1,47 @@
+"""Command-line tools: `flask create-admin`, `flask seed-demo`."""
+
+import click
+from flask import Flask
+
+from app.accounts import services as accounts
+from app.accounts.models import Role
+from app.extensions import db
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("create-admin")
+    @click.option("--mobile", prompt="Mobile number", help="The owner's mainland mobile number (login name).")
+    @click.option("--password", help="For scripts; asked for (hidden, twice) when left out.")
+    @click.option("--nickname", default="", help="Shown in the back office.")
+    @click.option("--staff", is_flag=True, help="Make a staff account instead of an owner account.")
+    def create_admin(mobile: str, password: str | None, nickname: str, staff: bool):
+        """Create a back-office account (or promote an existing one and reset its password)."""
+        if password is None:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            user = accounts.create_admin(
+                db.session,
+                mobile=mobile,
+                password=password,
+                nickname=nickname,
+                role=Role.STAFF if staff else Role.OWNER,
+            )
+        except accounts.AccountError as error:
+            db.session.rollback()
+            raise click.ClickException(str(error.message)) from None
+        db.session.commit()
+        click.echo(f"{user.role} account ready: {user.mobile}. Log in at /admin/login")
+
+    @app.cli.command("seed-demo")
+    @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has products.")
+    @click.option(
+        "--url",
+        default="http://127.0.0.1:5000/",
+        show_default=True,
+        help="Where the shop will be reached: printed, and put in the customer-service QR code.",
+    )
+    def seed_demo(if_empty: bool, url: str):
+        """Fill the database with a believable demo shop (idempotent: only adds what is missing)."""
+        from app.demo import seed
+
+        seed(db.session, if_empty=if_empty, url=url, echo=click.echo)

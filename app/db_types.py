@@ -1,0 +1,41 @@
+"""Column types shared by every model."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC; always hands back timezone-aware datetimes, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use app.timeutil.utcnow()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# Ids are 32-bit integers in PostgreSQL: a larger number from a URL or a form is no id, not a server error.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value) -> int | None:
+    """A database id from a URL, a form or a session, or None (letters, zero, negatives, absurd sizes)."""
+    if isinstance(value, bool):
+        return None
+    text = str(value if value is not None else "").strip()
+    if not text.isdigit() or len(text) > 10 or not 0 < int(text) <= MAX_ID:
+        return None
+    return int(text)

@@ -1,0 +1,1 @@
+"""Distribution (分销): distributors, binding, share links, the commission engine and ledger, withdrawals."""

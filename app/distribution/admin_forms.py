@@ -1,0 +1,327 @@
+"""Back-office forms for distribution: the merchant's rules, grades, and the reasons and references the
+queues ask for. Rates are typed as percentages and carried as basis points; the rules themselves are
+checked by distribution.services and distribution.ledger."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, Form, IntegerField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from app.db_types import parse_id
+from app.distribution.services import DistributionError, SettingsInput, check_product_rates
+from app.forms import MoneyField, apply_service_error
+from app.money import MoneyError, format_bp, parse_percent_bp
+
+REASON_MAX = 200
+LEVELS = (1, 2, 3)
+
+
+class PercentField(StringField):
+    """Typed as a percentage ("10", "7.5"); `data` is integer basis points, or None when left empty."""
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return format_bp(self.data).removesuffix("%") if isinstance(self.data, int) else ""
+
+    def process_formdata(self, valuelist):
+        text = (valuelist[0] if valuelist else "").strip()
+        if not text:
+            self.data = None
+            return
+        try:
+            self.data = parse_percent_bp(text)
+        except MoneyError as error:
+            self.data = None
+            raise ValueError(str(error)) from None
+
+
+def _whole_days(label):
+    # The allowed range is distribution.services' rule; the form only asks for a whole number.
+    return IntegerField(label, validators=[InputRequired(_l("Please enter a whole number of days."))])
+
+
+class DistributionSettingsForm(FlaskForm):
+    enabled = BooleanField(_l("Distribution is on"))
+    mode = RadioField(
+        _l("Who can become a distributor"),
+        choices=[
+            ("apply", _l("Members apply and you approve")),
+            ("everyone", _l("Every member")),
+            ("spend", _l("Members who have spent enough")),
+        ],
+        validators=[InputRequired(_l("Choose who can become a distributor."))],
+    )
+    spend_threshold_fen = MoneyField(_l("Spend that makes a member a distributor (yuan)"), allow_zero=True)
+    levels = RadioField(
+        _l("Levels that earn"),
+        coerce=int,
+        choices=[(1, _l("1 level")), (2, _l("2 levels")), (3, _l("3 levels"))],
+        validators=[InputRequired(_l("Choose 1, 2 or 3 levels."))],
+    )
+    rate_1 = PercentField(_l("Level 1 (the buyer's referrer)"))
+    rate_2 = PercentField(_l("Level 2 (the referrer's referrer)"))
+    rate_3 = PercentField(_l("Level 3"))
+    three_levels_acknowledged = BooleanField(
+        _l(
+            "I understand the legal risk of three levels: criminal pyramid-selling (传销) cases start at three "
+            "or more levels, and WeChat refuses multi-level schemes."
+        )
+    )
+    self_purchase = BooleanField(_l("A distributor's own purchases earn them commission (自购返佣)"))
+    binding_mode = RadioField(
+        _l("When a shopper opens another distributor's link"),
+        choices=[
+            ("first", _l("Keep the first referrer")),
+            ("last", _l("Switch to the newest link until the first paid order")),
+        ],
+        validators=[InputRequired(_l("Choose how shoppers are bound."))],
+    )
+    binding_days = _whole_days(_l("A binding lasts (days)"))
+    freeze_days = _whole_days(_l("Commission stays frozen after completion (days)"))
+    withdrawal_min_fen = MoneyField(_l("Smallest withdrawal (yuan)"), allow_zero=True)
+    withdrawal_fee_bp = PercentField(_l("Withdrawal fee (%)"))
+
+    RATE_FIELDS = ("rate_1", "rate_2", "rate_3")
+
+    def __init__(self, *args, settings=None, **kwargs):
+        if settings is not None and not kwargs.get("formdata") and "data" not in kwargs:
+            rates = list(settings.rates_bp) + [None] * 3
+            kwargs["data"] = {
+                "enabled": settings.enabled,
+                "mode": settings.mode,
+                "spend_threshold_fen": settings.spend_threshold_fen,
+                "levels": settings.levels,
+                "rate_1": rates[0],
+                "rate_2": rates[1],
+                "rate_3": rates[2],
+                "three_levels_acknowledged": settings.three_levels_acknowledged_at is not None,
+                "self_purchase": settings.self_purchase,
+                "binding_mode": settings.binding_mode,
+                "binding_days": settings.binding_days,
+                "freeze_days": settings.freeze_days,
+                "withdrawal_min_fen": settings.withdrawal_min_fen,
+                "withdrawal_fee_bp": settings.withdrawal_fee_bp,
+            }
+        super().__init__(*args, **kwargs)
+        self.rates_errors: list[str] = []
+
+    @property
+    def chosen_levels(self) -> int:
+        return self.levels.data if self.levels.data in LEVELS else 2
+
+    def rate_fields(self):
+        return [getattr(self, name) for name in self.RATE_FIELDS]
+
+    def validate(self, extra_validators=None) -> bool:
+        super().validate(extra_validators)
+        # Rates of levels that do not earn are not used: a typo there is no reason to refuse the form.
+        for field in self.rate_fields()[self.chosen_levels :]:
+            field.errors = []
+        if self.mode.data != "spend":
+            self.spend_threshold_fen.errors = []
+        return not any(errors for errors in self.errors.values())
+
+    def rates_bp(self) -> list[int | None]:
+        return [field.data for field in self.rate_fields()[: self.chosen_levels]]
+
+    def to_input(self, current) -> SettingsInput:
+        """What to save; a field the chosen mode does not use and that was left empty keeps `current`."""
+        spend = self.spend_threshold_fen.data
+        return SettingsInput(
+            enabled=self.enabled.data,
+            mode=self.mode.data,
+            spend_threshold_fen=spend if spend is not None else current.spend_threshold_fen,
+            levels=self.levels.data,
+            rates_bp=self.rates_bp(),
+            three_levels_acknowledged=self.three_levels_acknowledged.data,
+            self_purchase=self.self_purchase.data,
+            binding_mode=self.binding_mode.data,
+            binding_days=self.binding_days.data,
+            freeze_days=self.freeze_days.data,
+            withdrawal_min_fen=self.withdrawal_min_fen.data,
+            withdrawal_fee_bp=self.withdrawal_fee_bp.data if self.withdrawal_fee_bp.data is not None else 0,
+        )
+
+    def apply_error(self, error) -> None:
+        """A refusal from update_settings, next to the field it is about."""
+        if error.field == "rates_bp":
+            self.rates_errors.append(str(error.message))
+        else:
+            apply_service_error(self, error)
+
+
+class GradeForm(FlaskForm):
+    name = StringField(
+        _l("Grade name"),
+        validators=[
+            DataRequired(_l("Please name the grade (at most 20 characters).")),
+            Length(max=20, message=_l("Please name the grade (at most 20 characters).")),
+        ],
+    )
+    own_rates = BooleanField(_l("This grade has its own rates"))
+    rate_1 = PercentField(_l("Level 1"))
+    rate_2 = PercentField(_l("Level 2"))
+    rate_3 = PercentField(_l("Level 3"))
+    sort = IntegerField(
+        _l("Sort"),
+        default=0,
+        validators=[Optional(), NumberRange(0, 9999, _l("Enter a number from 0 to 9999."))],
+    )
+
+    def __init__(self, *args, grade=None, **kwargs):
+        if grade is not None and not kwargs.get("formdata"):
+            rates = list(grade.rates_bp or []) + [None] * 3
+            kwargs.setdefault(
+                "data",
+                {
+                    "name": grade.name,
+                    "own_rates": grade.rates_bp is not None,
+                    "rate_1": rates[0],
+                    "rate_2": rates[1],
+                    "rate_3": rates[2],
+                    "sort": grade.sort,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        self.rates_errors: list[str] = []
+
+    def validate(self, extra_validators=None) -> bool:
+        super().validate(extra_validators)
+        if not self.own_rates.data:
+            for field in (self.rate_1, self.rate_2, self.rate_3):
+                field.errors = []
+        return not any(errors for errors in self.errors.values())
+
+    def rates_bp(self) -> list[int] | None:
+        """The grade's vector (empty levels count as 0, trailing ones dropped), or None: the shop's rates."""
+        if not self.own_rates.data:
+            return None
+        rates = [field.data or 0 for field in (self.rate_1, self.rate_2, self.rate_3)]
+        while len(rates) > 1 and rates[-1] == 0:
+            rates.pop()
+        return rates
+
+    def apply_error(self, error) -> None:
+        if error.field == "rates_bp":
+            self.rates_errors.append(str(error.message))
+        else:
+            apply_service_error(self, error)
+
+
+def _reason_field(label, message):
+    return StringField(
+        label,
+        validators=[
+            DataRequired(message),
+            Length(max=REASON_MAX, message=_l("At most %(n)d characters.", n=REASON_MAX)),
+        ],
+    )
+
+
+class RejectApplicationForm(FlaskForm):
+    reject_reason = _reason_field(_l("Reason"), _l("Please give the applicant a reason."))
+
+
+class DisableDistributorForm(FlaskForm):
+    reason = StringField(
+        _l("Reason (kept on record)"),
+        validators=[Length(max=REASON_MAX, message=_l("At most %(n)d characters.", n=REASON_MAX))],
+    )
+
+
+class GradeChoiceForm(FlaskForm):
+    grade_id = SelectField(_l("Grade"), validate_choice=False)
+
+    def __init__(self, *args, grades=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grade_id.choices = [("", _l("No grade (the shop's rates)"))] + [
+            (str(grade.id), grade.name) for grade in grades
+        ]
+
+    @property
+    def chosen(self) -> int | None:
+        return parse_id(self.grade_id.data)
+
+
+class PayWithdrawalForm(FlaskForm):
+    reference = StringField(
+        _l("Transfer reference"),
+        validators=[
+            DataRequired(_l("Please enter the transfer reference (at most 64 characters).")),
+            Length(max=64, message=_l("Please enter the transfer reference (at most 64 characters).")),
+        ],
+    )
+
+
+class RejectWithdrawalForm(FlaskForm):
+    reason = _reason_field(_l("Reason"), _l("Please give the distributor a reason."))
+
+
+class VoidCommissionForm(FlaskForm):
+    reason = _reason_field(_l("Reason"), _l("Please give a reason: the distributor will see it."))
+
+
+class ProductCommissionForm(Form):
+    """The product form's commission settings (佣金设置): follow the shop's rates, the product's own rate per
+    level, or no commission at all. Nested in catalog.forms.ProductForm as a FormField."""
+
+    mode = RadioField(
+        _l("Commission"),
+        choices=[
+            ("shop", _l("Follow the shop's rates")),
+            ("own", _l("Own rate per level")),
+            ("none", _l("No commission on this product")),
+        ],
+        default="shop",  # a form without the choice (an older page, a script) keeps the shop's rates
+    )
+    rate_1 = PercentField(_l("Level 1"))
+    rate_2 = PercentField(_l("Level 2"))
+    rate_3 = PercentField(_l("Level 3"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rates_errors: list[str] = []
+
+    def rate_fields(self):
+        return [self.rate_1, self.rate_2, self.rate_3]
+
+    def load(self, product) -> None:
+        """Show what the product has now."""
+        if product.commission_opt_out:
+            self.mode.data = "none"
+        elif product.commission_rates_bp is not None:
+            self.mode.data = "own"
+            for field, rate in zip(self.rate_fields(), product.commission_rates_bp, strict=False):
+                field.data = rate
+        else:
+            self.mode.data = "shop"
+
+    def rates_bp(self) -> list[int] | None:
+        """The product's own vector (empty levels earn 0, trailing ones dropped), or None."""
+        if self.mode.data != "own":
+            return None
+        rates = [field.data or 0 for field in self.rate_fields()]
+        while len(rates) > 1 and rates[-1] == 0:
+            rates.pop()
+        return rates
+
+    def validate(self, extra_validators=None) -> bool:
+        super().validate(extra_validators)
+        if self.mode.data != "own":
+            for field in self.rate_fields():
+                field.errors = []
+        elif not any(field.errors for field in self.rate_fields()):
+            if all(field.data is None for field in self.rate_fields()):
+                self.rates_errors.append(str(_l("Enter the rate of at least one level.")))
+            else:
+                try:
+                    check_product_rates(self.rates_bp())
+                except DistributionError as error:
+                    self.rates_errors.append(str(error.message))
+        return not self.rates_errors and not any(errors for errors in self.errors.values())
+
+    def apply_to(self, product) -> None:
+        """Write the checked choice onto the product (the caller commits)."""
+        product.commission_opt_out = self.mode.data == "none"
+        product.commission_rates_bp = self.rates_bp()

@@ -1,0 +1,42 @@
+"""`flask distribution settle` and `flask ledger audit`: the distribution jobs cron runs."""
+
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from app.distribution import ledger
+from app.extensions import db
+from app.jobs import JobAlreadyRunning, run_job
+
+distribution_cli = AppGroup("distribution", help="Distribution jobs.")
+ledger_cli = AppGroup("ledger", help="Commission ledger checks.")
+
+
+@distribution_cli.command("settle")
+def settle():
+    """Release frozen commission whose order has been completed for the freeze days (idempotent)."""
+
+    def work() -> str:
+        released = ledger.release_due(db.session)
+        db.session.commit()
+        return f"released {released} commissions"
+
+    try:
+        click.echo(run_job("distribution-settle", work))
+    except JobAlreadyRunning:
+        click.echo("distribution-settle is already running elsewhere; nothing done.")
+
+
+@ledger_cli.command("audit")
+def audit():
+    """Prove every distributor's balances equal the sums of their ledger entries; exit 1 on any mismatch."""
+    mismatches = ledger.audit(db.session)
+    for m in mismatches:
+        click.echo(
+            f"distributor {m.distributor_id}: {m.field} balance {m.balance} != ledger {m.ledger}", err=True
+        )
+    run_job("ledger-audit", lambda: f"{len(mismatches)} mismatches")
+    if mismatches:
+        sys.exit(1)
+    click.echo("ledger audit: every balance matches its ledger")

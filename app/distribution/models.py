@@ -1,0 +1,299 @@
+"""Distribution data: the merchant's rules, distributors and their grades, applications, the binding
+log, share-link visits, commissions and the append-only ledger, withdrawals."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db_types import UTCDateTime
+from app.extensions import db
+from app.timeutil import utcnow
+
+
+class DistributionSettings(db.Model):
+    """One row: the rules of ../shared/DISTRIBUTION.md as the merchant set them."""
+
+    __tablename__ = "distribution_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    mode: Mapped[str] = mapped_column(String(16), default="apply")  # everyone / apply / spend
+    spend_threshold_fen: Mapped[int] = mapped_column(BigInteger, default=10000)
+    levels: Mapped[int] = mapped_column(default=2)
+    rates_bp: Mapped[list] = mapped_column(JSON, default=lambda: [1000, 500])
+    three_levels_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    self_purchase: Mapped[bool] = mapped_column(default=False)
+    binding_mode: Mapped[str] = mapped_column(String(8), default="first")  # first / last
+    binding_days: Mapped[int] = mapped_column(default=0)  # 0 = permanent
+    freeze_days: Mapped[int] = mapped_column(default=7)
+    withdrawal_min_fen: Mapped[int] = mapped_column(BigInteger, default=1000)
+    withdrawal_fee_bp: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DistributorGrade(db.Model):
+    __tablename__ = "distributor_grades"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(20))
+    rates_bp: Mapped[list | None] = mapped_column(JSON)  # None: use the shop's rates
+    sort: Mapped[int] = mapped_column(default=0)
+
+
+class DistributorStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class Distributor(db.Model):
+    """A member who may share and earn. Balances are kept in step with the ledger by conditional updates."""
+
+    __tablename__ = "distributors"
+    __table_args__ = (
+        CheckConstraint("frozen_fen >= 0", name="frozen_not_negative"),
+        CheckConstraint("withdrawn_fen >= 0", name="withdrawn_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), unique=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=DistributorStatus.ACTIVE, index=True)
+    grade_id: Mapped[int | None] = mapped_column(ForeignKey("distributor_grades.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(16), default="apply")  # apply / everyone / spend / merchant
+    real_name: Mapped[str] = mapped_column(String(20), default="")
+    frozen_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # May go below zero after a claw-back; withdrawals are refused until it is positive again.
+    available_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    withdrawn_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+
+    user = relationship("User")
+    grade: Mapped[DistributorGrade | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == DistributorStatus.ACTIVE
+
+
+class ApplicationStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class DistributorApplication(db.Model):
+    __tablename__ = "distributor_applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    real_name: Mapped[str] = mapped_column(String(20))
+    mobile: Mapped[str] = mapped_column(String(11))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(16), default=ApplicationStatus.PENDING, index=True)
+    reject_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    user = relationship("User", foreign_keys=[user_id])
+
+
+class BindingLog(db.Model):
+    """Every change of a shopper's referrer: who, from whom, to whom, through which link, when."""
+
+    __tablename__ = "binding_logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    old_parent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    new_parent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    source: Mapped[str] = mapped_column(String(255), default="")
+    reason: Mapped[str] = mapped_column(String(32))  # first_bind / rebind_last / rebind_lapsed / merchant
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    user = relationship("User", foreign_keys=[user_id])
+    old_parent = relationship("User", foreign_keys=[old_parent_id])
+    new_parent = relationship("User", foreign_keys=[new_parent_id])
+
+
+class Visit(db.Model):
+    """A share-link visit: one per visitor per page per day. The IP is kept only as a salted hash."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        UniqueConstraint("distributor_id", "visitor_key", "path", "day", name="uq_visits_once_a_day"),
+        Index("ix_visits_distributor_day", "distributor_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id", ondelete="CASCADE"))
+    visitor_key: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    path: Mapped[str] = mapped_column(String(200))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
+    ip_hash: Mapped[str] = mapped_column(String(64))
+    in_wechat: Mapped[bool] = mapped_column(default=False)
+    day: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommissionStatus(StrEnum):
+    FROZEN = "frozen"
+    RELEASED = "released"
+    VOIDED = "voided"
+
+
+class Commission(db.Model):
+    """What one distributor earns at one level of one order. Its amounts live in the ledger; this row only
+    carries the state that the bulk release and the merchant's void move forward (each exactly once)."""
+
+    __tablename__ = "commissions"
+    __table_args__ = (
+        UniqueConstraint(
+            "order_id", "distributor_id", "level", name="uq_commissions_order_distributor_level"
+        ),
+        Index("ix_commissions_status_order", "status", "order_id"),
+        Index("ix_commissions_status_release_after", "status", "release_after"),
+        # A distributor's own commissions: newest first (the list, paged by id), by status (the lazy release
+        # before balances are shown, the list's tabs), and by date (earnings today and this month).
+        Index("ix_commissions_distributor_id_id", "distributor_id", "id"),
+        Index("ix_commissions_distributor_status_id", "distributor_id", "status", "id"),
+        Index("ix_commissions_distributor_created", "distributor_id", "created_at"),
+        # Held commissions are few: a partial index finds them without tempting the planner to walk every
+        # not-held row through a plain index on the flag.
+        Index("ix_commissions_held", "held", sqlite_where=text("held"), postgresql_where=text("held")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id", ondelete="RESTRICT"))
+    level: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default=CommissionStatus.FROZEN)
+    original_fen: Mapped[int] = mapped_column(BigInteger)
+    # Held by a fraud flag: stays frozen until the merchant clears or voids it.
+    held: Mapped[bool] = mapped_column(default=False)
+    release_batch: Mapped[str | None] = mapped_column(String(32), index=True)
+    # When the order was received plus the freeze days: set once the order is completed, so that finding
+    # what is due never has to look at every order.
+    release_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(String(200))
+
+    order = relationship("Order")
+    distributor: Mapped[Distributor] = relationship()
+
+
+class CommissionExplanation(db.Model):
+    """Why each person got what they got on an order, and why others got nothing: the chain at payment
+    time, the rate vectors and where they came from, every line's base, rounding, caps and reasons."""
+
+    __tablename__ = "commission_explanations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    flags: Mapped[list] = mapped_column(JSON, default=list)  # fraud flags raised at payment time
+    flags_cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EntryKind(StrEnum):
+    FROZEN_CREDIT = "frozen_credit"
+    RELEASE = "release"
+    REVERSAL = "reversal"  # a refund before release reduces frozen commission
+    CLAWBACK = "clawback"  # a refund after release takes back available commission
+    VOID = "void"  # the merchant voids the commission of a suspicious order
+    WITHDRAWAL_HOLD = "withdrawal_hold"
+    WITHDRAWAL_PAID = "withdrawal_paid"
+    WITHDRAWAL_RETURNED = "withdrawal_returned"
+
+
+class LedgerEntry(db.Model):
+    """Append-only. Each entry moves money between a distributor's frozen, available and withdrawn
+    figures; the balances on Distributor always equal the sums of these deltas (`flask ledger audit`)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("ix_ledger_entries_distributor_id_id", "distributor_id", "id"),
+        Index("ix_ledger_entries_kind_created", "kind", "created_at"),  # the ledger's filters and overview
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True)
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(24))
+    commission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("commissions.id", ondelete="RESTRICT"), index=True
+    )
+    withdrawal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("withdrawals.id", ondelete="RESTRICT"), index=True
+    )
+    frozen_delta_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    available_delta_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    withdrawn_delta_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    batch: Mapped[str | None] = mapped_column(String(32), index=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    commission: Mapped[Commission | None] = relationship()
+
+
+class WithdrawalStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    PAID = "paid"
+    REJECTED = "rejected"
+
+
+class Withdrawal(db.Model):
+    __tablename__ = "withdrawals"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    distributor_id: Mapped[int] = mapped_column(
+        ForeignKey("distributors.id", ondelete="RESTRICT"), index=True
+    )
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    fee_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    method: Mapped[str] = mapped_column(String(16))  # wechat / alipay / bank
+    account: Mapped[dict] = mapped_column(JSON)  # what the method needs: name, account, bank, branch
+    status: Mapped[str] = mapped_column(String(16), default=WithdrawalStatus.REQUESTED, index=True)
+    reject_reason: Mapped[str | None] = mapped_column(String(200))
+    reference: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    distributor: Mapped[Distributor] = relationship()
+
+    @property
+    def net_fen(self) -> int:
+        return self.amount_fen - self.fee_fen
+
+
+class Device(db.Model):
+    """A browser seen signing in to an account (a hashed cookie id): used only for fraud flags."""
+
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("user_id", "device_hash", name="uq_devices_user_device"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    device_hash: Mapped[str] = mapped_column(String(64), index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

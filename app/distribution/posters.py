@@ -1,0 +1,200 @@
+"""Share posters: a PNG with the product picture, title, price, the distributor's name and a QR code of
+their share link, for WeChat's long-press "save image". Chinese is drawn with the Noto Sans SC subset in
+static/fonts, so it renders on a fresh machine. Posters are cached per distributor, product and version."""
+
+import hashlib
+import io
+from functools import lru_cache
+from pathlib import Path
+
+import qrcode
+from flask import current_app
+from flask_babel import gettext as _
+from PIL import Image, ImageDraw, ImageFont
+
+from app.catalog.models import Product
+from app.distribution.models import Distributor
+from app.media import thumbnail_key
+from app.money import format_fen, format_fen_range
+
+WIDTH, HEIGHT = 750, 1200
+MARGIN = 40
+RED = (230, 45, 45)
+INK = (33, 33, 33)
+GREY = (136, 136, 136)
+POSTER_VERSION = "2"  # bump when the layout changes, so old cached posters are not served
+
+
+@lru_cache(maxsize=8)
+def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
+    name = "NotoSansSC-Bold-GB2312.otf" if bold else "NotoSansSC-Regular-GB2312.otf"
+    return ImageFont.truetype(str(Path(current_app.static_folder) / "fonts" / name), size)
+
+
+def poster_path(
+    distributor: Distributor,
+    product: Product | None,
+    shop_name: str,
+    share_url: str,
+    logo_key: str | None = None,
+) -> Path:
+    """Where the poster for this distributor, product and product version is (or will be) cached."""
+    nickname = distributor.user.display_name
+    parts = [POSTER_VERSION, share_url, nickname, shop_name, logo_key or ""]
+    if product is not None:
+        low, high = product.price_range
+        parts += [
+            str(product.id),
+            product.updated_at.isoformat(),
+            product.title,
+            str(low),
+            str(high),
+            product.main_image_key or "",
+        ]
+    version = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+    name = f"product-{product.id}-{version}.png" if product is not None else f"shop-{version}.png"
+    return Path(current_app.instance_path) / "posters" / str(distributor.id) / name
+
+
+def get_poster(
+    distributor: Distributor,
+    product: Product | None,
+    *,
+    shop_name: str,
+    share_url: str,
+    logo_key: str | None = None,
+) -> Path:
+    """The cached poster PNG for a product (or, with product None, for the whole shop with its logo)."""
+    path = poster_path(distributor, product, shop_name, share_url, logo_key)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob(
+            f"{path.name.split('-')[0]}-{product.id}-*.png" if product else "shop-*.png"
+        ):
+            old.unlink(missing_ok=True)  # an older version of the same poster
+        png = draw_poster(
+            distributor.user.display_name,
+            product,
+            shop_name=shop_name,
+            share_url=share_url,
+            logo_key=logo_key,
+        )
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(png)
+        tmp.replace(path)
+    return path
+
+
+def draw_poster(
+    nickname: str, product: Product | None, *, shop_name: str, share_url: str, logo_key: str | None = None
+) -> bytes:
+    canvas = Image.new("RGB", (WIDTH, HEIGHT), "white")
+    draw = ImageDraw.Draw(canvas)
+    picture_side = WIDTH - 2 * MARGIN
+    top = MARGIN
+    picture = _picture(product.main_image_key if product is not None else logo_key, picture_side)
+    canvas.paste(picture, (MARGIN, top))
+    y = top + picture_side + 28
+
+    if product is not None:
+        low, high = product.price_range
+        price = format_fen(low) if low == high else format_fen_range(low, high)
+        draw.text((MARGIN, y), drawable(price), font=font(52, bold=True), fill=RED)
+        y += 78
+        for line in wrap(product.title, font(34, bold=True), picture_side, max_lines=2):
+            draw.text((MARGIN, y), line, font=font(34, bold=True), fill=INK)
+            y += 48
+    else:
+        for line in wrap(shop_name, font(44, bold=True), picture_side, max_lines=2):
+            draw.text((MARGIN, y), line, font=font(44, bold=True), fill=INK)
+            y += 60
+
+    qr_side = 200
+    qr_top = HEIGHT - MARGIN - qr_side
+    draw.line((MARGIN, qr_top - 24, WIDTH - MARGIN, qr_top - 24), fill=(235, 235, 235), width=2)
+    canvas.paste(_qr(share_url, qr_side), (WIDTH - MARGIN - qr_side, qr_top))
+    text_width = WIDTH - 3 * MARGIN - qr_side
+    line_y = qr_top + 20
+    for line in wrap(_("%(name)s recommends", name=nickname), font(30, bold=True), text_width, max_lines=2):
+        draw.text((MARGIN, line_y), line, font=font(30, bold=True), fill=INK)
+        line_y += 44
+    draw.text((MARGIN, line_y + 8), _("Long-press to scan and buy"), font=font(26), fill=GREY)
+    draw.text((MARGIN, line_y + 52), drawable(shop_name)[:16], font=font(24), fill=GREY)
+
+    out = io.BytesIO()
+    canvas.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def drawable(text: str) -> str:
+    """Keep what the bundled font can draw (ASCII, GB2312, CJK punctuation): an emoji or a rare
+    character in a nickname would otherwise print as an empty box."""
+    return "".join(ch for ch in text if _in_font(ch))
+
+
+_EXTRA_GLYPHS = frozenset("¥·—…“”‘’")
+
+
+def _in_font(ch: str) -> bool:
+    if ch in _EXTRA_GLYPHS or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef":
+        return True
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def wrap(text: str, face: ImageFont.FreeTypeFont, width: int, *, max_lines: int) -> list[str]:
+    """Break Chinese (and mixed) text by measured width; the last line ends with … when cut."""
+    lines, current = [], ""
+    for char in drawable(text):
+        if face.getlength(current + char) > width:
+            lines.append(current)
+            current = char
+            if len(lines) == max_lines:
+                break
+        else:
+            current += char
+    else:
+        if current:
+            lines.append(current)
+        return lines[:max_lines]
+    last = lines[max_lines - 1]
+    while last and face.getlength(last + "…") > width:
+        last = last[:-1]
+    lines[max_lines - 1] = last + "…"
+    return lines[:max_lines]
+
+
+def _picture(key: str | None, side: int) -> Image.Image:
+    """The product's main picture (or the shop's logo), centred on a light square."""
+    if key:
+        path = Path(current_app.config["UPLOAD_FOLDER"]) / thumbnail_key(key, 800)
+        if path.exists():
+            with Image.open(path) as image:
+                picture = image.convert("RGB")
+                picture.thumbnail((side, side))
+                square = Image.new("RGB", (side, side), (245, 245, 245))
+                square.paste(picture, ((side - picture.width) // 2, (side - picture.height) // 2))
+                return square
+    return Image.new("RGB", (side, side), (245, 245, 245))
+
+
+def _qr(url: str, side: int) -> Image.Image:
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=1, box_size=10)
+    code.add_data(url)
+    code.make(fit=True)
+    return (
+        code.make_image(fill_color="black", back_color="white")
+        .get_image()
+        .convert("RGB")
+        .resize((side, side))
+    )
+
+
+def qr_png(url: str, side: int = 360) -> bytes:
+    """A plain QR code of a share link (the "QR code" share tool)."""
+    out = io.BytesIO()
+    _qr(url, side).save(out, "PNG")
+    return out.getvalue()

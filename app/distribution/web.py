@@ -1,0 +1,92 @@
+"""Share links in the web layer: `?ref=CODE` on any shop URL records a visit and remembers the referrer
+for this visitor; the binding is written when they register or log in (or at once if they already are).
+A long-lived random visitor cookie tells visits apart and, hashed, serves the device fraud check."""
+
+import secrets
+
+from flask import Flask, g, request, session
+from flask_login import current_user, user_logged_in
+
+from app.distribution import services as dist
+from app.extensions import db
+from app.timeutil import utcnow
+
+REF_SESSION_KEY = "ref"
+VISITOR_COOKIE = "fx_vid"
+VISITOR_COOKIE_AGE = 2 * 365 * 24 * 3600
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_track_share_link)
+    app.after_request(_keep_visitor_cookie)
+    user_logged_in.connect(_bind_on_login, app)
+
+
+def visitor_id() -> str:
+    """This browser's random id (made on first sight; the cookie is set on the way out)."""
+    if "visitor_id" not in g:
+        value = request.cookies.get(VISITOR_COOKIE, "")
+        g.visitor_id = value if 16 <= len(value) <= 64 and value.isalnum() else secrets.token_hex(16)
+    return g.visitor_id
+
+
+def device_hash() -> str:
+    return dist.salted_hash("device", visitor_id())
+
+
+def client_ip_hash() -> str:
+    return dist.salted_hash("ip", request.remote_addr or "")
+
+
+def _track_share_link():
+    code = request.args.get("ref")
+    if not code or request.method != "GET" or request.blueprint != "shop":
+        return
+    distributor = dist.distributor_by_code(db.session, code)
+    if distributor is None or not dist.get_settings(db.session).enabled:
+        return  # unknown and disabled codes are ignored, never an error page
+    source = request.full_path.rstrip("?")[:255]
+    product_id = request.view_args.get("product_id") if request.view_args else None
+    now = utcnow()
+    dist.record_visit(
+        db.session,
+        distributor,
+        visitor_key=visitor_id(),
+        user_id=current_user.id if current_user.is_authenticated else None,
+        path=request.path,
+        product_id=product_id if isinstance(product_id, int) else None,
+        ip=request.remote_addr or "",
+        in_wechat="MicroMessenger" in request.headers.get("User-Agent", ""),
+        today=now.date(),
+    )
+    session[REF_SESSION_KEY] = {"code": distributor.code, "source": source}
+    if current_user.is_authenticated:
+        dist.bind(db.session, current_user, distributor, source=source, now=now)
+    db.session.commit()
+
+
+def _keep_visitor_cookie(response):
+    if "visitor_id" in g and request.cookies.get(VISITOR_COOKIE) != g.visitor_id:
+        response.set_cookie(
+            VISITOR_COOKIE,
+            g.visitor_id,
+            max_age=VISITOR_COOKIE_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
+        )
+    return response
+
+
+def _bind_on_login(app, user, **_):
+    """The remembered referrer survives registration and login: bind now (the rules decide whether)."""
+    dist.remember_device(db.session, user.id, visitor_id())
+    ref = session.get(REF_SESSION_KEY)
+    if ref:
+        dist.bind(
+            db.session,
+            user,
+            dist.distributor_by_code(db.session, ref.get("code")),
+            source=ref.get("source", ""),
+        )
+    db.session.commit()

@@ -1,0 +1,58 @@
+"""Form pieces every area uses: money fields that parse yuan into integer fen, and error helpers."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import Field, StringField
+from wtforms.validators import ValidationError
+
+from app.money import MoneyError, parse_yuan, yuan
+
+
+class MoneyField(StringField):
+    """Shown and typed as yuan ("12.30"); `data` is integer fen or None when left empty and optional."""
+
+    def __init__(
+        self, label=None, validators=None, *, required: bool = True, allow_zero: bool = False, **kwargs
+    ):
+        super().__init__(label, validators, **kwargs)
+        self.required = required
+        self.allow_zero = allow_zero
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return yuan(self.data) if isinstance(self.data, int) else ""
+
+    def process_formdata(self, valuelist):
+        text = (valuelist[0] if valuelist else "").strip()
+        if not text and not self.required:
+            self.data = None
+            return
+        try:
+            self.data = parse_yuan(text, allow_zero=self.allow_zero)
+        except MoneyError as error:
+            self.data = None
+            raise ValueError(str(error)) from None
+
+
+class ActionForm(FlaskForm):
+    """A form with nothing but the CSRF token, for POST-only buttons (toggle, delete, log out)."""
+
+
+def apply_service_error(form: FlaskForm, error) -> None:
+    """Put a service refusal (with .message and optional .field) next to the field it belongs to."""
+    field: Field | None = getattr(form, error.field, None) if getattr(error, "field", None) else None
+    if field is not None:
+        field.errors = [*field.errors, str(error.message)]
+    else:
+        form.form_errors.append(str(error.message))
+
+
+def positive_int(message=None):
+    message = message or _l("Please enter a whole number.")
+
+    def check(form, field):
+        if field.data is not None and field.data < 0:
+            raise ValidationError(message)
+
+    return check

@@ -1,0 +1,30 @@
+"""Imports every model module, so the metadata Alembic compares against is complete."""
+
+from app.accounts.models import User  # noqa: F401
+from app.catalog.models import Category, Product, ProductImage, Sku  # noqa: F401
+from app.distribution.models import (  # noqa: F401
+    BindingLog,
+    Commission,
+    CommissionExplanation,
+    Device,
+    DistributionSettings,
+    Distributor,
+    DistributorApplication,
+    DistributorGrade,
+    LedgerEntry,
+    Visit,
+    Withdrawal,
+)
+from app.jobs import JobRun  # noqa: F401
+from app.orders.models import (  # noqa: F401
+    Address,
+    CartItem,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Payment,
+    Refund,
+    RefundLine,
+)
+from app.payments.models import ApiToken, PaymentSettings  # noqa: F401
+from app.settings.models import ShopSettings  # noqa: F401

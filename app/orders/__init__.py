@@ -1,0 +1,1 @@
+"""Cart, addresses, checkout, the order state machine, shipping and after-sales."""

@@ -1,0 +1,142 @@
+"""Back-office forms for orders: shipping, manual transfers, refunds, staff notes, bulk shipping.
+The rules themselves (what may be shipped, refunded …) are checked by the services."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from app.orders.services import CARRIER_MAX, STAFF_NOTE_MAX
+
+# The carriers most Chinese shops use; anything else is typed in.
+COMMON_CARRIERS = (
+    _l("SF Express"),
+    _l("ZTO Express"),
+    _l("YTO Express"),
+    _l("Yunda Express"),
+    _l("STO Express"),
+    _l("EMS"),
+    _l("JD Logistics"),
+    _l("J&T Express"),
+)
+OTHER_CARRIER = "other"
+REASON_MAX = 200
+
+
+def _reason(label, message):
+    return StringField(
+        label,
+        validators=[
+            DataRequired(message),
+            Length(max=REASON_MAX, message=_l("At most %(n)d characters.", n=REASON_MAX)),
+        ],
+    )
+
+
+class AdminShipForm(FlaskForm):
+    carrier_choice = SelectField(_l("Carrier"), validators=[DataRequired(_l("Please choose the carrier."))])
+    carrier_other = StringField(
+        _l("Other carrier"),
+        validators=[
+            Optional(),
+            Length(max=CARRIER_MAX, message=_l("At most %(n)d characters.", n=CARRIER_MAX)),
+        ],
+    )
+    tracking_no = StringField(
+        _l("Tracking No."), validators=[DataRequired(_l("Please enter the tracking number."))]
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="ship", **kwargs)
+        self.carrier_choice.choices = (
+            [("", _l("Choose…"))]
+            + [(str(name), name) for name in COMMON_CARRIERS]
+            + [(OTHER_CARRIER, _l("Other (type it in)"))]
+        )
+
+    @property
+    def carrier(self) -> str:
+        if self.carrier_choice.data == OTHER_CARRIER:
+            return (self.carrier_other.data or "").strip()
+        return self.carrier_choice.data or ""
+
+    def validate_carrier_other(self, field):
+        if self.carrier_choice.data == OTHER_CARRIER and not (field.data or "").strip():
+            raise ValidationError(_l("Please enter the carrier."))
+
+
+class AdminConfirmTransferForm(FlaskForm):
+    """Nothing but the CSRF token: the merchant saw the money arrive."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="confirm", **kwargs)
+
+
+class AdminRejectTransferForm(FlaskForm):
+    reason = _reason(
+        _l("Why is the transfer rejected?"), _l("Please tell the buyer what is wrong with the transfer.")
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="reject_transfer", **kwargs)
+
+
+class AdminCancelOrderForm(FlaskForm):
+    reason = StringField(
+        _l("Reason (the buyer sees it)"),
+        validators=[
+            Optional(),
+            Length(max=REASON_MAX, message=_l("At most %(n)d characters.", n=REASON_MAX)),
+        ],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="cancel", **kwargs)
+
+
+class AdminStaffNoteForm(FlaskForm):
+    note = TextAreaField(
+        _l("Staff note"),
+        validators=[
+            DataRequired(_l("Please write the note first.")),
+            Length(max=STAFF_NOTE_MAX, message=_l("At most %(n)d characters.", n=STAFF_NOTE_MAX)),
+        ],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="note", **kwargs)
+
+
+class AdminApproveRefundForm(FlaskForm):
+    restock = BooleanField(_l("Put the returned units back into stock"))
+
+    def __init__(self, *args, refund_id: int, **kwargs):
+        super().__init__(*args, prefix=f"approve{refund_id}", **kwargs)
+
+
+class AdminRejectRefundForm(FlaskForm):
+    reject_reason = _reason(
+        _l("Why is the request rejected?"), _l("Please tell the buyer why the request is rejected.")
+    )
+
+    def __init__(self, *args, refund_id: int, **kwargs):
+        super().__init__(*args, prefix=f"reject{refund_id}", **kwargs)
+
+
+class AdminCompleteRefundForm(FlaskForm):
+    """The merchant has paid a manual-transfer refund back by hand."""
+
+    def __init__(self, *args, refund_id: int, **kwargs):
+        super().__init__(*args, prefix=f"complete{refund_id}", **kwargs)
+
+
+class AdminSettlePaymentForm(FlaskForm):
+    note = _reason(_l("How was the money returned?"), _l("Please note how the money was returned."))
+
+    def __init__(self, *args, payment_id: int, **kwargs):
+        super().__init__(*args, prefix=f"settle{payment_id}", **kwargs)
+
+
+class AdminBulkShipForm(FlaskForm):
+    file = FileField(_l("CSV file"))

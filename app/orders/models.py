@@ -1,0 +1,287 @@
+"""Orders and what surrounds them. Order lines copy title, SKU text, price and picture, so later catalog
+edits never rewrite history. Amount columns are integer fen."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db_types import UTCDateTime
+from app.extensions import db
+from app.timeutil import utcnow
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"  # manual transfer: the shopper says they paid
+    PAID = "paid"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"  # everything paid has been refunded: the order is closed
+
+
+class RefundStatus(StrEnum):
+    """After-sales state, kept beside the fulfilment status so that a refund of some units does not stop
+    the rest of the order from being shipped and received."""
+
+    NONE = "none"
+    REQUESTED = "requested"  # an after-sales request is open
+    PARTIAL = "partial"  # some of the order has been refunded
+    FULL = "full"
+
+
+UNPAID_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_CONFIRMATION)
+PAID_STATUSES = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED)
+
+
+class CartItem(db.Model):
+    __tablename__ = "cart_items"
+    __table_args__ = (
+        UniqueConstraint("user_id", "sku_id", name="uq_cart_items_user_sku"),
+        CheckConstraint("qty > 0", name="qty_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    qty: Mapped[int]
+    # The price the shopper saw when adding, so the cart can say "price changed".
+    seen_price_fen: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    sku = relationship("Sku")
+
+
+class Address(db.Model):
+    __tablename__ = "addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    recipient: Mapped[str] = mapped_column(String(20))
+    mobile: Mapped[str] = mapped_column(String(11))
+    province: Mapped[str] = mapped_column(String(20))
+    city: Mapped[str] = mapped_column(String(20))
+    district: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(String(120))
+    is_default: Mapped[bool] = mapped_column(default=False)
+    is_deleted: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def region(self) -> str:
+        parts = [self.province, self.city, self.district]
+        return " ".join(dict.fromkeys(p for p in parts if p))
+
+    @property
+    def full_text(self) -> str:
+        return f"{self.region} {self.detail}"
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key", name="uq_orders_user_idempotency"),
+        CheckConstraint("total_fen >= 0", name="total_not_negative"),
+        CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refund_within_total"),
+        Index("ix_orders_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[str] = mapped_column(String(24), default=OrderStatus.PENDING_PAYMENT, index=True)
+    refund_status: Mapped[str] = mapped_column(String(16), default=RefundStatus.NONE, index=True)
+    # The refund status to return to when the merchant rejects an open after-sales request.
+    refund_status_before: Mapped[str | None] = mapped_column(String(16))
+    goods_fen: Mapped[int] = mapped_column(BigInteger)
+    discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    shipping_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    buyer_note: Mapped[str] = mapped_column(String(200), default="")
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    payment_method: Mapped[str | None] = mapped_column(String(16))
+    # The address as it was at checkout.
+    ship_recipient: Mapped[str] = mapped_column(String(20))
+    ship_mobile: Mapped[str] = mapped_column(String(11))
+    ship_region: Mapped[str] = mapped_column(String(64))
+    ship_detail: Mapped[str] = mapped_column(String(120))
+    carrier: Mapped[str | None] = mapped_column(String(32))
+    tracking_no: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    staff_note: Mapped[str] = mapped_column(Text, default="")
+    # Salted hashes of where the order came from, for distribution fraud flags (never the raw values).
+    client_ip_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    device_hash: Mapped[str | None] = mapped_column(String(64))
+
+    user = relationship("User")
+    lines: Mapped[list["OrderLine"]] = relationship(
+        back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list["OrderEvent"]] = relationship(
+        back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"
+    )
+    payments: Mapped[list["Payment"]] = relationship(back_populates="order", order_by="Payment.id")
+    refunds: Mapped[list["Refund"]] = relationship(back_populates="order", order_by="Refund.id")
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.qty for line in self.lines)
+
+    @property
+    def refundable_fen(self) -> int:
+        return self.total_fen - self.refunded_fen
+
+    @property
+    def open_refund(self) -> "Refund | None":
+        return next((r for r in self.refunds if r.status in OPEN_REFUND_STATUSES), None)
+
+
+class OrderLine(db.Model):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("qty > 0", name="qty_positive"),
+        CheckConstraint("refunded_qty >= 0 AND refunded_qty <= qty", name="refunded_qty_within_qty"),
+        CheckConstraint("refunded_fen >= 0 AND refunded_fen <= paid_fen", name="refunded_within_paid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id", ondelete="SET NULL"), index=True)
+    title: Mapped[str] = mapped_column(String(60))
+    spec_text: Mapped[str] = mapped_column(String(120), default="")
+    image_key: Mapped[str | None] = mapped_column(String(80))
+    unit_fen: Mapped[int] = mapped_column(BigInteger)
+    qty: Mapped[int]
+    subtotal_fen: Mapped[int] = mapped_column(BigInteger)
+    discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_fen: Mapped[int] = mapped_column(BigInteger)  # subtotal - discount: the commission base
+    refunded_qty: Mapped[int] = mapped_column(default=0)
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+    @property
+    def refundable_qty(self) -> int:
+        return self.qty - self.refunded_qty
+
+
+class OrderEvent(db.Model):
+    """The audit trail: every transition, who made it and when."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_kind: Mapped[str] = mapped_column(String(16))  # shopper / staff / system / gateway
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="events")
+    actor = relationship("User")
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+
+class Payment(db.Model):
+    """One attempt to pay an order through one provider. Money that arrives for an order that can no
+    longer take it (cancelled, already paid) is kept here with needs_refund set — never lost."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    out_trade_no: Mapped[str] = mapped_column(String(32), unique=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.PENDING, index=True)
+    gateway_trade_no: Mapped[str | None] = mapped_column(String(64))
+    raw_notify: Mapped[dict | None] = mapped_column(JSON)
+    needs_refund: Mapped[bool] = mapped_column(default=False, index=True)
+    refund_note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    order: Mapped[Order] = relationship(back_populates="payments")
+
+
+class RefundRequestStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"  # approved; the money is on its way back (gateway, or the merchant pays by hand)
+    REFUNDED = "refunded"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"  # withdrawn by the shopper
+
+
+OPEN_REFUND_STATUSES = (RefundRequestStatus.REQUESTED, RefundRequestStatus.APPROVED)
+
+
+class Refund(db.Model):
+    """An after-sales request for some units of some lines (or the whole order)."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount_fen >= 0", name="amount_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
+    number: Mapped[str] = mapped_column(
+        String(32), unique=True
+    )  # out_refund_no: the same number refunds once
+    status: Mapped[str] = mapped_column(String(16), default=RefundRequestStatus.REQUESTED, index=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    shipping_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    restock: Mapped[bool] = mapped_column(default=False)
+    reject_reason: Mapped[str | None] = mapped_column(String(200))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    order: Mapped[Order] = relationship(back_populates="refunds")
+    lines: Mapped[list["RefundLine"]] = relationship(back_populates="refund", cascade="all, delete-orphan")
+    payment = relationship("Payment")
+
+
+class RefundLine(db.Model):
+    __tablename__ = "refund_lines"
+    __table_args__ = (CheckConstraint("qty > 0", name="qty_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="RESTRICT"), index=True)
+    qty: Mapped[int]
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+    refund: Mapped[Refund] = relationship(back_populates="lines")
+    order_line = relationship("OrderLine")

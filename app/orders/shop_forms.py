@@ -1,0 +1,113 @@
+"""The shopper's order forms: address, checkout, refund request. The rules live in orders.services; these
+only carry the fields (and the CSRF token) and offer the choices."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, ValidationError
+
+# The 34 provincial-level divisions, in the order of the national administrative division code.
+PROVINCES = (
+    "北京市",
+    "天津市",
+    "河北省",
+    "山西省",
+    "内蒙古自治区",
+    "辽宁省",
+    "吉林省",
+    "黑龙江省",
+    "上海市",
+    "江苏省",
+    "浙江省",
+    "安徽省",
+    "福建省",
+    "江西省",
+    "山东省",
+    "河南省",
+    "湖北省",
+    "湖南省",
+    "广东省",
+    "广西壮族自治区",
+    "海南省",
+    "重庆市",
+    "四川省",
+    "贵州省",
+    "云南省",
+    "西藏自治区",
+    "陕西省",
+    "甘肃省",
+    "青海省",
+    "宁夏回族自治区",
+    "新疆维吾尔自治区",
+    "台湾省",
+    "香港特别行政区",
+    "澳门特别行政区",
+)
+
+# What shoppers usually say; "Other" asks them to write it out.
+REFUND_REASONS = (
+    _l("I no longer want it"),
+    _l("I ordered the wrong item or size"),
+    _l("Not as described"),
+    _l("Quality problem"),
+    _l("Damaged on arrival"),
+    _l("Items missing from the parcel"),
+    _l("Not shipped in time"),
+    _l("Other"),
+)
+
+
+class AddressForm(FlaskForm):
+    recipient = StringField(_l("Recipient"), validators=[Length(max=20)])
+    mobile = StringField(_l("Mobile number"), validators=[Length(max=20)])
+    province = SelectField(
+        _l("Province"),
+        choices=[SelectChoice("", _l("Choose a province"))] + [SelectChoice(p, p) for p in PROVINCES],
+        validate_choice=False,  # checked below, with a sentence instead of WTForms' "Not a valid choice"
+    )
+    city = StringField(_l("City"), validators=[Length(max=20)])
+    district = StringField(_l("District"), validators=[Length(max=20)])
+    detail = TextAreaField(_l("Street address"), validators=[Length(max=120)])
+    is_default = BooleanField(_l("Use as my default address"))
+
+    def validate_province(self, field):
+        if field.data not in PROVINCES:
+            raise ValidationError(_l("Please choose a province."))
+
+
+class CheckoutForm(FlaskForm):
+    address_id = HiddenField()
+    buyer_note = StringField(_l("Note to the shop"), validators=[Length(max=200)])
+    payment_method = RadioField(_l("Payment method"), choices=[], validate_choice=False)
+    idempotency_key = HiddenField()
+    expected_total = HiddenField()
+
+
+class RefundForm(FlaskForm):
+    reason = SelectField(
+        _l("Refund reason"),
+        validators=[InputRequired(_l("Please choose a reason."))],
+        validate_choice=False,
+    )
+    detail = TextAreaField(_l("Refund details"), validators=[Length(max=150)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The reason is stored as the words the shopper chose, in their language: built per request.
+        self.reason.choices = [SelectChoice("", str(_l("Choose a reason")))] + [
+            SelectChoice(str(r), str(r)) for r in REFUND_REASONS
+        ]
+
+    def validate_reason(self, field):
+        if field.data not in {str(r) for r in REFUND_REASONS}:
+            raise ValidationError(_l("Please choose a reason."))
+
+    def validate_detail(self, field):
+        if self.reason.data == str(REFUND_REASONS[-1]) and not (field.data or "").strip():
+            raise ValidationError(_l("Please describe the problem in a few words."))
+
+    def reason_text(self) -> str:
+        """What the merchant reads: the chosen reason, then the shopper's own words."""
+        detail = " ".join((self.detail.data or "").split())
+        return f"{self.reason.data}：{detail}" if detail else self.reason.data

@@ -1,0 +1,88 @@
+"""`flask payments reconcile`: ask the gateways about payments whose notify never came, and close at the
+gateway what can no longer be paid here."""
+
+import logging
+from datetime import timedelta
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.extensions import db
+from app.jobs import JobAlreadyRunning, run_job
+from app.orders.models import OrderStatus, Payment, PaymentStatus
+from app.orders.services import expire_due_orders
+from app.payments import alipay, get_provider
+from app.payments.gateways import GatewayNotConfigured
+from app.payments.services import PaymentError, confirm_payment
+from app.payments.wechatpay import GatewayError
+from app.timeutil import utcnow
+
+payments_cli = AppGroup("payments", help="Payment jobs.")
+log = logging.getLogger(__name__)
+QUIET_PERIOD = timedelta(minutes=2)  # give the notify a chance first
+
+
+def reconcile(session) -> dict:
+    expire_due_orders(session)
+    counts = {"paid": 0, "closed": 0, "waiting": 0, "errors": 0}
+    due = session.scalars(
+        select(Payment)
+        .where(
+            Payment.provider.in_(["wechat", "alipay"]),
+            Payment.status == PaymentStatus.PENDING,
+            Payment.created_at <= utcnow() - QUIET_PERIOD,
+        )
+        .order_by(Payment.id)
+    ).all()
+    for payment in due:
+        try:
+            counts[_reconcile_one(session, payment)] += 1
+            session.commit()
+        except (GatewayError, GatewayNotConfigured, PaymentError, OSError) as error:
+            session.rollback()
+            counts["errors"] += 1
+            log.warning("reconcile %s: %s", payment.out_trade_no, error)
+    return counts
+
+
+def _reconcile_one(session, payment: Payment) -> str:
+    provider = get_provider(payment.provider)
+    state = provider.query(session, payment)
+    if payment.provider == "wechat":
+        paid = state.get("trade_state") == "SUCCESS"
+        amount = (state.get("amount") or {}).get("total")
+        trade_no = state.get("transaction_id")
+    else:
+        paid = state.get("trade_status") in alipay.PAID_STATES
+        amount = alipay.amount_fen(state.get("total_amount"))
+        trade_no = state.get("trade_no")
+    if paid:
+        confirm_payment(
+            session,
+            provider=payment.provider,
+            out_trade_no=payment.out_trade_no,
+            amount_fen=amount,
+            gateway_trade_no=trade_no,
+            raw=state,
+        )
+        return "paid"
+    if payment.order.status != OrderStatus.PENDING_PAYMENT:
+        provider.close(session, payment)  # the order is gone here: make sure it cannot be paid there
+        payment.status = PaymentStatus.CLOSED
+        return "closed"
+    return "waiting"
+
+
+@payments_cli.command("reconcile")
+def reconcile_command():
+    """Recover lost notifies by asking the gateways; close expired orders at the gateway."""
+
+    def work() -> str:
+        counts = reconcile(db.session)
+        return ", ".join(f"{key} {value}" for key, value in counts.items())
+
+    try:
+        click.echo(run_job("payments-reconcile", work))
+    except JobAlreadyRunning:
+        click.echo("payments-reconcile is already running elsewhere; nothing done.")

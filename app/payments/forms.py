@@ -1,0 +1,26 @@
+"""The back office's payment settings form. Secret fields are never filled back in."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField, TextAreaField
+
+
+class PaymentSettingsForm(FlaskForm):
+    wechat_enabled = BooleanField(_l("Offer WeChat Pay"))
+    wechat_h5_enabled = BooleanField(
+        _l("Also offer WeChat Pay in other mobile browsers (H5; needs H5 payment activated)")
+    )
+    wechat_appid = StringField(_l("Official account AppID"))
+    wechat_mchid = StringField(_l("Merchant number (商户号)"))
+    wechat_serial_no = StringField(_l("Merchant API certificate serial number"))
+    wechat_private_key = TextAreaField(_l("Merchant API private key (apiclient_key.pem)"))
+    wechat_apiv3_key = PasswordField(_l("APIv3 key"))
+    wechat_public_key_id = StringField(_l("WeChat Pay public key ID"))
+    wechat_public_key = TextAreaField(_l("WeChat Pay public key (pub_key.pem)"))
+    wechat_app_secret = PasswordField(
+        _l("Official account AppSecret (needed to pay inside WeChat; also for silent login and share cards)")
+    )
+    alipay_enabled = BooleanField(_l("Offer Alipay (outside WeChat)"))
+    alipay_app_id = StringField(_l("Alipay APPID"))
+    alipay_private_key = TextAreaField(_l("App private key"))
+    alipay_public_key = TextAreaField(_l("Alipay public key"))

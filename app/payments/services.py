@@ -1,0 +1,219 @@
+"""Payment rules. `confirm_payment` is the single entry every provider's notify (or the merchant's
+confirmation of a manual transfer) goes through: idempotent, amount-checked, moves the order to paid
+exactly once. Money that arrives for an order that cannot take it any more is kept and flagged."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.orders.models import Order, OrderStatus, Payment, PaymentStatus
+from app.orders.services import OrderError, expire_if_due, mark_paid, record_event
+from app.timeutil import utcnow
+
+
+class PaymentError(OrderError):
+    """A notify or confirmation we refuse (unknown trade number, wrong amount, wrong provider)."""
+
+
+class Outcome(StrEnum):
+    PAID = "paid"  # this call moved the order to paid
+    ALREADY = "already"  # seen before: nothing changed (duplicate notify)
+    FLAGGED = "flagged"  # money arrived for an order that could not take it: kept, flagged for refund
+
+
+@dataclass
+class ConfirmResult:
+    outcome: Outcome
+    payment: Payment
+
+
+def start_payment(session: Session, order: Order, provider: str, *, user: User) -> Payment:
+    """Open (or reuse) a payment attempt for an unpaid order."""
+    if order.user_id != user.id:
+        raise PaymentError(_l("This order does not exist."))
+    expire_if_due(session, order)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise PaymentError(_l("This order cannot be paid any more."))
+    for payment in order.payments:
+        if (
+            payment.provider == provider
+            and payment.status == PaymentStatus.PENDING
+            and payment.amount_fen == order.total_fen
+        ):
+            return payment
+    attempt = (
+        session.scalar(select(func.count()).select_from(Payment).where(Payment.order_id == order.id)) + 1
+    )
+    payment = Payment(
+        order_id=order.id,
+        provider=provider,
+        out_trade_no=f"{order.number}P{attempt:02d}",
+        amount_fen=order.total_fen,
+        status=PaymentStatus.PENDING,
+        created_at=utcnow(),
+    )
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+def confirm_payment(
+    session: Session,
+    *,
+    provider: str,
+    out_trade_no: str,
+    amount_fen: int,
+    gateway_trade_no: str | None = None,
+    raw: dict | None = None,
+    actor: User | None = None,
+) -> ConfirmResult:
+    payment = session.scalar(select(Payment).where(Payment.out_trade_no == str(out_trade_no)[:32]))
+    if payment is None:
+        raise PaymentError(_l("Unknown payment."))
+    if payment.provider != provider:
+        raise PaymentError(_l("The payment belongs to another provider."))
+    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen != payment.amount_fen:
+        raise PaymentError(_l("The amount paid does not match the order."))
+
+    now = utcnow()
+    claimed = session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.status != PaymentStatus.SUCCEEDED)
+        .values(
+            status=PaymentStatus.SUCCEEDED,
+            paid_at=now,
+            notified_at=now,
+            gateway_trade_no=gateway_trade_no,
+            raw_notify=raw,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(payment)
+    if claimed != 1:
+        return ConfirmResult(Outcome.ALREADY, payment)
+
+    order = payment.order
+    if mark_paid(session, order, method=provider, actor=actor, note=payment.out_trade_no):
+        return ConfirmResult(Outcome.PAID, payment)
+
+    payment.needs_refund = True
+    payment.refund_note = str(_l("Paid after the order was cancelled or already paid"))
+    record_event(
+        session,
+        order,
+        "payment_flagged",
+        actor=actor,
+        actor_kind="gateway" if actor is None else None,
+        note=f"{payment.out_trade_no} {payment.amount_fen}",
+    )
+    session.flush()
+    return ConfirmResult(Outcome.FLAGGED, payment)
+
+
+def flagged_payments(session: Session) -> list[Payment]:
+    return list(session.scalars(select(Payment).where(Payment.needs_refund).order_by(Payment.id.desc())))
+
+
+def settle_flagged_payment(session: Session, payment: Payment, *, actor: User, note: str) -> None:
+    """The merchant sent a flagged payment back (by the gateway's console or by hand) and says so."""
+    note = " ".join((note or "").split())
+    if not note:
+        raise PaymentError(_l("Please note how the money was returned."), "note")
+    result = session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.needs_refund)
+        .values(needs_refund=False, status=PaymentStatus.CLOSED, refund_note=note[:200])
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise PaymentError(_l("This payment has already been handled."))
+    session.refresh(payment)
+    record_event(
+        session, payment.order, "flagged_payment_returned", actor=actor, note=f"{payment.out_trade_no} {note}"
+    )
+
+
+# ---------------------------------------------------------------- manual transfer
+
+
+def claim_manual_payment(session: Session, order: Order, user: User) -> Payment:
+    """The shopper taps "I have paid": the order waits for the merchant to check the money arrived.
+    It no longer expires while it waits."""
+    payment = start_payment(session, order, "manual", user=user)
+    result = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.PENDING_PAYMENT)
+        .values(status=OrderStatus.AWAITING_CONFIRMATION, payment_method="manual")
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(order)
+    if result.rowcount != 1:
+        raise PaymentError(_l("This order cannot be paid any more."))
+    record_event(
+        session,
+        order,
+        "manual_payment_claimed",
+        actor=user,
+        from_status=OrderStatus.PENDING_PAYMENT,
+        to_status=OrderStatus.AWAITING_CONFIRMATION,
+    )
+    return payment
+
+
+def _manual_payment(order: Order) -> Payment | None:
+    return next(
+        (p for p in reversed(order.payments) if p.provider == "manual" and p.status == PaymentStatus.PENDING),
+        None,
+    )
+
+
+def confirm_manual_payment(session: Session, order: Order, *, actor: User) -> ConfirmResult:
+    """The merchant saw the transfer arrive."""
+    payment = _manual_payment(order)
+    if payment is None or order.status not in (
+        OrderStatus.AWAITING_CONFIRMATION,
+        OrderStatus.PENDING_PAYMENT,
+    ):
+        raise PaymentError(_l("There is no transfer waiting for confirmation on this order."))
+    return confirm_payment(
+        session,
+        provider="manual",
+        out_trade_no=payment.out_trade_no,
+        amount_fen=payment.amount_fen,
+        actor=actor,
+    )
+
+
+def reject_manual_payment(
+    session: Session, order: Order, *, actor: User, reason: str, expire_minutes: int
+) -> None:
+    """The money did not arrive (or not in full): the order goes back to unpaid with a fresh time limit."""
+    from datetime import timedelta
+
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise PaymentError(_l("Please tell the buyer what is wrong with the transfer."), "reason")
+    payment = _manual_payment(order)
+    result = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.AWAITING_CONFIRMATION)
+        .values(status=OrderStatus.PENDING_PAYMENT, expires_at=utcnow() + timedelta(minutes=expire_minutes))
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(order)
+    if result.rowcount != 1 or payment is None:
+        raise PaymentError(_l("There is no transfer waiting for confirmation on this order."))
+    payment.status = PaymentStatus.FAILED
+    record_event(
+        session,
+        order,
+        "manual_payment_rejected",
+        actor=actor,
+        from_status=OrderStatus.AWAITING_CONFIRMATION,
+        to_status=OrderStatus.PENDING_PAYMENT,
+        note=reason[:200],
+    )

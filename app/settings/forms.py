@@ -1,0 +1,62 @@
+"""The shop settings form: the shop itself, and how orders and payment work."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, IntegerField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+
+from app.forms import MoneyField
+
+
+class ShopSettingsForm(FlaskForm):
+    name = StringField(
+        _l("Shop name"), validators=[DataRequired(_l("Please give the shop a name.")), Length(max=40)]
+    )
+    logo = FileField(_l("Logo"))
+    service_phone = StringField(
+        _l("Customer service phone"),
+        validators=[
+            Optional(),
+            Length(max=20),
+            Regexp(r"^[0-9+\-() ]+$", message=_l("Digits, spaces and dashes only.")),
+        ],
+    )
+    service_wechat_qr = FileField(_l("Customer service WeChat QR code"))
+    announcement = TextAreaField(_l("Announcement"), validators=[Length(max=200)])
+    low_stock_threshold = IntegerField(
+        _l("Low stock warning below"),
+        default=10,
+        validators=[NumberRange(0, 100000, _l("Enter a number from 0 to 100000."))],
+    )
+
+    # Orders and payment
+    shipping_flat_fen = MoneyField(_l("Shipping fee per order (yuan)"), allow_zero=True)
+    free_shipping_over_fen = MoneyField(_l("Free shipping from (yuan)"), required=False)
+    order_expire_minutes = IntegerField(
+        _l("Unpaid orders are cancelled after (minutes)"),
+        default=30,
+        validators=[
+            InputRequired(_l("Enter a number of minutes from %(low)d to %(high)d.", low=5, high=1440)),
+            NumberRange(5, 1440, _l("Enter a number of minutes from %(low)d to %(high)d.", low=5, high=1440)),
+        ],
+    )
+    autocomplete_days = IntegerField(
+        _l("Receipt is confirmed automatically after (days)"),
+        default=10,
+        validators=[
+            InputRequired(_l("Enter a number of days from %(low)d to %(high)d.", low=1, high=30)),
+            NumberRange(1, 30, _l("Enter a number of days from %(low)d to %(high)d.", low=1, high=30)),
+        ],
+    )
+    manual_payment_enabled = BooleanField(
+        _l("Offer manual transfer (shoppers pay your QR code, you confirm)")
+    )
+    manual_payment_text = TextAreaField(
+        _l("Payment instructions"),
+        validators=[
+            Length(max=500, message=_l("The payment instructions may have at most %(n)d characters.", n=500))
+        ],
+    )
+    manual_payment_qr = FileField(_l("Payment QR code"))
+    remove_manual_payment_qr = BooleanField(_l("Remove the payment QR code"))

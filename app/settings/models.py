@@ -1,0 +1,32 @@
+"""One row of shop-wide settings that the merchant edits in the back office."""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db_types import UTCDateTime
+from app.extensions import db
+from app.timeutil import utcnow
+
+
+class ShopSettings(db.Model):
+    __tablename__ = "shop_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), default="")
+    logo_key: Mapped[str | None] = mapped_column(String(80))
+    service_phone: Mapped[str] = mapped_column(String(20), default="")
+    service_wechat_qr_key: Mapped[str | None] = mapped_column(String(80))
+    announcement: Mapped[str] = mapped_column(Text, default="")
+    low_stock_threshold: Mapped[int] = mapped_column(default=10)
+    # Orders: shipping rule, how long an unpaid order holds its stock, automatic receipt.
+    shipping_flat_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    free_shipping_over_fen: Mapped[int | None] = mapped_column(BigInteger)
+    order_expire_minutes: Mapped[int] = mapped_column(default=30)
+    autocomplete_days: Mapped[int] = mapped_column(default=10)
+    # Manual transfer: the merchant's own payment QR code and/or bank details.
+    manual_payment_enabled: Mapped[bool] = mapped_column(default=False)
+    manual_payment_text: Mapped[str] = mapped_column(Text, default="")
+    manual_payment_qr_key: Mapped[str | None] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

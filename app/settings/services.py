@@ -1,0 +1,109 @@
+"""Reading and changing the shop's settings."""
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.settings.models import ShopSettings
+
+SETTINGS_ID = 1
+
+
+class SettingsError(ValueError):
+    def __init__(self, message, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def get_shop_settings(session: Session) -> ShopSettings:
+    """The settings row; an unsaved default when the merchant has not saved any yet."""
+    settings = session.scalar(select(ShopSettings).where(ShopSettings.id == SETTINGS_ID))
+    return settings or ShopSettings(
+        id=SETTINGS_ID, name="", service_phone="", announcement="", low_stock_threshold=10
+    )
+
+
+def update_shop_settings(session: Session, **fields) -> ShopSettings:
+    settings = session.get(ShopSettings, SETTINGS_ID, with_for_update=True)
+    if settings is None:
+        settings = ShopSettings(id=SETTINGS_ID)
+        session.add(settings)
+    name = (fields.get("name") or "").strip()
+    if not name:
+        raise SettingsError(_l("Please give the shop a name."), "name")
+    settings.name = name
+    settings.service_phone = (fields.get("service_phone") or "").strip()
+    settings.announcement = (fields.get("announcement") or "").strip()
+    threshold = fields.get("low_stock_threshold")
+    if threshold is not None:
+        if not 0 <= threshold <= 100_000:
+            raise SettingsError(_l("Enter a number from 0 to 100000."), "low_stock_threshold")
+        settings.low_stock_threshold = threshold
+    for key in ("logo_key", "service_wechat_qr_key"):
+        if fields.get(key):
+            setattr(settings, key, fields[key])
+    return settings
+
+
+EXPIRE_MINUTES_RANGE = (5, 1440)
+AUTOCOMPLETE_DAYS_RANGE = (1, 30)
+MANUAL_PAYMENT_TEXT_MAX = 500
+
+
+def update_order_settings(session: Session, **fields) -> ShopSettings:
+    """Shipping fee, how long an unpaid order holds its stock, automatic receipt, manual transfer."""
+    settings = session.get(ShopSettings, SETTINGS_ID, with_for_update=True)
+    if settings is None:
+        settings = ShopSettings(id=SETTINGS_ID, name="")
+        session.add(settings)
+    flat = fields.get("shipping_flat_fen")
+    if not isinstance(flat, int) or isinstance(flat, bool) or flat < 0:
+        raise SettingsError(
+            _l("Please enter the shipping fee, e.g. 8.00 (0 for free shipping)."), "shipping_flat_fen"
+        )
+    threshold = fields.get("free_shipping_over_fen")
+    if threshold is not None and (
+        not isinstance(threshold, int) or isinstance(threshold, bool) or threshold <= 0
+    ):
+        raise SettingsError(
+            _l("The free-shipping threshold must be greater than zero."), "free_shipping_over_fen"
+        )
+    minutes = fields.get("order_expire_minutes")
+    low, high = EXPIRE_MINUTES_RANGE
+    if not isinstance(minutes, int) or not low <= minutes <= high:
+        raise SettingsError(
+            _l("Enter a number of minutes from %(low)d to %(high)d.", low=low, high=high),
+            "order_expire_minutes",
+        )
+    days = fields.get("autocomplete_days")
+    low, high = AUTOCOMPLETE_DAYS_RANGE
+    if not isinstance(days, int) or not low <= days <= high:
+        raise SettingsError(
+            _l("Enter a number of days from %(low)d to %(high)d.", low=low, high=high), "autocomplete_days"
+        )
+    text = (fields.get("manual_payment_text") or "").strip()
+    if len(text) > MANUAL_PAYMENT_TEXT_MAX:
+        raise SettingsError(
+            _l("The payment instructions may have at most %(n)d characters.", n=MANUAL_PAYMENT_TEXT_MAX),
+            "manual_payment_text",
+        )
+    qr_key = settings.manual_payment_qr_key
+    if fields.get("remove_manual_payment_qr"):
+        qr_key = None
+    if fields.get("manual_payment_qr_key"):
+        qr_key = fields["manual_payment_qr_key"]
+    enabled = bool(fields.get("manual_payment_enabled"))
+    if enabled and not text and not qr_key:
+        raise SettingsError(
+            _l("To offer manual transfer, upload your payment QR code or write the payment instructions."),
+            "manual_payment_enabled",
+        )
+    settings.shipping_flat_fen = flat
+    settings.free_shipping_over_fen = threshold
+    settings.order_expire_minutes = minutes
+    settings.autocomplete_days = days
+    settings.manual_payment_text = text
+    settings.manual_payment_qr_key = qr_key
+    settings.manual_payment_enabled = enabled
+    return settings

@@ -1,0 +1,14 @@
+"""The H5 storefront shoppers open from links shared in WeChat."""
+
+from flask import Blueprint
+
+bp = Blueprint("shop", __name__)
+
+from app.shop import (  # noqa: E402, F401
+    account,
+    addresses,
+    cart,
+    catalog,
+    distribution,  # noqa: E402, F401
+    orders,
+)

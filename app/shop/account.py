@@ -1,0 +1,121 @@
+"""Shopper accounts: register, log in, log out, profile."""
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, logout_user
+
+from app.accounts import services as accounts
+from app.accounts.auth import (
+    login_rate_limit_by_ip,
+    login_rate_limit_by_mobile,
+    register_rate_limit,
+    safe_next,
+    start_session,
+)
+from app.accounts.forms import LoginForm, PasswordForm, ProfileForm, RegisterForm
+from app.accounts.models import mask_mobile
+from app.extensions import db
+from app.forms import ActionForm, apply_service_error
+from app.media import ImageError, save_image
+from app.shop import bp
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@login_rate_limit_by_ip
+@login_rate_limit_by_mobile
+def login():
+    form = LoginForm(next=request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(safe_next(form.next.data, url_for("shop.me")))
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(db.session, mobile=form.mobile.data, password=form.password.data)
+        except accounts.AccountError as error:
+            apply_service_error(form, error)
+        else:
+            db.session.commit()
+            start_session(user)
+            return redirect(safe_next(form.next.data, url_for("shop.me")))
+    return render_template("shop/login.html", form=form)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@register_rate_limit
+def register():
+    form = RegisterForm(next=request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(safe_next(form.next.data, url_for("shop.me")))
+    if form.validate_on_submit():
+        try:
+            user = accounts.register_user(
+                db.session, mobile=form.mobile.data, password=form.password.data, nickname=form.nickname.data
+            )
+        except accounts.AccountError as error:
+            db.session.rollback()
+            apply_service_error(form, error)
+        else:
+            db.session.commit()
+            start_session(user)
+            flash(_("Welcome! Your account is ready."), "success")
+            return redirect(safe_next(form.next.data, url_for("shop.me")))
+    return render_template("shop/register.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    if ActionForm().validate_on_submit():
+        logout_user()
+    return redirect(url_for("shop.index"))
+
+
+@bp.get("/me")
+@login_required
+def me():
+    return render_template(
+        "shop/me.html", logout_form=ActionForm(), masked_mobile=mask_mobile(current_user.mobile)
+    )
+
+
+@bp.route("/me/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        try:
+            accounts.update_profile(current_user, nickname=form.nickname.data)
+            upload = form.avatar.data
+            if upload and getattr(upload, "filename", ""):
+                current_user.avatar_key = save_image(upload)
+        except (accounts.AccountError, ImageError) as error:
+            db.session.rollback()
+            if isinstance(error, ImageError):
+                form.avatar.errors = [str(error)]
+            else:
+                apply_service_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("shop.me"))
+    return render_template(
+        "shop/profile.html",
+        form=form,
+        max_image_mb=current_app.config["MAX_IMAGE_BYTES"] // (1024 * 1024),
+    )
+
+
+@bp.route("/me/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(current_user, current=form.current_password.data, new=form.password.data)
+        except accounts.AccountError as error:
+            apply_service_error(form, error)
+        else:
+            db.session.commit()
+            # The new auth version ends the other sessions; this one is renewed (with the user, not the proxy).
+            start_session(current_user._get_current_object())
+            flash(_("Your password has been changed."), "success")
+            return redirect(url_for("shop.me"))
+    return render_template("shop/password.html", form=form)

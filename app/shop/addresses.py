@@ -1,0 +1,127 @@
+"""The shopper's address book. In "choose" mode (?select=1&next=…, from checkout) tapping an address goes
+back to `next` with ?address_id=…. Another shopper's address id is never shown: it is simply not found."""
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.accounts.auth import safe_next
+from app.db_types import parse_id
+from app.extensions import db
+from app.forms import ActionForm, apply_service_error
+from app.orders import services as orders
+from app.orders.models import Address
+from app.orders.services import OrderError
+from app.orders.shop_forms import AddressForm
+from app.shop import bp
+
+
+def _choose_mode() -> dict:
+    """The select/next pair carried through the address pages while choosing one for checkout."""
+    if request.values.get("select") != "1":
+        return {}
+    target = safe_next(request.values.get("next"), "")
+    return {"select": 1, "next": target} if target else {}
+
+
+def with_address(target: str, address_id: int) -> str:
+    """`target` (a local path from safe_next) with address_id=… set."""
+    parts = urlsplit(target)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "address_id"]
+    query.append(("address_id", str(address_id)))
+    return urlunsplit(("", "", parts.path, urlencode(query), ""))
+
+
+def _own_address(address_id: int) -> Address:
+    try:
+        return orders.user_address(db.session, current_user.id, parse_id(address_id))
+    except OrderError:
+        abort(404, _("This address does not exist."))
+
+
+@bp.get("/addresses")
+@login_required
+def addresses():
+    choose = _choose_mode()
+    return render_template(
+        "shop/addresses.html",
+        addresses=orders.list_addresses(db.session, current_user.id),
+        choose=choose,
+        pick_url=(lambda address: with_address(choose["next"], address.id)) if choose else None,
+        action_form=ActionForm(),
+        max_addresses=orders.MAX_ADDRESSES,
+    )
+
+
+@bp.route("/addresses/new", methods=["GET", "POST"])
+@login_required
+def address_new():
+    return _address_form(None)
+
+
+@bp.route("/addresses/<int:address_id>/edit", methods=["GET", "POST"])
+@login_required
+def address_edit(address_id: int):
+    return _address_form(_own_address(address_id))
+
+
+def _address_form(address: Address | None):
+    choose = _choose_mode()
+    form = AddressForm(obj=address)
+    if request.method == "GET" and address is None and not orders.list_addresses(db.session, current_user.id):
+        form.is_default.data = True  # the first address is the default anyway
+    if form.validate_on_submit():
+        try:
+            saved = orders.save_address(
+                db.session,
+                current_user.id,
+                address,
+                recipient=form.recipient.data,
+                mobile=form.mobile.data,
+                province=form.province.data,
+                city=form.city.data,
+                district=form.district.data,
+                detail=form.detail.data,
+                # Unticked means "no opinion": the first address becomes the default anyway.
+                **({"is_default": True} if form.is_default.data else {}),
+            )
+        except OrderError as error:
+            db.session.rollback()
+            apply_service_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Address saved."), "success")
+            if choose:
+                return redirect(with_address(choose["next"], saved.id))
+            return redirect(url_for("shop.addresses"))
+    return render_template("shop/address_form.html", form=form, address=address, choose=choose), (
+        422 if form.errors or form.form_errors else 200
+    )
+
+
+@bp.post("/addresses/<int:address_id>/delete")
+@login_required
+def address_delete(address_id: int):
+    return _address_action(address_id, orders.delete_address, _("Address deleted."))
+
+
+@bp.post("/addresses/<int:address_id>/default")
+@login_required
+def address_make_default(address_id: int):
+    return _address_action(address_id, orders.make_default_address, _("Default address changed."))
+
+
+def _address_action(address_id: int, action, done_message: str):
+    if not ActionForm().validate():
+        flash(_("The page has expired. Please refresh it and try again."), "error")
+    else:
+        try:
+            action(db.session, current_user.id, parse_id(address_id))
+        except OrderError:
+            db.session.rollback()
+            abort(404, _("This address does not exist."))
+        db.session.commit()
+        flash(done_message, "success")
+    return redirect(url_for("shop.addresses", **_choose_mode()))

@@ -1,0 +1,258 @@
+"""Browsing: home, categories, search and the product page."""
+
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from flask import abort, current_app, g, render_template, request
+from flask_babel import gettext as _
+from jinja2_fragments.flask import render_block
+from sqlalchemy import func, select
+
+from app.catalog import services as catalog
+from app.catalog.models import Category, Product, ProductImage, Sku
+from app.extensions import db, htmx
+from app.media import image_url
+from app.money import format_fen, format_fen_range
+from app.settings.services import get_shop_settings
+from app.shop import bp
+
+# Far past any real catalogue, and small enough that the OFFSET stays an ordinary number.
+MAX_PAGE = 10_000
+# Ids are 32-bit integer columns; a larger number in a URL must be "not found", not a database error.
+SEARCH_MAX = 40
+
+
+def _page_arg() -> int:
+    """?page=… as a page number; anything that is not a positive whole number means the first page."""
+    page = request.args.get("page", "1").strip()
+    if not page.isdigit() or len(page) > 6 or int(page) < 1:
+        return 1
+    return min(int(page), MAX_PAGE)
+
+
+@dataclass(frozen=True)
+class Card:
+    """What a product card shows, read as plain rows: a listing never loads every SKU as an object.
+    The attribute names are those of Product, so the card macro takes either."""
+
+    id: int
+    title: str
+    subtitle: str
+    sales_count: int
+    main_image_key: str | None
+    low_fen: int | None
+    high_fen: int | None
+    total_stock: int
+
+    @property
+    def price_range(self) -> tuple[int | None, int | None]:
+        return self.low_fen, self.high_fen
+
+    @property
+    def is_sold_out(self) -> bool:
+        return self.total_stock <= 0
+
+
+@dataclass
+class CardPage:
+    """One page of cards; `total` is counted only where the page shows it (search)."""
+
+    items: list[Card]
+    page: int
+    has_next: bool
+    total: int | None = None
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+    @property
+    def is_empty(self) -> bool:
+        return self.page == 1 and not self.items
+
+
+def _cards(query, *, count: bool = False) -> CardPage:
+    """The page of cards for a shop listing query: 3 small queries (4 with the count) whatever the
+    page size, and no ORM objects, which is most of what a listing of 10,000 products costs."""
+    per_page = current_app.config["PRODUCTS_PER_PAGE"]
+    page = _page_arg()
+    rows = db.session.execute(
+        query.with_only_columns(Product.id, Product.title, Product.subtitle, Product.sales_count)
+        .limit(per_page + 1)
+        .offset((page - 1) * per_page)
+    ).all()
+    has_next = len(rows) > per_page
+    rows = rows[:per_page]
+    ids = [row.id for row in rows]
+    prices = {}
+    images = {}
+    if ids:
+        prices = {
+            row.product_id: row
+            for row in db.session.execute(
+                select(
+                    Sku.product_id,
+                    func.min(Sku.price_fen).label("low"),
+                    func.max(Sku.price_fen).label("high"),
+                    func.sum(Sku.stock).label("stock"),
+                )
+                .where(Sku.product_id.in_(ids), Sku.is_active)
+                .group_by(Sku.product_id)
+            )
+        }
+        for product_id, key in db.session.execute(
+            select(ProductImage.product_id, ProductImage.image_key)
+            .where(ProductImage.product_id.in_(ids))
+            .order_by(ProductImage.product_id, ProductImage.position.desc())
+        ):
+            images[product_id] = key  # the lowest position comes last and stays
+    cards = []
+    for row in rows:
+        price = prices.get(row.id)
+        cards.append(
+            Card(
+                id=row.id,
+                title=row.title,
+                subtitle=row.subtitle,
+                sales_count=row.sales_count,
+                main_image_key=images.get(row.id),
+                low_fen=price.low if price else None,
+                high_fen=price.high if price else None,
+                total_stock=int(price.stock or 0) if price else 0,
+            )
+        )
+    total = None
+    if count:
+        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return CardPage(items=cards, page=page, has_next=has_next, total=total)
+
+
+def _product_grid(template: str, query, *, count: bool = False, **context):
+    """A full page, or — for htmx "load more" — just the next cards and the next button."""
+    context["page"] = _cards(query, count=count)
+    if htmx and not htmx.history_restore_request and "page" in request.args:
+        return render_block(template, "product_cards", **context)
+    return render_template(template, **context)
+
+
+@bp.get("/")
+def index():
+    return _product_grid(
+        "shop/index.html",
+        catalog.shop_products_query(),
+        categories=catalog.top_categories(db.session, visible_only=True),
+    )
+
+
+@bp.get("/categories")
+def categories():
+    return render_template(
+        "shop/categories.html", categories=catalog.top_categories(db.session, visible_only=True)
+    )
+
+
+@bp.get("/c/<int:category_id>")
+def category(category_id: int):
+    category = db.session.get(Category, category_id)
+    if category is None or not category.is_visible or (category.parent and not category.parent.is_visible):
+        abort(404, _("This category does not exist or is hidden."))
+    # Chips: a top-level category shows its sub-categories, a sub-category shows its siblings.
+    top = category.parent or category
+    chips = [child for child in top.children if child.is_visible]
+    return _product_grid(
+        "shop/category.html",
+        catalog.shop_products_query(category=category),
+        category=category,
+        top=top,
+        chips=chips,
+    )
+
+
+@bp.get("/search")
+def search():
+    # Control characters (a NUL byte breaks PostgreSQL) cannot be part of any title anyway.
+    words = "".join(ch for ch in request.args.get("q", "") if ch.isprintable() or ch.isspace())
+    q = " ".join(words.split())[:SEARCH_MAX]
+    if not q:
+        return render_template(
+            "shop/search.html",
+            q=q,
+            page=None,
+            categories=catalog.top_categories(db.session, visible_only=True),
+        )
+    return _product_grid("shop/search.html", catalog.shop_products_query(q=q), count=True, q=q)
+
+
+@bp.get("/p/<int:product_id>")
+def product(product_id: int):
+    product = catalog.get_shop_product(db.session, product_id)
+    if product is None:
+        return render_template("shop/product_gone.html"), 404
+    return render_template(
+        "shop/product.html",
+        product=product,
+        prices=_price_display(product),
+        sku_data=_sku_data(product),
+        available=_available_values(product),
+        share_image=_share_image(product),
+    )
+
+
+def _share_image(product: Product) -> str | None:
+    """An absolute URL for og:image (chat apps fetch it from elsewhere): the product's main picture,
+    else the shop logo; None rather than the SVG placeholder, which no chat app shows."""
+    if "shop_settings" not in g:  # the same per-request cache the template context uses
+        g.shop_settings = get_shop_settings(db.session)
+    key = product.main_image_key or g.shop_settings.logo_key
+    return urljoin(request.host_url, image_url(key, 800)) if key else None
+
+
+def _stock_text(stock: int) -> str:
+    return _("Stock: %(n)d", n=stock) if stock > 0 else _("Sold out")
+
+
+def _price_display(product: Product) -> dict:
+    """The price line before a SKU is chosen: the range, and the original prices struck through
+    only when every SKU has one above its price (otherwise the comparison would mislead)."""
+    low, high = product.price_range
+    skus = product.active_skus
+    originals = [sku.original_price_fen for sku in skus]
+    struck = bool(skus) and all(
+        original is not None and original > sku.price_fen
+        for original, sku in zip(originals, skus, strict=True)
+    )
+    return {
+        "price": format_fen_range(low, high),
+        "original": format_fen_range(min(originals), max(originals)) if struck else "",
+        "stock": _stock_text(product.total_stock),
+    }
+
+
+def _available_values(product: Product) -> set[tuple[int, str]]:
+    """(axis, value) pairs that some SKU in stock has: the others are disabled even without JavaScript."""
+    return {
+        (axis, value)
+        for sku in product.active_skus
+        if sku.stock > 0
+        for axis, value in enumerate(sku.spec_values or [])
+    }
+
+
+def _sku_data(product: Product) -> dict:
+    """What the SKU picker needs, as JSON in the page (no inline script: the CSP forbids it)."""
+    return {
+        "options": product.options,
+        "skus": [
+            {
+                "id": sku.id,
+                "values": sku.spec_values,
+                "price": format_fen(sku.price_fen),
+                "original": format_fen(sku.original_price_fen)
+                if sku.original_price_fen and sku.original_price_fen > sku.price_fen
+                else "",
+                "stock": sku.stock,
+                "stock_text": _stock_text(sku.stock),
+            }
+            for sku in product.active_skus
+        ],
+    }

@@ -1,0 +1,641 @@
+"""The shopper's orders: checkout, paying (sandbox, manual transfer), the order list and detail, cancelling,
+confirming receipt and after-sales requests. Every order is looked up through orders.services.user_order,
+the one place that decides a shopper may see it; every change goes through a service."""
+
+import secrets
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.db_types import parse_id
+from app.extensions import db, htmx
+from app.forms import ActionForm
+from app.orders import services as orders
+from app.orders.models import (
+    PAID_STATUSES,
+    Order,
+    OrderStatus,
+    RefundRequestStatus,
+    RefundStatus,
+)
+from app.orders.services import OrderError
+from app.orders.shop_forms import CheckoutForm, RefundForm
+from app.payments import all_providers, get_provider
+from app.payments import services as payments
+from app.settings.services import get_shop_settings
+from app.shop import bp
+from app.timeutil import utcnow
+
+ORDERS_PER_PAGE = 10
+POLL_SECONDS = 2
+POLL_LIMIT = 20  # about 40 seconds of "confirming…" before we say so and offer the buttons
+
+# The list's tabs: name, label, and which orders belong there.
+ORDER_TABS = (
+    ("all", _l("All")),
+    ("unpaid", _l("To pay")),
+    ("to_ship", _l("To ship")),
+    ("to_receive", _l("To receive")),
+    ("done", _l("Completed")),
+    ("after_sales", _l("After-sales")),
+)
+TAB_STATUSES = {
+    "unpaid": (OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_CONFIRMATION),
+    "to_ship": (OrderStatus.PAID,),
+    "to_receive": (OrderStatus.SHIPPED,),
+    "done": (OrderStatus.COMPLETED,),
+}
+
+STATUS_TEXT = {
+    OrderStatus.PENDING_PAYMENT: _l("To pay"),
+    OrderStatus.AWAITING_CONFIRMATION: _l("Waiting for the shop to confirm your payment"),
+    OrderStatus.PAID: _l("To ship"),
+    OrderStatus.SHIPPED: _l("Shipped"),
+    OrderStatus.COMPLETED: _l("Completed"),
+    OrderStatus.CANCELLED: _l("Cancelled"),
+    OrderStatus.REFUNDED: _l("Refunded"),
+}
+STATUS_HINT = {
+    OrderStatus.PENDING_PAYMENT: _l("Please pay before the time runs out, or the order is cancelled."),
+    OrderStatus.AWAITING_CONFIRMATION: _l("The shop will check the transfer and confirm it soon."),
+    OrderStatus.PAID: _l("Paid. The shop is preparing your parcel."),
+    OrderStatus.SHIPPED: _l("Your parcel is on its way."),
+    OrderStatus.COMPLETED: _l("Thank you for your order."),
+    OrderStatus.CANCELLED: _l("This order was cancelled."),
+    OrderStatus.REFUNDED: _l("Everything paid has been refunded."),
+}
+REFUND_STATUS_TEXT = {
+    RefundStatus.REQUESTED: _l("Refund requested"),
+    RefundStatus.PARTIAL: _l("Partly refunded"),
+    RefundStatus.FULL: _l("Refunded"),
+}
+REFUND_REQUEST_TEXT = {
+    RefundRequestStatus.REQUESTED: _l("Waiting for the shop"),
+    RefundRequestStatus.APPROVED: _l("Approved, the money is on its way back"),
+    RefundRequestStatus.REFUNDED: _l("Refunded"),
+    RefundRequestStatus.REJECTED: _l("Rejected by the shop"),
+    RefundRequestStatus.CANCELLED: _l("Withdrawn by you"),
+}
+# The timeline in the shopper's words. Events not listed here are the shop's own business.
+EVENT_TEXT = {
+    "placed": _l("Order placed"),
+    "paid": _l("Payment received"),
+    "manual_payment_claimed": _l("You said you have paid by transfer"),
+    "manual_payment_rejected": _l("The shop could not find your transfer"),
+    "shipped": _l("Shipped"),
+    "completed": _l("You confirmed receipt"),
+    "auto_completed": _l("Receipt confirmed automatically"),
+    "cancelled": _l("Order cancelled"),
+    "refund_requested": _l("You asked for a refund"),
+    "refund_withdrawn": _l("You withdrew the refund request"),
+    "refund_approved": _l("The shop agreed to the refund"),
+    "refund_rejected": _l("The shop rejected the refund request"),
+    "refunded": _l("Refund paid back"),
+    "payment_flagged": _l("A payment arrived after the order closed; the shop will return it"),
+    "flagged_payment_returned": _l("The late payment has been returned"),
+}
+# Whose words may be shown beside an event: the shop's reasons and the parcel's tracking number.
+EVENT_NOTE_SHOWN = {"shipped", "cancelled", "manual_payment_rejected"}
+
+
+@bp.app_template_global()
+def shopper_actions(order: Order) -> set[str]:
+    """The buttons the order page offers. The services check every one again when it is used."""
+    actions = set()
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        actions |= {"pay", "cancel"}
+    if order.status == OrderStatus.AWAITING_CONFIRMATION:
+        actions.add("transfer_info")
+    if order.status == OrderStatus.SHIPPED:
+        actions.add("receive")
+    if (
+        order.status in orders.REFUNDABLE_STATUSES
+        and order.refund_status in (RefundStatus.NONE, RefundStatus.PARTIAL)
+        and any(line.refundable_qty > 0 for line in order.lines)
+    ):
+        actions.add("refund")
+    if order.open_refund is not None and order.open_refund.status == RefundRequestStatus.REQUESTED:
+        actions.add("withdraw")
+    return actions
+
+
+@bp.app_template_global()
+def order_status_text(order: Order) -> str:
+    return str(STATUS_TEXT.get(order.status, order.status))
+
+
+@bp.app_template_global()
+def refund_status_text(order: Order) -> str:
+    text = REFUND_STATUS_TEXT.get(order.refund_status)
+    return str(text) if text and order.status != OrderStatus.REFUNDED else ""
+
+
+@bp.app_template_global()
+def order_tab_counts() -> dict[str, int]:
+    """How many of the shopper's orders wait in each tab (for the "me" page). Orders whose time ran out
+    count as cancelled even before anyone looks at them."""
+    if not current_user.is_authenticated:
+        return {}
+    now = utcnow()
+    rows = db.session.execute(
+        select(
+            func.count().filter(
+                Order.status == OrderStatus.AWAITING_CONFIRMATION,
+            )
+            + func.count().filter(Order.status == OrderStatus.PENDING_PAYMENT, Order.expires_at > now),
+            func.count().filter(Order.status == OrderStatus.PAID),
+            func.count().filter(Order.status == OrderStatus.SHIPPED),
+            func.count().filter(Order.status == OrderStatus.COMPLETED),
+            func.count().filter(Order.refund_status == RefundStatus.REQUESTED),
+        ).where(Order.user_id == current_user.id)
+    ).one()
+    return dict(zip(("unpaid", "to_ship", "to_receive", "done", "after_sales"), rows, strict=True))
+
+
+def _own_order(number: str) -> Order:
+    """The shopper's own order (expired lazily on the way), or 404 for anyone else's number."""
+    try:
+        order = orders.user_order(db.session, current_user.id, number)
+    except OrderError as error:
+        abort(404, str(error.message))
+    db.session.commit()  # a lazy expiry is a change to keep
+    return order
+
+
+def _in_wechat() -> bool:
+    return "MicroMessenger" in request.headers.get("User-Agent", "")
+
+
+def offered_providers() -> list:
+    app = current_app._get_current_object()
+    return [p for p in all_providers() if _safe_offered(p, app)]
+
+
+def _safe_offered(provider, app) -> bool:
+    try:
+        return provider.offered(app, db.session, in_wechat=_in_wechat())
+    except RuntimeError:  # the sandbox refuses to exist in production
+        return False
+
+
+def _send_to_provider(order: Order, method: str):
+    """Open a payment attempt and send the shopper to the provider's page."""
+    provider = get_provider(method)
+    payment = payments.start_payment(db.session, order, method, user=current_user)
+    db.session.commit()
+    start = provider.start(db.session, order, payment)
+    db.session.commit()
+    if start.redirect_url:
+        return redirect(start.redirect_url)
+    return render_template(start.template, order=order, payment=payment, **(start.context or {}))
+
+
+# ---------------------------------------------------------------- checkout
+
+
+class CheckoutItems:
+    """What is being bought: one SKU straight from the product page ("buy now"), or lines of the cart
+    (the ticked ones, or all of them). Quantities of cart lines always come from the cart itself."""
+
+    def __init__(self, source):
+        self.buy_sku = parse_id(source.get("buy"))
+        self.buy_qty = str(source.get("qty", "1")).strip()[:12]
+        self.cart_skus = sorted({s for s in map(parse_id, source.getlist("sku")) if s is not None})
+
+    @property
+    def is_buy_now(self) -> bool:
+        return self.buy_sku is not None
+
+    def entries(self) -> dict[int, tuple[int, int | None]]:
+        if self.is_buy_now:
+            return {self.buy_sku: (orders.check_qty(self.buy_qty), None)}
+        cart = orders.user_cart_entries(db.session, current_user.id)
+        if self.cart_skus:
+            cart = {sku_id: entry for sku_id, entry in cart.items() if sku_id in self.cart_skus}
+        return cart
+
+    def query_args(self) -> dict:
+        if self.is_buy_now:
+            return {"buy": self.buy_sku, "qty": self.buy_qty}
+        return {"sku": self.cart_skus} if self.cart_skus else {}
+
+
+def _checkout_page(form: CheckoutForm, items: CheckoutItems, *, status: int = 200, address=None):
+    errors: list[str] = list(form.form_errors)
+    try:
+        entries = items.entries()
+    except OrderError as error:
+        errors.append(str(error.message))
+        entries = {}
+    lines = orders.load_cart_lines(db.session, entries)
+    buyable = [line for line in lines if line.buyable]
+    unbuyable = [line for line in lines if not line.buyable]
+    priced = orders.quote(db.session, buyable)
+    addresses = orders.list_addresses(db.session, current_user.id)
+    if address is None:
+        address = _chosen_address(addresses, errors)
+    providers = offered_providers()
+    if not form.payment_method.data or form.payment_method.data not in {p.name for p in providers}:
+        form.payment_method.data = providers[0].name if providers else None
+    if not orders.IDEMPOTENCY_RE.match(form.idempotency_key.data or ""):
+        form.idempotency_key.data = secrets.token_urlsafe(24)
+    form.expected_total.data = str(priced.total_fen)
+    form.address_id.data = str(address.id) if address else ""
+    errors = list(dict.fromkeys(errors))
+    can_submit = bool(buyable) and address is not None and bool(providers)
+    if items.is_buy_now and unbuyable:
+        can_submit = False
+    here = url_for("shop.checkout", **items.query_args())
+    return (
+        render_template(
+            "shop/checkout.html",
+            form=form,
+            items=items,
+            lines=buyable,
+            unbuyable=unbuyable,
+            quote=priced,
+            address=address,
+            providers=providers,
+            errors=errors,
+            can_submit=can_submit,
+            change_address_url=url_for("shop.addresses", select=1, next=here),
+            add_address_url=url_for("shop.address_new", select=1, next=here),
+            expire_minutes=get_shop_settings(db.session).order_expire_minutes or 30,
+        ),
+        status,
+    )
+
+
+def _chosen_address(addresses, errors: list[str]):
+    """The address picked on the address page (?address_id=…), else the default one."""
+    wanted = request.values.get("address_id")
+    if wanted:
+        try:
+            return orders.user_address(db.session, current_user.id, parse_id(wanted) or "")
+        except OrderError as error:
+            errors.append(str(error.message))
+    return addresses[0] if addresses else None
+
+
+@bp.get("/checkout")
+@login_required
+def checkout():
+    items = CheckoutItems(request.args)
+    if not items.is_buy_now and not orders.user_cart_entries(db.session, current_user.id):
+        flash(_("Your cart is empty."), "info")
+        return redirect(url_for("shop.cart"))
+    return _checkout_page(CheckoutForm(formdata=None), items)
+
+
+@bp.post("/checkout")
+@login_required
+def place_order():
+    form = CheckoutForm()
+    items = CheckoutItems(request.form)
+    if not form.validate():
+        return _checkout_page(form, items, status=422)
+    offered = {p.name for p in offered_providers()}
+    method = form.payment_method.data
+    if method not in offered:
+        form.form_errors.append(_("Please choose a payment method."))
+        return _checkout_page(form, items, status=422)
+    expected = form.expected_total.data or ""
+    try:
+        entries = items.entries()
+        order = orders.place_order(
+            db.session,
+            user=current_user,
+            items={sku_id: qty for sku_id, (qty, _seen) in entries.items()},
+            address_id=parse_id(form.address_id.data) or "",
+            idempotency_key=form.idempotency_key.data or "",
+            buyer_note=form.buyer_note.data or "",
+            expected_total_fen=int(expected) if expected.isdigit() and len(expected) < 16 else -1,
+        )
+        db.session.commit()
+    except OrderError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error.message))
+        return _checkout_page(form, items, status=422)
+    try:
+        return _send_to_provider(order, method)
+    except OrderError as error:  # a repeated submit of an order that is already paid or closed
+        db.session.rollback()
+        flash(str(error.message), "info")
+        return redirect(url_for("shop.order_detail", number=order.number))
+
+
+# ---------------------------------------------------------------- paying
+
+
+@bp.route("/orders/<number>/pay", methods=["GET", "POST"])
+@login_required
+def pay(number: str):
+    """Pay an unpaid order (again), with any method offered here, before it expires."""
+    order = _own_order(number)
+    if order.status == OrderStatus.AWAITING_CONFIRMATION:
+        return redirect(url_for("shop.manual_payment", number=order.number))
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        flash(_("This order cannot be paid any more."), "info")
+        return redirect(url_for("shop.order_detail", number=order.number))
+    providers = offered_providers()
+    form = CheckoutForm(payment_method=order.payment_method)
+    error = None
+    if request.method == "POST" and form.validate():
+        method = form.payment_method.data
+        if method in {p.name for p in providers}:
+            try:
+                return _send_to_provider(order, method)
+            except OrderError as refusal:
+                db.session.rollback()
+                error = str(refusal.message)
+        else:
+            error = _("Please choose a payment method.")
+    if form.payment_method.data not in {p.name for p in providers}:
+        form.payment_method.data = providers[0].name if providers else None
+    return render_template(
+        "shop/pay.html",
+        order=order,
+        form=form,
+        providers=providers,
+        error=error,
+        remaining=_remaining_seconds(order),
+    ), (422 if error else 200)
+
+
+def _remaining_seconds(order: Order) -> int:
+    return max(int((order.expires_at - utcnow()).total_seconds()), 0)
+
+
+@bp.get("/orders/<number>/result")
+@login_required
+def pay_result(number: str):
+    """Where a gateway sends the shopper back. The browser's "paid" is only a hint: the page asks the
+    server every two seconds until the order is paid (the notify arrived), failed or closed."""
+    order = _own_order(number)
+    poll = parse_id(request.args.get("poll")) or 0
+    failed = request.args.get("failed") == "1"
+    state = _pay_state(order, failed=failed, gave_up=poll >= POLL_LIMIT)
+    next_poll = url_for("shop.pay_result", number=order.number, poll=poll + 1, failed=1 if failed else None)
+    context = {"order": order, "state": state, "next_poll": next_poll, "poll_seconds": POLL_SECONDS}
+    if htmx and not htmx.history_restore_request:
+        return render_block("shop/pay_result.html", "pay_state", **context)
+    return render_template("shop/pay_result.html", **context)
+
+
+def _pay_state(order: Order, *, failed: bool, gave_up: bool) -> str:
+    if order.status in PAID_STATUSES or order.status == OrderStatus.REFUNDED:
+        return "paid"
+    if order.status == OrderStatus.AWAITING_CONFIRMATION:
+        return "awaiting"
+    if order.status == OrderStatus.CANCELLED:
+        return "cancelled"
+    if failed:
+        return "failed"
+    return "waiting" if gave_up else "confirming"
+
+
+@bp.route("/orders/<number>/manual", methods=["GET", "POST"])
+@login_required
+def manual_payment(number: str):
+    """Manual transfer: the shop's QR code or bank details, the exact amount and the order number to
+    write in the note; "I have paid" tells the shop to look for the money."""
+    order = _own_order(number)
+    form = ActionForm()
+    manual = get_provider("manual")
+    # An order waiting for a transfer no longer expires: only a shop that takes transfers may hold one.
+    taken = manual.offered(current_app, db.session, in_wechat=_in_wechat())
+    if request.method == "POST" and form.validate() and taken:
+        try:
+            payments.claim_manual_payment(db.session, order, current_user)
+            db.session.commit()
+        except OrderError as error:
+            db.session.rollback()
+            flash(str(error.message), "error")
+        else:
+            flash(_("Thank you. The shop will confirm your payment soon."), "success")
+        return redirect(url_for("shop.order_detail", number=order.number))
+    if request.method == "POST" and form.errors:
+        flash(_("The page has expired. Please refresh it and try again."), "error")
+    if order.status not in (OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_CONFIRMATION):
+        return redirect(url_for("shop.order_detail", number=order.number))
+    if order.status == OrderStatus.PENDING_PAYMENT and not taken:
+        flash(_("The shop does not take transfers at the moment. Please choose another way to pay."), "info")
+        return redirect(url_for("shop.pay", number=order.number))
+    return render_template(
+        "shop/pay_manual.html", order=order, form=form, remaining=_remaining_seconds(order)
+    )
+
+
+# ---------------------------------------------------------------- my orders
+
+
+def _expire_due_orders_of(user_id: int) -> None:
+    """Unpaid orders whose time ran out are cancelled before the list shows them (the job does the same
+    for everyone every few minutes)."""
+    due = db.session.scalars(
+        select(Order)
+        .where(
+            Order.user_id == user_id,
+            Order.status == OrderStatus.PENDING_PAYMENT,
+            Order.expires_at <= utcnow(),
+        )
+        .options(selectinload(Order.lines))
+    ).all()
+    for order in due:
+        orders.expire_if_due(db.session, order)
+    if due:
+        db.session.commit()
+
+
+@bp.get("/orders")
+@login_required
+def order_list():
+    tab = request.args.get("tab", "all")
+    if tab not in dict(ORDER_TABS):
+        tab = "all"
+    _expire_due_orders_of(current_user.id)
+    query = (
+        select(Order)
+        .where(Order.user_id == current_user.id)
+        .options(selectinload(Order.lines), selectinload(Order.refunds))
+        .order_by(Order.created_at.desc(), Order.id.desc())
+    )
+    if tab in TAB_STATUSES:
+        query = query.where(Order.status.in_([str(s) for s in TAB_STATUSES[tab]]))
+    elif tab == "after_sales":
+        query = query.where(Order.refund_status != RefundStatus.NONE)
+    page_arg = request.args.get("page", "1")
+    page_number = int(page_arg) if page_arg.isdigit() and 0 < len(page_arg) < 6 else 1
+    page = db.paginate(query, page=max(page_number, 1), per_page=ORDERS_PER_PAGE, error_out=False)
+    context = {"tab": "me", "order_tab": tab, "tabs": ORDER_TABS, "page": page, "action_form": ActionForm()}
+    if htmx and not htmx.history_restore_request and "page" in request.args:
+        return render_block("shop/orders.html", "order_cards", **context)
+    return render_template("shop/orders.html", **context)
+
+
+@bp.get("/orders/<number>")
+@login_required
+def order_detail(number: str):
+    order = _own_order(number)
+    events = [event for event in order.events if event.action in EVENT_TEXT]
+    return render_template(
+        "shop/order_detail.html",
+        order=order,
+        events=list(reversed(events)),
+        actions=shopper_actions(order),
+        action_form=ActionForm(),
+        remaining=_remaining_seconds(order),
+        payment_label=_payment_label(order.payment_method),
+        status_hint=STATUS_HINT.get(order.status, ""),
+    )
+
+
+def _payment_label(method: str | None) -> str:
+    if not method:
+        return ""
+    try:
+        return str(get_provider(method).label)
+    except (KeyError, RuntimeError):
+        return method
+
+
+@bp.post("/orders/<number>/cancel")
+@login_required
+def cancel_order(number: str):
+    order = _own_order(number)
+    return _act(order, lambda: orders.shopper_cancel(db.session, order, current_user), _("Order cancelled."))
+
+
+@bp.post("/orders/<number>/receive")
+@login_required
+def confirm_receipt(number: str):
+    order = _own_order(number)
+    return _act(
+        order,
+        lambda: orders.confirm_receipt(db.session, order, current_user),
+        _("Thank you! The order is complete."),
+    )
+
+
+@bp.post("/orders/<number>/refund/withdraw")
+@login_required
+def withdraw_refund(number: str):
+    order = _own_order(number)
+    refund = order.open_refund
+    if refund is None:
+        flash(_("This request can no longer be withdrawn."), "error")
+        return redirect(url_for("shop.order_detail", number=order.number))
+    return _act(
+        order,
+        lambda: orders.cancel_refund_request(db.session, refund, current_user),
+        _("Your refund request has been withdrawn."),
+    )
+
+
+def _act(order: Order, action, done_message: str):
+    """Run one of the shopper's order actions (POST, CSRF-checked) and go back to the order."""
+    if not ActionForm().validate():
+        flash(_("The page has expired. Please refresh it and try again."), "error")
+    else:
+        try:
+            action()
+            db.session.commit()
+        except OrderError as error:
+            db.session.rollback()
+            flash(str(error.message), "error")
+        else:
+            flash(done_message, "success")
+    back = request.form.get("back")
+    if back == "list":
+        return redirect(url_for("shop.order_list", tab=request.form.get("tab") or None))
+    return redirect(url_for("shop.order_detail", number=order.number))
+
+
+# ---------------------------------------------------------------- after-sales
+
+
+def _refund_items(order: Order) -> dict[int, str]:
+    """{order line id: units asked for} from the form's qty-<line id> fields (kept as typed: the service
+    judges them)."""
+    return {line.id: (request.form.get(f"qty-{line.id}") or "0").strip()[:12] for line in order.lines}
+
+
+def _refund_preview(order: Order, items: dict) -> dict:
+    """What the request would bring back, without asking for anything (the same rule request_refund uses)."""
+    try:
+        quote = orders.refund_quote(order, items)
+    except OrderError as error:
+        return {"amount_fen": 0, "shipping_fen": 0, "error": str(error.message)}
+    return {"amount_fen": quote.amount_fen, "shipping_fen": quote.shipping_fen, "error": None}
+
+
+@bp.route("/orders/<number>/refund", methods=["GET", "POST"])
+@login_required
+def refund_request(number: str):
+    order = _own_order(number)
+    if "refund" not in shopper_actions(order):
+        flash(_("This order cannot be refunded now."), "info")
+        return redirect(url_for("shop.order_detail", number=order.number))
+    form = RefundForm()
+    error = None
+    if request.method == "POST":
+        items = _refund_items(order)
+        if form.validate():
+            try:
+                orders.request_refund(db.session, order, current_user, items=items, reason=form.reason_text())
+                db.session.commit()
+            except OrderError as refusal:
+                db.session.rollback()
+                error = str(refusal.message)
+            else:
+                flash(_("Your request has been sent to the shop."), "success")
+                return redirect(url_for("shop.order_detail", number=order.number))
+        order = _own_order(number)
+    else:
+        single = len(order.lines) == 1
+        items = {line.id: str(line.refundable_qty if single else 0) for line in order.lines}
+    return render_template(
+        "shop/refund.html",
+        order=order,
+        form=form,
+        items=items,
+        error=error,
+        preview=_refund_preview(order, items),
+    ), (422 if request.method == "POST" else 200)
+
+
+@bp.post("/orders/<number>/refund/preview")
+@login_required
+def refund_preview(number: str):
+    order = _own_order(number)
+    if not ActionForm().validate():
+        abort(400)
+    items = _refund_items(order)
+    return render_block(
+        "shop/refund.html",
+        "refund_preview",
+        order=order,
+        items=items,
+        preview=_refund_preview(order, items),
+    )
+
+
+@bp.app_template_filter("refund_request_text")
+def refund_request_text(status: str) -> str:
+    return str(REFUND_REQUEST_TEXT.get(status, status))
+
+
+@bp.app_template_global()
+def event_text(event) -> str:
+    """An order event in the shopper's words, with the shop's note where the shopper should read it."""
+    return str(EVENT_TEXT.get(event.action, event.action))
+
+
+@bp.app_template_global()
+def event_note(event) -> str:
+    return event.note if event.action in EVENT_NOTE_SHOWN else ""

@@ -1,0 +1,67 @@
+// Back office behaviour: toasts sent by the server (HX-Trigger: {"toast": …}) and small conveniences.
+(function () {
+  "use strict";
+
+  function showToast(message, level) {
+    var template = document.getElementById("toast-template");
+    var container = document.getElementById("toasts");
+    if (!template || !container || !message) return;
+    var node = template.content.firstElementChild.cloneNode(true);
+    node.classList.add(level === "error" ? "text-bg-danger" : level === "warning" ? "text-bg-warning" : "text-bg-success");
+    node.querySelector(".toast-body").textContent = message;
+    container.appendChild(node);
+    var toast = bootstrap.Toast.getOrCreateInstance(node, { delay: level === "error" ? 6000 : 3000 });
+    node.addEventListener("hidden.bs.toast", function () { node.remove(); });
+    toast.show();
+  }
+
+  document.addEventListener("toast", function (event) {
+    var detail = event.detail || {};
+    showToast(detail.message, detail.level);
+  });
+
+  // Network failures and server errors without a toast of their own still tell the merchant something.
+  document.addEventListener("htmx:sendError", function () {
+    showToast(document.body.dataset.msgNetwork, "error");
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr.getResponseHeader("HX-Trigger")) {
+      showToast(xhr.responseText && xhr.responseText.length < 200 ? xhr.responseText : xhr.status + "", "error");
+    }
+  });
+
+  window.fenxiaoToast = showToast;
+
+  // Bulk selection in a list: [data-select-all] ticks every [data-select-row] inside its [data-bulk-scope];
+  // [data-bulk-action] buttons are enabled while something is selected.
+  function refreshBulk(scope) {
+    var rows = scope.querySelectorAll("[data-select-row]");
+    var checked = scope.querySelectorAll("[data-select-row]:checked").length;
+    scope.querySelectorAll("[data-select-all]").forEach(function (all) {
+      all.checked = checked > 0 && checked === rows.length;
+      all.indeterminate = checked > 0 && checked < rows.length;
+    });
+    scope.querySelectorAll("[data-bulk-action]").forEach(function (button) { button.disabled = checked === 0; });
+    var counter = scope.querySelector("[data-selected-count]");
+    if (counter && counter.dataset.msgSelected) {
+      if (!counter.dataset.msgNone) counter.dataset.msgNone = counter.textContent;
+      counter.textContent = checked ? counter.dataset.msgSelected.replace("{n}", checked) : counter.dataset.msgNone;
+    }
+  }
+
+  document.addEventListener("change", function (event) {
+    var scope = event.target.closest("[data-bulk-scope]");
+    if (!scope) return;
+    if (event.target.matches("[data-select-all]")) {
+      scope.querySelectorAll("[data-select-row]").forEach(function (box) { box.checked = event.target.checked; });
+    }
+    if (event.target.matches("[data-select-all], [data-select-row]")) refreshBulk(scope);
+  });
+
+  // A row swapped by an inline edit comes back unticked: keep the counter honest.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var scope = event.detail.target && event.detail.target.closest && event.detail.target.closest("[data-bulk-scope]");
+    if (scope) refreshBulk(scope);
+  });
+})();

@@ -1,0 +1,354 @@
+"""A fake WeChat Pay API v3 gateway (and the WeChat web APIs: OAuth, access token, jsapi ticket).
+
+It verifies each request's WECHATPAY2-SHA256-RSA2048 signature with the merchant's public key, answers
+with responses signed by the platform key (verified by the SDK), and builds notifies exactly as WeChat
+does: AES-256-GCM-encrypted resource with the APIv3 key, signed over "timestamp\\nnonce\\nbody\\n"."""
+
+import base64
+import json
+import re
+import secrets
+import time
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from tests.fakes.keys import pair
+from tests.fakes.server import FakeServer
+
+MCHID = "1900000109"
+APPID = "wx8888888888888888"
+APP_SECRET = "app-secret-for-tests-0123456789ab"
+SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092025000000000001"
+APIV3_KEY = "0123456789abcdef0123456789abcdef"  # 32 bytes
+AUTH_RE = re.compile(r'(\w+)="([^"]*)"')
+
+
+def _sign(private_key, message: str) -> str:
+    return base64.b64encode(private_key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
+def _verify(public_key, message: str, signature: str) -> bool:
+    try:
+        public_key.verify(base64.b64decode(signature), message.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return True
+    except Exception:  # noqa: BLE001 - any failure is "does not verify"
+        return False
+
+
+class FakeWechat:
+    def __init__(self):
+        self.merchant = pair("wechat-merchant")
+        self.platform = pair("wechat-platform")
+        self.orders: dict[str, dict] = {}
+        self.refunds: dict[str, dict] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.rejected: list[str] = []
+        self.openids: dict[str, str] = {}  # OAuth code -> openid
+        # Who holds the phone: the openid the authorize page hands out, and the 网页授权域名 (None: any).
+        self.user_openid = "oFakeWechatPhoneUser00000001"
+        self.oauth_domain: str | None = None
+        self.failing_code_exchanges = 0  # the next n OAuth code exchanges answer "system busy"
+        self.token_calls = 0
+        self.server = FakeServer(self.handle)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def stop(self):
+        self.server.stop()
+
+    def settings(self) -> dict:
+        """What the merchant types into the back office for this fake."""
+        return {
+            "wechat_appid": APPID,
+            "wechat_mchid": MCHID,
+            "wechat_serial_no": SERIAL,
+            "wechat_public_key_id": PUBLIC_KEY_ID,
+            "wechat_public_key": self.platform.public_body,
+            "apiv3_key": APIV3_KEY,
+            "private_key": self.merchant.private_pem,
+            "app_secret": APP_SECRET,
+        }
+
+    # ------------------------------------------------------------ HTTP
+
+    def handle(self, method, raw_path, headers, body):
+        path = urlsplit(raw_path).path
+        if path == "/connect/oauth2/authorize":
+            return self._authorize(parse_qs(urlsplit(raw_path).query))
+        if path.startswith(("/sns/", "/cgi-bin/")):
+            return self._web_api(path, parse_qs(urlsplit(raw_path).query))
+        self.requests.append((method, raw_path))
+        if not self._authorised(method, raw_path, headers, body):
+            self.rejected.append(raw_path)
+            return self._reply(401, {"code": "SIGN_ERROR", "message": "签名错误"}, signed=False)
+        data = json.loads(body) if body else {}
+        if method == "POST" and path in ("/v3/pay/transactions/jsapi", "/v3/pay/transactions/h5"):
+            return self._new_order(path.rsplit("/", 1)[1], data)
+        match = re.fullmatch(r"/v3/pay/transactions/out-trade-no/([^/]+)(/close)?", path)
+        if match and method == "GET":
+            order = self.orders.get(match.group(1))
+            if order is None:
+                return self._reply(404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"})
+            return self._reply(200, self.transaction(order))
+        if match and method == "POST":
+            order = self.orders.get(match.group(1))
+            if order is not None and order["trade_state"] == "NOTPAY":
+                order["trade_state"] = "CLOSED"
+            return 204, self.signature_headers(""), b""
+        if method == "POST" and path == "/v3/refund/domestic/refunds":
+            return self._refund(data)
+        return self._reply(404, {"code": "NOT_FOUND", "message": path})
+
+    def _authorised(self, method, raw_path, headers, body) -> bool:
+        auth = headers.get("Authorization", "")
+        if not auth.startswith("WECHATPAY2-SHA256-RSA2048 "):
+            return False
+        fields = dict(AUTH_RE.findall(auth))
+        if fields.get("mchid") != MCHID or fields.get("serial_no") != SERIAL:
+            return False
+        message = (
+            f"{method}\n{raw_path}\n{fields.get('timestamp')}\n{fields.get('nonce_str')}\n{body.decode()}\n"
+        )
+        return _verify(self.merchant.public, message, fields.get("signature", ""))
+
+    def _new_order(self, kind, data):
+        if data.get("mchid") != MCHID or data.get("appid") != APPID:
+            return self._reply(400, {"code": "PARAM_ERROR", "message": "mchid/appid"})
+        if kind == "jsapi" and not (data.get("payer") or {}).get("openid"):
+            return self._reply(400, {"code": "PARAM_ERROR", "message": "payer.openid"})
+        if kind == "h5" and not (data.get("scene_info") or {}).get("payer_client_ip"):
+            return self._reply(400, {"code": "PARAM_ERROR", "message": "scene_info"})
+        no = data["out_trade_no"]
+        existing = self.orders.get(no)
+        if existing and existing["amount"] != data["amount"]["total"]:
+            return self._reply(400, {"code": "INVALID_REQUEST", "message": "参数与首次请求时不一致"})
+        prepay_id = "wx" + secrets.token_hex(14)
+        self.orders[no] = existing or {
+            "out_trade_no": no,
+            "amount": data["amount"]["total"],
+            "notify_url": data["notify_url"],
+            "trade_state": "NOTPAY",
+            "transaction_id": None,
+            "openid": (data.get("payer") or {}).get("openid"),
+        }
+        if kind == "jsapi":
+            return self._reply(200, {"prepay_id": prepay_id})
+        return self._reply(
+            200,
+            {
+                "h5_url": f"https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={prepay_id}&package=1"
+            },
+        )
+
+    def _refund(self, data):
+        no = data.get("out_trade_no")
+        order = self.orders.get(no)
+        if order is None or order["trade_state"] not in ("SUCCESS", "REFUND"):
+            return self._reply(400, {"code": "RESOURCE_NOT_EXISTS", "message": "订单不存在"})
+        refund_no = data["out_refund_no"]
+        if refund_no not in self.refunds:
+            refunded = sum(r["amount"] for r in self.refunds.values() if r["out_trade_no"] == no)
+            if (
+                refunded + data["amount"]["refund"] > order["amount"]
+                or data["amount"]["total"] != order["amount"]
+            ):
+                return self._reply(400, {"code": "INVALID_REQUEST", "message": "退款金额超过订单金额"})
+            self.refunds[refund_no] = {
+                "out_refund_no": refund_no,
+                "out_trade_no": no,
+                "amount": data["amount"]["refund"],
+                "refund_id": "50" + secrets.token_hex(8),
+                "status": "PROCESSING",
+                "notify_url": data.get("notify_url"),
+            }
+            order["trade_state"] = "REFUND"
+        refund = self.refunds[refund_no]
+        return self._reply(
+            200,
+            {
+                "refund_id": refund["refund_id"],
+                "out_refund_no": refund_no,
+                "status": refund["status"],
+                "amount": {"refund": refund["amount"], "total": order["amount"], "currency": "CNY"},
+            },
+        )
+
+    def _reply(self, status, payload, signed=True):
+        body = json.dumps(payload, ensure_ascii=False)
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if signed:
+            headers.update(self.signature_headers(body))
+        return status, headers, body.encode()
+
+    def signature_headers(
+        self, body: str, *, timestamp: int | None = None, signature: str | None = None
+    ) -> dict:
+        stamp, nonce = str(timestamp or int(time.time())), secrets.token_hex(16)
+        return {
+            "Wechatpay-Timestamp": stamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": signature or _sign(self.platform.private, f"{stamp}\n{nonce}\n{body}\n"),
+            "Wechatpay-Serial": PUBLIC_KEY_ID,
+            "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
+        }
+
+    # ------------------------------------------------------------ WeChat web APIs (OAuth, JS-SDK)
+
+    def _web_api(self, path, query):
+        one = {key: values[0] for key, values in query.items()}
+        if path == "/sns/oauth2/access_token" and self.failing_code_exchanges > 0:
+            self.failing_code_exchanges -= 1
+            return self._plain({"errcode": -1, "errmsg": "system error"})
+        if path == "/sns/oauth2/access_token":
+            if (
+                one.get("appid") != APPID
+                or one.get("secret") != APP_SECRET
+                or one.get("code") not in self.openids
+            ):
+                return self._plain({"errcode": 40029, "errmsg": "invalid code"})
+            return self._plain(
+                {
+                    "access_token": "oauth-token",
+                    "expires_in": 7200,
+                    "openid": self.openids.pop(one["code"]),
+                    "scope": "snsapi_base",
+                }
+            )
+        if path == "/cgi-bin/token":
+            if one.get("appid") != APPID or one.get("secret") != APP_SECRET:
+                return self._plain({"errcode": 40125, "errmsg": "invalid appsecret"})
+            self.token_calls += 1
+            return self._plain({"access_token": f"token-{self.token_calls}", "expires_in": 7200})
+        if path == "/cgi-bin/ticket/getticket":
+            if not one.get("access_token", "").startswith("token-"):
+                return self._plain({"errcode": 40001, "errmsg": "invalid credential"})
+            return self._plain(
+                {"errcode": 0, "errmsg": "ok", "ticket": "jsapi-ticket-for-tests", "expires_in": 7200}
+            )
+        return self._plain({"errcode": 404, "errmsg": path})
+
+    def _authorize(self, query):
+        """open.weixin.qq.com's OAuth page inside WeChat: snsapi_base shows nothing and sends the browser
+        straight back to redirect_uri with a one-time code (for `user_openid`) and the state."""
+        one = {key: values[0] for key, values in query.items()}
+        redirect_uri = one.get("redirect_uri", "")
+        problem = None
+        if one.get("appid") != APPID:
+            problem = "appid 参数错误"
+        elif one.get("response_type") != "code" or one.get("scope") not in ("snsapi_base", "snsapi_userinfo"):
+            problem = "scope 参数错误或没有 scope 权限"
+        elif not redirect_uri.startswith(("http://", "https://")):
+            problem = "redirect_uri 参数错误"
+        elif self.oauth_domain and urlsplit(redirect_uri).hostname != self.oauth_domain:
+            problem = "redirect_uri 域名与后台配置不一致，错误码 10003"
+        if problem:
+            page = f"<!doctype html><meta charset=utf-8><title>微信授权（测试）</title><p id=oauth-error>{problem}</p>"
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
+        code = self.oauth_code_for(self.user_openid)
+        back = urlencode({"code": code, "state": one.get("state", "")})
+        return 302, {"Location": f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{back}"}, b""
+
+    @staticmethod
+    def _plain(payload):
+        return 200, {"Content-Type": "application/json"}, json.dumps(payload).encode()
+
+    def oauth_code_for(self, openid: str) -> str:
+        code = secrets.token_hex(8)
+        self.openids[code] = openid
+        return code
+
+    # ------------------------------------------------------------ paying and notifying
+
+    def transaction(self, order: dict) -> dict:
+        result = {
+            "appid": APPID,
+            "mchid": MCHID,
+            "out_trade_no": order["out_trade_no"],
+            "trade_state": order["trade_state"],
+            "trade_state_desc": order["trade_state"],
+            "amount": {
+                "total": order["amount"],
+                "payer_total": order["amount"],
+                "currency": "CNY",
+                "payer_currency": "CNY",
+            },
+        }
+        if order["transaction_id"]:
+            result.update(
+                transaction_id=order["transaction_id"],
+                trade_type="JSAPI",
+                bank_type="OTHERS",
+                success_time="2026-11-22T10:00:00+08:00",
+                payer={"openid": order.get("openid") or "o"},
+            )
+        return result
+
+    def pay(self, out_trade_no: str) -> dict:
+        """The shopper pays: the gateway's record changes (the notify is sent separately)."""
+        order = self.orders[out_trade_no]
+        order["trade_state"] = "SUCCESS"
+        order["transaction_id"] = order["transaction_id"] or "4200" + secrets.token_hex(12)
+        return order
+
+    def notify(
+        self,
+        resource: dict,
+        *,
+        event_type="TRANSACTION.SUCCESS",
+        original_type="transaction",
+        key: str = APIV3_KEY,
+        timestamp: int | None = None,
+        signature: str | None = None,
+    ) -> tuple[dict, bytes]:
+        """(headers, body) of a notify as WeChat sends it."""
+        nonce = secrets.token_hex(6)  # 12 bytes
+        associated = original_type
+        ciphertext = AESGCM(key.encode()).encrypt(
+            nonce.encode(), json.dumps(resource).encode(), associated.encode()
+        )
+        body = json.dumps(
+            {
+                "id": secrets.token_hex(16),
+                "create_time": "2026-11-22T10:00:00+08:00",
+                "resource_type": "encrypt-resource",
+                "event_type": event_type,
+                "summary": "支付成功",
+                "resource": {
+                    "original_type": original_type,
+                    "algorithm": "AEAD_AES_256_GCM",
+                    "ciphertext": base64.b64encode(ciphertext).decode(),
+                    "associated_data": associated,
+                    "nonce": nonce,
+                },
+            }
+        )
+        headers = self.signature_headers(body, timestamp=timestamp, signature=signature)
+        headers["Content-Type"] = "application/json"
+        return headers, body.encode()
+
+    def paid_notify(self, out_trade_no: str, **kwargs) -> tuple[dict, bytes]:
+        return self.notify(self.transaction(self.pay(out_trade_no)), **kwargs)
+
+    def refund_notify(self, out_refund_no: str, status: str = "SUCCESS") -> tuple[dict, bytes]:
+        refund = self.refunds[out_refund_no]
+        refund["status"] = status
+        resource = {
+            "mchid": MCHID,
+            "out_trade_no": refund["out_trade_no"],
+            "out_refund_no": out_refund_no,
+            "refund_id": refund["refund_id"],
+            "refund_status": status,
+            "amount": {"refund": refund["amount"], "total": self.orders[refund["out_trade_no"]]["amount"]},
+        }
+        return self.notify(resource, event_type=f"REFUND.{status}", original_type="refund")
+
+    def deliver(self, url: str, headers: dict, body: bytes) -> requests.Response:
+        """Send a notify over HTTP (to a live server), as WeChat would."""
+        return requests.post(url, data=body, headers=headers, timeout=10)

@@ -1,0 +1,92 @@
+"""Migrations: `flask db upgrade` builds the whole schema on an empty SQLite file and an empty PostgreSQL
+database, and `flask db check` then finds nothing the models have that the migrations lack."""
+
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from app.config import normalise_database_url
+from app.extensions import db
+from tests.conftest import PG_URL, base_config, skip_or_fail
+
+MIGRATIONS = str(Path(__file__).parent.parent / "migrations")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """The URL of a database with nothing in it: a new SQLite file, or a new PostgreSQL database with a
+    unique name on the server of TEST_DATABASE_URL (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    if not PG_URL:
+        skip_or_fail("PostgreSQL tests need TEST_DATABASE_URL")
+    server = sa.make_url(normalise_database_url(PG_URL))
+    name = f"fenxiao_migrate_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        admin.dispose()
+        skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error.orig}")
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def migration_app(empty_database, tmp_path):
+    app = create_app(base_config(empty_database, tmp_path))
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def flask_db(app, *args):
+    """Run `flask db <args>` the way a merchant would, through the app's CLI."""
+    return app.test_cli_runner().invoke(args=["db", *args, "--directory", MIGRATIONS])
+
+
+def table_names(app) -> set[str]:
+    with app.app_context():
+        return set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
+
+
+def test_upgrade_builds_every_table_on_an_empty_database_and_check_finds_no_drift(migration_app):
+    assert table_names(migration_app) == set()
+    upgraded = flask_db(migration_app, "upgrade")
+    assert upgraded.exit_code == 0, upgraded.output
+    assert table_names(migration_app) == set(db.metadata.tables)
+
+    checked = flask_db(migration_app, "check")
+    assert checked.exit_code == 0, f"the models and the migrations differ:\n{checked.output}"
+
+
+def test_check_notices_when_the_database_and_the_models_differ(migration_app):
+    """The drift check above must be able to fail: a column the models do not know about is drift."""
+    assert flask_db(migration_app, "upgrade").exit_code == 0
+    with migration_app.app_context(), db.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE users ADD COLUMN surprise INTEGER"))
+    checked = flask_db(migration_app, "check")
+    assert checked.exit_code != 0
+    assert "New upgrade operations detected" in checked.output
+    assert "surprise" in checked.output
+
+
+@pytest.mark.parametrize("empty_database", ["sqlite"], indirect=True)
+def test_downgrade_to_base_and_upgrade_again_on_sqlite(migration_app):
+    assert flask_db(migration_app, "upgrade").exit_code == 0
+    downgraded = flask_db(migration_app, "downgrade", "base")
+    assert downgraded.exit_code == 0, downgraded.output
+    assert table_names(migration_app) == set()
+    again = flask_db(migration_app, "upgrade")
+    assert again.exit_code == 0, again.output
+    assert table_names(migration_app) == set(db.metadata.tables)
+    assert flask_db(migration_app, "check").exit_code == 0
