@@ -237,6 +237,7 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from app import money
+    from app.jobs import job_result
     from app.media import image_url
     from app.settings.services import get_shop_settings
 
@@ -246,6 +247,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["fen_range"] = money.format_fen_range
     app.jinja_env.globals["image_url"] = image_url
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+    app.jinja_env.globals["job_result"] = job_result
     app.jinja_env.add_extension("jinja2.ext.loopcontrols")
 
     @app.context_processor

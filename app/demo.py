@@ -472,14 +472,14 @@ def _seed_history(
     everything.commit()
     session.commit()
 
-    def settle() -> str:
+    def settle() -> dict:
         released = ledger.release_due(db.session)
         db.session.commit()
-        return f"released {released} commissions"
+        return {"released": released}
 
     run_job("distribution-settle", settle)
     history.mismatches = len(ledger.audit(session))
-    run_job("ledger-audit", lambda: f"{history.mismatches} mismatches")
+    run_job("ledger-audit", lambda: {"mismatches": history.mismatches})
     return history
 
 

@@ -4,9 +4,11 @@ when a job last ran and what it did."""
 
 import logging
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,8 +33,13 @@ class JobAlreadyRunning(RuntimeError):
     pass
 
 
-def run_job(name: str, work: Callable[[], str]) -> str:
-    """Run `work` (which commits as it goes and returns a one-line summary) under the job's lock."""
+Counts = Mapping[str, int]
+
+
+def run_job(name: str, work: Callable[[], Counts]) -> str:
+    """Run `work` (which commits as it goes and returns what it did as counts, e.g. {"expired": 3}) under
+    the job's lock. The counts are stored as "expired=3" so the back office can say them in the reader's
+    language (`describe_result`); the returned line is the same text, for cron's log."""
     engine = db.engine
     with engine.connect() as lock_conn:
         if engine.dialect.name == "postgresql":
@@ -42,7 +49,7 @@ def run_job(name: str, work: Callable[[], str]) -> str:
         try:
             _record(name, started_at=utcnow(), finished_at=None)
             try:
-                summary = work()
+                summary = " ".join(f"{key}={int(value)}" for key, value in work().items())
             except Exception as error:
                 db.session.rollback()
                 _record(name, finished_at=utcnow(), result=str(error)[:200], ok=False)
@@ -66,3 +73,39 @@ def _record(name: str, **values) -> None:
 
 def last_runs() -> dict[str, JobRun]:
     return {run.name: run for run in db.session.scalars(db.select(JobRun))}
+
+
+# What each count in a stored result means, in the reader's language.
+_COUNT_PHRASES: dict[str, Callable[[int], str]] = {
+    "expired": lambda n: ngettext("%(num)d unpaid order cancelled", "%(num)d unpaid orders cancelled", n),
+    "completed": lambda n: ngettext(
+        "%(num)d order received automatically", "%(num)d orders received automatically", n
+    ),
+    "released": lambda n: ngettext("%(num)d commission released", "%(num)d commissions released", n),
+    "mismatches": lambda n: ngettext("%(num)d balance mismatch", "%(num)d balance mismatches", n),
+    "paid": lambda n: ngettext("%(num)d lost payment recovered", "%(num)d lost payments recovered", n),
+    "closed": lambda n: ngettext(
+        "%(num)d payment closed at the gateway", "%(num)d payments closed at the gateway", n
+    ),
+    "waiting": lambda n: ngettext("%(num)d payment still waiting", "%(num)d payments still waiting", n),
+    "errors": lambda n: ngettext("%(num)d gateway error", "%(num)d gateway errors", n),
+}
+_ALWAYS_SAID = {"mismatches"}  # "0 mismatches" is the audit's good news, not nothing
+
+
+def job_result(run: JobRun) -> str:
+    """A run's stored result as a phrase for people; a failed run's result is the error text."""
+    return describe_counts(run.result) if run.ok else run.result
+
+
+def describe_counts(result: str) -> str:
+    """ "released=2 mismatches=0" → "2 commissions released, 0 balance mismatches" in the reader's language;
+    anything not written by `run_job` is shown as it is."""
+    phrases = []
+    for token in result.split():
+        key, _sep, value = token.partition("=")
+        if key not in _COUNT_PHRASES or not value.isdigit():
+            return result
+        if int(value) or key in _ALWAYS_SAID:
+            phrases.append(_COUNT_PHRASES[key](int(value)))
+    return str(_l(", ")).join(phrases) or str(_l("nothing to do"))

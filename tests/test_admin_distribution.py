@@ -485,12 +485,12 @@ def test_run_settle_and_audit_now_like_cron(owner_client, session, tree, product
     response = owner_client.post("/admin/distribution/jobs/settle", data={"csrf_token": token(owner_client)})
     assert response.status_code == 302
     assert balances(session, b) == (0, 1000, 0)
-    assert session.get(JobRun, "distribution-settle").result == "released 2 commissions"
+    assert session.get(JobRun, "distribution-settle").result == "released=2"
     owner_client.post("/admin/distribution/jobs/audit", data={"csrf_token": token(owner_client)})
     session.expire_all()
-    assert session.get(JobRun, "ledger-audit").result == "0 mismatches"
+    assert session.get(JobRun, "ledger-audit").result == "mismatches=0"
     page = owner_client.get("/admin/distribution/ledger").get_data(as_text=True)
-    assert "released 2 commissions" in page and "对账通过" in page
+    assert "释放 2 笔佣金" in page and "对账通过" in page
     assert (
         owner_client.post(
             "/admin/distribution/jobs/nope", data={"csrf_token": token(owner_client)}

@@ -846,7 +846,7 @@ def test_staff_cannot_change_the_settings(staff_client, session):
 
 
 def test_the_dashboard_shows_what_needs_doing_today_and_the_jobs(
-    staff_client, session, shopper, address, tee
+    staff_client, runner, session, shopper, address, tee
 ):
     paid_order(session, shopper, address, tee)  # ¥118.00 paid today
     place(session, shopper, address, {tee.skus[0].id: 1})  # unpaid: not in today's sales
@@ -854,20 +854,17 @@ def test_the_dashboard_shows_what_needs_doing_today_and_the_jobs(
     set_clock(utcnow() - timedelta(days=1))
     yesterday.paid_at = utcnow()
     yesterday.status = OrderStatus.PAID
+    forgotten = place(session, shopper, address, {tee.skus[1].id: 1})  # unpaid since yesterday
     set_clock(None)
-    session.add(
-        JobRun(
-            name="orders-expire",
-            started_at=utcnow(),
-            finished_at=utcnow(),
-            result="expired 3 orders",
-            ok=True,
-        )
-    )
     session.commit()
+    result = runner.invoke(args=["orders", "expire"])
+    assert result.exit_code == 0 and "expired=1" in result.output, result.output
+    assert session.get(JobRun, "orders-expire").result == "expired=1"
+    session.expire_all()
+    assert session.get(Order, forgotten.id).status == OrderStatus.CANCELLED
     html = text(staff_client.get("/admin/"))
     assert "待发货" in html and "今日销售额" in html and "¥118.00" in html
-    assert "expired 3 orders" in html
+    assert "取消超时未付款订单 1 单" in html  # what the job did, said in the reader's language
     assert "从未运行" in html  # orders-autocomplete
     today = orders.todays_takings(session)
     assert (today.paid_orders, today.sales_fen) == (1, 11800)
@@ -975,3 +972,16 @@ def test_add_staff_note_refuses_empty_and_long_notes(session, shopper, address, 
             orders.add_staff_note(session, order, actor=staff, note=bad)
     note = orders.add_staff_note(session, order, actor=staff, note="  第一行 \n\n  第二行  ")
     assert note.note == "第一行\n\n第二行"
+
+
+def test_a_job_result_is_said_in_words_and_a_failure_shows_its_error(app):
+    from app.jobs import describe_counts, job_result
+
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert describe_counts("released=2 mismatches=0") == "释放 2 笔佣金，0 处余额不一致"
+        assert describe_counts("paid=0 closed=0 waiting=0 errors=0") == "无需处理"
+        assert describe_counts("an old free-text summary") == "an old free-text summary"
+        assert (
+            job_result(JobRun(name="orders-expire", result="database is locked", ok=False))
+            == "database is locked"
+        )

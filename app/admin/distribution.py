@@ -56,7 +56,7 @@ from app.distribution.models import (
 )
 from app.extensions import db, htmx
 from app.forms import ActionForm
-from app.jobs import JobAlreadyRunning, last_runs, run_job
+from app.jobs import JobAlreadyRunning, describe_counts, last_runs, run_job
 from app.money import format_bp, format_fen, yuan
 from app.orders.models import Order
 from app.webutil import csv_digits, csv_download, csv_line, csv_text, page_arg, toast
@@ -686,10 +686,10 @@ def _distributor_name(distributor: Distributor | None) -> str:
     return distributor.real_name or distributor.user.display_name
 
 
-def _settle() -> str:
+def _settle() -> dict:
     released = ledger.release_due(db.session)
     db.session.commit()
-    return f"released {released} commissions"
+    return {"released": released}
 
 
 @bp.post("/distribution/jobs/<name>")
@@ -703,10 +703,10 @@ def distribution_run_job(name: str):
     try:
         if name == "settle":
             summary = run_job("distribution-settle", _settle)
-            flash(_("Settled: %(summary)s.", summary=summary), "success")
+            flash(_("Settled: %(summary)s.", summary=describe_counts(summary)), "success")
         elif name == "audit":
             mismatches = ledger.audit(db.session)
-            run_job("ledger-audit", lambda: f"{len(mismatches)} mismatches")
+            run_job("ledger-audit", lambda: {"mismatches": len(mismatches)})
             if mismatches:
                 details = "; ".join(
                     f"#{m.distributor_id} {m.field} {format_fen(m.balance)} ≠ {format_fen(m.ledger)}"

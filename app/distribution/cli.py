@@ -17,10 +17,10 @@ ledger_cli = AppGroup("ledger", help="Commission ledger checks.")
 def settle():
     """Release frozen commission whose order has been completed for the freeze days (idempotent)."""
 
-    def work() -> str:
+    def work() -> dict:
         released = ledger.release_due(db.session)
         db.session.commit()
-        return f"released {released} commissions"
+        return {"released": released}
 
     try:
         click.echo(run_job("distribution-settle", work))
@@ -36,7 +36,7 @@ def audit():
         click.echo(
             f"distributor {m.distributor_id}: {m.field} balance {m.balance} != ledger {m.ledger}", err=True
         )
-    run_job("ledger-audit", lambda: f"{len(mismatches)} mismatches")
+    run_job("ledger-audit", lambda: {"mismatches": len(mismatches)})
     if mismatches:
         sys.exit(1)
     click.echo("ledger audit: every balance matches its ledger")

@@ -20,10 +20,10 @@ def _run(name: str, work) -> None:
 @orders_cli.command("expire")
 def expire():
     """Cancel unpaid orders past their time limit and give their stock back (idempotent)."""
-    _run("orders-expire", lambda: f"expired {services.expire_due_orders(db.session)} orders")
+    _run("orders-expire", lambda: {"expired": services.expire_due_orders(db.session)})
 
 
 @orders_cli.command("autocomplete")
 def autocomplete():
     """Mark shipped orders as received once the shop's automatic-receipt days have passed."""
-    _run("orders-autocomplete", lambda: f"completed {services.autocomplete_orders(db.session)} orders")
+    _run("orders-autocomplete", lambda: {"completed": services.autocomplete_orders(db.session)})

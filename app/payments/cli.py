@@ -78,9 +78,8 @@ def _reconcile_one(session, payment: Payment) -> str:
 def reconcile_command():
     """Recover lost notifies by asking the gateways; close expired orders at the gateway."""
 
-    def work() -> str:
-        counts = reconcile(db.session)
-        return ", ".join(f"{key} {value}" for key, value in counts.items())
+    def work() -> dict:
+        return reconcile(db.session)
 
     try:
         click.echo(run_job("payments-reconcile", work))

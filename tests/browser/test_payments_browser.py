@@ -457,7 +457,7 @@ def test_a_lost_notify_is_recovered_by_reconcile_and_the_waiting_page_follows(
 
     # Cron runs reconcile every few minutes; it leaves payments younger than its quiet period alone.
     runner = shop.server.app.test_cli_runner()
-    assert "paid 0" in runner.invoke(args=["payments", "reconcile"]).output
+    assert "paid=0" in runner.invoke(args=["payments", "reconcile"]).output
     payment = pending_payment(number)
     db.session.execute(
         update(Payment)
@@ -466,7 +466,7 @@ def test_a_lost_notify_is_recovered_by_reconcile_and_the_waiting_page_follows(
     )
     db.session.commit()
     result = runner.invoke(args=["payments", "reconcile"])
-    assert result.exit_code == 0 and "paid 1" in result.output, result.output
+    assert result.exit_code == 0 and "paid=1" in result.output, result.output
 
     result_says(page, "支付成功")
     step(shop, shot, page, "recovered-by-reconcile")
