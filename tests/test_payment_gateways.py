@@ -352,6 +352,59 @@ def test_silent_login_inside_wechat_keeps_the_share_ref(client, wechat):
     assert client.get("/me").status_code == 200  # signed in
 
 
+def wechat_only_login(client, wechat, openid: str) -> None:
+    start = client.get("/pay/wechat/oauth?next=/me", headers={"User-Agent": WECHAT_UA})
+    state = start.headers["Location"].split("state=")[1].split("#")[0].split("&")[0]
+    code = wechat.oauth_code_for(openid)
+    client.get(f"/pay/wechat/oauth/callback?code={code}&state={state}", headers={"User-Agent": WECHAT_UA})
+
+
+def test_a_wechat_only_account_adds_a_mobile_number_to_log_in_outside_wechat(client, wechat):
+    from app.accounts.models import User
+    from tests.conftest import csrf_token
+
+    taken = factories.UserFactory(mobile="13912345678")
+    wechat_only_login(client, wechat, "oWechatOnlyOpenId000000001")
+    me = client.get("/me", headers={"User-Agent": WECHAT_UA}).get_data(as_text=True)
+    assert "添加手机号和密码" in me and "修改密码" not in me  # it has no password to change
+    assert client.get("/me/password").headers["Location"] == "/me/mobile"
+    token = csrf_token(client, "/me/mobile")
+
+    def post(**fields):
+        data = {
+            "mobile": "13711112222",
+            "password": "abc12345",
+            "password_again": "abc12345",
+            "csrf_token": token,
+        }
+        return client.post("/me/mobile", data={**data, **fields})
+
+    refusals = [
+        (post(mobile="12345"), "请输入有效的中国大陆手机号"),
+        (post(mobile=taken.mobile), "这个手机号已有账号"),
+        (post(password="12345678", password_again="12345678"), "字母和数字"),
+        (post(password_again="abc12346"), "两次输入的密码不一致"),
+        (post(csrf_token=""), None),
+    ]
+    for response, message in refusals:
+        assert response.status_code in (200, 400)
+        if message:
+            assert message in response.get_data(as_text=True)
+    user = db.session.scalar(select(User).where(User.wechat_openid == "oWechatOnlyOpenId000000001"))
+    assert user.mobile is None and user.password_hash is None  # nothing changed
+
+    done = post()
+    assert done.status_code == 302 and done.headers["Location"] == "/me"
+    assert client.get("/me").status_code == 200  # still signed in here
+    db.session.expire_all()
+    assert user.mobile == "13711112222" and user.check_password("abc12345")
+    assert client.get("/me/mobile").headers["Location"] == "/me/password"  # only once
+
+    browser = client.application.test_client()  # the phone's browser, outside WeChat
+    login(browser, user, "abc12345")
+    assert browser.get("/me").status_code == 200
+
+
 def test_a_forged_oauth_state_signs_no_one_in(client, wechat):
     client.get("/pay/wechat/oauth?next=/", headers={"User-Agent": WECHAT_UA})
     code = wechat.oauth_code_for("oAttackerOpenId")

@@ -36,6 +36,16 @@ class ProfileForm(FlaskForm):
     avatar = FileField(_l("Avatar"))
 
 
+class AddMobileForm(FlaskForm):
+    mobile = StringField(
+        _l("Mobile number"), validators=[DataRequired(_l("Please enter your mobile number."))]
+    )
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Please choose a password."))])
+    password_again = PasswordField(
+        _l("Password again"), validators=[EqualTo("password", _l("The two passwords are not the same."))]
+    )
+
+
 class PasswordForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
     password = PasswordField(_l("New password"), validators=[DataRequired()])

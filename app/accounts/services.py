@@ -106,6 +106,32 @@ def change_password(user: User, *, current: str, new: str) -> None:
     user.set_password(new)
 
 
+def add_mobile_login(session: Session, user: User, *, mobile: str, password: str) -> None:
+    """Give an account made by WeChat's silent login a mobile number and password, so its shopper can
+    also log in outside WeChat (in the phone's browser, to pay with Alipay). Only once: an account that
+    has a number changes its password instead."""
+    if user.mobile:
+        raise AccountError(_l("This account already logs in with a mobile number."))
+    mobile = normalise_mobile(mobile)
+    check_password_strength(password)
+    taken = AccountError(
+        _l(
+            "This mobile number already has an account. Outside WeChat, log in with it; "
+            "its orders stay with it and are not joined to this WeChat account."
+        ),
+        "mobile",
+    )
+    if find_by_mobile(session, mobile) is not None:
+        raise taken
+    try:
+        with session.begin_nested():
+            user.mobile = mobile
+            user.set_password(password)
+            session.flush()
+    except IntegrityError:  # someone registered the number at the same moment
+        raise taken from None
+
+
 def update_profile(user: User, *, nickname: str) -> None:
     user.nickname = clean_nickname(nickname, user.mobile)
 

@@ -12,7 +12,7 @@ from app.accounts.auth import (
     safe_next,
     start_session,
 )
-from app.accounts.forms import LoginForm, PasswordForm, ProfileForm, RegisterForm
+from app.accounts.forms import AddMobileForm, LoginForm, PasswordForm, ProfileForm, RegisterForm
 from app.accounts.models import mask_mobile
 from app.extensions import db
 from app.forms import ActionForm, apply_service_error
@@ -103,9 +103,34 @@ def profile():
     )
 
 
+@bp.route("/me/mobile", methods=["GET", "POST"])
+@login_required
+def add_mobile():
+    """An account made by WeChat's silent login has no number or password: add them here."""
+    if current_user.mobile:
+        return redirect(url_for("shop.change_password"))
+    form = AddMobileForm()
+    if form.validate_on_submit():
+        try:
+            accounts.add_mobile_login(
+                db.session, current_user, mobile=form.mobile.data, password=form.password.data
+            )
+        except accounts.AccountError as error:
+            db.session.rollback()
+            apply_service_error(form, error)
+        else:
+            db.session.commit()
+            start_session(current_user._get_current_object())  # the new auth version: renew this session
+            flash(_("Done. Outside WeChat, log in with this number and password."), "success")
+            return redirect(url_for("shop.me"))
+    return render_template("shop/add_mobile.html", form=form)
+
+
 @bp.route("/me/password", methods=["GET", "POST"])
 @login_required
 def change_password():
+    if not current_user.mobile:
+        return redirect(url_for("shop.add_mobile"))
     form = PasswordForm()
     if form.validate_on_submit():
         try:
