@@ -985,3 +985,22 @@ def test_a_job_result_is_said_in_words_and_a_failure_shows_its_error(app):
             job_result(JobRun(name="orders-expire", result="database is locked", ok=False))
             == "database is locked"
         )
+
+
+def test_the_menu_alone_shows_fresh_badges_and_keeps_the_page_highlighted(
+    staff_client, staff, session, shopper, address, tee
+):
+    order = paid_order(session, shopper, address, tee)
+    menu = staff_client.get("/admin/_nav?active=admin.orders_detail")
+    html = text(menu)
+    assert menu.status_code == 200 and html.lstrip().startswith('<ul class="nav')  # the menu, not a page
+    link = re.search(r'<a class="nav-link ([^"]*)" href="/admin/orders">(.*?)</a>', html, re.S)
+    assert "active" in link.group(1) and 'title="待发货">1<' in link.group(2)
+    orders.ship_order(session, order, actor=staff, carrier="顺丰速运", tracking_no="SF1234567890")
+    session.commit()
+    link = re.search(
+        r'<a class="nav-link ([^"]*)" href="/admin/orders">(.*?)</a>',
+        text(staff_client.get("/admin/_nav")),
+        re.S,
+    )
+    assert "active" not in link.group(1) and "badge" not in link.group(2)

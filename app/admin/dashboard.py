@@ -1,6 +1,6 @@
 """The back office's first page: what needs the merchant's attention today."""
 
-from flask import render_template
+from flask import render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -43,3 +43,10 @@ def dashboard():
         threshold=threshold,
         orders=orders,
     )
+
+
+@bp.get("/_nav")
+def nav():
+    """The sidebar menu alone, with fresh badges; `active` is the endpoint of the page it sits on."""
+    active = request.args.get("active", "")[:80]
+    return render_template("admin/_nav.html", nav_active=active or request.endpoint)

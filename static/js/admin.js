@@ -33,6 +33,15 @@
 
   window.fenxiaoToast = showToast;
 
+  // Something changed on the server (an htmx POST that succeeded): the sidebar badges fetch themselves
+  // again (templates/admin/_nav.html listens for this event).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var config = event.detail.requestConfig;
+    if (event.detail.successful && config && config.verb !== "get") {
+      htmx.trigger(document.body, "fenxiao:changed");
+    }
+  });
+
   // Bulk selection in a list: [data-select-all] ticks every [data-select-row] inside its [data-bulk-scope];
   // [data-bulk-action] buttons are enabled while something is selected.
   function refreshBulk(scope) {

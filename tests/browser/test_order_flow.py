@@ -158,11 +158,14 @@ def test_a_shopper_buys_two_skus_pays_in_the_sandbox_and_gets_part_of_the_money_
         merchant_logs_in(desktop, live_server)
         desktop.goto(live_server(f"/admin/orders/{number}"))
         shot(desktop, "merchant-order-paid")
+        to_ship_badge = desktop.locator("#admin-nav .nav-link[href='/admin/orders'] .badge")
+        expect(to_ship_badge).to_have_text("1")
         ship = desktop.locator("form.ship-form")
         ship.locator("select[name$=carrier_choice]").select_option(label="顺丰速运")
         ship.locator("input[name$=tracking_no]").fill("SF1234567890")
         ship.locator("button[type=submit]").click()
         expect(desktop.locator("form.ship-form")).to_have_count(0)
+        expect(to_ship_badge).to_have_count(0)  # the menu fetched its badges again after the htmx POST
         shot(desktop, "merchant-shipped")
     else:
         owner = accounts.find_by_mobile(db.session, OWNER_MOBILE)
