@@ -866,6 +866,7 @@ def test_the_dashboard_shows_what_needs_doing_today_and_the_jobs(
     assert "待发货" in html and "今日销售额" in html and "¥118.00" in html
     assert "取消超时未付款订单 1 单" in html  # what the job did, said in the reader's language
     assert "从未运行" in html  # orders-autocomplete
+    assert "payments reconcile" not in html  # no real gateway takes money: nothing to reconcile
     today = orders.todays_takings(session)
     assert (today.paid_orders, today.sales_fen) == (1, 11800)
     alerts = orders.back_office_alerts(session)
@@ -1004,3 +1005,22 @@ def test_the_menu_alone_shows_fresh_badges_and_keeps_the_page_highlighted(
         re.S,
     )
     assert "active" not in link.group(1) and "badge" not in link.group(2)
+
+
+def test_with_a_real_gateway_on_the_dashboard_watches_reconcile_too(staff_client, session):
+    from app.payments.gateways import payment_settings
+
+    settings = payment_settings(session)
+    settings.alipay_enabled = True
+    session.add(settings)
+    session.add(
+        JobRun(
+            name="payments-reconcile",
+            started_at=utcnow(),
+            finished_at=utcnow(),
+            result="paid=2 closed=0 waiting=1 errors=0",
+        )
+    )
+    session.commit()
+    html = text(staff_client.get("/admin/"))
+    assert "flask payments reconcile" in html and "补记 2 笔已付款，1 笔仍在等待付款" in html

@@ -10,9 +10,16 @@ from app.catalog.models import Product, Sku
 from app.extensions import db
 from app.jobs import last_runs
 from app.orders.services import back_office_alerts, todays_takings
+from app.payments.gateways import payment_settings
 from app.settings.services import get_shop_settings
 
 ORDER_JOBS = ("orders-expire", "orders-autocomplete")
+
+
+def _gateway_jobs() -> tuple[str, ...]:
+    """Reconcile matters (and is expected in cron) once a real gateway takes money."""
+    settings = payment_settings(db.session)
+    return ("payments-reconcile",) if settings.wechat_enabled or settings.alipay_enabled else ()
 
 
 @bp.get("/")
@@ -33,7 +40,7 @@ def dashboard():
         orders = {
             "alerts": back_office_alerts(db.session),
             "today": todays_takings(db.session),
-            "jobs": [(name, runs.get(name)) for name in ORDER_JOBS],
+            "jobs": [(name, runs.get(name)) for name in ORDER_JOBS + _gateway_jobs()],
         }
     return render_template(
         "admin/dashboard.html",
