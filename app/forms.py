@@ -40,12 +40,14 @@ class ActionForm(FlaskForm):
 
 
 def apply_service_error(form: FlaskForm, error) -> None:
-    """Put a service refusal (with .message and optional .field) next to the field it belongs to."""
-    field: Field | None = getattr(form, error.field, None) if getattr(error, "field", None) else None
-    if field is not None:
-        field.errors = [*field.errors, str(error.message)]
-    else:
-        form.form_errors.append(str(error.message))
+    """Put a service refusal (with .message and optional .field, and any further (field, message) problems
+    in .more) next to the fields they belong to."""
+    for name, message in [(getattr(error, "field", None), error.message), *getattr(error, "more", [])]:
+        field: Field | None = getattr(form, name, None) if name else None
+        if field is not None:
+            field.errors = [*field.errors, str(message)]
+        else:
+            form.form_errors.append(str(message))
 
 
 def positive_int(message=None):

@@ -136,7 +136,8 @@ def test_the_matrix_is_generated_on_the_server_and_keeps_what_was_typed(owner_cl
     ]
     assert specs == COMBOS
     assert 'value="12.345"' in html and 'value="BL-L"' in html
-    assert 'value="1.00"' not in html
+    # 红's price passes to 红/M and 红/L; its stock does not (it cannot be in two rows at once).
+    assert re.findall(r'name="sku-(\d)-price" value="1.00"', html) == ["0", "1"]
 
     data["matrix_action"] = "remove_axis-1"
     html = owner_client.post("/admin/products/matrix", data=data, headers=headers).get_data(as_text=True)
@@ -827,3 +828,34 @@ def test_tampered_form_rows_never_cause_a_500(owner_client, session):
         headers=htmx_headers(owner_client),
     )
     assert response.status_code == 404
+
+
+def test_adding_an_option_with_one_value_keeps_prices_stock_and_codes(owner_client, session):
+    product = factories.ProductFactory(
+        options=[{"name": "规格", "values": ["1斤装", "2斤礼盒装"]}],
+        skus=[
+            {"price_fen": 3990, "stock": 12, "spec_values": ["1斤装"], "code": "APL-1"},
+            {"price_fen": 7990, "original_price_fen": 9900, "stock": 428, "spec_values": ["2斤礼盒装"]},
+        ],
+    )
+    form = owner_client.get(f"/admin/products/{product.id}/edit").get_data(as_text=True)
+    data = {
+        name: value
+        for name, value in re.findall(r'name="(sku-\d+-[a-z_]+|option-\d+-[a-z]+)" value="([^"]*)"', form)
+    }
+    data = {k: v.replace("&#34;", '"') for k, v in data.items()}
+    data.update({"option-1-name": "产地", "option-1-values": "丹东"})
+    html = owner_client.post(
+        f"/admin/products/matrix?product_id={product.id}", data=data, headers=htmx_headers(owner_client)
+    ).get_data(as_text=True)
+    rows = re.findall(
+        r'name="sku-\d+-spec" value="([^"]*)".*?name="sku-\d+-price" value="([^"]*)".*?'
+        r'name="sku-\d+-original_price" value="([^"]*)".*?name="sku-\d+-stock" value="([^"]*)".*?'
+        r'name="sku-\d+-code" value="([^"]*)"',
+        html,
+        re.S,
+    )
+    assert [(json.loads(s.replace("&#34;", '"')), *rest) for s, *rest in rows] == [
+        (["1斤装", "丹东"], "39.90", "", "12", "APL-1"),
+        (["2斤礼盒装", "丹东"], "79.90", "99.00", "428", ""),
+    ]

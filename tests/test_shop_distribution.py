@@ -495,6 +495,17 @@ def test_a_bad_withdrawal_gives_a_message_and_changes_nothing(client, session, e
     assert session.get(Distributor, earned.id).available_fen == 3000
 
 
+def test_every_mistake_in_the_withdrawal_form_is_shown_at_once(client, session, earned):
+    login(client, earned.user)
+    response = withdraw(client, amount_fen="5", method="bank", real_name="", account="12ab", bank_name="")
+    assert response.status_code == 422
+    page = text_of(response.get_data(as_text=True))
+    for message in ("最低提现", "真实姓名", "12 到 19", "开户银行"):
+        assert message in page, message
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Withdrawal)) == 0
+
+
 def test_a_withdrawal_goes_from_requested_to_paid_and_another_is_rejected(
     client, session, earned, owner_user
 ):

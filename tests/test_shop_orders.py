@@ -716,6 +716,10 @@ def test_the_address_book_validates_and_hands_the_choice_back_to_checkout(shoppe
         assert response.status_code == 422, field
         assert message in text_of(response), field
     assert session.scalar(select(func.count()).select_from(Address)) == 0
+    blank = shopper_client.post("/addresses/new", data={"csrf_token": token})  # every mistake at once
+    assert blank.status_code == 422
+    for message in ("收货人", "11 位", "请选择省份", "请填写省、市、区", "门牌号"):
+        assert message in text_of(blank), message
 
     response = shopper_client.post("/addresses/new?select=1&next=/checkout%3Fbuy%3D7%26qty%3D2", data=good)
     session.expire_all()

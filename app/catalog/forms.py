@@ -245,6 +245,17 @@ class MatrixRow:
         return not self.errors
 
 
+def _extends(combo: list[str], values: list[str]) -> bool:
+    """True when `values` appear in `combo` in the same order (a combination before an option was added)."""
+    rest = iter(combo)
+    return len(values) < len(combo) and all(value in rest for value in values)
+
+
+def _closest_ancestor(combo: list[str], rows: list[MatrixRow]) -> MatrixRow | None:
+    candidates = [row for row in rows if _extends(combo, row.spec_values)]
+    return max(candidates, key=lambda row: len(row.spec_values), default=None)
+
+
 class SkuMatrix:
     """The option axes and the combination rows of the product form. Rows are always generated on the
     server from the axes; what was typed for a combination that still exists is kept."""
@@ -345,8 +356,12 @@ class SkuMatrix:
             return  # keep the rows as they were until the axes make sense
         typed = {spec_key(row.spec_values): row for row in self.rows}
         known = {sku.spec_key: sku for sku in product.skus} if product is not None else {}
-        rows = []
-        for combo in generate_combinations(self.options):
+        combos = generate_combinations(self.options)
+        # Rows typed for combinations that are gone, e.g. 颜色 = 红 before 尺寸 was added: the longest one
+        # whose values a new combination extends passes on what was typed (below).
+        gone = [row for key, row in typed.items() if key not in {spec_key(c) for c in combos}]
+        rows, heirs = [], {}
+        for combo in combos:
             key = spec_key(combo)
             if key in typed:
                 row = typed[key]
@@ -355,8 +370,15 @@ class SkuMatrix:
                 row = MatrixRow.from_sku(known[key], combo)
             else:
                 row = MatrixRow(spec_values=combo)
+                parent = _closest_ancestor(combo, gone)
+                if parent is not None:
+                    row.price, row.original_price = parent.price, parent.original_price
+                    heirs.setdefault(id(parent), (parent, []))[1].append(row)
             row.spec_values = combo
             rows.append(row)
+        for parent, children in heirs.values():
+            if len(children) == 1:  # the same goods under a longer name: its stock and code move with it
+                children[0].stock, children[0].code = parent.stock, parent.code
         self.rows = rows
 
     # -- checking and handing over to the service

@@ -535,19 +535,21 @@ class WithdrawalInput:
     bank_branch: str = ""
 
 
-def _check_account(data: WithdrawalInput) -> dict:
+def _check_account(data: WithdrawalInput, problems: list) -> dict:
+    """The payee details to store; what is wrong with them is added to `problems` as (field, message)."""
     name = " ".join((data.real_name or "").split())
     account = (data.account or "").strip().replace(" ", "")
     if data.method not in METHODS:
-        raise LedgerError(_l("Choose how you want to be paid."), "method")
+        problems.append(("method", _l("Choose how you want to be paid.")))
+        return {}
     if not name or len(name) > 20:
-        raise LedgerError(_l("Please enter the account holder's real name."), "real_name")
+        problems.append(("real_name", _l("Please enter the account holder's real name.")))
     if data.method == "bank":
         if not account.isdigit() or not 12 <= len(account) <= 19:
-            raise LedgerError(_l("A bank card number has 12 to 19 digits."), "account")
+            problems.append(("account", _l("A bank card number has 12 to 19 digits.")))
         bank = " ".join((data.bank_name or "").split())
         if not bank or len(bank) > 30:
-            raise LedgerError(_l("Please enter the bank's name."), "bank_name")
+            problems.append(("bank_name", _l("Please enter the bank's name.")))
         return {
             "name": name,
             "account": account,
@@ -560,7 +562,7 @@ def _check_account(data: WithdrawalInput) -> dict:
             if data.method == "wechat"
             else _l("Please enter your Alipay account (phone number or email).")
         )
-        raise LedgerError(field_msg, "account")
+        problems.append(("account", field_msg))
     return {"name": name, "account": account}
 
 
@@ -568,7 +570,19 @@ def request_withdrawal(session: Session, distributor: Distributor, data: Withdra
     """The amount leaves `available` at once. Refused while available is below zero, below the minimum,
     or above what is available — and two requests at once can never both take the same money."""
     settings = get_settings(session)
-    account = _check_account(data)
+    problems: list = []
+    amount = data.amount_fen
+    if not isinstance(amount, int) or amount <= 0:
+        problems.append(("amount_fen", _l("Please enter an amount.")))
+    elif amount < settings.withdrawal_min_fen:
+        from app.money import format_fen
+
+        minimum = format_fen(settings.withdrawal_min_fen)
+        problems.append(("amount_fen", _l("The minimum withdrawal is %(min)s.", min=minimum)))
+    account = _check_account(data, problems)
+    if problems:  # every mistake in the form at once, not one per try
+        (field, message), *more = problems
+        raise LedgerError(message, field, more=more)
     if not distributor.is_active:
         raise LedgerError(_l("Your distributor account is disabled."))
     release_due(session, distributor_id=distributor.id)
@@ -578,16 +592,6 @@ def request_withdrawal(session: Session, distributor: Distributor, data: Withdra
             _l(
                 "Your available balance is below zero after a refund; withdrawals open again once it is positive."
             )
-        )
-    amount = data.amount_fen
-    if not isinstance(amount, int) or amount <= 0:
-        raise LedgerError(_l("Please enter an amount."), "amount_fen")
-    if amount < settings.withdrawal_min_fen:
-        from app.money import format_fen
-
-        raise LedgerError(
-            _l("The minimum withdrawal is %(min)s.", min=format_fen(settings.withdrawal_min_fen)),
-            "amount_fen",
         )
     if amount > distributor.available_fen:
         raise LedgerError(_l("Not enough available balance."), "amount_fen")

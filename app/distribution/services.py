@@ -39,10 +39,14 @@ MAX_CHAIN_WALK = 10_000
 
 
 class DistributionError(ValueError):
-    def __init__(self, message, field: str | None = None):
+    """A refusal with a sentence; `field` names the form field it belongs to, and `more` lists other
+    (field, message) problems found in the same input, so a form can show them all at once."""
+
+    def __init__(self, message, field: str | None = None, more: list | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.more = more or []
 
 
 # ---------------------------------------------------------------- settings

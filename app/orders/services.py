@@ -41,6 +41,7 @@ from app.orders.models import (
     RefundRequestStatus,
     RefundStatus,
 )
+from app.orders.regions import PROVINCES
 from app.settings.models import ShopSettings
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
@@ -52,12 +53,14 @@ SHOP_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class OrderError(ValueError):
-    """A refusal the shopper or merchant can act on; `field` names the form field it belongs to."""
+    """A refusal the shopper or merchant can act on; `field` names the form field it belongs to, and
+    `more` lists other (field, message) problems of the same input, so a form can show them all at once."""
 
-    def __init__(self, message, field: str | None = None):
+    def __init__(self, message, field: str | None = None, more: list | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.more = more or []
 
 
 # ---------------------------------------------------------------- events
@@ -263,28 +266,33 @@ PROVINCE_MAX, DETAIL_MAX, RECIPIENT_MAX = 20, 120, 20
 
 
 def save_address(session: Session, user_id: int, address: Address | None, **fields) -> Address:
+    problems = []  # (field, message): every mistake in the form at once, not one per try
     recipient = " ".join((fields.get("recipient") or "").split())
     if not recipient:
-        raise OrderError(_l("Please enter the recipient's name."), "recipient")
-    if len(recipient) > RECIPIENT_MAX:
-        raise OrderError(_l("The name may have at most %(n)d characters.", n=RECIPIENT_MAX), "recipient")
+        problems.append(("recipient", _l("Please enter the recipient's name.")))
+    elif len(recipient) > RECIPIENT_MAX:
+        problems.append(("recipient", _l("The name may have at most %(n)d characters.", n=RECIPIENT_MAX)))
+    mobile = None
     try:
         mobile = normalise_mobile(fields.get("mobile"))
     except AccountError as error:
-        raise OrderError(error.message, "mobile") from None
+        problems.append(("mobile", error.message))
     region = {}
     for key in ("province", "city", "district"):
         value = " ".join((fields.get(key) or "").split())
-        if not value:
-            raise OrderError(_l("Please fill in province, city and district."), key)
-        if len(value) > PROVINCE_MAX:
-            raise OrderError(_l("Please fill in province, city and district."), key)
+        if key == "province" and value not in PROVINCES:
+            problems.append((key, _l("Please choose a province.")))
+        elif not value or len(value) > PROVINCE_MAX:
+            problems.append((key, _l("Please fill in province, city and district.")))
         region[key] = value
     detail = " ".join((fields.get("detail") or "").split())
     if len(detail) < 4:
-        raise OrderError(_l("Please enter the street and house number."), "detail")
-    if len(detail) > DETAIL_MAX:
-        raise OrderError(_l("The address may have at most %(n)d characters.", n=DETAIL_MAX), "detail")
+        problems.append(("detail", _l("Please enter the street and house number.")))
+    elif len(detail) > DETAIL_MAX:
+        problems.append(("detail", _l("The address may have at most %(n)d characters.", n=DETAIL_MAX)))
+    if problems:
+        (field, message), *more = problems
+        raise OrderError(message, field, more=more)
     if address is None:
         count = session.scalar(
             select(func.count()).select_from(Address).where(Address.user_id == user_id, ~Address.is_deleted)

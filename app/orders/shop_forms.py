@@ -7,43 +7,7 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, ValidationError
 
-# The 34 provincial-level divisions, in the order of the national administrative division code.
-PROVINCES = (
-    "北京市",
-    "天津市",
-    "河北省",
-    "山西省",
-    "内蒙古自治区",
-    "辽宁省",
-    "吉林省",
-    "黑龙江省",
-    "上海市",
-    "江苏省",
-    "浙江省",
-    "安徽省",
-    "福建省",
-    "江西省",
-    "山东省",
-    "河南省",
-    "湖北省",
-    "湖南省",
-    "广东省",
-    "广西壮族自治区",
-    "海南省",
-    "重庆市",
-    "四川省",
-    "贵州省",
-    "云南省",
-    "西藏自治区",
-    "陕西省",
-    "甘肃省",
-    "青海省",
-    "宁夏回族自治区",
-    "新疆维吾尔自治区",
-    "台湾省",
-    "香港特别行政区",
-    "澳门特别行政区",
-)
+from app.orders.regions import PROVINCES
 
 # What shoppers usually say; "Other" asks them to write it out.
 REFUND_REASONS = (
@@ -70,10 +34,6 @@ class AddressForm(FlaskForm):
     district = StringField(_l("District"), validators=[Length(max=20)])
     detail = TextAreaField(_l("Street address"), validators=[Length(max=120)])
     is_default = BooleanField(_l("Use as my default address"))
-
-    def validate_province(self, field):
-        if field.data not in PROVINCES:
-            raise ValidationError(_l("Please choose a province."))
 
 
 class CheckoutForm(FlaskForm):
