@@ -138,7 +138,7 @@ def _configure_login(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(user_id: str):
         user_pk, _sep, version = user_id.partition(":")
-        if not user_pk.isdigit() or not version.isdigit():
+        if not user_pk.isdecimal() or not version.isdecimal():
             return None
         user = db.session.get(User, int(user_pk))
         if user is None or not user.is_active or user.auth_version != int(version):

@@ -36,6 +36,6 @@ def parse_id(value) -> int | None:
     if isinstance(value, bool):
         return None
     text = str(value if value is not None else "").strip()
-    if not text.isdigit() or len(text) > 10 or not 0 < int(text) <= MAX_ID:
+    if not text.isdecimal() or len(text) > 10 or not 0 < int(text) <= MAX_ID:
         return None
     return int(text)

@@ -104,7 +104,7 @@ def describe_counts(result: str) -> str:
     phrases = []
     for token in result.split():
         key, _sep, value = token.partition("=")
-        if key not in _COUNT_PHRASES or not value.isdigit():
+        if key not in _COUNT_PHRASES or not value.isdecimal():
             return result
         if int(value) or key in _ALWAYS_SAID:
             phrases.append(_COUNT_PHRASES[key](int(value)))

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from datetime import date
 
 from flask import Response, request
 
@@ -16,7 +17,21 @@ def toast(response: Response, message: str, level: str = "success") -> Response:
 def page_arg(name: str = "page", limit: int = 100_000) -> int:
     """?page=N as a sane positive number; anything else is page 1."""
     page = request.args.get(name, "1")
-    return int(page) if page.isdigit() and 0 < int(page) < limit else 1
+    return int(page) if page.isdecimal() and 0 < int(page) < limit else 1
+
+
+# Dates a filter can sensibly ask for; beyond them a day's end (the next midnight) would not exist.
+DATE_ARG_RANGE = (date(2000, 1, 1), date(2999, 12, 31))
+
+
+def date_arg(name: str) -> date | None:
+    """?from=YYYY-MM-DD as a date, or None for anything else (not a date, or absurdly far away)."""
+    value = request.args.get(name, "")
+    try:
+        day = date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        return None
+    return day if day and DATE_ARG_RANGE[0] <= day <= DATE_ARG_RANGE[1] else None
 
 
 def csv_text(value) -> str:

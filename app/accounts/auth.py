@@ -14,7 +14,7 @@ def _login_limit() -> str:
 
 
 def _mobile_key() -> str:
-    return "mobile:" + "".join(ch for ch in (request.form.get("mobile") or "") if ch.isdigit())[-11:]
+    return "mobile:" + "".join(ch for ch in (request.form.get("mobile") or "") if ch.isdecimal())[-11:]
 
 
 # Per address and per mobile number, shared by the shop and the back-office login forms, so that

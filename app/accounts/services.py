@@ -1,6 +1,7 @@
 """Account rules: who may register, how they sign in, how staff accounts are made."""
 
 import re
+import unicodedata
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Role, User
 from app.timeutil import utcnow
 
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
 PASSWORD_MIN, PASSWORD_MAX = 8, 64
 NICKNAME_MAX = 32
 
@@ -26,8 +27,9 @@ class AccountError(ValueError):
 
 
 def normalise_mobile(raw: str | None) -> str:
-    """Accept what people paste (spaces, dashes, +86) and return the 11 digits, or refuse."""
-    digits = re.sub(r"[\s\-()]", "", raw or "")
+    """Accept what people paste or type (spaces, dashes, +86, full-width digits from a Chinese input
+    method) and return the 11 ASCII digits, or refuse."""
+    digits = re.sub(r"[\s\-()]", "", unicodedata.normalize("NFKC", raw or ""))
     for prefix in ("+86", "0086", "86"):
         if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
             digits = digits[len(prefix) :]

@@ -196,7 +196,7 @@ def products_stock(product_id: int):
         if not _WHOLE_NUMBER.fullmatch(typed):
             errors[sku.id] = _("Stock must be a whole number from 0 to %(n)d.", n=catalog.MAX_STOCK)
             continue
-        if not seen.isdigit() or len(seen) > 9:
+        if not seen.isdecimal() or len(seen) > 9:
             errors[sku.id] = _("The page is out of date. Please refresh it and try again.")
             continue
         try:

@@ -6,7 +6,6 @@ views parse input, call them, commit or roll back, and render."""
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date
 
 from flask import (
     Response,
@@ -59,7 +58,7 @@ from app.forms import ActionForm
 from app.jobs import JobAlreadyRunning, describe_counts, last_runs, run_job
 from app.money import format_bp, format_fen, yuan
 from app.orders.models import Order
-from app.webutil import csv_digits, csv_download, csv_line, csv_text, page_arg, toast
+from app.webutil import csv_digits, csv_download, csv_line, csv_text, date_arg, page_arg, toast
 
 PER_PAGE = 20
 EXPORT_BATCH = 500
@@ -159,14 +158,6 @@ def distribution_helpers():
 
 def _text_arg(name: str, limit: int = 40) -> str:
     return " ".join(request.args.get(name, "").split())[:limit]
-
-
-def _date_arg(name: str) -> date | None:
-    value = request.args.get(name, "")
-    try:
-        return date.fromisoformat(value) if len(value) == 10 else None
-    except ValueError:
-        return None
 
 
 def _get_or_404(model, ident: int, message: str):
@@ -280,7 +271,7 @@ def _distributor_filters() -> queries.DistributorFilters:
     return queries.DistributorFilters(
         q=_text_arg("q"),
         status=status if status in ("active", "disabled") else "",
-        grade=grade if grade == "none" or (grade.isdigit() and len(grade) < 10) else "",
+        grade=grade if grade == "none" or (grade.isdecimal() and len(grade) < 10) else "",
     )
 
 
@@ -557,7 +548,7 @@ def distribution_applications_reject(application_id: int):
 
 
 def _ledger_filters() -> queries.LedgerFilters:
-    date_from, date_to = _date_arg("from"), _date_arg("to")
+    date_from, date_to = date_arg("from"), date_arg("to")
     if date_from and date_to and date_from > date_to:
         date_from, date_to = date_to, date_from
     distributor = request.args.get("distributor_id", "")

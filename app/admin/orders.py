@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import date
 
 from flask import (
     Response,
@@ -51,7 +50,7 @@ from app.payments import all_providers
 from app.payments import services as payments
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
-from app.webutil import csv_digits, csv_download, csv_line, csv_text, page_arg, toast
+from app.webutil import csv_digits, csv_download, csv_line, csv_text, date_arg, page_arg, toast
 
 PER_PAGE = 20
 EXPORT_BATCH = 500
@@ -149,13 +148,15 @@ def event_note(event: OrderEvent) -> str:
     """Events that record money keep the amount in fen at the end of the note: show it as money."""
     if event.action in ("refunded", "payment_flagged"):
         head, _sep, tail = event.note.rpartition(" ")
-        if head and tail.isdigit():
+        if head and tail.isdecimal():
             return f"{head} · {format_fen(int(tail))}"
     return event.note
 
 
 def event_actor(event: OrderEvent) -> str:
     kind = str(ACTOR_LABELS.get(event.actor_kind, event.actor_kind))
+    if event.actor is not None and event.actor_kind == "staff" and event.actor.role == "owner":
+        kind = str(_l("Owner"))  # the back office acts as owner or staff: say which
     return f"{kind} {event.actor.display_name}" if event.actor is not None else kind
 
 
@@ -192,17 +193,9 @@ def order_helpers():
 # ---------------------------------------------------------------- the order list
 
 
-def _date_arg(name: str) -> date | None:
-    value = request.args.get(name, "")
-    try:
-        return date.fromisoformat(value) if len(value) == 10 else None
-    except ValueError:
-        return None
-
-
 def _list_filters() -> orders.OrderFilters:
     tab = request.args.get("tab", "all")
-    date_from, date_to = _date_arg("from"), _date_arg("to")
+    date_from, date_to = date_arg("from"), date_arg("to")
     if date_from and date_to and date_from > date_to:
         date_from, date_to = date_to, date_from
     return orders.OrderFilters(
@@ -836,7 +829,7 @@ def orders_bulk_ship_report():
             ]
             for row_no, number, carrier, tracking, ok, message in rows
         ]
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError, RecursionError):  # not a report this page made
         abort(400)
     body = "\ufeff" + csv_line([str(c) for c in REPORT_COLUMNS]) + "".join(csv_line(line) for line in lines)
     stamp = format_datetime(format="yyyyMMdd-HHmm")

@@ -226,7 +226,7 @@ class MatrixRow:
         stock_text = self.stock.strip()
         if not stock_text:
             self.errors["stock"] = str(_l("Please enter the stock."))
-        elif not stock_text.isdigit() or int(stock_text) > MAX_STOCK:
+        elif not stock_text.isdecimal() or int(stock_text) > MAX_STOCK:
             self.errors["stock"] = str(_l("Stock must be a whole number from 0 to %(n)d.", n=MAX_STOCK))
         else:
             stock = int(stock_text)
@@ -240,7 +240,7 @@ class MatrixRow:
             original_price_fen=original,
             stock=stock,
             code=code or None,
-            stock_seen=int(seen) if seen.isdigit() and int(seen) <= MAX_STOCK else None,
+            stock_seen=int(seen) if seen.isdecimal() and int(seen) <= MAX_STOCK else None,
         )
         return not self.errors
 
@@ -303,7 +303,7 @@ class SkuMatrix:
         if action == "add_axis" and len(axes) < MAX_AXES:
             axes.append(OptionAxis())
             focus_axis = len(axes) - 1
-        elif action.startswith("remove_axis-") and action.removeprefix("remove_axis-").isdigit():
+        elif action.startswith("remove_axis-") and action.removeprefix("remove_axis-").isdecimal():
             position = int(action.removeprefix("remove_axis-"))
             if position < len(axes):
                 del axes[position]

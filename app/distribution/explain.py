@@ -129,7 +129,7 @@ def explain(session: Session, order: Order, *, for_distributor_id: int | None = 
         who = names.get(share["distributor_id"], {}).get("name") if share["distributor_id"] else None
         result.shares.append(
             ShareRow(
-                line_title=line["title"] + (f" ({line['spec']})" if line.get("spec") else ""),
+                line_title=line["title"] + (f" · {line['spec']}" if line.get("spec") else ""),
                 level=share["level"],
                 who=who or "—",
                 base_fen=share["base_fen"],

@@ -6,6 +6,7 @@ together by `_post`, whose balance change is one conditional UPDATE — so balan
 ledger (`audit` proves it), and two withdrawals at once can never take more than is available.
 """
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -545,7 +546,7 @@ def _check_account(data: WithdrawalInput, problems: list) -> dict:
     if not name or len(name) > 20:
         problems.append(("real_name", _l("Please enter the account holder's real name.")))
     if data.method == "bank":
-        if not account.isdigit() or not 12 <= len(account) <= 19:
+        if not re.fullmatch(r"[0-9]{12,19}", account):
             problems.append(("account", _l("A bank card number has 12 to 19 digits.")))
         bank = " ".join((data.bank_name or "").split())
         if not bank or len(bank) > 30:

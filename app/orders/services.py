@@ -781,7 +781,7 @@ def refund_quote(order: Order, items: dict) -> RefundQuote:
         line = lines_by_id.get(parse_id(line_id))
         if line is None:
             raise OrderError(_l("Please choose what to refund."), "items")
-        qty = int(qty) if str(qty).isdigit() and len(str(qty)) < 7 else -1
+        qty = int(qty) if str(qty).isdecimal() and len(str(qty)) < 7 else -1
         if qty == 0:
             continue
         if qty < 0 or qty > line.refundable_qty:

@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session
 from app.money import MoneyError, parse_yuan, yuan
 from app.orders.models import Order, Payment, Refund
 from app.payments.base import PaymentProvider, PaymentStart
-from app.payments.gateways import alipay_client, alipay_complete, payment_settings, public_url
+from app.payments.gateways import (
+    GatewayNotConfigured,
+    alipay_client,
+    alipay_complete,
+    payment_settings,
+    public_url,
+)
 from app.payments.wechatpay import GatewayError, description
 
 log = logging.getLogger(__name__)
@@ -90,7 +96,7 @@ class AlipayProvider(PaymentProvider):
         settings = payment_settings(session)
         try:
             verified = alipay_client(settings).verify(dict(data), signature)
-        except (AliPayException, ValueError, TypeError) as error:
+        except (AliPayException, GatewayNotConfigured, ValueError, TypeError) as error:
             log.warning("alipay notify could not be verified: %s", error)
             return None
         if not verified or data.get("app_id") != settings.alipay_app_id:

@@ -29,7 +29,8 @@ def sign(body: bytes) -> str:
 
 
 def verify(body: bytes, signature: str | None) -> bool:
-    return bool(signature) and hmac.compare_digest(sign(body), signature)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a forged header may hold any).
+    return bool(signature) and hmac.compare_digest(sign(body).encode(), signature.encode())
 
 
 def notify_body(payment: Payment, *, status: str = "SUCCESS") -> bytes:

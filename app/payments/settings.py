@@ -26,10 +26,10 @@ from app.payments.wechat_web import WechatApiError, access_token
 from app.secrets_box import hint, seal, unseal
 
 WECHAT_APPID_RE = re.compile(r"^wx[0-9a-f]{16}$")
-MCHID_RE = re.compile(r"^\d{8,12}$")
+MCHID_RE = re.compile(r"^\d{8,12}$", re.ASCII)
 SERIAL_RE = re.compile(r"^[0-9A-Fa-f]{8,64}$")
 PUBLIC_KEY_ID_RE = re.compile(r"^PUB_KEY_ID_[0-9A-Za-z]{8,64}$")
-ALIPAY_APPID_RE = re.compile(r"^\d{16}$")
+ALIPAY_APPID_RE = re.compile(r"^\d{16}$", re.ASCII)
 
 
 class PaymentSettingsError(ValueError):

@@ -86,7 +86,8 @@ def _sandbox_payment(out_trade_no: str) -> Payment:
     payment = db.session.scalar(
         select(Payment).where(Payment.out_trade_no == out_trade_no[:32], Payment.provider == "sandbox")
     )
-    if payment is None:
+    # Only the buyer plays the gateway for their own order: nobody else may pay, fail or cancel it.
+    if payment is None or not current_user.is_authenticated or payment.order.user_id != current_user.id:
         abort(404)
     return payment
 
@@ -288,7 +289,8 @@ def wechat_oauth_callback():
     pending = session.pop(OAUTH_SESSION_KEY, None) or {}
     target = pending.get("next") or url_for("shop.index")
     code, state = request.args.get("code"), request.args.get("state")
-    if not code or not pending or not secrets.compare_digest(str(state or ""), pending.get("state", "")):
+    expected = str(pending.get("state", "")).encode()
+    if not code or not pending or not secrets.compare_digest(str(state or "").encode(), expected):
         return redirect(target)  # the shopper declined, or a stale/forged state: carry on as a guest
     try:
         openid = wechat_web.openid_for_code(db.session, code)

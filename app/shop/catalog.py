@@ -25,7 +25,7 @@ SEARCH_MAX = 40
 def _page_arg() -> int:
     """?page=… as a page number; anything that is not a positive whole number means the first page."""
     page = request.args.get("page", "1").strip()
-    if not page.isdigit() or len(page) > 6 or int(page) < 1:
+    if not page.isdecimal() or len(page) > 6 or int(page) < 1:
         return 1
     return min(int(page), MAX_PAGE)
 

@@ -83,7 +83,7 @@ def distributor_required(view):
 
 def _int_arg(name: str, default: int | None = None, maximum: int = MAX_ID) -> int | None:
     value = request.args.get(name, "").strip()
-    if not value.isdigit() or len(value) > 10 or not 0 < int(value) <= maximum:
+    if not value.isdecimal() or len(value) > 10 or not 0 < int(value) <= maximum:
         return default
     return int(value)
 

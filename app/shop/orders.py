@@ -314,7 +314,7 @@ def place_order():
             address_id=parse_id(form.address_id.data) or "",
             idempotency_key=form.idempotency_key.data or "",
             buyer_note=form.buyer_note.data or "",
-            expected_total_fen=int(expected) if expected.isdigit() and len(expected) < 16 else -1,
+            expected_total_fen=int(expected) if expected.isdecimal() and len(expected) < 16 else -1,
         )
         db.session.commit()
     except OrderError as error:
@@ -470,7 +470,7 @@ def order_list():
     elif tab == "after_sales":
         query = query.where(Order.refund_status != RefundStatus.NONE)
     page_arg = request.args.get("page", "1")
-    page_number = int(page_arg) if page_arg.isdigit() and 0 < len(page_arg) < 6 else 1
+    page_number = int(page_arg) if page_arg.isdecimal() and 0 < len(page_arg) < 6 else 1
     page = db.paginate(query, page=max(page_number, 1), per_page=ORDERS_PER_PAGE, error_out=False)
     context = {"tab": "me", "order_tab": tab, "tabs": ORDER_TABS, "page": page, "action_form": ActionForm()}
     if htmx and not htmx.history_restore_request and "page" in request.args:

@@ -6,6 +6,11 @@
     var template = document.getElementById("toast-template");
     var container = document.getElementById("toasts");
     if (!template || !container || !message) return;
+    // The newest message replaces the ones still showing: a "please choose a carrier" must not linger
+    // beside the "shipped" that followed it.
+    container.querySelectorAll(".toast.show").forEach(function (old) {
+      bootstrap.Toast.getOrCreateInstance(old).hide();
+    });
     var node = template.content.firstElementChild.cloneNode(true);
     node.classList.add(level === "error" ? "text-bg-danger" : level === "warning" ? "text-bg-warning" : "text-bg-success");
     node.querySelector(".toast-body").textContent = message;
