@@ -170,7 +170,7 @@ def test_adding_an_option_puts_the_cursor_in_its_name(owner_client):
     html = owner_client.post(
         "/admin/products/matrix", data={"matrix_action": "add_axis"}, headers=htmx_headers(owner_client)
     ).get_data(as_text=True)
-    assert re.search(r'name="option-0-name"[^>]*autofocus', html)
+    assert re.search(r'name="option-0-name"[^>]*data-focus-new', html)
 
 
 def test_the_matrix_refuses_too_many_combinations_with_a_message(owner_client):

@@ -685,3 +685,12 @@ def test_the_product_form_sets_own_rates_or_no_commission(owner_client, session)
     assert stored() == (None, True)
     assert saved(post(edit, mode="shop"))
     assert stored() == (None, False)
+
+
+def test_a_distributor_is_named_by_real_name_with_the_shop_nickname_beside_it(app):
+    from app.distribution.models import Distributor
+
+    user = factories.UserFactory(nickname="阿梅")
+    assert Distributor(user=user, real_name="梅雪").label == "梅雪（阿梅）"
+    assert Distributor(user=user, real_name="阿梅").label == "阿梅"
+    assert Distributor(user=user, real_name="").label == "阿梅"

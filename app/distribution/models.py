@@ -87,6 +87,15 @@ class Distributor(db.Model):
     def is_active(self) -> bool:
         return self.status == DistributorStatus.ACTIVE
 
+    @property
+    def label(self) -> str:
+        """The real name from the application with the shop nickname the rest of the back office shows,
+        so the merchant can tell 梅雪（阿梅） in the list is 阿梅 on an order."""
+        nickname = self.user.display_name
+        if self.real_name and self.real_name != nickname:
+            return f"{self.real_name}（{nickname}）"
+        return self.real_name or nickname
+
 
 class ApplicationStatus(StrEnum):
     PENDING = "pending"

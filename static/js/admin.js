@@ -39,11 +39,15 @@
   window.fenxiaoToast = showToast;
 
   // Something changed on the server (an htmx POST that succeeded): the sidebar badges fetch themselves
-  // again (templates/admin/_nav.html listens for this event).
+  // again (templates/admin/_nav.html listens for this event). Later, not inside htmx's own afterRequest
+  // handling: issuing a request from there lost a form's queued request (hx-sync "queue last"), and a
+  // burst of edits needs one refresh, not one each.
+  var navRefresh = null;
   document.addEventListener("htmx:afterRequest", function (event) {
     var config = event.detail.requestConfig;
     if (event.detail.successful && config && config.verb !== "get") {
-      htmx.trigger(document.body, "fenxiao:changed");
+      clearTimeout(navRefresh);
+      navRefresh = setTimeout(function () { htmx.trigger(document.body, "fenxiao:changed"); }, 300);
     }
   });
 

@@ -135,6 +135,16 @@
   document.addEventListener("DOMContentLoaded", rememberOptions);
   document.addEventListener("htmx:afterSettle", rememberOptions);
 
+  // A just-added option's name field takes the cursor, once. (Not the autofocus attribute: htmx and the
+  // browser each honour it at their own moment, and the second one pulled the cursor back out of the
+  // values field the merchant had already moved to.)
+  document.addEventListener("htmx:afterSettle", function () {
+    var input = document.querySelector("[data-focus-new]");
+    if (!input) return;
+    input.removeAttribute("data-focus-new");
+    input.focus();
+  });
+
   document.addEventListener("change", function (event) {
     var axes = event.target.closest && event.target.closest("[data-option-axes]");
     if (!axes || !event.target.matches("[data-option-input]")) return;

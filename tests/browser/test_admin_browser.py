@@ -65,7 +65,9 @@ def test_owner_creates_a_product_with_four_skus_and_it_appears_in_the_shop(
     for index, (name, values) in enumerate([("颜色", "红, 蓝"), ("尺寸", "M L")]):
         add_option.click()
         name_input = page.locator(f"input[name='option-{index}-name']")
-        expect(name_input).to_be_visible()
+        # The new option's name field takes the cursor (autofocus, once htmx has settled the swap); typing
+        # before that would see the cursor jump back into it mid-way, as the CI run once did.
+        expect(name_input).to_be_focused()
         name_input.fill(name)
         values_input = page.locator(f"input[name='option-{index}-values']")
         values_input.fill(values)
