@@ -838,6 +838,33 @@ def test_bad_order_settings_change_nothing(owner_client, session, field, value, 
     assert (settings.autocomplete_days, settings.manual_payment_enabled) == (10, False)
 
 
+def test_the_shop_has_a_user_agreement_and_privacy_policy_the_merchant_can_replace(
+    owner_client, app, session
+):
+    owner_client.post("/admin/settings", data=settings_form(owner_client))
+    shopper = app.test_client()
+    register = text(shopper.get("/register"))
+    assert '《<a href="/terms" target="_blank">用户协议</a>》' in register and 'href="/privacy"' in register
+    terms, privacy = text(shopper.get("/terms")), text(shopper.get("/privacy"))
+    assert "欢迎光临禾木生活馆" in terms and "0755-1234567" in terms
+    assert "我们收集什么" in privacy and "openid" in privacy and "0755-1234567" in privacy
+
+    own = "第一条 本店只在深圳发货。\n\n第二条 <b>生鲜</b>不退换。"
+    response = owner_client.post("/admin/settings", data=settings_form(owner_client, terms_text=own))
+    assert response.status_code == 302
+    terms = text(shopper.get("/terms"))
+    assert "<p>第一条 本店只在深圳发货。</p>" in terms and "&lt;b&gt;生鲜&lt;/b&gt;" in terms
+    assert "欢迎光临" not in terms and "我们收集什么" in text(
+        shopper.get("/privacy")
+    )  # the other stays built in
+
+    too_long = owner_client.post(
+        "/admin/settings", data=settings_form(owner_client, privacy_text="长" * 20001)
+    )
+    assert too_long.status_code == 200 and "20000" in text(too_long)
+    assert fresh(session, ShopSettings, 1).privacy_text == ""
+
+
 def test_staff_cannot_change_the_settings(staff_client, session):
     assert staff_client.get("/admin/settings").status_code == 403
 

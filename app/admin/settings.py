@@ -45,6 +45,8 @@ def shop_settings():
                 name=form.name.data,
                 service_phone=form.service_phone.data,
                 announcement=form.announcement.data,
+                terms_text=form.terms_text.data,
+                privacy_text=form.privacy_text.data,
                 low_stock_threshold=form.low_stock_threshold.data,
                 logo_key=uploads.get("logo_key"),
                 service_wechat_qr_key=uploads.get("service_wechat_qr_key"),

@@ -19,6 +19,9 @@ class ShopSettings(db.Model):
     service_phone: Mapped[str] = mapped_column(String(20), default="")
     service_wechat_qr_key: Mapped[str | None] = mapped_column(String(80))
     announcement: Mapped[str] = mapped_column(Text, default="")
+    # The shop's own user agreement and privacy policy (plain text); empty shows the built-in ones.
+    terms_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    privacy_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     low_stock_threshold: Mapped[int] = mapped_column(default=10)
     # Orders: shipping rule, how long an unpaid order holds its stock, automatic receipt.
     shipping_flat_fen: Mapped[int] = mapped_column(BigInteger, default=0)

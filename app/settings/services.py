@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from app.settings.models import ShopSettings
 
 SETTINGS_ID = 1
+LEGAL_TEXT_MAX = 20_000
 
 
 class SettingsError(ValueError):
@@ -20,7 +21,13 @@ def get_shop_settings(session: Session) -> ShopSettings:
     """The settings row; an unsaved default when the merchant has not saved any yet."""
     settings = session.scalar(select(ShopSettings).where(ShopSettings.id == SETTINGS_ID))
     return settings or ShopSettings(
-        id=SETTINGS_ID, name="", service_phone="", announcement="", low_stock_threshold=10
+        id=SETTINGS_ID,
+        name="",
+        service_phone="",
+        announcement="",
+        low_stock_threshold=10,
+        terms_text="",
+        privacy_text="",
     )
 
 
@@ -35,6 +42,12 @@ def update_shop_settings(session: Session, **fields) -> ShopSettings:
     settings.name = name
     settings.service_phone = (fields.get("service_phone") or "").strip()
     settings.announcement = (fields.get("announcement") or "").strip()
+    for key in ("terms_text", "privacy_text"):
+        if key in fields:
+            text = (fields.get(key) or "").strip()
+            if len(text) > LEGAL_TEXT_MAX:
+                raise SettingsError(_l("At most %(n)d characters.", n=LEGAL_TEXT_MAX), key)
+            setattr(settings, key, text)
     threshold = fields.get("low_stock_threshold")
     if threshold is not None:
         if not 0 <= threshold <= 100_000:

@@ -17,6 +17,7 @@ from app.accounts.models import mask_mobile
 from app.extensions import db
 from app.forms import ActionForm, apply_service_error
 from app.media import ImageError, save_image
+from app.settings.services import get_shop_settings
 from app.shop import bp
 
 
@@ -144,3 +145,15 @@ def change_password():
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("shop.me"))
     return render_template("shop/password.html", form=form)
+
+
+@bp.get("/terms")
+def terms():
+    return render_template("shop/legal.html", kind="terms", custom=get_shop_settings(db.session).terms_text)
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template(
+        "shop/legal.html", kind="privacy", custom=get_shop_settings(db.session).privacy_text
+    )
