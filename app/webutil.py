@@ -17,7 +17,7 @@ def toast(response: Response, message: str, level: str = "success") -> Response:
 def page_arg(name: str = "page", limit: int = 100_000) -> int:
     """?page=N as a sane positive number; anything else is page 1."""
     page = request.args.get(name, "1")
-    return int(page) if page.isdecimal() and 0 < int(page) < limit else 1
+    return int(page) if page.isdecimal() and len(page) <= 9 and 0 < int(page) < limit else 1
 
 
 # Dates a filter can sensibly ask for; beyond them a day's end (the next midnight) would not exist.

@@ -1,6 +1,7 @@
 """The back office's catalog pages as a merchant uses them: the product list with its inline edits and
 bulk actions, the product form with its SKU matrix and pictures, and the category tree."""
 
+import html
 import io
 import json
 import re
@@ -830,32 +831,60 @@ def test_tampered_form_rows_never_cause_a_500(owner_client, session):
     assert response.status_code == 404
 
 
-def test_adding_an_option_with_one_value_keeps_prices_stock_and_codes(owner_client, session):
+def test_adding_an_option_with_one_value_keeps_each_sku_its_price_stock_and_code(owner_client, session):
     product = factories.ProductFactory(
+        title="烟台红富士苹果",
         options=[{"name": "规格", "values": ["1斤装", "2斤礼盒装"]}],
         skus=[
             {"price_fen": 3990, "stock": 12, "spec_values": ["1斤装"], "code": "APL-1"},
             {"price_fen": 7990, "original_price_fen": 9900, "stock": 428, "spec_values": ["2斤礼盒装"]},
         ],
     )
+    ids = {tuple(sku.spec_values): sku.id for sku in product.skus}
     form = owner_client.get(f"/admin/products/{product.id}/edit").get_data(as_text=True)
     data = {
-        name: value
-        for name, value in re.findall(r'name="(sku-\d+-[a-z_]+|option-\d+-[a-z]+)" value="([^"]*)"', form)
+        name: html.unescape(value)
+        for name, value in re.findall(
+            r'name="([a-z_]+|sku-\d+-[a-z_]+|option-\d+-[a-z]+)" value="([^"]*)"', form
+        )
     }
-    data = {k: v.replace("&#34;", '"') for k, v in data.items()}
     data.update({"option-1-name": "产地", "option-1-values": "丹东"})
-    html = owner_client.post(
+    matrix = owner_client.post(
         f"/admin/products/matrix?product_id={product.id}", data=data, headers=htmx_headers(owner_client)
     ).get_data(as_text=True)
     rows = re.findall(
         r'name="sku-\d+-spec" value="([^"]*)".*?name="sku-\d+-price" value="([^"]*)".*?'
         r'name="sku-\d+-original_price" value="([^"]*)".*?name="sku-\d+-stock" value="([^"]*)".*?'
         r'name="sku-\d+-code" value="([^"]*)"',
-        html,
+        matrix,
         re.S,
     )
-    assert [(json.loads(s.replace("&#34;", '"')), *rest) for s, *rest in rows] == [
+    assert [(json.loads(html.unescape(s)), *rest) for s, *rest in rows] == [
         (["1斤装", "丹东"], "39.90", "", "12", "APL-1"),
         (["2斤礼盒装", "丹东"], "79.90", "99.00", "428", ""),
     ]
+
+    # Saving keeps the same SKUs (ids, code) under the longer names, and a sale made meanwhile counts.
+    catalog.adjust_stock(session, ids[("2斤礼盒装",)], -3)
+    session.commit()
+    data.update(
+        {
+            name: html.unescape(value)
+            for name, value in re.findall(r'name="(sku-\d+-[a-z_]+)" value="([^"]*)"', matrix)
+        }
+    )
+    data["is_on_shelf"] = "y"
+    saved = owner_client.post(f"/admin/products/{product.id}/edit", data=data)
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:2000]
+    session.expire_all()
+    skus = {tuple(sku.spec_values): sku for sku in session.get(Product, product.id).skus}
+    assert set(skus) == {("1斤装", "丹东"), ("2斤礼盒装", "丹东")}
+    one, two = skus[("1斤装", "丹东")], skus[("2斤礼盒装", "丹东")]
+    assert (one.id, one.code, one.stock, one.price_fen, one.is_active) == (
+        ids[("1斤装",)],
+        "APL-1",
+        12,
+        3990,
+        True,
+    )
+    assert (two.id, two.stock, two.original_price_fen) == (ids[("2斤礼盒装",)], 425, 9900)

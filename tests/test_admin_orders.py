@@ -849,7 +849,7 @@ def test_the_shop_has_a_user_agreement_and_privacy_policy_the_merchant_can_repla
     assert "欢迎光临禾木生活馆" in terms and "0755-1234567" in terms
     assert "我们收集什么" in privacy and "openid" in privacy and "0755-1234567" in privacy
 
-    own = "第一条 本店只在深圳发货。\n\n第二条 <b>生鲜</b>不退换。"
+    own = "第一条 本店只在深圳发货。\r\n\r\n第二条 <b>生鲜</b>不退换。"  # as a browser sends a textarea
     response = owner_client.post("/admin/settings", data=settings_form(owner_client, terms_text=own))
     assert response.status_code == 302
     terms = text(shopper.get("/terms"))

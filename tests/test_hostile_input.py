@@ -88,7 +88,7 @@ def test_only_the_buyer_can_play_the_sandbox_gateway_for_an_order(client, app, s
     assert client.get(url).status_code == 200
 
     stranger = app.test_client()
-    assert stranger.get(url).status_code == 404
+    assert stranger.get(url).headers["Location"].startswith("/login")
     other = factories.UserFactory()
     login(stranger, other)
     assert stranger.get(url).status_code == 404
@@ -104,3 +104,28 @@ def test_mobile_numbers_typed_with_full_width_digits_are_read_as_digits():
         normalise_mobile("13812345678²")
     with pytest.raises(ValueError):
         normalise_mobile("١٣٨١٢٣٤٥٦٧٨")  # Arabic-Indic digits: not a mainland number
+
+
+def test_digits_spelt_another_way_share_one_login_limit(app, client):
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    user = factories.UserFactory(mobile="13800138000")
+    token = csrf_token(client, "/login")
+    spellings = ("13800138000", "１3800138000", "①3800138000", "13800138000")
+    for n, spelling in enumerate(spellings):  # from four addresses: only the per-number limit can stop it
+        answer = client.post(
+            "/login",
+            data={"mobile": spelling, "password": "wrong-1", "csrf_token": token},
+            environ_base={"REMOTE_ADDR": f"10.0.0.{n + 1}"},
+        )
+    assert answer.status_code == 429  # the fourth try at one number, however it was written
+    assert user.mobile == "13800138000"
+
+
+def test_a_huge_quantity_in_the_cart_is_refused_not_a_crash(client, session, product):
+    token = csrf_token(client, "/cart")
+    sku_id = product.skus[0].id
+    client.post("/cart/add", data={"sku_id": sku_id, "qty": "1", "csrf_token": token})
+    response = client.post(
+        "/cart/update", data={"op": f"inc:{sku_id}", f"qty-{sku_id}": "9" * 5000, "csrf_token": token}
+    )
+    assert response.status_code < 500

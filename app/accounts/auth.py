@@ -1,5 +1,6 @@
 """Sign-in plumbing the shop and the back office share: rate limits, safe redirects, logging in."""
 
+import unicodedata
 from urllib.parse import urlsplit
 
 from flask import current_app, request
@@ -14,7 +15,10 @@ def _login_limit() -> str:
 
 
 def _mobile_key() -> str:
-    return "mobile:" + "".join(ch for ch in (request.form.get("mobile") or "") if ch.isdecimal())[-11:]
+    """The number as login will read it (NFKC: full-width and other look-alike digits become ASCII), so
+    that spelling one number many ways does not give it many separate limits."""
+    raw = unicodedata.normalize("NFKC", request.form.get("mobile") or "")
+    return "mobile:" + "".join(ch for ch in raw if ch in "0123456789")[-11:]
 
 
 # Per address and per mobile number, shared by the shop and the back-office login forms, so that

@@ -674,7 +674,7 @@ def distribution_ledger_export():
 def _distributor_name(distributor: Distributor | None) -> str:
     if distributor is None:
         return ""
-    return distributor.real_name or distributor.user.display_name
+    return distributor.label
 
 
 def _settle() -> dict:

@@ -188,6 +188,7 @@ class MatrixRow:
     stock: str = ""
     stock_seen: str = ""
     code: str = ""
+    continues: str = ""  # JSON of the combination this row continues (see SkuInput.continues)
     errors: dict[str, str] = field(default_factory=dict)
     parsed: SkuInput | None = None
 
@@ -241,8 +242,20 @@ class MatrixRow:
             stock=stock,
             code=code or None,
             stock_seen=int(seen) if seen.isdecimal() and int(seen) <= MAX_STOCK else None,
+            continues=_spec_list(self.continues),
         )
         return not self.errors
+
+
+def _spec_list(text: str) -> list[str] | None:
+    """A combination as the form carries it (JSON list of option values), or None for anything else."""
+    try:
+        values = json.loads(text) if text else None
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(values, list) or len(values) > MAX_AXES:
+        return None
+    return values if all(isinstance(value, str) for value in values) else None
 
 
 def _extends(combo: list[str], values: list[str]) -> bool:
@@ -303,7 +316,7 @@ class SkuMatrix:
         if action == "add_axis" and len(axes) < MAX_AXES:
             axes.append(OptionAxis())
             focus_axis = len(axes) - 1
-        elif action.startswith("remove_axis-") and action.removeprefix("remove_axis-").isdecimal():
+        elif action.startswith("remove_axis-") and action.removeprefix("remove_axis-") in ("0", "1", "2"):
             position = int(action.removeprefix("remove_axis-"))
             if position < len(axes):
                 del axes[position]
@@ -319,13 +332,8 @@ class SkuMatrix:
         )
         rows = []
         for index in indexes[: MAX_COMBINATIONS * 2]:
-            try:
-                values = json.loads(formdata.get(f"sku-{index}-spec") or "")
-            except ValueError:
-                continue
-            if not isinstance(values, list) or len(values) > MAX_AXES:
-                continue
-            if not all(isinstance(value, str) for value in values):
+            values = _spec_list(formdata.get(f"sku-{index}-spec") or "")
+            if values is None:
                 continue
 
             def text(name, index=index):
@@ -339,6 +347,7 @@ class SkuMatrix:
                     stock=text("stock"),
                     stock_seen=text("stock_seen"),
                     code=text("code"),
+                    continues=(formdata.get(f"sku-{index}-continues") or "")[:400],
                 )
             )
         return rows
@@ -377,8 +386,10 @@ class SkuMatrix:
             row.spec_values = combo
             rows.append(row)
         for parent, children in heirs.values():
-            if len(children) == 1:  # the same goods under a longer name: its stock and code move with it
-                children[0].stock, children[0].code = parent.stock, parent.code
+            if len(children) == 1:  # the same goods under a longer name: its SKU carries on (stock, code)
+                child = children[0]
+                child.stock, child.stock_seen, child.code = parent.stock, parent.stock_seen, parent.code
+                child.continues = parent.continues or parent.spec_json
         self.rows = rows
 
     # -- checking and handing over to the service

@@ -185,6 +185,9 @@ class SkuInput:
     original_price_fen: int | None = None
     code: str | None = None
     stock_seen: int | None = None
+    # The combination this one continues, e.g. ["1斤装"] for ["1斤装", "丹东"] once 产地 was added: its
+    # SKU (id, code, stock, the carts holding it) carries on under the longer name instead of a new one.
+    continues: list[str] | None = None
 
 
 @dataclass
@@ -302,12 +305,24 @@ def _sync_images(product: Product, image_keys: list[str]) -> None:
 def _sync_skus(session: Session, product: Product, rows: dict[str, tuple[int, SkuInput]]) -> None:
     """Update SKUs in place (their ids are on past orders); combinations that disappeared are deactivated."""
     by_key = {sku.spec_key: sku for sku in product.skus}
+    # A combination that gained an option value carries its SKU along (see SkuInput.continues), when
+    # that SKU's own combination is gone and no other row claimed it.
+    renamed: dict[str, Sku] = {}
+    for key, (_index, row) in rows.items():
+        if key in by_key or not row.continues:
+            continue
+        old = by_key.get(spec_key(row.continues))
+        if old is not None and old.spec_key not in rows and old not in renamed.values():
+            renamed[key] = old
     kept_codes = {row.code for _index, row in rows.values()}
     # Free codes first, so that swapping two codes between rows does not trip the unique index.
     for sku in product.skus:
         if sku.code and sku.code not in kept_codes:
             sku.code = None
+    for key, sku in renamed.items():
+        sku.spec_key = key
     session.flush()
+    by_key.update(renamed)
     for position, (key, (index, row)) in enumerate(rows.items()):
         sku = by_key.get(key)
         if sku is None:
@@ -329,7 +344,7 @@ def _sync_skus(session: Session, product: Product, rows: dict[str, tuple[int, Sk
         sku.position = position
         sku.is_active = True
     for key, sku in by_key.items():
-        if key not in rows:
+        if key not in rows and sku not in renamed.values():
             sku.is_active = False
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 
 from app.accounts import services as accounts
 from app.accounts.auth import safe_next, start_session
-from app.extensions import csrf, db
+from app.extensions import csrf, db, login_manager
 from app.orders.models import OrderStatus, Payment, PaymentStatus, Refund
 from app.orders.services import complete_refund, record_event
 from app.payments import alipay, get_provider, sandbox, wechat_web
@@ -87,7 +87,9 @@ def _sandbox_payment(out_trade_no: str) -> Payment:
         select(Payment).where(Payment.out_trade_no == out_trade_no[:32], Payment.provider == "sandbox")
     )
     # Only the buyer plays the gateway for their own order: nobody else may pay, fail or cancel it.
-    if payment is None or not current_user.is_authenticated or payment.order.user_id != current_user.id:
+    if not current_user.is_authenticated:
+        abort(login_manager.unauthorized())
+    if payment is None or payment.order.user_id != current_user.id:
         abort(404)
     return payment
 

@@ -44,7 +44,7 @@ def update_shop_settings(session: Session, **fields) -> ShopSettings:
     settings.announcement = (fields.get("announcement") or "").strip()
     for key in ("terms_text", "privacy_text"):
         if key in fields:
-            text = (fields.get(key) or "").strip()
+            text = (fields.get(key) or "").replace("\r\n", "\n").replace("\r", "\n").strip()
             if len(text) > LEGAL_TEXT_MAX:
                 raise SettingsError(_l("At most %(n)d characters.", n=LEGAL_TEXT_MAX), key)
             setattr(settings, key, text)

@@ -106,6 +106,7 @@ def profile():
 
 @bp.route("/me/mobile", methods=["GET", "POST"])
 @login_required
+@register_rate_limit  # it tells whether a number has an account, like registering does
 def add_mobile():
     """An account made by WeChat's silent login has no number or password: add them here."""
     if current_user.mobile:

@@ -293,7 +293,8 @@ def cart_update():
     else:
         for sku_id, (qty, _seen) in entries.items():
             wanted = request.form.get(f"qty-{sku_id}", str(qty)).strip()
-            if sku_id == target_id and op in ("inc", "dec") and wanted.lstrip("-").isdecimal():
+            number = wanted.lstrip("-")
+            if sku_id == target_id and op in ("inc", "dec") and number.isdecimal() and len(number) <= 9:
                 wanted = str(int(wanted) + (1 if op == "inc" else -1))
             if wanted == str(qty):
                 continue
