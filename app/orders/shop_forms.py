@@ -23,16 +23,18 @@ REFUND_REASONS = (
 
 
 class AddressForm(FlaskForm):
-    recipient = StringField(_l("Recipient"), validators=[Length(max=20)])
-    mobile = StringField(_l("Mobile number"), validators=[Length(max=20)])
+    # No validators here: orders.save_address checks every field (lengths included) and reports all the
+    # problems of one submission together, in its own sentences.
+    recipient = StringField(_l("Recipient"))
+    mobile = StringField(_l("Mobile number"))
     province = SelectField(
         _l("Province"),
         choices=[SelectChoice("", _l("Choose a province"))] + [SelectChoice(p, p) for p in PROVINCES],
-        validate_choice=False,  # checked below, with a sentence instead of WTForms' "Not a valid choice"
+        validate_choice=False,
     )
-    city = StringField(_l("City"), validators=[Length(max=20)])
-    district = StringField(_l("District"), validators=[Length(max=20)])
-    detail = TextAreaField(_l("Street address"), validators=[Length(max=120)])
+    city = StringField(_l("City"))
+    district = StringField(_l("District"))
+    detail = TextAreaField(_l("Street address"))
     is_default = BooleanField(_l("Use as my default address"))
 
 
