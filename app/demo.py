@@ -23,8 +23,8 @@ from app.accounts.models import Role
 from app.catalog.models import Category, Product
 from app.catalog.services import ProductInput, SkuInput, save_category, save_product
 from app.distribution import ledger
+from app.distribution.cli import settle_work
 from app.distribution.services import DistributionError
-from app.extensions import db
 from app.jobs import run_job
 from app.media import save_image
 from app.orders.services import OrderError
@@ -472,12 +472,7 @@ def _seed_history(
     everything.commit()
     session.commit()
 
-    def settle() -> dict:
-        released = ledger.release_due(db.session)
-        db.session.commit()
-        return {"released": released}
-
-    run_job("distribution-settle", settle)
+    run_job("distribution-settle", settle_work)
     history.mismatches = len(ledger.audit(session))
     run_job("ledger-audit", lambda: {"mismatches": history.mismatches})
     return history

@@ -39,7 +39,7 @@ Counts = Mapping[str, int]
 def run_job(name: str, work: Callable[[], Counts]) -> str:
     """Run `work` (which commits as it goes and returns what it did as counts, e.g. {"expired": 3}) under
     the job's lock. The counts are stored as "expired=3" so the back office can say them in the reader's
-    language (`describe_result`); the returned line is the same text, for cron's log."""
+    language (`describe_counts`); the returned line is the same text, for cron's log."""
     engine = db.engine
     with engine.connect() as lock_conn:
         if engine.dialect.name == "postgresql":

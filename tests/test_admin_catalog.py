@@ -888,3 +888,34 @@ def test_adding_an_option_with_one_value_keeps_each_sku_its_price_stock_and_code
         True,
     )
     assert (two.id, two.stock, two.original_price_fen) == (ids[("2斤礼盒装",)], 425, 9900)
+
+
+@pytest.mark.parametrize(
+    "continues", ["[" * 5000, '"红"', "[1, 2]", '["a", "b", "c", "d"]', '["红", "M"]', '["蓝", "L"]']
+)
+def test_a_tampered_continues_field_cannot_take_over_another_sku(owner_client, session, continues):
+    token = csrf_token(owner_client, "/admin/products/new")
+    owner_client.post("/admin/products/new", data=product_form(token))
+    product = session.scalars(select(Product)).one()
+    ids = {tuple(sku.spec_values): sku.id for sku in product.skus}
+    # A new size XL: its rows are new SKUs. One claims to continue an SKU that stays (or is garbage);
+    # no SKU may change hands.
+    data = product_form(token, **{"option-1-values": "M L XL"})
+    for index in range(4):
+        data[f"sku-{index}-stock_seen"] = "20"
+    for index, combo in ((4, ["红", "XL"]), (5, ["蓝", "XL"])):
+        data.update(
+            {
+                f"sku-{index}-spec": json.dumps(combo, ensure_ascii=False),
+                f"sku-{index}-price": "69.90",
+                f"sku-{index}-stock": "5",
+            }
+        )
+    data["sku-4-continues"] = continues
+    response = owner_client.post(f"/admin/products/{product.id}/edit", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:1000]
+    session.expire_all()
+    after = {tuple(sku.spec_values): sku for sku in session.get(Product, product.id).skus}
+    assert {combo: after[combo].id for combo in ids} == ids
+    assert all(sku.is_active for sku in after.values()) and len(after) == 6
+    assert after[("红", "XL")].stock == 5

@@ -55,5 +55,4 @@ def dashboard():
 @bp.get("/_nav")
 def nav():
     """The sidebar menu alone, with fresh badges; `active` is the endpoint of the page it sits on."""
-    active = request.args.get("active", "")[:80]
-    return render_template("admin/_nav.html", nav_active=active or request.endpoint)
+    return render_template("admin/_nav.html", nav_active=request.args.get("active", "")[:80])

@@ -43,6 +43,7 @@ from app.distribution.admin_forms import (
     RejectWithdrawalForm,
     VoidCommissionForm,
 )
+from app.distribution.cli import settle_work
 from app.distribution.models import (
     Commission,
     CommissionExplanation,
@@ -677,12 +678,6 @@ def _distributor_name(distributor: Distributor | None) -> str:
     return distributor.label
 
 
-def _settle() -> dict:
-    released = ledger.release_due(db.session)
-    db.session.commit()
-    return {"released": released}
-
-
 @bp.post("/distribution/jobs/<name>")
 @permission_required(Permission.SETTINGS)
 def distribution_run_job(name: str):
@@ -693,7 +688,7 @@ def distribution_run_job(name: str):
         return redirect(url_for("admin.distribution_ledger"))
     try:
         if name == "settle":
-            summary = run_job("distribution-settle", _settle)
+            summary = run_job("distribution-settle", settle_work)
             flash(_("Settled: %(summary)s.", summary=describe_counts(summary)), "success")
         elif name == "audit":
             mismatches = ledger.audit(db.session)

@@ -368,7 +368,8 @@ class SkuMatrix:
         combos = generate_combinations(self.options)
         # Rows typed for combinations that are gone, e.g. 颜色 = 红 before 尺寸 was added: the longest one
         # whose values a new combination extends passes on what was typed (below).
-        gone = [row for key, row in typed.items() if key not in {spec_key(c) for c in combos}]
+        wanted = {spec_key(combo) for combo in combos}
+        gone = [row for key, row in typed.items() if key not in wanted]
         rows, heirs = [], {}
         for combo in combos:
             key = spec_key(combo)

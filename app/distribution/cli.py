@@ -13,17 +13,18 @@ distribution_cli = AppGroup("distribution", help="Distribution jobs.")
 ledger_cli = AppGroup("ledger", help="Commission ledger checks.")
 
 
+def settle_work() -> dict:
+    """The settle job's work, for `run_job`: cron, the back office's "settle now" and the demo share it."""
+    released = ledger.release_due(db.session)
+    db.session.commit()
+    return {"released": released}
+
+
 @distribution_cli.command("settle")
 def settle():
     """Release frozen commission whose order has been completed for the freeze days (idempotent)."""
-
-    def work() -> dict:
-        released = ledger.release_due(db.session)
-        db.session.commit()
-        return {"released": released}
-
     try:
-        click.echo(run_job("distribution-settle", work))
+        click.echo(run_job("distribution-settle", settle_work))
     except JobAlreadyRunning:
         click.echo("distribution-settle is already running elsewhere; nothing done.")
 

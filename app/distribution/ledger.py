@@ -41,6 +41,7 @@ from app.distribution.services import (
     make_distributor,
     paid_spend_fen,
 )
+from app.money import format_fen
 from app.orders.models import Address, Order, OrderStatus, RefundStatus
 from app.timeutil import utcnow
 
@@ -576,8 +577,6 @@ def request_withdrawal(session: Session, distributor: Distributor, data: Withdra
     if not isinstance(amount, int) or amount <= 0:
         problems.append(("amount_fen", _l("Please enter an amount.")))
     elif amount < settings.withdrawal_min_fen:
-        from app.money import format_fen
-
         minimum = format_fen(settings.withdrawal_min_fen)
         problems.append(("amount_fen", _l("The minimum withdrawal is %(min)s.", min=minimum)))
     account = _check_account(data, problems)

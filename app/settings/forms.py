@@ -24,14 +24,9 @@ class ShopSettingsForm(FlaskForm):
     )
     service_wechat_qr = FileField(_l("Customer service WeChat QR code"))
     announcement = TextAreaField(_l("Announcement"), validators=[Length(max=200)])
-    terms_text = TextAreaField(
-        _l("User agreement"),
-        validators=[Length(max=20000, message=_l("At most %(n)d characters.", n=20000))],
-    )
-    privacy_text = TextAreaField(
-        _l("Privacy policy"),
-        validators=[Length(max=20000, message=_l("At most %(n)d characters.", n=20000))],
-    )
+    # Length is checked by update_shop_settings (after line endings are normalised).
+    terms_text = TextAreaField(_l("User agreement"))
+    privacy_text = TextAreaField(_l("Privacy policy"))
     low_stock_threshold = IntegerField(
         _l("Low stock warning below"),
         default=10,

@@ -249,6 +249,8 @@ def test_inside_wechat_a_new_shopper_is_signed_in_silently_and_pays_by_jsapi_onc
     overlay = page.locator(".browser-guide__overlay")
     expect(overlay).to_be_visible()
     expect(overlay).to_contain_text("点击右上角 ··· 选择『在浏览器打开』后用支付宝付款")
+    # Signed in by WeChat alone: the browser would ask for a number and password this account lacks.
+    expect(overlay.locator(".browser-guide__note a")).to_have_attribute("href", "/me/mobile")
     step(shop, shot, page, "open-in-browser-guide")
     overlay.get_by_text("知道了").click()
     expect(overlay).to_be_hidden()
