@@ -2,10 +2,12 @@
 
 import json
 import logging
+import math
+import time
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -15,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from app import request_input
 from app.config import load_config
 from app.db_types import MAX_ID
 from app.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate, select_locale
@@ -60,6 +63,7 @@ def create_app(config: dict | None = None) -> Flask:
     load_config(app, config)
     # <int:…> in every route stops at the largest id the database can hold: a bigger number is a 404.
     app.url_map.converters["int"] = IdConverter
+    request_input.init_app(app)
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
@@ -169,6 +173,7 @@ def _local_path(url: str | None) -> str | None:
 def register_blueprints(app: Flask) -> None:
     from app.admin import bp as admin_bp
     from app.media import bp as media_bp
+    from app.payments import sandbox_views
     from app.payments.views import bp as payments_bp
     from app.shop import bp as shop_bp
 
@@ -176,6 +181,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(media_bp, url_prefix="/media")
     app.register_blueprint(payments_bp, url_prefix="/pay")
+    sandbox_views.init_app(app)
 
 
 ERROR_TEXT = {
@@ -200,6 +206,18 @@ def render_error(code: int, message: str | None = None):
     return render_template(f"{audience}/error.html", code=code, title=title, message=message), code
 
 
+def too_many_requests_message() -> str:
+    """Says how long to wait: until the breached limit's window ends (a minute, or up to an hour)."""
+    limit = limiter.current_limit
+    seconds = limit.window[0] - time.time() if limit is not None and limit.breached else 60
+    minutes = max(1, math.ceil(seconds / 60))
+    return ngettext(
+        "Too many attempts. Please try again in %(num)d minute.",
+        "Too many attempts. Please try again in %(num)d minutes.",
+        minutes,
+    )
+
+
 def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
@@ -214,6 +232,10 @@ def register_errorhandlers(app: Flask) -> None:
         own_sentence = error.description != type(error).description and error.code != 429
         message = error.description if own_sentence else None
         return render_error(error.code if error.code in ERROR_TEXT else 400, message)
+
+    @app.errorhandler(429)
+    def too_many_requests(error):
+        return render_error(429, too_many_requests_message())
 
     @app.errorhandler(500)
     def server_error(error):

@@ -44,4 +44,12 @@ def register(app: Flask) -> None:
         """Fill the database with a believable demo shop (idempotent: only adds what is missing)."""
         from app.demo import seed
 
+        if app.config["FENXIAO_ENV"] == "production":
+            # Its order history is paid through the sandbox, which production does not have; and made-up
+            # customers and orders have no place beside real ones. Refuse before writing anything.
+            raise click.ClickException(
+                "seed-demo is for trying Fenxiao out and does not run in production "
+                "(FENXIAO_ENV=production): nothing was written. Use FENXIAO_ENV=development on a test copy."
+            )
+
         seed(db.session, if_empty=if_empty, url=url, echo=click.echo)

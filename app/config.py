@@ -45,7 +45,9 @@ class Config:
         # A request may carry a few images plus form fields.
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 32 * 1024 * 1024))
         self.MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
-        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        # Counters in the shop's database, shared by every worker and host (app/ratelimit.py); or redis://….
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
+        self.RATELIMIT_STRATEGY = "fixed-window"
         self.RATELIMIT_HEADERS_ENABLED = True
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
         self.SESSION_COOKIE_NAME = "fenxiao_session"

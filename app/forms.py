@@ -3,9 +3,11 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, StringField
+from wtforms import IntegerField as _WTFormsIntegerField
 from wtforms.validators import ValidationError
 
 from app.money import MoneyError, parse_yuan, yuan
+from app.numbers import parse_whole_number
 
 
 class MoneyField(StringField):
@@ -33,6 +35,18 @@ class MoneyField(StringField):
         except MoneyError as error:
             self.data = None
             raise ValueError(str(error)) from None
+
+
+class IntegerField(_WTFormsIntegerField):
+    """WTForms' IntegerField, but only plain digits (ASCII or full-width) and a minus sign: its int() would
+    read "1_0" as 10."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        self.data = parse_whole_number(valuelist[0], allow_negative=True)
+        if self.data is None and valuelist[0].strip():
+            raise ValueError(str(_l("Please enter a whole number.")))
 
 
 class ActionForm(FlaskForm):

@@ -27,4 +27,5 @@ from app.orders.models import (  # noqa: F401
     RefundLine,
 )
 from app.payments.models import ApiToken, PaymentSettings  # noqa: F401
+from app.ratelimit import RateLimitCounter  # noqa: F401
 from app.settings.models import ShopSettings  # noqa: F401

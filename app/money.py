@@ -7,6 +7,8 @@ import re
 
 from flask_babel import lazy_gettext as _l
 
+from app.numbers import FULL_WIDTH
+
 # The most a single amount may be: ¥100,000,000.00. Anything larger is a typo, not a price.
 MAX_FEN = 100_000_000_00
 BP_PER_UNIT = 10_000
@@ -21,14 +23,17 @@ class MoneyError(ValueError):
 
 
 def parse_yuan(text: str | None, *, allow_zero: bool = True, max_fen: int = MAX_FEN) -> int:
-    """Turn what someone typed as yuan into fen. Refuses negatives, fractions of a fen and absurd sizes."""
+    """Turn what someone typed as yuan into fen: "12.30", "¥12.30", "12" and full-width digits. Refuses
+    separators ("12,30" is a typo for 12.30 as often as for 1,230), fractions of a fen, exponents, NaN and
+    infinity, negatives and absurd sizes — each with a sentence saying what to type instead."""
     if text is None:
         raise MoneyError(_l("Please enter an amount."))
-    cleaned = str(text).strip().replace(",", "").replace("，", "")
-    for sign in ("¥", "￥"):
-        cleaned = cleaned.removeprefix(sign).strip()
+    cleaned = str(text).translate(FULL_WIDTH).strip()
+    cleaned = cleaned.removeprefix("¥").strip()
     if not cleaned:
         raise MoneyError(_l("Please enter an amount."))
+    if "," in cleaned or "，" in cleaned:
+        raise MoneyError(_l("Please enter the amount without commas, such as 1230 or 12.30."))
     if cleaned.startswith("-"):
         raise MoneyError(_l("The amount cannot be negative."))
     if _TOO_MANY_DECIMALS.match(cleaned):
@@ -73,7 +78,8 @@ def format_fen_range(low: int | None, high: int | None) -> str:
 
 def parse_percent_bp(text: str | None) -> int:
     """ "10" or "10.5" (per cent) -> 1000 or 1050 basis points."""
-    cleaned = (str(text) if text is not None else "").strip().removesuffix("%").strip()
+    cleaned = (str(text) if text is not None else "").translate(FULL_WIDTH).strip()
+    cleaned = cleaned.removesuffix("%").removesuffix("％").strip()
     if cleaned.startswith("-"):
         raise MoneyError(_l("The rate cannot be negative."))
     match = _PERCENT.match(cleaned)

@@ -37,7 +37,6 @@ def base_config(db_url: str, tmp_path: Path) -> dict:
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": db_url,
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
-        "RATELIMIT_STORAGE_URI": "memory://",
         "SERVER_NAME": None,
         # Production hashes with scrypt; tests make hundreds of users and only need a real hash.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",

@@ -25,7 +25,10 @@ from app.money import (
         ("0", 0),
         ("0.01", 1),
         ("¥8.80", 880),
-        (" 1,234.50 ", 123450),
+        (" ¥1234.50 ", 123450),
+        ("￥8.80", 880),
+        ("１２．３０", 1230),
+        ("１２", 1200),
         ("12.", 1200),
         ("1000000.00", 100000000),
     ],
@@ -56,9 +59,19 @@ def test_largest_allowed_amount_round_trips():
     assert parse_yuan(yuan(MAX_FEN)) == MAX_FEN
 
 
-@pytest.mark.parametrize("text", ["", "   ", "abc", "1e3", "12.3.4", ".5", "NaN", "inf", "１２"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "¥", "abc", "1e3", "1E3", "12.3.4", ".5", "NaN", "nan", "inf", "Infinity", "0x10", "1_0"],
+)
 def test_parse_yuan_refuses_garbage(text):
     with pytest.raises(MoneyError):
+        parse_yuan(text)
+
+
+@pytest.mark.parametrize("text", ["12,30", "1,230.00", "12，30"])
+def test_a_comma_in_an_amount_is_refused_not_read_as_thousands(text):
+    """ "12,30" was once saved as ¥1,230.00: a comma is a decimal point in half the world."""
+    with pytest.raises(MoneyError, match="commas"):
         parse_yuan(text)
 
 

@@ -1,7 +1,9 @@
 """WeChat Pay v3 and Alipay against local fake gateways that speak the real protocols (signatures,
 encryption, notifies): paying, the notify cases that must fail, reconcile, refunds, and secrets."""
 
+import base64
 import logging
+import secrets
 import time
 
 import pytest
@@ -11,7 +13,7 @@ from app import create_app
 from app.extensions import db
 from app.orders import services as orders
 from app.orders.models import Order, OrderEvent, OrderStatus, Payment, RefundStatus
-from app.payments import get_provider
+from app.payments import get_provider, wechat_certificates
 from app.payments.cli import reconcile
 from app.payments.services import start_payment
 from app.payments.settings import PaymentSettingsInput, save_payment_settings
@@ -19,6 +21,7 @@ from tests import factories
 from tests.conftest import base_config, login
 from tests.fakes.alipay import FakeAlipay
 from tests.fakes.wechat import APPID, FakeWechat
+from tests.htmlforms import form
 
 WECHAT_UA = "Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.50 NetType/WIFI"
 PHONE_UA = (
@@ -179,6 +182,66 @@ def test_notifies_that_must_fail(client, shopper, wechat, case):
     assert response.status_code >= 400
     assert response.get_json()["code"] == "FAIL"
     assert order_status(order.id) == OrderStatus.PENDING_PAYMENT
+
+
+def test_a_notify_with_an_unknown_serial_is_refused_before_anything_reaches_the_gateway(
+    client, shopper, wechat
+):
+    """A forged notify with a random serial once made the SDK download certificates on every request,
+    holding a worker while the gateway answered: now it is refused before the SDK sees it."""
+    order, payment, _page = open_wechat_order(client, shopper, wechat)
+    headers, body = wechat.notify(wechat.transaction(wechat.pay(payment.out_trade_no)))
+    headers["Wechatpay-Serial"] = secrets.token_hex(20).upper()
+    headers["Wechatpay-Signature"] = base64.b64encode(secrets.token_bytes(256)).decode()
+    before = len(wechat.requests)
+    response = client.post("/pay/notify/wechat", data=body, headers=headers)
+    assert response.status_code == 401 and response.get_json()["code"] == "FAIL"
+    assert wechat.requests[before:] == []
+    assert order_status(order.id) == OrderStatus.PENDING_PAYMENT
+
+
+@pytest.fixture
+def moving_to_the_public_key(wechat):
+    """The merchant is switching from platform certificates: for a week notifies come signed by either."""
+    serial = wechat.add_platform_certificate()
+    yield serial
+    wechat.platform_certificates.clear()
+
+
+def certificate_fetches(wechat, since: int) -> int:
+    return sum(1 for method, path in wechat.requests[since:] if (method, path) == ("GET", "/v3/certificates"))
+
+
+def test_certificate_signed_notifies_verify_once_the_job_fetched_the_certificates(
+    client, shopper, wechat, moving_to_the_public_key
+):
+    order, payment, _page = open_wechat_order(client, shopper, wechat)
+    resource = wechat.transaction(wechat.pay(payment.out_trade_no))
+    before = len(wechat.requests)
+    headers, body = wechat.notify(resource, certificate_serial=moving_to_the_public_key)
+    assert client.post("/pay/notify/wechat", data=body, headers=headers).status_code == 401
+    assert wechat.requests[before:] == []  # the request itself never fetches
+
+    reconcile(db.session)
+    reconcile(db.session)  # every 5 minutes from cron: the certificates are fetched at most once an hour
+    assert certificate_fetches(wechat, before) == 1
+
+    headers, body = wechat.notify(resource, certificate_serial=moving_to_the_public_key)
+    assert client.post("/pay/notify/wechat", data=body, headers=headers).status_code == 204
+    assert order_status(order.id) == OrderStatus.PAID
+    headers, body = wechat.notify(resource, certificate_serial=moving_to_the_public_key, key="f" * 32)
+    assert client.post("/pay/notify/wechat", data=body, headers=headers).status_code == 401
+
+
+def test_saving_the_payment_settings_fetches_the_certificates(client, wechat, moving_to_the_public_key):
+    owner = factories.UserFactory(role="owner")
+    login(client, owner, admin=True)
+    page = client.get("/admin/settings/payments").get_data(as_text=True)
+    before = len(wechat.requests)
+    saved = client.post("/admin/settings/payments", data=form(page).data())
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:500]
+    assert certificate_fetches(wechat, before) == 1
+    assert wechat_certificates.cached_certificates(db.session)
 
 
 @pytest.mark.parametrize("change", ["amount", "mchid", "appid", "unknown"])
@@ -350,6 +413,27 @@ def test_silent_login_inside_wechat_keeps_the_share_ref(client, wechat):
     user = db.session.scalar(select(User).where(User.wechat_openid == "oNewShopperOpenId0000000001"))
     assert user is not None and user.referrer_id == distributor.user_id
     assert client.get("/me").status_code == 200  # signed in
+
+
+def test_first_mode_binding_holds_through_the_wechat_oauth_round_trip(client, wechat):
+    from app.accounts.models import User
+    from app.distribution import services as dist
+    from app.payments.wechat_hooks import TRIED_KEY
+
+    first, later = (
+        dist.make_distributor(db.session, factories.UserFactory(), source="merchant") for _ in "ab"
+    )
+    db.session.commit()
+    with client.session_transaction() as cookie:
+        cookie[TRIED_KEY] = True  # browsing as a guest first; paying will ask WeChat for the openid
+    client.get(f"/?ref={first.code}", headers={"User-Agent": WECHAT_UA})
+    client.get(f"/p/1?ref={later.code}", headers={"User-Agent": WECHAT_UA})
+    start = client.get("/pay/wechat/oauth?next=/cart", headers={"User-Agent": WECHAT_UA})
+    state = start.headers["Location"].split("state=")[1].split("#")[0].split("&")[0]
+    code = wechat.oauth_code_for("oFirstModeShopper0000000001")
+    client.get(f"/pay/wechat/oauth/callback?code={code}&state={state}", headers={"User-Agent": WECHAT_UA})
+    user = db.session.scalar(select(User).where(User.wechat_openid == "oFirstModeShopper0000000001"))
+    assert user.referrer_id == first.user_id
 
 
 def wechat_only_login(client, wechat, openid: str) -> None:

@@ -247,7 +247,7 @@ def test_429_page_is_chinese_and_htmx_gets_a_toast(app, client):
     data = {"mobile": "13812345678", "password": "wrong-pass1", "csrf_token": token}
     assert [client.post("/login", data=data).status_code for _ in range(2)] == [200, 200]
     assert_full_error_page(client.post("/login", data=data), 429, "尝试次数过多")
-    assert_htmx_error(client.post("/login", data=data, headers=HTMX), 429, "尝试次数过多，请稍等一分钟再试。")
+    assert_htmx_error(client.post("/login", data=data, headers=HTMX), 429, "尝试次数过多，请 1 分钟后再试。")
 
 
 def test_500_page_is_chinese_and_htmx_gets_a_toast(db_url, tmp_path):

@@ -1,10 +1,13 @@
 """Sign-in plumbing the shop and the back office share: rate limits, safe redirects, logging in."""
 
+import hashlib
+import hmac
 import unicodedata
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import after_this_request, current_app, request
 from flask_login import login_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.accounts.models import User
 from app.extensions import limiter
@@ -14,11 +17,63 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+KNOWN_DEVICE_COOKIE = "fx_known"
+KNOWN_DEVICE_SECONDS = 180 * 24 * 3600
+KNOWN_DEVICE_MAX_NUMBERS = 5
+
+
 def _mobile_key() -> str:
     """The number as login will read it (NFKC: full-width and other look-alike digits become ASCII), so
-    that spelling one number many ways does not give it many separate limits."""
+    that spelling one number many ways does not give it many separate limits.
+
+    A browser that has signed in to this number before counts apart from everyone else: a stranger who
+    spends the number's allowance on wrong passwords locks themselves out, not its owner's phone (which
+    still has the same allowance of its own, and the per-address limit besides)."""
     raw = unicodedata.normalize("NFKC", request.form.get("mobile") or "")
-    return "mobile:" + "".join(ch for ch in raw if ch in "0123456789")[-11:]
+    number = "".join(ch for ch in raw if ch in "0123456789")[-11:]
+    if number and _number_token(number) in _known_tokens():
+        return "known-device:" + number
+    return "mobile:" + number
+
+
+def _number_token(number: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"known-device:" + number.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _known_device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="known-device")
+
+
+def _known_tokens() -> list[str]:
+    """The numbers this browser has signed in to (as keyed hashes, never the numbers themselves)."""
+    raw = request.cookies.get(KNOWN_DEVICE_COOKIE)
+    if not raw:
+        return []
+    try:
+        tokens = _known_device_serializer().loads(raw, max_age=KNOWN_DEVICE_SECONDS)
+    except BadSignature:
+        return []
+    return [t for t in tokens if isinstance(t, str)] if isinstance(tokens, list) else []
+
+
+def _remember_known_device(user: User) -> None:
+    if not user.mobile:
+        return
+    tokens = [_number_token(user.mobile)]
+    tokens += [t for t in _known_tokens() if t != tokens[0]][: KNOWN_DEVICE_MAX_NUMBERS - 1]
+
+    @after_this_request
+    def set_cookie(response):
+        response.set_cookie(
+            KNOWN_DEVICE_COOKIE,
+            _known_device_serializer().dumps(tokens),
+            max_age=KNOWN_DEVICE_SECONDS,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
+        )
+        return response
 
 
 # Per address and per mobile number, shared by the shop and the back-office login forms, so that
@@ -48,3 +103,4 @@ def safe_next(target: str | None, default: str) -> str:
 
 def start_session(user: User) -> None:
     login_user(user, remember=True)
+    _remember_known_device(user)

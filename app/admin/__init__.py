@@ -25,6 +25,14 @@ def require_back_office_user():
     return None
 
 
+@bp.after_request
+def never_cache(response):
+    """Back-office pages hold customers' names, phones and addresses: no browser or proxy keeps a copy
+    (a shared shop computer's back button or cache would show them after logout)."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def permission_required(permission: Permission):
     """Owner-only or staff-level actions inside the back office."""
 

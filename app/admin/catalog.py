@@ -2,8 +2,6 @@
 shelf and stock edits and bulk actions; the product form with its SKU matrix and pictures; the category
 tree."""
 
-import re
-
 from flask import (
     Response,
     abort,
@@ -35,6 +33,7 @@ from app.db_types import parse_id
 from app.extensions import db, htmx
 from app.forms import apply_service_error
 from app.media import ImageError, save_image
+from app.numbers import parse_whole_number
 from app.settings.services import get_shop_settings
 from app.webutil import page_arg, toast
 
@@ -178,9 +177,6 @@ def products_shelf(product_id: int):
     return _row(product, message=message)
 
 
-_WHOLE_NUMBER = re.compile(r"-?\d{1,9}")
-
-
 @bp.post("/products/<int:product_id>/stock")
 @permission_required(Permission.CATALOG)
 def products_stock(product_id: int):
@@ -193,14 +189,15 @@ def products_stock(product_id: int):
         seen = (request.form.get(f"seen-{sku.id}") or "").strip()
         if not typed and not seen:
             continue
-        if not _WHOLE_NUMBER.fullmatch(typed):
+        new_stock, seen_stock = parse_whole_number(typed, allow_negative=True), parse_whole_number(seen)
+        if new_stock is None:
             errors[sku.id] = _("Stock must be a whole number from 0 to %(n)d.", n=catalog.MAX_STOCK)
             continue
-        if not seen.isdecimal() or len(seen) > 9:
+        if seen_stock is None:
             errors[sku.id] = _("The page is out of date. Please refresh it and try again.")
             continue
         try:
-            catalog.set_stock(db.session, sku.id, new_stock=int(typed), seen_stock=int(seen))
+            catalog.set_stock(db.session, sku.id, new_stock=new_stock, seen_stock=seen_stock)
         except catalog.CatalogError as error:
             errors[sku.id] = str(error.message)
     several = len(product.active_skus) > 1

@@ -7,6 +7,7 @@ from app.accounts.models import Permission
 from app.admin import bp, permission_required
 from app.extensions import db
 from app.forms import ActionForm, apply_service_error
+from app.payments import wechat_certificates
 from app.payments.forms import PaymentSettingsForm
 from app.payments.gateways import payment_settings
 from app.payments.settings import (
@@ -41,6 +42,9 @@ def payment_settings_page():
             db.session.rollback()
             form.form_errors.append(str(error))
         else:
+            db.session.commit()
+            # New credentials may come with platform certificates (merchants still moving to the public key).
+            wechat_certificates.refresh_certificates(db.session, force=True)
             db.session.commit()
             flash(_("Payment settings saved."), "success")
             return redirect(url_for("admin.payment_settings_page"))

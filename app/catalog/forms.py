@@ -30,6 +30,7 @@ from app.catalog.services import (
 from app.db_types import parse_id
 from app.distribution.admin_forms import ProductCommissionForm
 from app.money import MoneyError, parse_yuan, yuan
+from app.numbers import parse_whole_number
 
 # What merchants type between option values: commas (ASCII or Chinese), 、, semicolons, spaces, new lines.
 VALUE_SEPARATORS = re.compile(r"[,，、;；\s]+")
@@ -71,12 +72,13 @@ class WholeNumberField(StringField):
         if not text:
             self.data = self.default
             return
-        if not re.fullmatch(r"-?\d{1,9}", text) or not self.minimum <= int(text) <= self.maximum:
+        number = parse_whole_number(text, allow_negative=True)
+        if number is None or not self.minimum <= number <= self.maximum:
             self.data = None
             raise ValueError(
                 str(_l("Enter a whole number from %(low)d to %(high)d.", low=self.minimum, high=self.maximum))
             )
-        self.data = int(text)
+        self.data = number
 
 
 class IdSelectField(SelectField):
@@ -227,21 +229,20 @@ class MatrixRow:
         stock_text = self.stock.strip()
         if not stock_text:
             self.errors["stock"] = str(_l("Please enter the stock."))
-        elif not stock_text.isdecimal() or int(stock_text) > MAX_STOCK:
+        elif (stock := parse_whole_number(stock_text)) is None or stock > MAX_STOCK:
+            stock = None
             self.errors["stock"] = str(_l("Stock must be a whole number from 0 to %(n)d.", n=MAX_STOCK))
-        else:
-            stock = int(stock_text)
         code = self.code.strip()
         if len(code) > CODE_MAX:
             self.errors["code"] = str(_l("SKU codes have at most %(n)d characters.", n=CODE_MAX))
-        seen = self.stock_seen.strip()
+        seen = parse_whole_number(self.stock_seen)
         self.parsed = SkuInput(
             spec_values=list(self.spec_values),
             price_fen=price,
             original_price_fen=original,
             stock=stock,
             code=code or None,
-            stock_seen=int(seen) if seen.isdecimal() and int(seen) <= MAX_STOCK else None,
+            stock_seen=seen if seen is not None and seen <= MAX_STOCK else None,
             continues=_spec_list(self.continues),
         )
         return not self.errors

@@ -4,12 +4,12 @@ checked by distribution.services and distribution.ledger."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, Form, IntegerField, RadioField, SelectField, StringField
+from wtforms import BooleanField, Form, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.db_types import parse_id
 from app.distribution.services import DistributionError, SettingsInput, check_product_rates
-from app.forms import MoneyField, apply_service_error
+from app.forms import IntegerField, MoneyField, apply_service_error
 from app.money import MoneyError, format_bp, parse_percent_bp
 
 REASON_MAX = 200

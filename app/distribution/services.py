@@ -434,6 +434,64 @@ def remember_device(session: Session, user_id: int, device_id: str | None) -> No
 # ---------------------------------------------------------------- binding
 
 
+MAX_REMEMBERED_LINKS = 5
+
+
+def remember_share_link(
+    session: Session, remembered, distributor: Distributor, *, source: str, now: datetime
+) -> list[dict]:
+    """The share links a browser keeps until its visitor signs in, after opening `distributor`'s link:
+    one entry per distributor with when it was first (in "first" mode) or last (in "last" mode) opened.
+    Which of them binds is decided at sign-in (`remembered_referrer`), when lapses are known."""
+    links = _remembered_links(remembered)
+    mode = get_settings(session).binding_mode
+    known = next((link for link in links if link["code"] == distributor.code), None)
+    if known is not None and mode == "first":
+        return links
+    if known is not None:
+        links.remove(known)
+    links.append({"code": distributor.code, "source": source[:255], "at": now})
+    # Only the oldest can bind in "first" mode and only the newest in "last": keep those.
+    kept = links[:MAX_REMEMBERED_LINKS] if mode == "first" else links[-MAX_REMEMBERED_LINKS:]
+    return [{**link, "at": link["at"].isoformat() if link["at"] else None} for link in kept]
+
+
+def remembered_referrer(session: Session, remembered, now: datetime | None = None) -> tuple:
+    """(distributor, source link) of the remembered share link that binds now: in "first" mode the first
+    one still able to (its distributor active, not lapsed under binding days), in "last" mode the newest;
+    (None, "") when none can."""
+    now = now or utcnow()
+    settings = get_settings(session)
+    links = _remembered_links(remembered)
+    for link in links if settings.binding_mode == "first" else reversed(links):
+        opened = link["at"] or now
+        if opened > now or (settings.binding_days and opened + timedelta(days=settings.binding_days) <= now):
+            continue
+        distributor = distributor_by_code(session, link["code"])
+        if distributor is not None and distributor.is_active:
+            return distributor, link["source"]
+    return None, ""
+
+
+def _remembered_links(remembered) -> list[dict]:
+    """What the session holds, read defensively (a single dict from before lists; no time = just now)."""
+    items = (
+        [remembered] if isinstance(remembered, dict) else remembered if isinstance(remembered, list) else []
+    )
+    links = []
+    for item in items[: MAX_REMEMBERED_LINKS * 2]:
+        if not isinstance(item, dict) or not isinstance(item.get("code"), str):
+            continue
+        try:
+            opened = datetime.fromisoformat(str(item["at"])) if item.get("at") else None
+        except ValueError:
+            continue
+        if opened is not None and opened.tzinfo is None:
+            continue
+        links.append({"code": item["code"], "source": str(item.get("source", "")), "at": opened})
+    return links
+
+
 def binding_active(user: User, now: datetime) -> bool:
     return user.referrer_id is not None and (user.referrer_until is None or user.referrer_until > now)
 
@@ -454,9 +512,7 @@ def ancestor_ids(session: Session, user_id: int) -> list[int]:
 @dataclass
 class BindResult:
     bound: bool
-    reason: (
-        str  # first_bind / rebind_last / rebind_lapsed, or why not: disabled / self / cycle / kept / fixed
-    )
+    reason: str  # first_bind / rebind_last / rebind_lapsed, or why not: disabled / staff / self / cycle / kept / fixed
 
 
 def bind(
@@ -467,6 +523,8 @@ def bind(
     settings = get_settings(session)
     if not settings.enabled or distributor is None or not distributor.is_active:
         return BindResult(False, "disabled")
+    if user.is_back_office:
+        return BindResult(False, "staff")  # the shop's own people are never anyone's downline
     parent_id = distributor.user_id
     if parent_id == user.id:
         return BindResult(False, "self")

@@ -59,7 +59,9 @@ def _track_share_link():
         in_wechat="MicroMessenger" in request.headers.get("User-Agent", ""),
         today=now.date(),
     )
-    session[REF_SESSION_KEY] = {"code": distributor.code, "source": source}
+    session[REF_SESSION_KEY] = dist.remember_share_link(
+        db.session, session.get(REF_SESSION_KEY), distributor, source=source, now=now
+    )
     if current_user.is_authenticated:
         dist.bind(db.session, current_user, distributor, source=source, now=now)
     db.session.commit()
@@ -81,12 +83,7 @@ def _keep_visitor_cookie(response):
 def _bind_on_login(app, user, **_):
     """The remembered referrer survives registration and login: bind now (the rules decide whether)."""
     dist.remember_device(db.session, user.id, visitor_id())
-    ref = session.get(REF_SESSION_KEY)
-    if ref:
-        dist.bind(
-            db.session,
-            user,
-            dist.distributor_by_code(db.session, ref.get("code")),
-            source=ref.get("source", ""),
-        )
+    distributor, source = dist.remembered_referrer(db.session, session.get(REF_SESSION_KEY))
+    if distributor is not None:
+        dist.bind(db.session, user, distributor, source=source)
     db.session.commit()

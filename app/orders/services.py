@@ -23,6 +23,7 @@ from app.catalog.models import Product, Sku
 from app.catalog.services import _escape_like, adjust_stock
 from app.db_types import parse_id
 from app.money import allocate_proportionally
+from app.numbers import parse_whole_number
 from app.orders import signals
 from app.orders.models import (
     OPEN_REFUND_STATUSES,
@@ -145,10 +146,9 @@ class CartLine:
 
 
 def check_qty(qty) -> int:
-    try:
-        qty = int(qty)
-    except (TypeError, ValueError):
-        raise OrderError(_l("Please enter a quantity."), "qty") from None
+    qty = parse_whole_number(qty, allow_negative=True, max_digits=15)
+    if qty is None:
+        raise OrderError(_l("Please enter a quantity."), "qty")
     if qty < 1:
         raise OrderError(_l("The quantity must be at least 1."), "qty")
     if qty > MAX_LINE_QTY:
@@ -413,9 +413,12 @@ def place_order(
     idempotency_key: str,
     buyer_note: str = "",
     expected_total_fen: int | None = None,
+    client_ip_hash: str | None = None,
+    device_hash: str | None = None,
 ) -> Order:
     """Check prices and stock again, take the stock, copy everything onto the order: one transaction.
-    The same idempotency key from the same user gives back the first order (a double tap makes one)."""
+    The same idempotency key from the same user gives back the first order (a double tap makes one).
+    The salted hashes of the buyer's address and browser are kept for distribution's fraud flags."""
     if not idempotency_key or not IDEMPOTENCY_RE.match(idempotency_key):
         raise OrderError(_l("The page has expired. Please refresh it and try again."))
     existing = session.scalar(
@@ -466,6 +469,8 @@ def place_order(
         refunded_fen=0,
         buyer_note=note,
         idempotency_key=idempotency_key,
+        client_ip_hash=client_ip_hash,
+        device_hash=device_hash,
         ship_recipient=address.recipient,
         ship_mobile=address.mobile,
         ship_region=address.region,
@@ -781,7 +786,8 @@ def refund_quote(order: Order, items: dict) -> RefundQuote:
         line = lines_by_id.get(parse_id(line_id))
         if line is None:
             raise OrderError(_l("Please choose what to refund."), "items")
-        qty = int(qty) if str(qty).isdecimal() and len(str(qty)) < 7 else -1
+        qty = parse_whole_number(qty, max_digits=6)
+        qty = -1 if qty is None else qty
         if qty == 0:
             continue
         if qty < 0 or qty > line.refundable_qty:

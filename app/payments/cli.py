@@ -12,7 +12,7 @@ from app.extensions import db
 from app.jobs import JobAlreadyRunning, run_job
 from app.orders.models import OrderStatus, Payment, PaymentStatus
 from app.orders.services import expire_due_orders
-from app.payments import alipay, get_provider
+from app.payments import alipay, get_provider, wechat_certificates
 from app.payments.gateways import GatewayNotConfigured
 from app.payments.services import PaymentError, confirm_payment
 from app.payments.wechatpay import GatewayError
@@ -25,6 +25,8 @@ QUIET_PERIOD = timedelta(minutes=2)  # give the notify a chance first
 
 def reconcile(session) -> dict:
     expire_due_orders(session)
+    wechat_certificates.refresh_certificates(session)  # at most once an hour
+    session.commit()
     counts = {"paid": 0, "closed": 0, "waiting": 0, "errors": 0}
     due = session.scalars(
         select(Payment)

@@ -3,6 +3,7 @@ be pointed elsewhere by configuration (WECHATPAY_GATEWAY, ALIPAY_GATEWAY, WECHAT
 WECHAT_OPEN_BASE) — the tests point them at local fake gateways that speak the real protocols."""
 
 from alipay import AliPay
+from alipay.utils import AliPayConfig
 from flask import current_app, has_request_context, url_for
 from sqlalchemy.orm import Session
 from wechatpayv3 import WeChatPay, WeChatPayType
@@ -11,7 +12,9 @@ from app.payments.models import PaymentSettings
 from app.secrets_box import SecretsKeyMissing, unseal
 
 SETTINGS_ID = 1
-HTTP_TIMEOUT = (5, 15)
+# Gateways are called while a shopper or the merchant waits, and a gunicorn worker is held meanwhile: give
+# up soon (connect, read) rather than let a slow gateway take the shop down with it.
+HTTP_TIMEOUT = (3, 6)
 
 
 class GatewayNotConfigured(RuntimeError):
@@ -77,7 +80,11 @@ def alipay_complete(settings: PaymentSettings) -> bool:
     )
 
 
-def wechat_client(settings: PaymentSettings, pay_type: WeChatPayType = WeChatPayType.JSAPI) -> WeChatPay:
+def wechat_client(
+    settings: PaymentSettings, pay_type: WeChatPayType = WeChatPayType.JSAPI, *, certificates=()
+) -> WeChatPay:
+    """A client that verifies with the public key and the given platform certificates (see
+    wechat_certificates), and never downloads certificates itself."""
     if not wechat_complete(settings):
         raise GatewayNotConfigured("WeChat Pay is not fully configured")
     client = WeChatPay(
@@ -92,10 +99,17 @@ def wechat_client(settings: PaymentSettings, pay_type: WeChatPayType = WeChatPay
         public_key_id=settings.wechat_public_key_id,
         timeout=HTTP_TIMEOUT,
     )
+    # Pinned SDK version (see pyproject.toml): these are private attributes.
+    client._core._certificates = list(certificates)
+    client._core._update_certificates = _never_download
     gateway = current_app.config.get("WECHATPAY_GATEWAY")
     if gateway:
-        client._core._gate_way = gateway.rstrip("/")  # pinned SDK version: see pyproject.toml
+        client._core._gate_way = gateway.rstrip("/")
     return client
+
+
+def _never_download() -> None:
+    """The SDK would fetch /v3/certificates whenever it meets an unknown serial: in a request, never."""
 
 
 def alipay_client(settings: PaymentSettings) -> AliPay:
@@ -107,6 +121,7 @@ def alipay_client(settings: PaymentSettings) -> AliPay:
         app_private_key_string=_pem(unseal(settings.alipay_private_key_sealed), "PRIVATE KEY"),
         alipay_public_key_string=_pem(settings.alipay_public_key, "PUBLIC KEY"),
         sign_type="RSA2",
+        config=AliPayConfig(timeout=HTTP_TIMEOUT[1]),
     )
     gateway = current_app.config.get("ALIPAY_GATEWAY")
     if gateway:

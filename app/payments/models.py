@@ -34,7 +34,8 @@ class PaymentSettings(db.Model):
 
 
 class ApiToken(db.Model):
-    """Short-lived gateway tokens (WeChat access token, JS-SDK ticket), kept where every worker sees them."""
+    """Short-lived gateway data (WeChat access token, JS-SDK ticket, WeChat Pay platform certificates), kept
+    where every worker sees them; `expires_at` is when to fetch again."""
 
     __tablename__ = "api_tokens"
 

@@ -55,9 +55,7 @@ class SandboxProvider(PaymentProvider):
         return app.config["FENXIAO_ENV"] != "production" and app.config.get("SANDBOX_PAYMENTS", True)
 
     def start(self, session: Session, order: Order, payment: Payment) -> PaymentStart:
-        return PaymentStart(
-            redirect_url=url_for("payments.sandbox_gateway", out_trade_no=payment.out_trade_no)
-        )
+        return PaymentStart(redirect_url=url_for("sandbox.gateway", out_trade_no=payment.out_trade_no))
 
     def refund(self, session: Session, payment: Payment, refund: Refund) -> bool:
         return True  # the sandbox gives the money back at once

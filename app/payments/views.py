@@ -1,5 +1,5 @@
-"""Gateway-facing endpoints: notifies (sandbox, WeChat Pay, Alipay), the sandbox gateway page, the WeChat Pay
-page (JSAPI / H5) and WeChat silent login."""
+"""Gateway-facing endpoints: notifies (WeChat Pay, Alipay), the WeChat Pay page (JSAPI / H5) and WeChat
+silent login. The sandbox's own routes are in sandbox_views (never registered in production)."""
 
 import logging
 import secrets
@@ -8,7 +8,6 @@ from urllib.parse import quote
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -19,14 +18,14 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app.accounts import services as accounts
 from app.accounts.auth import safe_next, start_session
-from app.extensions import csrf, db, login_manager
+from app.extensions import csrf, db
 from app.orders.models import OrderStatus, Payment, PaymentStatus, Refund
 from app.orders.services import complete_refund, record_event
-from app.payments import alipay, get_provider, sandbox, wechat_web
+from app.payments import alipay, get_provider, wechat_web
 from app.payments.gateways import GatewayNotConfigured, payment_settings, public_url
 from app.payments.services import PaymentError, confirm_payment
 from app.payments.wechat_web import WechatApiError
@@ -39,90 +38,6 @@ PAYER_OPENID_KEY = "wechat_payer_openid"
 
 bp = Blueprint("payments", __name__)
 log = logging.getLogger(__name__)
-
-
-def process_sandbox_notify(headers, body: bytes) -> tuple[int, dict]:
-    """The sandbox's notify protocol (modelled on WeChat Pay's): verify, confirm, answer."""
-    provider = get_provider("sandbox")
-    data = provider.parse_notify(headers, body)
-    if data is None:
-        log.warning("sandbox notify with a bad signature refused")
-        return 401, {"code": "FAIL", "message": "signature"}
-    if data.get("trade_state") != "SUCCESS":
-        return 200, {"code": "SUCCESS"}
-    try:
-        result = confirm_payment(
-            db.session,
-            provider="sandbox",
-            out_trade_no=str(data.get("out_trade_no", "")),
-            amount_fen=data.get("amount_fen"),
-            gateway_trade_no=data.get("trade_no"),
-            raw=data,
-        )
-    except PaymentError as error:
-        db.session.rollback()
-        log.warning("sandbox notify refused: %s (%s)", error.message, data.get("out_trade_no"))
-        return 400, {"code": "FAIL", "message": str(error.message)}
-    db.session.commit()
-    log.info("sandbox notify %s: %s", result.payment.out_trade_no, result.outcome)
-    return 200, {"code": "SUCCESS"}
-
-
-@bp.post("/notify/sandbox")
-@csrf.exempt
-def sandbox_notify():
-    _require_sandbox()
-    status, body = process_sandbox_notify(request.headers, request.get_data())
-    return jsonify(body), status
-
-
-def _require_sandbox():
-    if not get_provider("sandbox").is_enabled(current_app, db.session):
-        abort(404)
-
-
-def _sandbox_payment(out_trade_no: str) -> Payment:
-    _require_sandbox()
-    payment = db.session.scalar(
-        select(Payment).where(Payment.out_trade_no == out_trade_no[:32], Payment.provider == "sandbox")
-    )
-    # Only the buyer plays the gateway for their own order: nobody else may pay, fail or cancel it.
-    if not current_user.is_authenticated:
-        abort(login_manager.unauthorized())
-    if payment is None or payment.order.user_id != current_user.id:
-        abort(404)
-    return payment
-
-
-@bp.get("/sandbox/<out_trade_no>")
-def sandbox_gateway(out_trade_no: str):
-    payment = _sandbox_payment(out_trade_no)
-    return render_template("payments/sandbox.html", payment=payment, order=payment.order)
-
-
-@bp.post("/sandbox/<out_trade_no>")
-def sandbox_act(out_trade_no: str):
-    """The shopper's choice on the fake gateway page. "pay" makes the gateway send its signed notify."""
-    payment = _sandbox_payment(out_trade_no)
-    order_page = url_for("shop.order_detail", number=payment.order.number)
-    action = request.form.get("action")
-    if (
-        action == "pay"
-        and payment.status == PaymentStatus.PENDING
-        and payment.order.status == OrderStatus.PENDING_PAYMENT
-    ):
-        body = sandbox.notify_body(payment)
-        process_sandbox_notify({sandbox.SIGNATURE_HEADER: sandbox.sign(body)}, body)
-        return redirect(url_for("shop.pay_result", number=payment.order.number))
-    if action == "fail":
-        db.session.execute(
-            update(Payment)
-            .where(Payment.id == payment.id, Payment.status == PaymentStatus.PENDING)
-            .values(status=PaymentStatus.FAILED)
-        )
-        db.session.commit()
-        return redirect(url_for("shop.pay_result", number=payment.order.number, failed=1))
-    return redirect(order_page)
 
 
 # ---------------------------------------------------------------- real gateways

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from wechatpayv3 import WeChatPayType
 
 from app.orders.models import Order, Payment, Refund
-from app.payments import wechat_web
+from app.payments import wechat_certificates, wechat_web
 from app.payments.base import PaymentProvider, PaymentStart
 from app.payments.gateways import payment_settings, public_url, wechat_client, wechat_complete
 
@@ -152,8 +152,13 @@ class WechatPayProvider(PaymentProvider):
         if abs(time.time() - stamp) > NOTIFY_MAX_AGE_SECONDS:
             return None
         settings = payment_settings(session)
+        certificates = wechat_certificates.cached_certificates(session)
+        if not wechat_certificates.is_known_serial(
+            headers.get("Wechatpay-Serial", ""), settings, certificates
+        ):
+            return None  # refused before the SDK, which would go and download certificates for it
         try:
-            data = wechat_client(settings).callback(
+            data = wechat_client(settings, certificates=certificates).callback(
                 {
                     key: headers.get(key, "")
                     for key in (

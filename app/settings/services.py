@@ -28,6 +28,11 @@ def get_shop_settings(session: Session) -> ShopSettings:
         low_stock_threshold=10,
         terms_text="",
         privacy_text="",
+        shipping_flat_fen=0,
+        order_expire_minutes=30,
+        autocomplete_days=10,
+        manual_payment_enabled=False,
+        manual_payment_text="",
     )
 
 

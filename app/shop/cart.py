@@ -15,6 +15,7 @@ from app.catalog.models import Product, Sku
 from app.catalog.services import spec_key
 from app.db_types import parse_id
 from app.extensions import db, htmx
+from app.numbers import parse_whole_number
 from app.orders import services as orders
 from app.orders.services import OrderError
 from app.settings.services import get_shop_settings
@@ -293,9 +294,9 @@ def cart_update():
     else:
         for sku_id, (qty, _seen) in entries.items():
             wanted = request.form.get(f"qty-{sku_id}", str(qty)).strip()
-            number = wanted.lstrip("-")
-            if sku_id == target_id and op in ("inc", "dec") and number.isdecimal() and len(number) <= 9:
-                wanted = str(int(wanted) + (1 if op == "inc" else -1))
+            number = parse_whole_number(wanted, allow_negative=True)
+            if sku_id == target_id and op in ("inc", "dec") and number is not None:
+                wanted = str(number + (1 if op == "inc" else -1))
             if wanted == str(qty):
                 continue
             try:

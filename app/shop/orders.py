@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.db_types import parse_id
+from app.distribution import web as share_tracking
 from app.extensions import db, htmx
 from app.forms import ActionForm
 from app.orders import services as orders
@@ -315,6 +316,8 @@ def place_order():
             idempotency_key=form.idempotency_key.data or "",
             buyer_note=form.buyer_note.data or "",
             expected_total_fen=int(expected) if expected.isdecimal() and len(expected) < 16 else -1,
+            client_ip_hash=share_tracking.client_ip_hash(),
+            device_hash=share_tracking.device_hash(),
         )
         db.session.commit()
     except OrderError as error:

@@ -9,12 +9,15 @@ import json
 import re
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
-from cryptography.hazmat.primitives import hashes
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.x509.oid import NameOID
 
 from tests.fakes.keys import pair
 from tests.fakes.server import FakeServer
@@ -54,6 +57,7 @@ class FakeWechat:
         self.oauth_domain: str | None = None
         self.failing_code_exchanges = 0  # the next n OAuth code exchanges answer "system busy"
         self.token_calls = 0
+        self.platform_certificates: list[x509.Certificate] = []
         self.server = FakeServer(self.handle)
 
     @property
@@ -104,6 +108,8 @@ class FakeWechat:
             return 204, self.signature_headers(""), b""
         if method == "POST" and path == "/v3/refund/domestic/refunds":
             return self._refund(data)
+        if method == "GET" and path == "/v3/certificates":
+            return self._certificates()
         return self._reply(404, {"code": "NOT_FOUND", "message": path})
 
     def _authorised(self, method, raw_path, headers, body) -> bool:
@@ -180,6 +186,48 @@ class FakeWechat:
             },
         )
 
+    def _certificates(self):
+        """The platform certificates, each AES-256-GCM encrypted with the APIv3 key (none for a merchant
+        that only ever used the WeChat Pay public key)."""
+        data = []
+        for certificate in self.platform_certificates:
+            nonce = secrets.token_hex(6)
+            pem = certificate.public_bytes(serialization.Encoding.PEM)
+            ciphertext = AESGCM(APIV3_KEY.encode()).encrypt(nonce.encode(), pem, b"certificate")
+            data.append(
+                {
+                    "serial_no": format(certificate.serial_number, "X"),
+                    "effective_time": certificate.not_valid_before_utc.isoformat(),
+                    "expire_time": certificate.not_valid_after_utc.isoformat(),
+                    "encrypt_certificate": {
+                        "algorithm": "AEAD_AES_256_GCM",
+                        "nonce": nonce,
+                        "associated_data": "certificate",
+                        "ciphertext": base64.b64encode(ciphertext).decode(),
+                    },
+                }
+            )
+        return self._reply(200, {"data": data})
+
+    def add_platform_certificate(self) -> str:
+        """The merchant is moving from platform certificates to the public key: the gateway now has a
+        certificate (its own key) that may sign notifies. Returns its serial."""
+        key = pair("wechat-platform-certificate")
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com Root CA (test)")])
+        now = datetime.now(UTC)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=365 * 5))
+            .sign(key.private, hashes.SHA256())
+        )
+        self.platform_certificates.append(certificate)
+        return format(certificate.serial_number, "X")
+
     def _reply(self, status, payload, signed=True):
         body = json.dumps(payload, ensure_ascii=False)
         headers = {"Content-Type": "application/json; charset=utf-8"}
@@ -188,14 +236,21 @@ class FakeWechat:
         return status, headers, body.encode()
 
     def signature_headers(
-        self, body: str, *, timestamp: int | None = None, signature: str | None = None
+        self,
+        body: str,
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        certificate_serial: str | None = None,
     ) -> dict:
+        """Signed with the WeChat Pay public key's private half, or with a platform certificate's."""
         stamp, nonce = str(timestamp or int(time.time())), secrets.token_hex(16)
+        key = pair("wechat-platform-certificate").private if certificate_serial else self.platform.private
         return {
             "Wechatpay-Timestamp": stamp,
             "Wechatpay-Nonce": nonce,
-            "Wechatpay-Signature": signature or _sign(self.platform.private, f"{stamp}\n{nonce}\n{body}\n"),
-            "Wechatpay-Serial": PUBLIC_KEY_ID,
+            "Wechatpay-Signature": signature or _sign(key, f"{stamp}\n{nonce}\n{body}\n"),
+            "Wechatpay-Serial": certificate_serial or PUBLIC_KEY_ID,
             "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
         }
 
@@ -306,6 +361,7 @@ class FakeWechat:
         key: str = APIV3_KEY,
         timestamp: int | None = None,
         signature: str | None = None,
+        certificate_serial: str | None = None,
     ) -> tuple[dict, bytes]:
         """(headers, body) of a notify as WeChat sends it."""
         nonce = secrets.token_hex(6)  # 12 bytes
@@ -329,7 +385,9 @@ class FakeWechat:
                 },
             }
         )
-        headers = self.signature_headers(body, timestamp=timestamp, signature=signature)
+        headers = self.signature_headers(
+            body, timestamp=timestamp, signature=signature, certificate_serial=certificate_serial
+        )
         headers["Content-Type"] = "application/json"
         return headers, body.encode()
 
