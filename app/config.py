@@ -1,11 +1,13 @@
 """Settings read from the environment (and, when present, instance/config.py)."""
 
+import logging
 import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
 ENVIRONMENTS = ("development", "testing", "production")
+log = logging.getLogger(__name__)
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -78,6 +80,11 @@ def load_config(app, overrides: dict | None) -> None:
     if overrides:
         app.config.update(overrides)
     _require_secret_key(app)
+    if app.config["FENXIAO_ENV"] == "production" and app.config["RATELIMIT_STORAGE_URI"].startswith("memory"):
+        log.warning(
+            "RATELIMIT_STORAGE_URI=memory:// counts in each process apart: with several gunicorn workers the "
+            "login limit multiplies. Leave it unset (database://) or use redis://."
+        )
 
 
 def _require_secret_key(app) -> None:

@@ -34,7 +34,11 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "form":
-            self.form = Form(attrs.get("action"), (attrs.get("method") or "get").lower())
+            # htmx forms post where hx-post says (the browser's action is the fallback without JavaScript).
+            action, method = attrs.get("action"), (attrs.get("method") or "get").lower()
+            if attrs.get("hx-post"):
+                action, method = attrs["hx-post"], "post"
+            self.form = Form(action, method)
             self.forms.append(self.form)
             return
         if self.form is None or not attrs.get("name"):

@@ -107,6 +107,17 @@ def test_a_remembered_first_link_lapses_under_binding_days(client, session):
     assert referrer_of(session, "13712345678") == d.user_id
 
 
+def test_lapsed_links_never_crowd_out_a_fresh_one(client, session):
+    distribution_settings(session, binding_days=3)
+    for n in range(dist.MAX_REMEMBERED_LINKS + 1):
+        client.get(f"/?ref={a_distributor(session, f'旧{n}').code}")
+    set_clock(utcnow() + timedelta(days=4))
+    fresh = a_distributor(session, "新")
+    client.get(f"/?ref={fresh.code}")
+    register(client)
+    assert referrer_of(session, "13712345678") == fresh.user_id
+
+
 def test_a_remembered_link_of_a_distributor_disabled_since_gives_way(client, session):
     b, d = a_distributor(session, "B"), a_distributor(session, "D")
     client.get(f"/?ref={b.code}")

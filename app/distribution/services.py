@@ -443,16 +443,15 @@ def remember_share_link(
     """The share links a browser keeps until its visitor signs in, after opening `distributor`'s link:
     one entry per distributor with when it was first (in "first" mode) or last (in "last" mode) opened.
     Which of them binds is decided at sign-in (`remembered_referrer`), when lapses are known."""
-    links = _remembered_links(remembered)
-    mode = get_settings(session).binding_mode
+    settings = get_settings(session)
+    links = [link for link in _remembered_links(remembered) if not _lapsed(link, settings, now)]
     known = next((link for link in links if link["code"] == distributor.code), None)
-    if known is not None and mode == "first":
-        return links
-    if known is not None:
-        links.remove(known)
-    links.append({"code": distributor.code, "source": source[:255], "at": now})
+    if known is None or settings.binding_mode == "last":
+        if known is not None:
+            links.remove(known)
+        links.append({"code": distributor.code, "source": source[:255], "at": now})
     # Only the oldest can bind in "first" mode and only the newest in "last": keep those.
-    kept = links[:MAX_REMEMBERED_LINKS] if mode == "first" else links[-MAX_REMEMBERED_LINKS:]
+    kept = links[:MAX_REMEMBERED_LINKS] if settings.binding_mode == "first" else links[-MAX_REMEMBERED_LINKS:]
     return [{**link, "at": link["at"].isoformat() if link["at"] else None} for link in kept]
 
 
@@ -464,13 +463,20 @@ def remembered_referrer(session: Session, remembered, now: datetime | None = Non
     settings = get_settings(session)
     links = _remembered_links(remembered)
     for link in links if settings.binding_mode == "first" else reversed(links):
-        opened = link["at"] or now
-        if opened > now or (settings.binding_days and opened + timedelta(days=settings.binding_days) <= now):
+        if _lapsed(link, settings, now):
             continue
         distributor = distributor_by_code(session, link["code"])
         if distributor is not None and distributor.is_active:
             return distributor, link["source"]
     return None, ""
+
+
+def _lapsed(link: dict, settings: DistributionSettings, now: datetime) -> bool:
+    """Opened longer ago than a binding lasts (or, impossibly, in the future)."""
+    opened = link["at"] or now
+    return opened > now or bool(
+        settings.binding_days and opened + timedelta(days=settings.binding_days) <= now
+    )
 
 
 def _remembered_links(remembered) -> list[dict]:
