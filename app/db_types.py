@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+from app.numbers import parse_whole_number
+
 
 class UTCDateTime(TypeDecorator):
     """Stores UTC; always hands back timezone-aware datetimes, on SQLite as on PostgreSQL."""
@@ -33,9 +35,5 @@ MAX_ID = 2**31 - 1
 
 def parse_id(value) -> int | None:
     """A database id from a URL, a form or a session, or None (letters, zero, negatives, absurd sizes)."""
-    if isinstance(value, bool):
-        return None
-    text = str(value if value is not None else "").strip()
-    if not text.isdecimal() or len(text) > 10 or not 0 < int(text) <= MAX_ID:
-        return None
-    return int(text)
+    number = parse_whole_number(value, max_digits=10)
+    return number if number is not None and 0 < number <= MAX_ID else None

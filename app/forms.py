@@ -1,13 +1,29 @@
 """Form pieces every area uses: money fields that parse yuan into integer fen, and error helpers."""
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, StringField
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from wtforms import Field, FileField, StringField
 from wtforms import IntegerField as _WTFormsIntegerField
 from wtforms.validators import ValidationError
 
 from app.money import MoneyError, parse_yuan, yuan
 from app.numbers import parse_whole_number
+
+
+class Form(FlaskForm):
+    """Every form's base: a file reaches only the form's file fields. (Flask-WTF hands every uploaded part
+    to the form, and a file posted under a text field's name would meet string code.)"""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            data = super().wrap_formdata(form, formdata)
+            if not isinstance(data, CombinedMultiDict):
+                return data
+            takes_files = {field.name for field in form if isinstance(field, FileField)}
+            files = MultiDict([(k, v) for k, v in request.files.items(multi=True) if k in takes_files])
+            return CombinedMultiDict((files, request.form))
 
 
 class MoneyField(StringField):
@@ -26,7 +42,7 @@ class MoneyField(StringField):
         return yuan(self.data) if isinstance(self.data, int) else ""
 
     def process_formdata(self, valuelist):
-        text = (valuelist[0] if valuelist else "").strip()
+        text = valuelist[0].strip() if valuelist and isinstance(valuelist[0], str) else ""
         if not text and not self.required:
             self.data = None
             return
@@ -45,11 +61,11 @@ class IntegerField(_WTFormsIntegerField):
         if not valuelist:
             return
         self.data = parse_whole_number(valuelist[0], allow_negative=True)
-        if self.data is None and valuelist[0].strip():
+        if self.data is None and str(valuelist[0]).strip():
             raise ValueError(str(_l("Please enter a whole number.")))
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A form with nothing but the CSRF token, for POST-only buttons (toggle, delete, log out)."""
 
 

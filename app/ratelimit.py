@@ -72,9 +72,18 @@ class DatabaseStorage(Storage):
         )
         with engine.begin() as connection:
             count = connection.execute(statement).scalar_one()
-            if random.randrange(PURGE_ONE_IN) == 0:
-                connection.execute(delete(table).where(table.c.window_ends_ms < now - 3_600_000))
+        if random.randrange(PURGE_ONE_IN) == 0:
+            self._purge(now)
         return count
+
+    def _purge(self, now: int) -> None:
+        """In its own transaction, after the hit: two purges at once must never cost a hit (a deadlock)."""
+        table = RateLimitCounter.__table__
+        try:
+            with db.engine.begin() as connection:
+                connection.execute(delete(table).where(table.c.window_ends_ms < now - 3_600_000))
+        except SQLAlchemyError:
+            pass  # the next purge will do it
 
     def get(self, key: str) -> int:
         table = RateLimitCounter.__table__

@@ -7,6 +7,8 @@ from datetime import date
 
 from flask import Response, request
 
+from app.numbers import parse_whole_number
+
 
 def toast(response: Response, message: str, level: str = "success") -> Response:
     """Ask the page to show a toast (admin.js and shop.js listen for the "toast" event)."""
@@ -16,8 +18,8 @@ def toast(response: Response, message: str, level: str = "success") -> Response:
 
 def page_arg(name: str = "page", limit: int = 100_000) -> int:
     """?page=N as a sane positive number; anything else is page 1."""
-    page = request.args.get(name, "1")
-    return int(page) if page.isdecimal() and len(page) <= 9 and 0 < int(page) < limit else 1
+    page = parse_whole_number(request.args.get(name, "1"))
+    return page if page is not None and 0 < page < limit else 1
 
 
 # Dates a filter can sensibly ask for; beyond them a day's end (the next midnight) would not exist.

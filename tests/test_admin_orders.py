@@ -690,6 +690,20 @@ def test_bulk_ship_refuses_bad_files_with_a_clear_message(staff_client, session,
     assert message in toast(htmx_response)["message"]
 
 
+def test_bulk_ship_drops_control_characters_anywhere_in_the_file(
+    staff_client, session, shopper, address, tee
+):
+    order = paid_order(session, shopper, address, tee)
+    padding = "".join(f"9{n:015d},顺丰,SF{n:08d}\n" for n in range(300))  # past the first 4 KB
+    content = (
+        f"订单号,快递公司,快递单号\n{padding}{order.number},极兔\x00速递\x1b,JT5000\x00000005\n".encode()
+    )
+    response = upload(staff_client, content)
+    assert response.status_code == 200
+    shipped = fresh(session, Order, order.id)
+    assert (shipped.carrier, shipped.tracking_no) == ("极兔速递", "JT5000000005")
+
+
 def test_bulk_ship_without_a_file_says_so(staff_client):
     response = staff_client.post(
         "/admin/orders/bulk-ship", data={"csrf_token": csrf_token(staff_client, "/admin/orders")}

@@ -15,12 +15,13 @@ from app.orders import services as orders
 from app.orders.models import Order, OrderEvent, OrderStatus, Payment, RefundStatus
 from app.payments import get_provider, wechat_certificates
 from app.payments.cli import reconcile
+from app.payments.gateways import payment_settings
 from app.payments.services import start_payment
 from app.payments.settings import PaymentSettingsInput, save_payment_settings
 from tests import factories
 from tests.conftest import base_config, login
 from tests.fakes.alipay import FakeAlipay
-from tests.fakes.wechat import APPID, FakeWechat
+from tests.fakes.wechat import APPID, PUBLIC_KEY_ID, FakeWechat
 from tests.htmlforms import form
 
 WECHAT_UA = "Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.50 NetType/WIFI"
@@ -231,6 +232,31 @@ def test_certificate_signed_notifies_verify_once_the_job_fetched_the_certificate
     assert order_status(order.id) == OrderStatus.PAID
     headers, body = wechat.notify(resource, certificate_serial=moving_to_the_public_key, key="f" * 32)
     assert client.post("/pay/notify/wechat", data=body, headers=headers).status_code == 401
+
+
+def test_only_the_public_key_id_and_the_cached_certificates_are_known_serials(
+    app, wechat, moving_to_the_public_key
+):
+    settings = payment_settings(db.session)
+    assert not wechat_certificates.cached_certificates(db.session)
+    wechat_certificates.refresh_certificates(db.session, force=True)
+    certificates = wechat_certificates.cached_certificates(db.session)
+    assert len(certificates) == 1
+
+    def known(serial):
+        return wechat_certificates.is_known_serial(serial, settings, certificates)
+
+    assert known(PUBLIC_KEY_ID) and known(moving_to_the_public_key)
+    assert known(moving_to_the_public_key.lower()) and known("00" + moving_to_the_public_key)  # hex numbers
+    for serial in (
+        "",
+        PUBLIC_KEY_ID.lower(),
+        PUBLIC_KEY_ID + " ",
+        secrets.token_hex(20),
+        "PUB_KEY_ID_",
+        "zz",
+    ):
+        assert not known(serial), serial
 
 
 def test_saving_the_payment_settings_fetches_the_certificates(client, wechat, moving_to_the_public_key):

@@ -6,6 +6,7 @@ ids and numbers and with hostile strings, its query string and its forms (the fi
 has, CSRF token included) filled with NUL bytes, huge numbers, "12,30", full-width digits and 5,000
 characters. On SQLite and on PostgreSQL (where a NUL in a query once was a 500)."""
 
+import io
 import itertools
 import re
 from pathlib import Path
@@ -217,6 +218,10 @@ def test_no_route_answers_500_to_hostile_input(app, demo_shop):
                     data = dict.fromkeys(names, payload) | {"csrf_token": token}
                     if refused(fuzzer.send(client, "POST", url, role, data=data)) and kind == "nul":
                         break
+                else:  # and a file where text is expected
+                    files = {name: (io.BytesIO(b"GIF89a\x00"), "a.gif") for name in names}
+                    data = files | {"csrf_token": token}
+                    fuzzer.send(client, "POST", url, role, data=data, content_type="multipart/form-data")
 
     assert fuzzer.requests > 1500
     assert not fuzzer.failures, f"{len(fuzzer.failures)} of {fuzzer.requests} requests failed:\n" + "\n".join(

@@ -1,13 +1,14 @@
 """Sign-up, sign-in and profile forms. The rules themselves live in accounts.services."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from app.forms import Form
 
-class LoginForm(FlaskForm):
+
+class LoginForm(Form):
     mobile = StringField(
         _l("Mobile number"), validators=[DataRequired(_l("Please enter your mobile number."))]
     )
@@ -15,7 +16,7 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     mobile = StringField(
         _l("Mobile number"), validators=[DataRequired(_l("Please enter your mobile number."))]
     )
@@ -31,12 +32,12 @@ class RegisterForm(FlaskForm):
     next = HiddenField()
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     nickname = StringField(_l("Nickname"), validators=[Length(max=32)])
     avatar = FileField(_l("Avatar"))
 
 
-class AddMobileForm(FlaskForm):
+class AddMobileForm(Form):
     mobile = StringField(
         _l("Mobile number"), validators=[DataRequired(_l("Please enter your mobile number."))]
     )
@@ -46,7 +47,7 @@ class AddMobileForm(FlaskForm):
     )
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
     password = PasswordField(_l("New password"), validators=[DataRequired()])
     password_again = PasswordField(

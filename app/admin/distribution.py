@@ -272,7 +272,7 @@ def _distributor_filters() -> queries.DistributorFilters:
     return queries.DistributorFilters(
         q=_text_arg("q"),
         status=status if status in ("active", "disabled") else "",
-        grade=grade if grade == "none" or (grade.isdecimal() and len(grade) < 10) else "",
+        grade=grade if grade == "none" or parse_id(grade) is not None else "",
     )
 
 

@@ -48,6 +48,7 @@ from app.orders.forms import (
 from app.orders.models import Order, OrderEvent, Payment, Refund, RefundLine
 from app.payments import all_providers
 from app.payments import services as payments
+from app.request_input import strip_control_characters
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
 from app.webutil import csv_digits, csv_download, csv_line, csv_text, date_arg, page_arg, toast
@@ -713,7 +714,7 @@ def read_bulk_ship_file(upload) -> list[tuple[str, str, str]]:
     raw = upload.stream.read(BULK_MAX_BYTES + 1)
     if len(raw) > BULK_MAX_BYTES:
         raise BulkFileError(_("The file is larger than 2 MB. Please split it into smaller files."))
-    text = _decode(raw)
+    text = strip_control_characters(_decode(raw))  # like every form field (a NUL deep in a cell, say)
     if not text.strip():
         raise BulkFileError(_("The file is empty."))
     first_line = text.split("\n", 1)[0]

@@ -45,7 +45,6 @@ def payment_settings_page():
             db.session.commit()
             # New credentials may come with platform certificates (merchants still moving to the public key).
             wechat_certificates.refresh_certificates(db.session, force=True)
-            db.session.commit()
             flash(_("Payment settings saved."), "success")
             return redirect(url_for("admin.payment_settings_page"))
     status = 422 if form.errors or form.form_errors else 200

@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -29,6 +28,7 @@ from app.catalog.services import (
 )
 from app.db_types import parse_id
 from app.distribution.admin_forms import ProductCommissionForm
+from app.forms import Form
 from app.money import MoneyError, parse_yuan, yuan
 from app.numbers import parse_whole_number
 
@@ -110,7 +110,7 @@ def category_choices(categories, *, none_label, exclude_id: int | None = None, t
     return choices
 
 
-class ProductForm(FlaskForm):
+class ProductForm(Form):
     title = StringField(
         _l("Title"),
         validators=[
@@ -142,7 +142,7 @@ class ProductForm(FlaskForm):
     commission = FormField(ProductCommissionForm, label=_l("Commission settings"))
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(Form):
     name = StringField(
         _l("Name"),
         validators=[

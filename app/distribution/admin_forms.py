@@ -3,13 +3,13 @@ queues ask for. Rates are typed as percentages and carried as basis points; the 
 checked by distribution.services and distribution.ledger."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import BooleanField, Form, RadioField, SelectField, StringField
+from wtforms import BooleanField, RadioField, SelectField, StringField
+from wtforms import Form as NestedForm
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.db_types import parse_id
 from app.distribution.services import DistributionError, SettingsInput, check_product_rates
-from app.forms import IntegerField, MoneyField, apply_service_error
+from app.forms import Form, IntegerField, MoneyField, apply_service_error
 from app.money import MoneyError, format_bp, parse_percent_bp
 
 REASON_MAX = 200
@@ -41,7 +41,7 @@ def _whole_days(label):
     return IntegerField(label, validators=[InputRequired(_l("Please enter a whole number of days."))])
 
 
-class DistributionSettingsForm(FlaskForm):
+class DistributionSettingsForm(Form):
     enabled = BooleanField(_l("Distribution is on"))
     mode = RadioField(
         _l("Who can become a distributor"),
@@ -151,7 +151,7 @@ class DistributionSettingsForm(FlaskForm):
             apply_service_error(self, error)
 
 
-class GradeForm(FlaskForm):
+class GradeForm(Form):
     name = StringField(
         _l("Grade name"),
         validators=[
@@ -219,18 +219,18 @@ def _reason_field(label, message):
     )
 
 
-class RejectApplicationForm(FlaskForm):
+class RejectApplicationForm(Form):
     reject_reason = _reason_field(_l("Reason"), _l("Please give the applicant a reason."))
 
 
-class DisableDistributorForm(FlaskForm):
+class DisableDistributorForm(Form):
     reason = StringField(
         _l("Reason (kept on record)"),
         validators=[Length(max=REASON_MAX, message=_l("At most %(n)d characters.", n=REASON_MAX))],
     )
 
 
-class GradeChoiceForm(FlaskForm):
+class GradeChoiceForm(Form):
     grade_id = SelectField(_l("Grade"), validate_choice=False)
 
     def __init__(self, *args, grades=(), **kwargs):
@@ -244,7 +244,7 @@ class GradeChoiceForm(FlaskForm):
         return parse_id(self.grade_id.data)
 
 
-class PayWithdrawalForm(FlaskForm):
+class PayWithdrawalForm(Form):
     reference = StringField(
         _l("Transfer reference"),
         validators=[
@@ -254,15 +254,15 @@ class PayWithdrawalForm(FlaskForm):
     )
 
 
-class RejectWithdrawalForm(FlaskForm):
+class RejectWithdrawalForm(Form):
     reason = _reason_field(_l("Reason"), _l("Please give the distributor a reason."))
 
 
-class VoidCommissionForm(FlaskForm):
+class VoidCommissionForm(Form):
     reason = _reason_field(_l("Reason"), _l("Please give a reason: the distributor will see it."))
 
 
-class ProductCommissionForm(Form):
+class ProductCommissionForm(NestedForm):
     """The product form's commission settings (佣金设置): follow the shop's rates, the product's own rate per
     level, or no commission at all. Nested in catalog.forms.ProductForm as a FormField."""
 

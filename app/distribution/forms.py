@@ -2,11 +2,10 @@
 (name, mobile, minimum, balance, account format) are checked by the services; these only carry input."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from app.forms import MoneyField
+from app.forms import Form, MoneyField
 
 WITHDRAWAL_METHODS = (
     ("wechat", _l("WeChat")),
@@ -15,7 +14,7 @@ WITHDRAWAL_METHODS = (
 )
 
 
-class ApplyForm(FlaskForm):
+class ApplyForm(Form):
     real_name = StringField(_l("Real name"), render_kw={"maxlength": 20, "autocomplete": "name"})
     mobile = StringField(
         _l("Mobile number"),
@@ -26,7 +25,7 @@ class ApplyForm(FlaskForm):
     )
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     # Field names follow WithdrawalInput, so a service refusal lands next to its field.
     amount_fen = MoneyField(_l("Amount"), render_kw={"inputmode": "decimal", "autocomplete": "off"})
     # The service says "choose how you want to be paid" for anything else; WTForms' English stays out.

@@ -310,14 +310,19 @@ def fraud_flags(session: Session, order: Order, beneficiaries: list[engine.Perso
             )
         ):
             flags.append({"kind": "same_device", "distributor_id": distributor.id})
-    if order.client_ip_hash:
+    if order.client_ip_hash and beneficiaries:
+        # Orders farmed for one distributor: many from one address within the hour, by shoppers bound to
+        # the same referrer (or the same shopper). Strangers behind one carrier NAT are not counted together.
+        buyer_referrer = select(User.referrer_id).where(User.id == order.user_id).scalar_subquery()
         recent = session.scalar(
             select(func.count())
             .select_from(Order)
+            .join(User, User.id == Order.user_id)
             .where(
                 Order.client_ip_hash == order.client_ip_hash,
                 Order.created_at >= order.created_at - MANY_ORDERS_WINDOW,
                 Order.status != OrderStatus.CANCELLED,
+                (User.id == order.user_id) | (User.referrer_id == buyer_referrer),
             )
         )
         if recent >= MANY_ORDERS_FROM_ONE_IP:

@@ -434,19 +434,30 @@ def remember_device(session: Session, user_id: int, device_id: str | None) -> No
 # ---------------------------------------------------------------- binding
 
 
+@dataclass
+class BindResult:
+    bound: bool
+    # first_bind / rebind_last / rebind_lapsed, or why not: none / disabled / staff / self / cycle / kept / fixed
+    reason: str
+
+
 MAX_REMEMBERED_LINKS = 5
+CLOCK_SKEW = timedelta(minutes=5)  # hosts behind one load balancer may disagree a little on the time
 
 
 def remember_share_link(
     session: Session, remembered, distributor: Distributor, *, source: str, now: datetime
 ) -> list[dict]:
     """The share links a browser keeps until its visitor signs in, after opening `distributor`'s link:
-    one entry per distributor with when it was first (in "first" mode) or last (in "last" mode) opened.
-    Which of them binds is decided at sign-in (`remembered_referrer`), when lapses are known."""
+    one entry per distributor, in the order that decides ("first": first opened first; "last": last opened
+    last), each with when it was last opened (a link lapses binding_days after that). Which one binds is
+    decided at sign-in (`bind_remembered`), when lapses and the visitor are known."""
     settings = get_settings(session)
     links = [link for link in _remembered_links(remembered) if not _lapsed(link, settings, now)]
     known = next((link for link in links if link["code"] == distributor.code), None)
-    if known is None or settings.binding_mode == "last":
+    if known is not None and settings.binding_mode == "first":
+        known["at"] = now  # opened again: it lasts from now, and keeps its place
+    else:
         if known is not None:
             links.remove(known)
         links.append({"code": distributor.code, "source": source[:255], "at": now})
@@ -455,28 +466,29 @@ def remember_share_link(
     return [{**link, "at": link["at"].isoformat() if link["at"] else None} for link in kept]
 
 
-def remembered_referrer(session: Session, remembered, now: datetime | None = None) -> tuple:
-    """(distributor, source link) of the remembered share link that binds now: in "first" mode the first
-    one still able to (its distributor active, not lapsed under binding days), in "last" mode the newest;
-    (None, "") when none can."""
+def bind_remembered(session: Session, user: User, remembered, now: datetime | None = None) -> BindResult:
+    """At sign-in: bind to the remembered share links in the mode's order ("first": the first opened;
+    "last": the newest), skipping lapsed ones and ones the rules refuse for this user (their own link, a
+    loop), until one binds or the user's binding is settled either way."""
     now = now or utcnow()
     settings = get_settings(session)
     links = _remembered_links(remembered)
+    result = BindResult(False, "none")
     for link in links if settings.binding_mode == "first" else reversed(links):
         if _lapsed(link, settings, now):
             continue
         distributor = distributor_by_code(session, link["code"])
-        if distributor is not None and distributor.is_active:
-            return distributor, link["source"]
-    return None, ""
+        result = bind(session, user, distributor, source=link["source"], now=now)
+        if result.reason not in ("disabled", "self", "cycle"):
+            break
+    return result
 
 
 def _lapsed(link: dict, settings: DistributionSettings, now: datetime) -> bool:
-    """Opened longer ago than a binding lasts (or, impossibly, in the future)."""
+    """Last opened longer ago than a binding lasts (or in the future, beyond the clocks' disagreement)."""
     opened = link["at"] or now
-    return opened > now or bool(
-        settings.binding_days and opened + timedelta(days=settings.binding_days) <= now
-    )
+    lasts = timedelta(days=settings.binding_days) if settings.binding_days else None
+    return opened > now + CLOCK_SKEW or bool(lasts and opened + lasts <= now)
 
 
 def _remembered_links(remembered) -> list[dict]:
@@ -513,12 +525,6 @@ def ancestor_ids(session: Session, user_id: int) -> list[int]:
         seen.add(parent)
         current = parent
     return chain
-
-
-@dataclass
-class BindResult:
-    bound: bool
-    reason: str  # first_bind / rebind_last / rebind_lapsed, or why not: disabled / staff / self / cycle / kept / fixed
 
 
 def bind(

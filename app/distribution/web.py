@@ -5,10 +5,11 @@ A long-lived random visitor cookie tells visits apart and, hashed, serves the de
 import secrets
 
 from flask import Flask, g, request, session
-from flask_login import current_user, user_logged_in
+from flask_login import current_user, user_logged_in, user_logged_out
 
 from app.distribution import services as dist
 from app.extensions import db
+from app.request_input import strip_control_characters
 from app.timeutil import utcnow
 
 REF_SESSION_KEY = "ref"
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_track_share_link)
     app.after_request(_keep_visitor_cookie)
     user_logged_in.connect(_bind_on_login, app)
+    user_logged_out.connect(_forget_on_logout, app)
 
 
 def visitor_id() -> str:
@@ -45,7 +47,7 @@ def _track_share_link():
     distributor = dist.distributor_by_code(db.session, code)
     if distributor is None or not dist.get_settings(db.session).enabled:
         return  # unknown and disabled codes are ignored, never an error page
-    source = request.full_path.rstrip("?")[:255]
+    source = strip_control_characters(request.full_path.rstrip("?"))[:255]
     product_id = request.view_args.get("product_id") if request.view_args else None
     now = utcnow()
     dist.record_visit(
@@ -59,11 +61,12 @@ def _track_share_link():
         in_wechat="MicroMessenger" in request.headers.get("User-Agent", ""),
         today=now.date(),
     )
-    session[REF_SESSION_KEY] = dist.remember_share_link(
-        db.session, session.get(REF_SESSION_KEY), distributor, source=source, now=now
-    )
     if current_user.is_authenticated:
         dist.bind(db.session, current_user, distributor, source=source, now=now)
+    else:  # kept until the visitor registers or logs in
+        session[REF_SESSION_KEY] = dist.remember_share_link(
+            db.session, session.get(REF_SESSION_KEY), distributor, source=source, now=now
+        )
     db.session.commit()
 
 
@@ -81,9 +84,12 @@ def _keep_visitor_cookie(response):
 
 
 def _bind_on_login(app, user, **_):
-    """The remembered referrer survives registration and login: bind now (the rules decide whether)."""
+    """The remembered share links survive registration and login: bind now (the rules decide whether and
+    to whom). They have then served their purpose: whoever signs in next on this browser starts afresh."""
     dist.remember_device(db.session, user.id, visitor_id())
-    distributor, source = dist.remembered_referrer(db.session, session.get(REF_SESSION_KEY))
-    if distributor is not None:
-        dist.bind(db.session, user, distributor, source=source)
+    dist.bind_remembered(db.session, user, session.pop(REF_SESSION_KEY, None))
     db.session.commit()
+
+
+def _forget_on_logout(app, user, **_):
+    session.pop(REF_SESSION_KEY, None)

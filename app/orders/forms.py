@@ -2,11 +2,11 @@
 The rules themselves (what may be shipped, refunded …) are checked by the services."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from app.forms import Form
 from app.orders.services import CARRIER_MAX, STAFF_NOTE_MAX
 
 # The carriers most Chinese shops use; anything else is typed in.
@@ -34,7 +34,7 @@ def _reason(label, message):
     )
 
 
-class AdminShipForm(FlaskForm):
+class AdminShipForm(Form):
     carrier_choice = SelectField(_l("Carrier"), validators=[DataRequired(_l("Please choose the carrier."))])
     carrier_other = StringField(
         _l("Other carrier"),
@@ -66,14 +66,14 @@ class AdminShipForm(FlaskForm):
             raise ValidationError(_l("Please enter the carrier."))
 
 
-class AdminConfirmTransferForm(FlaskForm):
+class AdminConfirmTransferForm(Form):
     """Nothing but the CSRF token: the merchant saw the money arrive."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, prefix="confirm", **kwargs)
 
 
-class AdminRejectTransferForm(FlaskForm):
+class AdminRejectTransferForm(Form):
     reason = _reason(
         _l("Why is the transfer rejected?"), _l("Please tell the buyer what is wrong with the transfer.")
     )
@@ -82,7 +82,7 @@ class AdminRejectTransferForm(FlaskForm):
         super().__init__(*args, prefix="reject_transfer", **kwargs)
 
 
-class AdminCancelOrderForm(FlaskForm):
+class AdminCancelOrderForm(Form):
     reason = StringField(
         _l("Reason (the buyer sees it)"),
         validators=[
@@ -95,7 +95,7 @@ class AdminCancelOrderForm(FlaskForm):
         super().__init__(*args, prefix="cancel", **kwargs)
 
 
-class AdminStaffNoteForm(FlaskForm):
+class AdminStaffNoteForm(Form):
     note = TextAreaField(
         _l("Staff note"),
         validators=[
@@ -108,14 +108,14 @@ class AdminStaffNoteForm(FlaskForm):
         super().__init__(*args, prefix="note", **kwargs)
 
 
-class AdminApproveRefundForm(FlaskForm):
+class AdminApproveRefundForm(Form):
     restock = BooleanField(_l("Put the returned units back into stock"))
 
     def __init__(self, *args, refund_id: int, **kwargs):
         super().__init__(*args, prefix=f"approve{refund_id}", **kwargs)
 
 
-class AdminRejectRefundForm(FlaskForm):
+class AdminRejectRefundForm(Form):
     reject_reason = _reason(
         _l("Why is the request rejected?"), _l("Please tell the buyer why the request is rejected.")
     )
@@ -124,19 +124,19 @@ class AdminRejectRefundForm(FlaskForm):
         super().__init__(*args, prefix=f"reject{refund_id}", **kwargs)
 
 
-class AdminCompleteRefundForm(FlaskForm):
+class AdminCompleteRefundForm(Form):
     """The merchant has paid a manual-transfer refund back by hand."""
 
     def __init__(self, *args, refund_id: int, **kwargs):
         super().__init__(*args, prefix=f"complete{refund_id}", **kwargs)
 
 
-class AdminSettlePaymentForm(FlaskForm):
+class AdminSettlePaymentForm(Form):
     note = _reason(_l("How was the money returned?"), _l("Please note how the money was returned."))
 
     def __init__(self, *args, payment_id: int, **kwargs):
         super().__init__(*args, prefix=f"settle{payment_id}", **kwargs)
 
 
-class AdminBulkShipForm(FlaskForm):
+class AdminBulkShipForm(Form):
     file = FileField(_l("CSV file"))

@@ -2,11 +2,11 @@
 only carry the fields (and the CSRF token) and offer the choices."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, ValidationError
 
+from app.forms import Form
 from app.orders.regions import PROVINCES
 
 # What shoppers usually say; "Other" asks them to write it out.
@@ -22,7 +22,7 @@ REFUND_REASONS = (
 )
 
 
-class AddressForm(FlaskForm):
+class AddressForm(Form):
     # No validators here: orders.save_address checks every field (lengths included) and reports all the
     # problems of one submission together, in its own sentences.
     recipient = StringField(_l("Recipient"))
@@ -38,7 +38,7 @@ class AddressForm(FlaskForm):
     is_default = BooleanField(_l("Use as my default address"))
 
 
-class CheckoutForm(FlaskForm):
+class CheckoutForm(Form):
     address_id = HiddenField()
     buyer_note = StringField(_l("Note to the shop"), validators=[Length(max=200)])
     payment_method = RadioField(_l("Payment method"), choices=[], validate_choice=False)
@@ -46,7 +46,7 @@ class CheckoutForm(FlaskForm):
     expected_total = HiddenField()
 
 
-class RefundForm(FlaskForm):
+class RefundForm(Form):
     reason = SelectField(
         _l("Refund reason"),
         validators=[InputRequired(_l("Please choose a reason."))],

@@ -26,7 +26,6 @@ QUIET_PERIOD = timedelta(minutes=2)  # give the notify a chance first
 def reconcile(session) -> dict:
     expire_due_orders(session)
     wechat_certificates.refresh_certificates(session)  # at most once an hour
-    session.commit()
     counts = {"paid": 0, "closed": 0, "waiting": 0, "errors": 0}
     due = session.scalars(
         select(Payment)

@@ -1,11 +1,12 @@
 """The back office's payment settings form. Secret fields are never filled back in."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
 
+from app.forms import Form
 
-class PaymentSettingsForm(FlaskForm):
+
+class PaymentSettingsForm(Form):
     wechat_enabled = BooleanField(_l("Offer WeChat Pay"))
     wechat_h5_enabled = BooleanField(
         _l("Also offer WeChat Pay in other mobile browsers (H5; needs H5 payment activated)")

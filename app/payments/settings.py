@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from app.payments import wechat_certificates
 from app.payments.gateways import (
     SETTINGS_ID,
     GatewayNotConfigured,
@@ -18,7 +19,6 @@ from app.payments.gateways import (
     alipay_client,
     alipay_complete,
     payment_settings,
-    wechat_client,
     wechat_complete,
 )
 from app.payments.models import PaymentSettings
@@ -156,7 +156,8 @@ def check_wechat_connection(session: Session) -> list[tuple[bool, str]]:
     settings = payment_settings(session)
     results = []
     try:
-        code, message = wechat_client(settings).query(out_trade_no="FXTEST" + secrets.token_hex(8))
+        client = wechat_certificates.client(session)
+        code, message = client.query(out_trade_no="FXTEST" + secrets.token_hex(8))
         if code == 404 and "ORDER_NOT_EXIST" in str(message):
             results.append(
                 (True, _("WeChat Pay: merchant number, certificate, private key and platform key work."))

@@ -8,13 +8,16 @@ anything: a serial that is neither the public key ID nor a cached certificate is
 every forged notify with a random serial would make the SDK download certificates, holding a worker while
 the gateway answers)."""
 
+import hmac
 import json
 import logging
 from datetime import timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.core import Core
 
 from app.payments.gateways import payment_settings, wechat_client, wechat_complete
@@ -25,11 +28,6 @@ log = logging.getLogger(__name__)
 
 TOKEN_NAME = "wechatpay-platform-certificates"
 REFRESH_INTERVAL = timedelta(hours=1)
-
-
-def serial_key(serial: str) -> str:
-    """Serials are hexadecimal: compare them without case or leading zeros."""
-    return serial.strip().upper().lstrip("0")
 
 
 def cached_certificates(session: Session) -> list[x509.Certificate]:
@@ -47,39 +45,62 @@ def cached_certificates(session: Session) -> list[x509.Certificate]:
 
 
 def is_known_serial(serial: str, settings: PaymentSettings, certificates: list[x509.Certificate]) -> bool:
-    """Whether a notify's Wechatpay-Serial names the public key or one of the cached certificates."""
-    wanted = serial_key(serial)
-    serials = {serial_key(format(c.serial_number, "X")) for c in certificates}
-    serials.add(serial_key(settings.wechat_public_key_id))
-    return bool(wanted) and wanted in serials
+    """Whether a notify's Wechatpay-Serial names the public key (its ID, exactly) or one of the cached
+    certificates (a hexadecimal serial number) — what the SDK itself will look for."""
+    if settings.wechat_public_key_id and hmac.compare_digest(
+        serial.encode(), settings.wechat_public_key_id.encode()
+    ):
+        return True
+    try:
+        number = int(serial, 16)
+    except ValueError:
+        return False
+    return any(certificate.serial_number == number for certificate in certificates)
 
 
-def refresh_certificates(session: Session, *, force: bool = False) -> int | None:
+def client(session: Session, pay_type: WeChatPayType = WeChatPayType.JSAPI) -> WeChatPay:
+    """The shop's WeChat Pay client, verifying with the public key and the cached certificates."""
+    return wechat_client(payment_settings(session), pay_type, certificates=cached_certificates(session))
+
+
+def refresh_certificates(session: Session, *, force: bool = False) -> None:
     """Fetch the platform certificates (GET /v3/certificates, decrypted with the APIv3 key) unless that was
-    done less than REFRESH_INTERVAL ago. Returns how many were stored, or None when nothing was asked.
-    A failed fetch keeps what was cached and waits for the next interval; it never raises."""
+    done less than REFRESH_INTERVAL ago (or `force`), and commit. A failed fetch keeps what was cached and
+    waits for the next interval; nothing here raises to the caller (a job, or the settings page)."""
     settings = payment_settings(session)
     if not wechat_complete(settings):
-        return None
-    row = session.get(ApiToken, TOKEN_NAME)
+        return
     now = utcnow()
-    if row is not None and row.expires_at > now and not force:
-        return None
-    if row is None:
-        row = ApiToken(name=TOKEN_NAME, value="")
-        session.add(row)
+    row = _token_row(session)
+    if row.expires_at > now and not force:
+        return
     row.expires_at = now + REFRESH_INTERVAL
-    client = wechat_client(settings)
+    session.commit()  # the next interval starts now, whatever the gateway answers
+    downloader = wechat_client(settings)
     try:
-        Core._update_certificates(client._core)  # the SDK's own download; instances never call it
+        Core._update_certificates(downloader._core)  # the SDK's own download; our clients never call it
     except Exception as error:  # noqa: BLE001 - the SDK raises plain Exceptions, requests its own
         log.warning("wechat platform certificates not fetched: %s", str(error)[:200])
-        return 0
-    fetched = client._core._certificates
+        return
+    fetched = downloader._core._certificates
     if not fetched:
         log.info("wechat platform certificates: none (the merchant uses the WeChat Pay public key only)")
-        return 0
+        return
     row.value = json.dumps(
         [c.public_bytes(serialization.Encoding.PEM).decode() for c in fetched], separators=(",", ":")
     )
-    return len(fetched)
+    session.commit()
+
+
+def _token_row(session: Session) -> ApiToken:
+    """The cache's row, made once; two hosts making it at the same moment both end up with the one row."""
+    row = session.get(ApiToken, TOKEN_NAME)
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = ApiToken(name=TOKEN_NAME, value="", expires_at=utcnow())
+            session.add(row)
+    except IntegrityError:
+        row = session.get(ApiToken, TOKEN_NAME, populate_existing=True)
+    return row

@@ -81,7 +81,7 @@ class WechatPayProvider(PaymentProvider):
 
     def jsapi(self, session: Session, order: Order, payment: Payment, openid: str) -> JsapiParams:
         settings = payment_settings(session)
-        client = wechat_client(settings, WeChatPayType.JSAPI)
+        client = wechat_certificates.client(session, WeChatPayType.JSAPI)
         code, message = _call(
             "jsapi order",
             client.pay,
@@ -99,7 +99,7 @@ class WechatPayProvider(PaymentProvider):
 
     def h5(self, session: Session, order: Order, payment: Payment, client_ip: str) -> str:
         """The gateway's h5_url (valid for a few minutes) to send the shopper's browser to."""
-        client = wechat_client(payment_settings(session), WeChatPayType.H5)
+        client = wechat_certificates.client(session, WeChatPayType.H5)
         code, message = _call(
             "h5 order",
             client.pay,
@@ -113,7 +113,7 @@ class WechatPayProvider(PaymentProvider):
         return _check(code, message, "h5 order")["h5_url"]
 
     def refund(self, session: Session, payment: Payment, refund: Refund) -> bool:
-        client = wechat_client(payment_settings(session))
+        client = wechat_certificates.client(session)
         code, message = _call(
             "refund",
             client.refund,
@@ -127,15 +127,15 @@ class WechatPayProvider(PaymentProvider):
         return data.get("status") == "SUCCESS"  # otherwise the refund notify completes it
 
     def query(self, session: Session, payment: Payment) -> dict:
-        settings = payment_settings(session)
-        code, message = _call("query", wechat_client(settings).query, out_trade_no=payment.out_trade_no)
+        client = wechat_certificates.client(session)
+        code, message = _call("query", client.query, out_trade_no=payment.out_trade_no)
         if code == 404:
             return {"trade_state": "NOTPAY"}
         return _check(code, message, "query")
 
     def close(self, session: Session, payment: Payment) -> None:
         code, message = _call(
-            "close", wechat_client(payment_settings(session)).close, out_trade_no=payment.out_trade_no
+            "close", wechat_certificates.client(session).close, out_trade_no=payment.out_trade_no
         )
         _check(code, message, "close")
 

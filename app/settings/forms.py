@@ -1,15 +1,14 @@
 """The shop settings form: the shop itself, and how orders and payment work."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-from app.forms import IntegerField, MoneyField
+from app.forms import Form, IntegerField, MoneyField
 
 
-class ShopSettingsForm(FlaskForm):
+class ShopSettingsForm(Form):
     name = StringField(
         _l("Shop name"), validators=[DataRequired(_l("Please give the shop a name.")), Length(max=40)]
     )

@@ -13,6 +13,7 @@ from app.catalog.models import Category, Product, ProductImage, Sku
 from app.extensions import db, htmx
 from app.media import image_url
 from app.money import format_fen, format_fen_range
+from app.numbers import parse_whole_number
 from app.settings.services import get_shop_settings
 from app.shop import bp
 
@@ -24,10 +25,8 @@ SEARCH_MAX = 40
 
 def _page_arg() -> int:
     """?page=… as a page number; anything that is not a positive whole number means the first page."""
-    page = request.args.get("page", "1").strip()
-    if not page.isdecimal() or len(page) > 6 or int(page) < 1:
-        return 1
-    return min(int(page), MAX_PAGE)
+    page = parse_whole_number(request.args.get("page", "1"), max_digits=6)
+    return 1 if page is None or page < 1 else min(page, MAX_PAGE)
 
 
 @dataclass(frozen=True)

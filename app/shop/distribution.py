@@ -33,6 +33,7 @@ from app.distribution.forms import WITHDRAWAL_METHODS, ApplyForm, WithdrawForm
 from app.distribution.models import ApplicationStatus, Distributor, WithdrawalStatus
 from app.extensions import db, htmx
 from app.forms import ActionForm, apply_service_error
+from app.numbers import parse_whole_number
 from app.orders.models import Order
 from app.settings.services import get_shop_settings
 from app.shop import bp
@@ -82,10 +83,8 @@ def distributor_required(view):
 
 
 def _int_arg(name: str, default: int | None = None, maximum: int = MAX_ID) -> int | None:
-    value = request.args.get(name, "").strip()
-    if not value.isdecimal() or len(value) > 10 or not 0 < int(value) <= maximum:
-        return default
-    return int(value)
+    value = parse_whole_number(request.args.get(name, ""), max_digits=10)
+    return value if value is not None and 0 < value <= maximum else default
 
 
 def _fragment_wanted() -> bool:

@@ -16,6 +16,7 @@ from app.db_types import parse_id
 from app.distribution import web as share_tracking
 from app.extensions import db, htmx
 from app.forms import ActionForm
+from app.numbers import parse_whole_number
 from app.orders import services as orders
 from app.orders.models import (
     PAID_STATUSES,
@@ -315,7 +316,7 @@ def place_order():
             address_id=parse_id(form.address_id.data) or "",
             idempotency_key=form.idempotency_key.data or "",
             buyer_note=form.buyer_note.data or "",
-            expected_total_fen=int(expected) if expected.isdecimal() and len(expected) < 16 else -1,
+            expected_total_fen=_expected_total(expected),
             client_ip_hash=share_tracking.client_ip_hash(),
             device_hash=share_tracking.device_hash(),
         )
@@ -330,6 +331,12 @@ def place_order():
         db.session.rollback()
         flash(str(error.message), "info")
         return redirect(url_for("shop.order_detail", number=order.number))
+
+
+def _expected_total(text: str) -> int:
+    """The total the shopper saw, in fen (-1 when missing or tampered with: it then matches no price)."""
+    total = parse_whole_number(text, max_digits=15)
+    return -1 if total is None else total
 
 
 # ---------------------------------------------------------------- paying
@@ -473,7 +480,7 @@ def order_list():
     elif tab == "after_sales":
         query = query.where(Order.refund_status != RefundStatus.NONE)
     page_arg = request.args.get("page", "1")
-    page_number = int(page_arg) if page_arg.isdecimal() and 0 < len(page_arg) < 6 else 1
+    page_number = parse_whole_number(page_arg, max_digits=5) or 1
     page = db.paginate(query, page=max(page_number, 1), per_page=ORDERS_PER_PAGE, error_out=False)
     context = {"tab": "me", "order_tab": tab, "tabs": ORDER_TABS, "page": page, "action_form": ActionForm()}
     if htmx and not htmx.history_restore_request and "page" in request.args:
