@@ -27,7 +27,7 @@ from app.distribution.cli import settle_work
 from app.distribution.services import DistributionError
 from app.jobs import run_job
 from app.media import save_image
-from app.orders.services import OrderError
+from app.orders.events import OrderError
 from app.settings.models import ShopSettings
 from app.settings.services import SETTINGS_ID, update_shop_settings
 from app.timeutil import set_clock, utcnow

@@ -17,18 +17,18 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import orders
 from app.accounts import services as accounts
 from app.accounts.models import Role, User
 from app.catalog.models import Product, Sku
 from app.distribution import ledger
 from app.distribution import services as dist
 from app.distribution.models import DistributionSettings, Distributor, Withdrawal
-from app.orders import services as orders
 from app.orders.models import Order, Payment, Refund
 from app.payments import sandbox
 from app.payments import services as payments
 from app.settings.services import get_shop_settings, update_order_settings
-from app.timeutil import set_clock, utcnow
+from app.timeutil import SHOP_TZ, set_clock, utcnow
 
 PASSWORD = "demo1234"
 OWNER_MOBILE, STAFF_MOBILE = "13800000000", "13800000001"
@@ -100,11 +100,11 @@ class Clock:
 
     def __init__(self, now: datetime):
         self.now = now
-        self.today = now.astimezone(orders.SHOP_TZ).date()
+        self.today = now.astimezone(SHOP_TZ).date()
 
     def day(self, days_ago: int, hhmm: str) -> datetime:
         hour, minute = (int(part) for part in hhmm.split(":"))
-        local = datetime.combine(self.today - timedelta(days=days_ago), time(hour, minute), orders.SHOP_TZ)
+        local = datetime.combine(self.today - timedelta(days=days_ago), time(hour, minute), SHOP_TZ)
         return local.astimezone(self.now.tzinfo)
 
     def ago(self, minutes: int) -> datetime:
@@ -361,7 +361,7 @@ class _Story:
             self._save_address(person.key, person.address)
 
     def _save_address(self, key: str, a: AddressSpec) -> None:
-        orders.save_address(
+        orders.addresses.save_address(
             self.session, self.users[key].id, None, recipient=a.recipient, mobile=a.mobile,
             province=a.province, city=a.city, district=a.district, detail=a.detail, is_default=True,
         )  # fmt: skip
@@ -535,11 +535,11 @@ class _Story:
         items = {}
         for title, values, qty in spec.items:
             items[self._sku(title, values).id] = qty
-        self.orders[spec.key] = orders.place_order(
+        self.orders[spec.key] = orders.checkout.place_order(
             self.session,
             user=buyer,
             items=items,
-            address_id=orders.list_addresses(self.session, buyer.id)[0].id,
+            address_id=orders.addresses.list_addresses(self.session, buyer.id)[0].id,
             idempotency_key=f"demo-history-order-{spec.key}",
             buyer_note=spec.note,
         )
@@ -572,10 +572,10 @@ class _Story:
         payments.confirm_manual_payment(self.session, self.orders[key], actor=self.staff)
 
     def _expire(self, key: str) -> None:
-        orders.expire_if_due(self.session, self.orders[key])
+        orders.transitions.expire_if_due(self.session, self.orders[key])
 
     def _buyer_cancels(self, spec: OrderSpec) -> None:
-        orders.shopper_cancel(self.session, self.orders[spec.key], self._buyer(spec.key))
+        orders.transitions.shopper_cancel(self.session, self.orders[spec.key], self._buyer(spec.key))
 
     def _void(self, key: str, reason: str) -> None:
         ledger.void_order_commission(self.session, self.orders[key], actor=self.owner, reason=reason)
@@ -583,21 +583,21 @@ class _Story:
     def _ship(self, spec: OrderSpec) -> None:
         prefix, digits = TRACKING_FORMATS[spec.carrier]
         tracking = prefix + "".join(str(self.rng.randint(0, 9)) for _ in range(digits))
-        orders.ship_order(
+        orders.transitions.ship_order(
             self.session, self.orders[spec.key], actor=self.staff, carrier=spec.carrier, tracking_no=tracking
         )
 
     def _complete(self, spec: OrderSpec) -> None:
         order = self.orders[spec.key]
         if spec.auto_completed:
-            orders.complete_order(self.session, order, actor=None, automatic=True)
+            orders.transitions.complete_order(self.session, order, actor=None, automatic=True)
         else:
-            orders.confirm_receipt(self.session, order, self._buyer(spec.key))
+            orders.transitions.confirm_receipt(self.session, order, self._buyer(spec.key))
 
     def _request_refund(self, spec: OrderSpec, index: int) -> None:
         order = self.orders[spec.key]
         wanted = spec.refunds[index]
-        self.refunds[spec.key, index] = orders.request_refund(
+        self.refunds[spec.key, index] = orders.refunds.request_refund(
             self.session,
             order,
             order.user,
@@ -608,17 +608,17 @@ class _Story:
     def _decide_refund(self, spec: OrderSpec, index: int) -> None:
         refund, wanted = self.refunds[spec.key, index], spec.refunds[index]
         if wanted.approve:
-            orders.approve_refund(self.session, refund, actor=self.staff, restock=wanted.restock)
+            orders.refunds.approve_refund(self.session, refund, actor=self.staff, restock=wanted.restock)
         else:
-            orders.reject_refund(self.session, refund, actor=self.staff, reason=wanted.reject_reason)
+            orders.refunds.reject_refund(self.session, refund, actor=self.staff, reason=wanted.reject_reason)
 
     def cart(self) -> None:
         """小林 has two things waiting in the cart."""
 
         def fill():
             user = self.users["xiaolin"]
-            orders.add_to_cart(self.session, user.id, self._sku("冻干草莓脆", ("30g×6袋",)).id, 1)
-            orders.add_to_cart(
+            orders.cart.add_to_cart(self.session, user.id, self._sku("冻干草莓脆", ("30g×6袋",)).id, 1)
+            orders.cart.add_to_cart(
                 self.session, user.id, self._sku("精梳棉中筒袜 5双装", ("黑白灰混装", "男款39-44")).id, 2
             )
 

@@ -1,6 +1,10 @@
 """One clock for the whole app: UTC-aware now(), which tests can set."""
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+# The shop's calendar: "today", order numbers and daily figures follow mainland China time.
+SHOP_TZ = ZoneInfo("Asia/Shanghai")
 
 _frozen: datetime | None = None
 

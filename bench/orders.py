@@ -11,13 +11,13 @@ from contextlib import contextmanager
 from flask import Flask
 from sqlalchemy import event, insert, select
 
+from app import orders
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.catalog.models import Product, ProductImage, Sku
 from app.catalog.services import spec_key
 from app.distribution import services as dist
 from app.extensions import db
-from app.orders import services as orders
 from app.payments import services as payments
 from app.settings.services import update_order_settings
 from bench import Result, benchmark, measure
@@ -95,7 +95,7 @@ def _seed(app: Flask) -> tuple[list[int], list[int]]:
             user = accounts.register_user(session, mobile=f"137{n:08d}", password=password)
             session.flush()
             dist.bind(session, user, below, source="/")
-            orders.save_address(
+            orders.addresses.save_address(
                 session, user.id, None, recipient="张三", mobile="13812345678", province="广东省",
                 city="深圳市", district="南山区", detail=f"科技园路 {n + 1} 号",
             )  # fmt: skip
@@ -123,8 +123,8 @@ def _place_and_pay(app: Flask, user_id: int, items: dict[int, int], key: str) ->
     """The shopper's checkout request, then the gateway's notify request."""
     with app.app_context():
         user = db.session.get(User, user_id)
-        address = orders.list_addresses(db.session, user_id)[0]
-        order = orders.place_order(
+        address = orders.addresses.list_addresses(db.session, user_id)[0]
+        order = orders.checkout.place_order(
             db.session, user=user, items=items, address_id=address.id, idempotency_key=key
         )
         payment = payments.start_payment(db.session, order, "sandbox", user=user)
@@ -153,9 +153,9 @@ def _statements(app: Flask, user_id: int, sku_ids: list[int], size: int) -> tupl
     """(place_order, start_payment + confirm_payment) statements for one order of `size` lines."""
     with app.app_context():
         user = db.session.get(User, user_id)
-        address_id = orders.list_addresses(db.session, user_id)[0].id
+        address_id = orders.addresses.list_addresses(db.session, user_id)[0].id
         with _counting(app) as placing:
-            order = orders.place_order(
+            order = orders.checkout.place_order(
                 db.session, user=user, items=dict.fromkeys(sku_ids, 1), address_id=address_id,
                 idempotency_key=f"bench-statements-{size:04d}",
             )  # fmt: skip

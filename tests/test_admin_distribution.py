@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select
 
+from app import orders
 from app.distribution import ledger
 from app.distribution import services as dist
 from app.distribution.models import (
@@ -25,7 +26,6 @@ from app.distribution.models import (
 )
 from app.extensions import db
 from app.jobs import JobRun
-from app.orders import services as orders
 from app.payments import services as payments
 from app.timeutil import set_clock, utcnow
 from tests import factories
@@ -523,7 +523,7 @@ def flagged_order(session, tree, product, n):
     a, b, c = tree
     factories.AddressFactory(user=b.user, detail=f"幸福路 9{n} 号")
     address = factories.AddressFactory(user=c, detail=f"幸福路 9{n} 号")
-    order = orders.place_order(
+    order = orders.checkout.place_order(
         session,
         user=c,
         items={product.skus[0].id: 1},

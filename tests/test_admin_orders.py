@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, select
 
+from app import orders
 from app.catalog.models import Sku
 from app.extensions import db
 from app.jobs import JobRun
-from app.orders import services as orders
 from app.orders.models import Order, OrderEvent, OrderStatus, Payment, Refund, RefundStatus
 from app.payments import services as payments
 from app.settings.models import ShopSettings
@@ -78,7 +78,7 @@ _keys = iter(range(1, 10**6))
 
 
 def place(session, shopper, address, items) -> Order:
-    order = orders.place_order(
+    order = orders.checkout.place_order(
         session,
         user=shopper,
         items=items,
@@ -146,10 +146,12 @@ def test_the_list_tabs_filter_by_state_and_count_each_tab(staff_client, session,
     unpaid = place(session, shopper, address, {tee.skus[0].id: 1})
     to_ship = paid_order(session, shopper, address, tee)
     shipped = paid_order(session, shopper, address, tee)
-    orders.ship_order(session, shipped, actor=shopper, carrier="顺丰速运", tracking_no="SF1234567890")
+    orders.transitions.ship_order(
+        session, shipped, actor=shopper, carrier="顺丰速运", tracking_no="SF1234567890"
+    )
     session.commit()
     asking = paid_order(session, shopper, address, tee)
-    orders.request_refund(session, asking, shopper, items={asking.lines[0].id: 1}, reason="不想要了")
+    orders.refunds.request_refund(session, asking, shopper, items={asking.lines[0].id: 1}, reason="不想要了")
     session.commit()
 
     page = text(staff_client.get("/admin/orders"))
@@ -161,7 +163,7 @@ def test_the_list_tabs_filter_by_state_and_count_each_tab(staff_client, session,
     after_sales = text(staff_client.get("/admin/orders?tab=after_sales"))
     assert asking.number in after_sales and to_ship.number not in after_sales
 
-    counts = orders.admin_order_tab_counts(session, orders.OrderFilters())
+    counts = orders.queries.admin_order_tab_counts(session, orders.queries.OrderFilters())
     assert counts["all"] == 4
     assert (counts["pending_payment"], counts["paid"], counts["shipped"], counts["after_sales"]) == (
         1,
@@ -463,7 +465,9 @@ def test_a_staff_note_is_added_to_the_trail_and_never_replaces_one(
 
 
 def ask_refund(session, order, shopper, qty=1, reason="尺码不合适") -> Refund:
-    refund = orders.request_refund(session, order, shopper, items={order.lines[0].id: qty}, reason=reason)
+    refund = orders.refunds.request_refund(
+        session, order, shopper, items={order.lines[0].id: qty}, reason=reason
+    )
     session.commit()
     return refund
 
@@ -473,7 +477,9 @@ def test_approving_a_refund_pays_it_back_and_restocks_only_when_asked(
     staff_client, session, shopper, address, tee, restock
 ):
     order = paid_order(session, shopper, address, tee, qty=3)
-    orders.ship_order(session, order, actor=shopper, carrier="顺丰速运", tracking_no="SF1234567890")
+    orders.transitions.ship_order(
+        session, order, actor=shopper, carrier="顺丰速运", tracking_no="SF1234567890"
+    )
     session.commit()
     refund = ask_refund(session, order, shopper)
     data = {f"approve{refund.id}-restock": "y"} if restock else {}
@@ -554,7 +560,7 @@ def test_the_refund_queue_lists_open_requests_oldest_first(
     newer = ask_refund(session, second, shopper, reason="第二个申请")
     third = paid_order(session, shopper, address, tee)
     handled = ask_refund(session, third, shopper, reason="已处理的申请")
-    orders.reject_refund(session, handled, actor=staff, reason="不符合")
+    orders.refunds.reject_refund(session, handled, actor=staff, reason="不符合")
     session.commit()
     html = text(staff_client.get("/admin/refunds"))
     assert html.index("第一个申请") < html.index("第二个申请")
@@ -572,7 +578,7 @@ def flagged_payment(session, shopper, address, tee) -> Payment:
     order = place(session, shopper, address, {tee.skus[0].id: 1})
     payment = payments.start_payment(session, order, "sandbox", user=shopper)
     session.commit()
-    orders.cancel_order(session, order, actor=None, reason="Not paid in time")
+    orders.transitions.cancel_order(session, order, actor=None, reason="Not paid in time")
     session.commit()
     payments.confirm_payment(
         session, provider="sandbox", out_trade_no=payment.out_trade_no, amount_fen=payment.amount_fen
@@ -731,7 +737,9 @@ def test_the_csv_export_has_a_bom_chinese_headers_and_one_row_per_line(
 ):
     two_lines = place(session, shopper, address, {tee.skus[0].id: 2, tee.skus[1].id: 1})
     pay(session, two_lines, shopper)
-    orders.ship_order(session, two_lines, actor=shopper, carrier="顺丰速运", tracking_no="SF1234567890")
+    orders.transitions.ship_order(
+        session, two_lines, actor=shopper, carrier="顺丰速运", tracking_no="SF1234567890"
+    )
     session.commit()
     other = place(session, shopper, address, {tee.skus[0].id: 1})
     response = staff_client.get("/admin/orders/export.csv?tab=shipped")
@@ -908,9 +916,9 @@ def test_the_dashboard_shows_what_needs_doing_today_and_the_jobs(
     assert "取消超时未付款订单 1 单" in html  # what the job did, said in the reader's language
     assert "从未运行" in html  # orders-autocomplete
     assert "payments reconcile" not in html  # no real gateway takes money: nothing to reconcile
-    today = orders.todays_takings(session)
+    today = orders.queries.todays_takings(session)
     assert (today.paid_orders, today.sales_fen) == (1, 11800)
-    alerts = orders.back_office_alerts(session)
+    alerts = orders.queries.back_office_alerts(session)
     assert (alerts.to_ship, alerts.awaiting_confirmation, alerts.open_refunds, alerts.flagged_payments) == (
         2,
         0,
@@ -981,7 +989,7 @@ def test_a_post_without_the_csrf_token_is_refused(staff_client, session, shopper
 
 def test_ship_orders_in_bulk_keeps_each_row_apart(session, shopper, address, tee, staff):
     good = paid_order(session, shopper, address, tee)
-    results = orders.ship_orders_in_bulk(
+    results = orders.queries.ship_orders_in_bulk(
         session,
         [(good.number, "顺丰速运", "bad tracking!"), (good.number, "顺丰速运", "SF1234567890"), ("", "", "")],
         actor=staff,
@@ -997,22 +1005,22 @@ def test_ship_orders_in_bulk_keeps_each_row_apart(session, shopper, address, tee
 def test_staff_actions_follow_the_order_state(session, shopper, address, tee):
     enable_manual_payment(session)
     unpaid = place(session, shopper, address, {tee.skus[0].id: 1})
-    assert orders.staff_actions(unpaid) == {"cancel"}
+    assert orders.queries.staff_actions(unpaid) == {"cancel"}
     waiting = manual_order(session, shopper, address, tee)
-    assert orders.staff_actions(waiting) == {"cancel", "confirm_transfer", "reject_transfer"}
+    assert orders.queries.staff_actions(waiting) == {"cancel", "confirm_transfer", "reject_transfer"}
     paid = paid_order(session, shopper, address, tee)
-    assert orders.staff_actions(paid) == {"ship"}
+    assert orders.queries.staff_actions(paid) == {"ship"}
     ask_refund(session, paid, shopper)
     session.refresh(paid)
-    assert orders.staff_actions(paid) == set()
+    assert orders.queries.staff_actions(paid) == set()
 
 
 def test_add_staff_note_refuses_empty_and_long_notes(session, shopper, address, tee, staff):
     order = place(session, shopper, address, {tee.skus[0].id: 1})
     for bad in ("", "   \n ", "x" * 501):
-        with pytest.raises(orders.OrderError):
-            orders.add_staff_note(session, order, actor=staff, note=bad)
-    note = orders.add_staff_note(session, order, actor=staff, note="  第一行 \n\n  第二行  ")
+        with pytest.raises(orders.events.OrderError):
+            orders.queries.add_staff_note(session, order, actor=staff, note=bad)
+    note = orders.queries.add_staff_note(session, order, actor=staff, note="  第一行 \n\n  第二行  ")
     assert note.note == "第一行\n\n第二行"
 
 
@@ -1038,7 +1046,7 @@ def test_the_menu_alone_shows_fresh_badges_and_keeps_the_page_highlighted(
     assert menu.status_code == 200 and html.lstrip().startswith('<ul class="nav')  # the menu, not a page
     link = re.search(r'<a class="nav-link ([^"]*)" href="/admin/orders">(.*?)</a>', html, re.S)
     assert "active" in link.group(1) and 'title="待发货">1<' in link.group(2)
-    orders.ship_order(session, order, actor=staff, carrier="顺丰速运", tracking_no="SF1234567890")
+    orders.transitions.ship_order(session, order, actor=staff, carrier="顺丰速运", tracking_no="SF1234567890")
     session.commit()
     link = re.search(
         r'<a class="nav-link ([^"]*)" href="/admin/orders">(.*?)</a>',

@@ -6,9 +6,9 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
+from app import orders
 from app.catalog.models import Sku
 from app.extensions import db
-from app.orders import services as orders
 from tests import factories
 
 
@@ -35,7 +35,7 @@ def products_in_cart(session, shopper, count: int) -> dict[int, int]:
         product = factories.ProductFactory(skus=[{"price_fen": 1000 + n, "stock": 50}])
         factories.ProductImageFactory(product_id=product.id)
         items[product.skus[0].id] = 1 + n % 3
-        orders.add_to_cart(session, shopper.id, product.skus[0].id, items[product.skus[0].id])
+        orders.cart.add_to_cart(session, shopper.id, product.skus[0].id, items[product.skus[0].id])
     session.commit()
     return items
 
@@ -46,7 +46,7 @@ def statements_to_place(session, lines: int, n: int) -> list[str]:
     items = products_in_cart(session, shopper, lines)
     session.expire_all()  # a fresh request: nothing is in the identity map yet
     with counting_statements() as statements:
-        order = orders.place_order(
+        order = orders.checkout.place_order(
             session,
             user=shopper,
             items=items,
@@ -81,7 +81,7 @@ def stocks(session, sku_ids) -> list[int]:
 
 def test_one_statement_still_takes_the_stock_of_every_line(session):
     shopper, address, sku_ids = four_products(session)
-    order = orders.place_order(
+    order = orders.checkout.place_order(
         session,
         user=shopper,
         items={sku_id: 2 for sku_id in sku_ids},
@@ -97,8 +97,8 @@ def test_an_order_with_one_short_line_is_refused_naming_it_and_takes_nothing(ses
     shopper, address, sku_ids = four_products(session)
     items = {sku_id: 2 for sku_id in sku_ids}
     items[sku_ids[2]] = 4
-    with pytest.raises(orders.OrderError) as refused:
-        orders.place_order(
+    with pytest.raises(orders.events.OrderError) as refused:
+        orders.checkout.place_order(
             session, user=shopper, items=items, address_id=address.id, idempotency_key="short-line-stock-0001"
         )
     assert "“商品2”" in str(refused.value.message)

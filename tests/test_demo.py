@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from PIL import Image
 from sqlalchemy import func, select
 
-from app import demo, demo_history
+from app import demo, demo_history, orders
 from app.accounts.models import User
 from app.catalog.models import Category, Product
 from app.demo import DEMO_OWNER_MOBILE, DEMO_PASSWORD, DEMO_STAFF_MOBILE, SHOP_NAME
@@ -28,7 +28,6 @@ from app.distribution.models import (
 from app.extensions import db
 from app.jobs import JobRun
 from app.media import THUMBNAIL_SIZES, thumbnail_key
-from app.orders import services as orders
 from app.orders.models import Order, OrderEvent, OrderStatus, Payment, RefundStatus
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
@@ -230,7 +229,7 @@ def assert_commission_in_every_state(session):
 def test_demo_history_is_never_added_to_a_shop_that_has_orders(app, session):
     shopper = factories.UserFactory()
     product = factories.ProductFactory()
-    orders.place_order(
+    orders.checkout.place_order(
         session,
         user=shopper,
         items={product.skus[0].id: 1},

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app import orders
 from app.distribution import ledger
 from app.distribution import services as dist
 from app.distribution.models import (
@@ -18,7 +19,6 @@ from app.distribution.models import (
     LedgerEntry,
     WithdrawalStatus,
 )
-from app.orders import services as orders
 from app.payments import services as payments
 from app.timeutil import set_clock, utcnow
 from tests import factories
@@ -55,7 +55,7 @@ def bind(session, user, parent_distributor, source="/?ref=x"):
 def buy(session, buyer, product, qty=1, n=[0]):  # noqa: B006 - a counter shared across calls
     n[0] += 1
     address = factories.AddressFactory(user=buyer, detail=f"幸福路 {n[0]} 号")
-    order = orders.place_order(
+    order = orders.checkout.place_order(
         session,
         user=buyer,
         items={product.skus[0].id: qty},
@@ -72,8 +72,8 @@ def buy(session, buyer, product, qty=1, n=[0]):  # noqa: B006 - a counter shared
 
 def complete(session, order):
     staff = factories.UserFactory(role="staff")
-    orders.ship_order(session, order, actor=staff, carrier="顺丰", tracking_no="SF100200300")
-    orders.complete_order(session, order, actor=None)
+    orders.transitions.ship_order(session, order, actor=staff, carrier="顺丰", tracking_no="SF100200300")
+    orders.transitions.complete_order(session, order, actor=None)
     session.commit()
 
 
@@ -185,8 +185,8 @@ def test_refund_before_release_reverses_and_after_release_claws_back(session, tr
     a, b, c = tree
     order = buy(session, c, product, qty=3)  # paid 30000: B 3000, A 1500
     staff = factories.UserFactory(role="staff")
-    refund = orders.request_refund(session, order, c, items={order.lines[0].id: 1}, reason="不合适")
-    orders.approve_refund(session, refund, actor=staff, restock=False)
+    refund = orders.refunds.request_refund(session, order, c, items={order.lines[0].id: 1}, reason="不合适")
+    orders.refunds.approve_refund(session, refund, actor=staff, restock=False)
     session.commit()
     assert balances(session, b) == (2000, 0, 0)
     assert balances(session, a) == (1000, 0, 0)
@@ -198,8 +198,8 @@ def test_refund_before_release_reverses_and_after_release_claws_back(session, tr
     assert balances(session, b) == (0, 2000, 0)
     assert ledger.release_due(session) == 0  # released once
 
-    refund = orders.request_refund(session, order, c, items={order.lines[0].id: 2}, reason="都退")
-    orders.approve_refund(session, refund, actor=staff, restock=False)
+    refund = orders.refunds.request_refund(session, order, c, items={order.lines[0].id: 2}, reason="都退")
+    orders.refunds.approve_refund(session, refund, actor=staff, restock=False)
     session.commit()
     assert balances(session, b) == (0, 0, 0)
     kinds = session.scalars(
@@ -224,8 +224,8 @@ def test_claw_back_below_zero_blocks_withdrawals(session, tree, product):
     session.commit()
     assert balances(session, b) == (0, 0, 0)
     staff = factories.UserFactory(role="staff")
-    refund = orders.request_refund(session, first, c, items={first.lines[0].id: 1}, reason="坏了")
-    orders.approve_refund(session, refund, actor=staff, restock=False)
+    refund = orders.refunds.request_refund(session, first, c, items={first.lines[0].id: 1}, reason="坏了")
+    orders.refunds.approve_refund(session, refund, actor=staff, restock=False)
     session.commit()
     assert balances(session, b)[1] == -1000
     with pytest.raises(ledger.LedgerError, match="余额为负"):
@@ -312,7 +312,7 @@ def test_a_flagged_order_stays_frozen_until_cleared(session, tree, product):
     a, b, c = tree
     factories.AddressFactory(user=b.user, detail="幸福路 999 号")
     address = factories.AddressFactory(user=c, detail="幸福路 999 号")
-    order = orders.place_order(
+    order = orders.checkout.place_order(
         session,
         user=c,
         items={product.skus[0].id: 1},

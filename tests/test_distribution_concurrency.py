@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from app import orders
 from app.accounts.models import User
 from app.distribution import engine, ledger
 from app.distribution import services as dist
 from app.distribution.models import Commission, Distributor, LedgerEntry
 from app.extensions import db
-from app.orders import services as orders
 from app.orders.models import Order
 from app.payments import services as payments
 from app.timeutil import set_clock, utcnow
@@ -35,7 +35,7 @@ def _tree(session):
 
 def _paid_order(session, buyer, product, key):
     address = factories.AddressFactory(user=buyer)
-    order = orders.place_order(
+    order = orders.checkout.place_order(
         session, user=buyer, items={product.skus[0].id: 1}, address_id=address.id, idempotency_key=key
     )
     payment = payments.start_payment(session, order, "sandbox", user=buyer)
@@ -69,8 +69,10 @@ def _released_balance(session, b, c, product, count=3):
         payments.confirm_payment(
             session, provider="sandbox", out_trade_no=payment.out_trade_no, amount_fen=payment.amount_fen
         )
-        orders.ship_order(session, order, actor=staff, carrier="顺丰", tracking_no=f"SF0000{n:04d}")
-        orders.complete_order(session, order, actor=None)
+        orders.transitions.ship_order(
+            session, order, actor=staff, carrier="顺丰", tracking_no=f"SF0000{n:04d}"
+        )
+        orders.transitions.complete_order(session, order, actor=None)
         session.commit()
 
 
@@ -179,7 +181,7 @@ def test_random_simulation_ends_with_a_clean_audit_and_the_rules_balances(pg_app
         items = {product.skus[0].id: rng.randint(1, 3)}
         if rng.random() < 0.3:
             items[cheap.skus[0].id] = rng.randint(1, 5)
-        order = orders.place_order(
+        order = orders.checkout.place_order(
             session,
             user=buyer,
             items=items,
@@ -204,8 +206,10 @@ def test_random_simulation_ends_with_a_clean_audit_and_the_rules_balances(pg_app
         }
         roll = rng.random()
         if roll < 0.7:
-            orders.ship_order(session, order, actor=staff, carrier="顺丰", tracking_no=f"SF{n:08d}")
-            orders.complete_order(session, order, actor=None)
+            orders.transitions.ship_order(
+                session, order, actor=staff, carrier="顺丰", tracking_no=f"SF{n:08d}"
+            )
+            orders.transitions.complete_order(session, order, actor=None)
             session.commit()
             completed.append(order.id)
         if roll < 0.15 or (0.7 <= roll < 0.8):
@@ -263,8 +267,8 @@ def _refund_some(session, rng, order, buyer, staff, model):
     if line is None:
         return
     units = rng.randint(1, line.refundable_qty)
-    refund = orders.request_refund(session, order, buyer, items={line.id: units}, reason="模拟退款")
-    orders.approve_refund(session, refund, actor=staff, restock=False)
+    refund = orders.refunds.request_refund(session, order, buyer, items={line.id: units}, reason="模拟退款")
+    orders.refunds.approve_refund(session, refund, actor=staff, restock=False)
     session.commit()
     entry = model.orders[order.id]
     index = [ln.id for ln in order.lines].index(line.id)

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app import orders
 from app.catalog.models import Sku
-from app.orders import services as orders
 from app.orders.models import Order, OrderEvent, OrderStatus, PaymentStatus, RefundStatus
 from app.payments import services as payments
 from app.payments.services import Outcome, PaymentError
@@ -48,7 +48,7 @@ def key(n: int = 1) -> str:
 
 
 def place(session, shopper, address, items, n=1, **kwargs):
-    order = orders.place_order(
+    order = orders.checkout.place_order(
         session, user=shopper, items=items, address_id=address.id, idempotency_key=key(n), **kwargs
     )
     session.commit()
@@ -97,8 +97,8 @@ def test_the_same_idempotency_key_makes_one_order(session, shopper, address, tee
 
 def test_not_enough_stock_refuses_and_changes_nothing(session, shopper, address, tee):
     red, blue = tee.skus
-    with pytest.raises(orders.OrderError, match="库存不足"):
-        orders.place_order(
+    with pytest.raises(orders.events.OrderError, match="库存不足"):
+        orders.checkout.place_order(
             session, user=shopper, items={red.id: 1, blue.id: 3}, address_id=address.id, idempotency_key=key()
         )
     session.rollback()
@@ -109,8 +109,8 @@ def test_not_enough_stock_refuses_and_changes_nothing(session, shopper, address,
 
 @pytest.mark.parametrize("qty", [0, -1, 1000, "abc", None, "1.5"])
 def test_bad_quantities_are_refused(session, shopper, address, tee, qty):
-    with pytest.raises(orders.OrderError):
-        orders.place_order(
+    with pytest.raises(orders.events.OrderError):
+        orders.checkout.place_order(
             session, user=shopper, items={tee.skus[0].id: qty}, address_id=address.id, idempotency_key=key()
         )
     session.rollback()
@@ -120,8 +120,8 @@ def test_bad_quantities_are_refused(session, shopper, address, tee, qty):
 def test_another_users_address_is_refused(session, shopper, tee):
     stranger = factories.UserFactory()
     their_address = factories.AddressFactory(user=stranger)
-    with pytest.raises(orders.OrderError, match="收货地址"):
-        orders.place_order(
+    with pytest.raises(orders.events.OrderError, match="收货地址"):
+        orders.checkout.place_order(
             session,
             user=shopper,
             items={tee.skus[0].id: 1},
@@ -133,16 +133,16 @@ def test_another_users_address_is_refused(session, shopper, tee):
 def test_off_shelf_product_cannot_be_ordered(session, shopper, address, tee):
     tee.is_on_shelf = False
     session.commit()
-    with pytest.raises(orders.OrderError, match="无法购买"):
-        orders.place_order(
+    with pytest.raises(orders.events.OrderError, match="无法购买"):
+        orders.checkout.place_order(
             session, user=shopper, items={tee.skus[0].id: 1}, address_id=address.id, idempotency_key=key()
         )
 
 
 def test_a_changed_price_is_caught_before_the_order_is_placed(session, shopper, address, tee):
     red = tee.skus[0]
-    with pytest.raises(orders.OrderError, match="价格有变动"):
-        orders.place_order(
+    with pytest.raises(orders.events.OrderError, match="价格有变动"):
+        orders.checkout.place_order(
             session,
             user=shopper,
             items={red.id: 1},
@@ -199,19 +199,19 @@ def test_expiry_gives_stock_back_exactly_once(session, shopper, address, tee):
     order = place(session, shopper, address, {red.id: 2})
     assert stock_of(session, red.id) == 3
     set_clock(utcnow() + timedelta(minutes=31))
-    assert orders.expire_due_orders(session) == 1
-    assert orders.expire_due_orders(session) == 0
+    assert orders.transitions.expire_due_orders(session) == 1
+    assert orders.transitions.expire_due_orders(session) == 0
     session.refresh(order)
     assert order.status == OrderStatus.CANCELLED
     assert stock_of(session, red.id) == 5
-    assert not orders.expire_if_due(session, order)
+    assert not orders.transitions.expire_if_due(session, order)
     assert stock_of(session, red.id) == 5
 
 
 def test_an_order_looked_at_after_its_time_expires_lazily(session, shopper, address, tee):
     order = place(session, shopper, address, {tee.skus[0].id: 1})
     set_clock(utcnow() + timedelta(minutes=45))
-    seen = orders.user_order(session, shopper.id, order.number)
+    seen = orders.access.user_order(session, shopper.id, order.number)
     session.commit()
     assert seen.status == OrderStatus.CANCELLED
     assert stock_of(session, tee.skus[0].id) == 5
@@ -221,7 +221,7 @@ def test_money_for_a_cancelled_order_is_kept_and_flagged(session, shopper, addre
     order = place(session, shopper, address, {tee.skus[0].id: 1})
     payment = payments.start_payment(session, order, "sandbox", user=shopper)
     session.commit()
-    orders.cancel_order(session, order, actor=None, reason="timeout")
+    orders.transitions.cancel_order(session, order, actor=None, reason="timeout")
     session.commit()
     result = payments.confirm_payment(
         session, provider="sandbox", out_trade_no=payment.out_trade_no, amount_fen=payment.amount_fen
@@ -240,19 +240,19 @@ def test_ship_confirm_and_partial_then_full_refund(session, shopper, address, te
     red = tee.skus[0]
     order = place(session, shopper, address, {red.id: 3})
     pay_with_sandbox(session, order, shopper)
-    orders.ship_order(session, order, actor=staff, carrier="顺丰", tracking_no="SF1234567890")
-    orders.confirm_receipt(session, order, shopper)
+    orders.transitions.ship_order(session, order, actor=staff, carrier="顺丰", tracking_no="SF1234567890")
+    orders.transitions.confirm_receipt(session, order, shopper)
     session.commit()
     assert order.status == OrderStatus.COMPLETED
 
     line = order.lines[0]
-    refund = orders.request_refund(session, order, shopper, items={line.id: 1}, reason="尺码不合适")
+    refund = orders.refunds.request_refund(session, order, shopper, items={line.id: 1}, reason="尺码不合适")
     session.commit()
     assert refund.amount_fen == 5900 * 1 // 1 and order.refund_status == RefundStatus.REQUESTED
-    with pytest.raises(orders.OrderError, match="进行中的售后"):
-        orders.request_refund(session, order, shopper, items={line.id: 1}, reason="again")
+    with pytest.raises(orders.events.OrderError, match="进行中的售后"):
+        orders.refunds.request_refund(session, order, shopper, items={line.id: 1}, reason="again")
     session.rollback()
-    orders.approve_refund(session, refund, actor=staff, restock=True)
+    orders.refunds.approve_refund(session, refund, actor=staff, restock=True)
     session.commit()
     session.refresh(order)
     assert (order.status, order.refund_status, order.refunded_fen) == (
@@ -262,15 +262,15 @@ def test_ship_confirm_and_partial_then_full_refund(session, shopper, address, te
     )
     assert stock_of(session, red.id) == 3  # 5 - 3 + 1 restocked
 
-    rest = orders.request_refund(session, order, shopper, items={line.id: 2}, reason="都不要了")
-    orders.approve_refund(session, rest, actor=staff, restock=False)
+    rest = orders.refunds.request_refund(session, order, shopper, items={line.id: 2}, reason="都不要了")
+    orders.refunds.approve_refund(session, rest, actor=staff, restock=False)
     session.commit()
     session.refresh(order)
     assert order.status == OrderStatus.REFUNDED
     assert order.refund_status == RefundStatus.FULL
     assert order.refunded_fen == order.goods_fen
-    with pytest.raises(orders.OrderError):
-        orders.request_refund(session, order, shopper, items={line.id: 1}, reason="more")
+    with pytest.raises(orders.events.OrderError):
+        orders.refunds.request_refund(session, order, shopper, items={line.id: 1}, reason="more")
 
 
 def test_refund_before_shipping_of_everything_returns_shipping_too(session, shopper, address, tee):
@@ -278,7 +278,9 @@ def test_refund_before_shipping_of_everything_returns_shipping_too(session, shop
     session.commit()
     order = place(session, shopper, address, {tee.skus[0].id: 1})
     pay_with_sandbox(session, order, shopper)
-    refund = orders.request_refund(session, order, shopper, items={order.lines[0].id: 1}, reason="拍错了")
+    refund = orders.refunds.request_refund(
+        session, order, shopper, items={order.lines[0].id: 1}, reason="拍错了"
+    )
     assert refund.amount_fen == order.total_fen == 5900 + 800
 
 
@@ -286,11 +288,11 @@ def test_refund_cannot_ask_for_more_than_bought_or_for_others_orders(session, sh
     order = place(session, shopper, address, {tee.skus[0].id: 2})
     pay_with_sandbox(session, order, shopper)
     stranger = factories.UserFactory()
-    with pytest.raises(orders.OrderError, match="订单不存在"):
-        orders.request_refund(session, order, stranger, items={order.lines[0].id: 1}, reason="x")
+    with pytest.raises(orders.events.OrderError, match="订单不存在"):
+        orders.refunds.request_refund(session, order, stranger, items={order.lines[0].id: 1}, reason="x")
     for items in ({order.lines[0].id: 3}, {order.lines[0].id: -1}, {999999: 1}, {}):
-        with pytest.raises(orders.OrderError):
-            orders.request_refund(session, order, shopper, items=items, reason="x")
+        with pytest.raises(orders.events.OrderError):
+            orders.refunds.request_refund(session, order, shopper, items=items, reason="x")
     session.rollback()
     session.refresh(order)
     assert order.refund_status == RefundStatus.NONE
@@ -300,10 +302,12 @@ def test_rejecting_a_refund_restores_the_previous_state(session, shopper, addres
     staff = factories.UserFactory(role="staff")
     order = place(session, shopper, address, {tee.skus[0].id: 2})
     pay_with_sandbox(session, order, shopper)
-    refund = orders.request_refund(session, order, shopper, items={order.lines[0].id: 1}, reason="不想要了")
-    with pytest.raises(orders.OrderError):
-        orders.reject_refund(session, refund, actor=staff, reason="  ")
-    orders.reject_refund(session, refund, actor=staff, reason="商品已拆封")
+    refund = orders.refunds.request_refund(
+        session, order, shopper, items={order.lines[0].id: 1}, reason="不想要了"
+    )
+    with pytest.raises(orders.events.OrderError):
+        orders.refunds.reject_refund(session, refund, actor=staff, reason="  ")
+    orders.refunds.reject_refund(session, refund, actor=staff, reason="商品已拆封")
     session.commit()
     session.refresh(order)
     assert order.refund_status == RefundStatus.NONE
@@ -323,7 +327,7 @@ def test_manual_transfer_claim_confirm_and_reject(session, shopper, address, tee
     session.commit()
     assert order.status == OrderStatus.AWAITING_CONFIRMATION
     set_clock(utcnow() + timedelta(hours=3))
-    assert orders.expire_due_orders(session) == 0  # waiting for the merchant: it does not expire
+    assert orders.transitions.expire_due_orders(session) == 0  # waiting for the merchant: it does not expire
     payments.reject_manual_payment(session, order, actor=staff, reason="没有收到转账", expire_minutes=30)
     session.commit()
     assert order.status == OrderStatus.PENDING_PAYMENT

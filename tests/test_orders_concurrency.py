@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from app import orders
 from app.catalog.models import Sku
 from app.extensions import db
-from app.orders import services as orders
 from app.orders.models import Order, OrderEvent, OrderStatus, Payment, Refund
 from app.payments import services as payments
 from app.timeutil import set_clock, utcnow
@@ -25,7 +25,7 @@ def test_forty_buyers_for_the_last_ten_units(pg_app):
 
     def buy(i):
         user = db.session.get(type(buyers[0]), buyer_ids[i])
-        return orders.place_order(
+        return orders.checkout.place_order(
             db.session,
             user=user,
             items={sku_id: 1},
@@ -35,7 +35,7 @@ def test_forty_buyers_for_the_last_ten_units(pg_app):
 
     results = run_together(pg_app, 40, buy)
     placed = [r for r in results if isinstance(r, str)]
-    refused = [r for r in results if isinstance(r, orders.OrderError)]
+    refused = [r for r in results if isinstance(r, orders.events.OrderError)]
     assert len(placed) == 10
     assert len(refused) == 30
     db.session.expire_all()
@@ -47,7 +47,7 @@ def test_the_same_confirmation_ten_times_at_once(pg_app):
     shopper = factories.UserFactory()
     address = factories.AddressFactory(user=shopper)
     product = factories.ProductFactory(skus=[{"price_fen": 2500, "stock": 5}])
-    order = orders.place_order(
+    order = orders.checkout.place_order(
         db.session,
         user=shopper,
         items={product.skus[0].id: 1},
@@ -84,7 +84,7 @@ def test_expiry_racing_a_payment_ends_one_way_only(pg_app, round_):
     address = factories.AddressFactory(user=shopper)
     product = factories.ProductFactory(skus=[{"price_fen": 990, "stock": 3}])
     sku_id = product.skus[0].id
-    order = orders.place_order(
+    order = orders.checkout.place_order(
         db.session,
         user=shopper,
         items={sku_id: 2},
@@ -98,7 +98,7 @@ def test_expiry_racing_a_payment_ends_one_way_only(pg_app, round_):
 
     def work(i):
         if i == 0:
-            return orders.expire_if_due(db.session, db.session.get(Order, order_id))
+            return orders.transitions.expire_if_due(db.session, db.session.get(Order, order_id))
         return payments.confirm_payment(
             db.session, provider="sandbox", out_trade_no=trade_no, amount_fen=amount
         ).outcome
@@ -121,7 +121,7 @@ def test_two_refund_requests_at_once_cannot_exceed_what_was_paid(pg_app):
     shopper = factories.UserFactory()
     address = factories.AddressFactory(user=shopper)
     product = factories.ProductFactory(skus=[{"price_fen": 3000, "stock": 5}])
-    order = orders.place_order(
+    order = orders.checkout.place_order(
         db.session,
         user=shopper,
         items={product.skus[0].id: 2},
@@ -137,7 +137,7 @@ def test_two_refund_requests_at_once_cannot_exceed_what_was_paid(pg_app):
 
     def ask(i):
         user = db.session.get(type(shopper), shopper_id)
-        return orders.request_refund(
+        return orders.refunds.request_refund(
             db.session, db.session.get(Order, order_id), user, items={line_id: 2}, reason=f"第{i}次"
         ).amount_fen
 

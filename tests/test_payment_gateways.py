@@ -9,9 +9,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from app import create_app
+from app import create_app, orders
 from app.extensions import db
-from app.orders import services as orders
 from app.orders.models import Order, OrderEvent, OrderStatus, Payment, RefundStatus
 from app.payments import get_provider, wechat_certificates
 from app.payments.cli import reconcile
@@ -96,7 +95,7 @@ def shopper(app):
 def unpaid_order(shopper, provider: str, price_fen: int = 12345):
     product = factories.ProductFactory(skus=[{"price_fen": price_fen, "stock": 10}])
     address = factories.AddressFactory(user=shopper)
-    order = orders.place_order(
+    order = orders.checkout.place_order(
         db.session,
         user=shopper,
         items={product.skus[0].id: 1},
@@ -326,10 +325,10 @@ def test_refund_through_the_api_then_the_refund_notify(client, shopper, wechat):
     client.post("/pay/notify/wechat", data=body, headers=headers)
     db.session.expire_all()
     order = db.session.get(Order, order.id)
-    refund = orders.request_refund(
+    refund = orders.refunds.request_refund(
         db.session, order, shopper, items={order.lines[0].id: 1}, reason="不想要了"
     )
-    orders.approve_refund(db.session, refund, actor=factories.UserFactory(role="staff"), restock=True)
+    orders.refunds.approve_refund(db.session, refund, actor=factories.UserFactory(role="staff"), restock=True)
     db.session.commit()
     assert wechat.refunds[refund.number]["amount"] == refund.amount_fen
     assert order_status(order.id) == OrderStatus.PAID  # waiting for the refund notify
@@ -402,8 +401,12 @@ def test_alipay_reconcile_and_refund(client, shopper, alipay_gw):
         set_clock(None)
     db.session.expire_all()
     order = db.session.get(Order, order.id)
-    refund = orders.request_refund(db.session, order, shopper, items={order.lines[0].id: 1}, reason="拍错了")
-    orders.approve_refund(db.session, refund, actor=factories.UserFactory(role="staff"), restock=False)
+    refund = orders.refunds.request_refund(
+        db.session, order, shopper, items={order.lines[0].id: 1}, reason="拍错了"
+    )
+    orders.refunds.approve_refund(
+        db.session, refund, actor=factories.UserFactory(role="staff"), restock=False
+    )
     db.session.commit()
     assert order_status(order.id) == OrderStatus.REFUNDED  # Alipay refunds at once
     assert alipay_gw.refunds[refund.number]["fen"] == refund.amount_fen

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from app import orders
 from app.distribution import ledger
 from app.distribution import services as dist
 from app.distribution.models import (
@@ -21,7 +22,6 @@ from app.distribution.models import (
     Visit,
     Withdrawal,
 )
-from app.orders import services as orders
 from app.timeutil import set_clock, utcnow
 from tests import factories
 from tests.conftest import csrf_token, login
@@ -549,8 +549,10 @@ def test_a_negative_balance_refuses_withdrawals_with_a_clear_message(client, ses
         session, b, ledger.WithdrawalInput(amount_fen=3000, method="wechat", real_name="小B", account="wx_b")
     )
     order = b.orders[0]
-    refund = orders.request_refund(session, order, order.user, items={order.lines[0].id: 1}, reason="坏了")
-    orders.approve_refund(session, refund, actor=owner_user, restock=False)
+    refund = orders.refunds.request_refund(
+        session, order, order.user, items={order.lines[0].id: 1}, reason="坏了"
+    )
+    orders.refunds.approve_refund(session, refund, actor=owner_user, restock=False)
     session.commit()
     session.expire_all()
     assert session.get(Distributor, b.id).available_fen == -1000  # clawed back after release

@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import func, select
 
+from app import orders
 from app.catalog.models import Product, Sku
-from app.orders import services as orders
 from app.orders.models import Address, CartItem, Order, OrderStatus, Refund, RefundStatus
 from app.payments import services as payments
 from app.settings.models import ShopSettings
@@ -559,7 +559,7 @@ def pay_and_ship(session, order, shopper):
         session, provider="sandbox", out_trade_no=payment.out_trade_no, amount_fen=payment.amount_fen
     )
     staff = factories.UserFactory(role="staff")
-    orders.ship_order(session, order, actor=staff, carrier="顺丰速运", tracking_no="SF1234567890")
+    orders.transitions.ship_order(session, order, actor=staff, carrier="顺丰速运", tracking_no="SF1234567890")
     session.commit()
 
 
@@ -618,7 +618,7 @@ def test_the_refund_preview_and_request_match_refundable_amount(
     pay_and_ship(session, order, shopper)
     order = the_order(session, shopper)
     line = order.lines[0]
-    expected = orders.refundable_amount(line, 2)
+    expected = orders.refunds.refundable_amount(line, 2)
     page = text_of(shopper_client.get(f"/orders/{order.number}/refund"))
     assert '<option value="质量问题">质量问题</option>' in page
     token = csrf_token(shopper_client, f"/orders/{order.number}/refund")
@@ -650,7 +650,9 @@ def test_the_refund_preview_and_request_match_refundable_amount(
     assert "退款申请中" in page and "撤回申请" in page
 
     # The shop rejects; the shopper reads why.
-    orders.reject_refund(session, refund, actor=factories.UserFactory(role="staff"), reason="商品已拆封")
+    orders.refunds.reject_refund(
+        session, refund, actor=factories.UserFactory(role="staff"), reason="商品已拆封"
+    )
     session.commit()
     page = text_of(shopper_client.get(f"/orders/{order.number}"))
     assert "商品已拆封" in page and "商家已拒绝" in page
@@ -740,7 +742,7 @@ def test_the_address_book_validates_and_hands_the_choice_back_to_checkout(shoppe
     shopper_client.post(f"/addresses/{other.id}/default", data={"csrf_token": token})
     shopper_client.post(f"/addresses/{saved.id}/delete", data={"csrf_token": token})
     session.expire_all()
-    assert [(a.recipient, a.is_default) for a in orders.list_addresses(session, shopper.id)] == [
+    assert [(a.recipient, a.is_default) for a in orders.addresses.list_addresses(session, shopper.id)] == [
         ("王五", True)
     ]
 

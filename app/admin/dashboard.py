@@ -9,7 +9,7 @@ from app.admin import bp
 from app.catalog.models import Product, Sku
 from app.extensions import db
 from app.jobs import last_runs
-from app.orders.services import back_office_alerts, todays_takings
+from app.orders.queries import back_office_alerts, todays_takings
 from app.payments.gateways import payment_settings
 from app.settings.services import get_shop_settings
 

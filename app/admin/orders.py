@@ -27,12 +27,12 @@ from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app import orders
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
 from app.extensions import db, htmx
 from app.forms import apply_service_error
 from app.money import format_fen, yuan
-from app.orders import services as orders
 from app.orders.forms import (
     AdminApproveRefundForm,
     AdminBulkShipForm,
@@ -171,7 +171,7 @@ def order_helpers():
         # Only the layout's menu asks, once per page; fragments never do.
         if "order_alerts" not in g:
             can = current_user.is_authenticated and current_user.can(Permission.ORDERS)
-            g.order_alerts = orders.back_office_alerts(db.session) if can else None
+            g.order_alerts = orders.queries.back_office_alerts(db.session) if can else None
         return g.order_alerts
 
     return {
@@ -194,20 +194,20 @@ def order_helpers():
 # ---------------------------------------------------------------- the order list
 
 
-def _list_filters() -> orders.OrderFilters:
+def _list_filters() -> orders.queries.OrderFilters:
     tab = request.args.get("tab", "all")
     date_from, date_to = date_arg("from"), date_arg("to")
     if date_from and date_to and date_from > date_to:
         date_from, date_to = date_to, date_from
-    return orders.OrderFilters(
-        tab=tab if tab in orders.ORDER_TABS else "all",
+    return orders.queries.OrderFilters(
+        tab=tab if tab in orders.queries.ORDER_TABS else "all",
         q=" ".join(request.args.get("q", "").split())[:40],
         date_from=date_from,
         date_to=date_to,
     )
 
 
-def _filter_args(filters: orders.OrderFilters, **changes) -> dict:
+def _filter_args(filters: orders.queries.OrderFilters, **changes) -> dict:
     """The query string of the list as it is now (to build tab, export and page links)."""
     args = {
         "tab": filters.tab if filters.tab != "all" else None,
@@ -225,14 +225,14 @@ def orders_list():
     filters = _list_filters()
     context = {
         "page": db.paginate(
-            orders.admin_orders_query(filters), page=page_arg(), per_page=PER_PAGE, error_out=False
+            orders.queries.admin_orders_query(filters), page=page_arg(), per_page=PER_PAGE, error_out=False
         ),
         "filters": filters,
         "filter_args": lambda **changes: _filter_args(filters, **changes),
         "filtering": bool(filters.q or filters.date_from or filters.date_to),
-        "tabs": orders.ORDER_TABS,
+        "tabs": orders.queries.ORDER_TABS,
         "tab_labels": TAB_LABELS,
-        "counts": orders.admin_order_tab_counts(db.session, filters),
+        "counts": orders.queries.admin_order_tab_counts(db.session, filters),
     }
     if htmx and htmx.target == "results" and not htmx.history_restore_request:
         return render_block("admin/orders.html", "results", **context)
@@ -308,7 +308,7 @@ def orders_export():
     """Every order the list shows now, one row per order line, streamed in batches (UTF-8 with a BOM so
     Excel shows Chinese)."""
     filters = _list_filters()
-    query = orders.admin_orders_query(filters).order_by(None).order_by(Order.id.desc())
+    query = orders.queries.admin_orders_query(filters).order_by(None).order_by(Order.id.desc())
 
     def generate() -> Iterator[str]:
         yield "\ufeff" + csv_line([str(column) for column in EXPORT_COLUMNS])
@@ -336,13 +336,13 @@ def orders_export():
 
 
 def _order_or_404(number: str) -> Order:
-    order = orders.admin_order(db.session, number)
+    order = orders.queries.admin_order(db.session, number)
     if order is None:
         abort(404, _("This order does not exist."))
-    if orders.expire_if_due(db.session, order):
+    if orders.transitions.expire_if_due(db.session, order):
         # Looked at after its time: it is cancelled now, whatever happens next.
         db.session.commit()
-        order = orders.admin_order(db.session, number)
+        order = orders.queries.admin_order(db.session, number)
     return order
 
 
@@ -376,8 +376,8 @@ def _detail_context(order: Order, failed: dict | None = None, failed_refund: tup
         "order": order,
         "forms": forms,
         "refund_forms": refund_forms,
-        "actions": orders.staff_actions(order),
-        "refund_actions": orders.refund_actions,
+        "actions": orders.queries.staff_actions(order),
+        "refund_actions": orders.queries.refund_actions,
         "notes": [event for event in order.events if event.action == "staff_note"],
         "timeline": list(reversed(order.events)),
     }
@@ -467,10 +467,10 @@ def orders_ship(number: str):
     if not form.validate_on_submit():
         return _order_result(number, _form_refused(form), failed={"ship": form})
     try:
-        orders.ship_order(
+        orders.transitions.ship_order(
             db.session, order, actor=current_user, carrier=form.carrier, tracking_no=form.tracking_no.data
         )
-    except orders.OrderError as error:
+    except orders.events.OrderError as error:
         if error.field == "carrier":
             error.field = "carrier_other" if form.carrier_choice.data == "other" else "carrier_choice"
         return _order_result(number, _refused(form, error), failed={"ship": form})
@@ -488,7 +488,7 @@ def orders_cancel(number: str):
     if not form.validate_on_submit():
         return _order_result(number, _form_refused(form), failed={"cancel": form})
     reason = " ".join((form.reason.data or "").split()) or _("Cancelled by the shop")
-    if not orders.cancel_order(db.session, order, actor=current_user, reason=reason):
+    if not orders.transitions.cancel_order(db.session, order, actor=current_user, reason=reason):
         db.session.rollback()
         form.form_errors.append(_("Only unpaid orders can be cancelled."))
         return _order_result(number, _("Only unpaid orders can be cancelled."), failed={"cancel": form})
@@ -504,8 +504,8 @@ def orders_note(number: str):
     if not form.validate_on_submit():
         return _order_result(number, _form_refused(form), failed={"note": form})
     try:
-        orders.add_staff_note(db.session, order, actor=current_user, note=form.note.data)
-    except orders.OrderError as error:
+        orders.queries.add_staff_note(db.session, order, actor=current_user, note=form.note.data)
+    except orders.events.OrderError as error:
         return _order_result(number, _refused(form, error), failed={"note": form})
     db.session.commit()
     return _order_result(number, _("Note added."))
@@ -539,7 +539,7 @@ def _refund_result(refund_id: int, message: str, *, failed: dict | None = None) 
             "admin/_order_refund.html",
             refund=refund,
             forms=_refund_forms(refund, failed),
-            actions=orders.refund_actions(refund),
+            actions=orders.queries.refund_actions(refund),
             in_queue=True,
         )
         return toast(make_response(html, 422 if failed is not None else 200), message, level)
@@ -559,8 +559,8 @@ def refunds_approve(refund_id: int):
     if not form.validate_on_submit():
         return _refund_result(refund_id, _form_refused(form), failed={"approve": form})
     try:
-        orders.approve_refund(db.session, refund, actor=current_user, restock=form.restock.data)
-    except orders.OrderError as error:
+        orders.refunds.approve_refund(db.session, refund, actor=current_user, restock=form.restock.data)
+    except orders.events.OrderError as error:
         return _refund_result(refund_id, _refused(form, error), failed={"approve": form})
     db.session.commit()
     if refund.status == "refunded":
@@ -581,8 +581,8 @@ def refunds_reject(refund_id: int):
     if not form.validate_on_submit():
         return _refund_result(refund_id, _form_refused(form), failed={"reject": form})
     try:
-        orders.reject_refund(db.session, refund, actor=current_user, reason=form.reject_reason.data)
-    except orders.OrderError as error:
+        orders.refunds.reject_refund(db.session, refund, actor=current_user, reason=form.reject_reason.data)
+    except orders.events.OrderError as error:
         return _refund_result(refund_id, _refused(form, error), failed={"reject": form})
     db.session.commit()
     return _refund_result(refund_id, _("After-sales request rejected."))
@@ -595,12 +595,12 @@ def refunds_complete(refund_id: int):
     form = AdminCompleteRefundForm(refund_id=refund.id)
     if not form.validate_on_submit():
         return _refund_result(refund_id, _form_refused(form), failed={"complete": form})
-    if "complete" not in orders.refund_actions(refund):
+    if "complete" not in orders.queries.refund_actions(refund):
         form.form_errors.append(_("This refund is not waiting to be paid back by hand."))
         return _refund_result(refund_id, form.form_errors[-1], failed={"complete": form})
     try:
-        done = orders.complete_refund(db.session, refund, actor=current_user)
-    except orders.OrderError as error:
+        done = orders.refunds.complete_refund(db.session, refund, actor=current_user)
+    except orders.events.OrderError as error:
         return _refund_result(refund_id, _refused(form, error), failed={"complete": form})
     if not done:
         db.session.rollback()
@@ -618,14 +618,17 @@ def refunds():
     show = request.args.get("show", "open")
     open_only = show != "all"
     page = db.paginate(
-        orders.admin_refunds_query(open_only=open_only), page=page_arg(), per_page=PER_PAGE, error_out=False
+        orders.queries.admin_refunds_query(open_only=open_only),
+        page=page_arg(),
+        per_page=PER_PAGE,
+        error_out=False,
     )
     return render_template(
         "admin/refunds.html",
         page=page,
         show="open" if open_only else "all",
         forms={refund.id: _refund_forms(refund) for refund in page.items},
-        refund_actions=orders.refund_actions,
+        refund_actions=orders.queries.refund_actions,
     )
 
 
@@ -775,7 +778,7 @@ def orders_bulk_ship():
             except BulkFileError as refusal:
                 error, status = str(refusal), 422
             else:
-                results = orders.ship_orders_in_bulk(db.session, rows, actor=current_user)
+                results = orders.queries.ship_orders_in_bulk(db.session, rows, actor=current_user)
                 db.session.commit()
     context = {
         "form": form,
@@ -841,7 +844,7 @@ def orders_bulk_ship_report():
 @permission_required(Permission.ORDERS)
 def orders_bulk_ship_template():
     """The orders waiting to be shipped, ready for the carrier and tracking number to be filled in."""
-    query = orders.admin_orders_query(orders.OrderFilters(tab="paid"))
+    query = orders.queries.admin_orders_query(orders.queries.OrderFilters(tab="paid"))
     columns = [
         *(str(label) for label in BULK_HEADERS.values()),
         str(_l("Recipient")),
@@ -851,7 +854,7 @@ def orders_bulk_ship_template():
     ]
     body = ["\ufeff" + csv_line(columns)]
     for order in db.session.scalars(query.limit(BULK_MAX_ROWS)):
-        if "ship" not in orders.staff_actions(order):
+        if "ship" not in orders.queries.staff_actions(order):
             continue
         products = "；".join(
             f"{line.title} {line.spec_text} ×{line.qty}".replace("  ", " ") for line in order.lines

@@ -27,8 +27,7 @@ from app.distribution.models import (
     WithdrawalStatus,
 )
 from app.orders.models import Order
-from app.orders.services import SHOP_TZ
-from app.timeutil import utcnow
+from app.timeutil import SHOP_TZ, utcnow
 
 WITHDRAWAL_TABS = ("requested", "approved", "paid", "rejected")
 APPLICATION_TABS = ("pending", "approved", "rejected", "all")

@@ -27,7 +27,7 @@ from app.distribution.models import (
 )
 from app.money import apply_bp
 from app.orders.models import Order, OrderLine, OrderStatus, RefundStatus
-from app.orders.services import SHOP_TZ
+from app.timeutil import SHOP_TZ
 
 COMMISSIONS_PER_PAGE = 20
 TEAM_PER_PAGE = 20

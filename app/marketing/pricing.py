@@ -245,7 +245,17 @@ def _apply_full_reduction(priced: PricedBasket, lines: Sequence[Line], campaign:
     reached = [tier for tier in campaign.tiers if tier.threshold_fen <= base]
     if not eligible or not reached:
         return
-    tier = max(reached, key=lambda t: t.threshold_fen)
+    top = max(tier.threshold_fen for tier in reached)
+    # Two tiers at one threshold (a campaign the back office refuses) give the better of the two, so
+    # that the order they are listed in never matters.
+    amount = max(_tier_amount(tier, base, campaign) for tier in reached if tier.threshold_fen == top)
+    if amount:
+        _split(priced, eligible, amount, "full_reduction_fen")
+        priced.full_reduction_fen = amount
+        priced.applied.append({"kind": "full_reduction", "key": campaign.key, "fen": amount})
+
+
+def _tier_amount(tier: Tier, base: int, campaign: FullReduction) -> int:
     if tier.reduce_fen is not None:
         times = base // tier.threshold_fen if campaign.repeat and tier.threshold_fen > 0 else 1
         amount = tier.reduce_fen * times
@@ -253,11 +263,7 @@ def _apply_full_reduction(priced: PricedBasket, lines: Sequence[Line], campaign:
             amount = min(amount, campaign.max_reduce_fen)
     else:
         amount = base * (BP_PER_UNIT - (tier.discount_bp or NO_DISCOUNT_BP)) // BP_PER_UNIT
-    amount = min(max(amount, 0), base)
-    if amount:
-        _split(priced, eligible, amount, "full_reduction_fen")
-        priced.full_reduction_fen = amount
-        priced.applied.append({"kind": "full_reduction", "key": campaign.key, "fen": amount})
+    return min(max(amount, 0), base)
 
 
 def _apply_coupon(priced: PricedBasket, lines: Sequence[Line], coupon: Coupon) -> None:

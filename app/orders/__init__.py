@@ -1,1 +1,14 @@
-"""Cart, addresses, checkout, the order state machine, shipping and after-sales."""
+"""Cart, addresses, checkout, the order state machine, shipping and after-sales — one module a subject:
+`orders.cart`, `orders.addresses`, `orders.checkout`, `orders.access`, `orders.transitions`,
+`orders.refunds`, `orders.queries` (the back office's), `orders.events` (the audit trail)."""
+
+from app.orders import (  # noqa: F401 - `from app import orders` then `orders.checkout.place_order(...)`
+    access,
+    addresses,
+    cart,
+    checkout,
+    events,
+    queries,
+    refunds,
+    transitions,
+)

@@ -5,7 +5,7 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 from app.jobs import JobAlreadyRunning, run_job
-from app.orders import services
+from app.orders import transitions
 
 orders_cli = AppGroup("orders", help="Order jobs: expire unpaid orders, complete received ones.")
 
@@ -20,10 +20,10 @@ def _run(name: str, work) -> None:
 @orders_cli.command("expire")
 def expire():
     """Cancel unpaid orders past their time limit and give their stock back (idempotent)."""
-    _run("orders-expire", lambda: {"expired": services.expire_due_orders(db.session)})
+    _run("orders-expire", lambda: {"expired": transitions.expire_due_orders(db.session)})
 
 
 @orders_cli.command("autocomplete")
 def autocomplete():
     """Mark shipped orders as received once the shop's automatic-receipt days have passed."""
-    _run("orders-autocomplete", lambda: {"completed": services.autocomplete_orders(db.session)})
+    _run("orders-autocomplete", lambda: {"completed": transitions.autocomplete_orders(db.session)})

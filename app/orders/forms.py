@@ -7,7 +7,8 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.forms import Form
-from app.orders.services import CARRIER_MAX, STAFF_NOTE_MAX
+from app.orders.queries import STAFF_NOTE_MAX
+from app.orders.transitions import CARRIER_MAX
 
 # The carriers most Chinese shops use; anything else is typed in.
 COMMON_CARRIERS = (

@@ -1,4 +1,4 @@
-"""The shopper's order forms: address, checkout, refund request. The rules live in orders.services; these
+"""The shopper's order forms: address, checkout, refund request. The rules live in the orders package (cart, addresses, checkout, refunds); these
 only carry the fields (and the CSRF token) and offer the choices."""
 
 from flask_babel import lazy_gettext as _l

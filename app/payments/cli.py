@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.jobs import JobAlreadyRunning, run_job
 from app.orders.models import OrderStatus, Payment, PaymentStatus
-from app.orders.services import expire_due_orders
+from app.orders.transitions import expire_due_orders
 from app.payments import alipay, get_provider, wechat_certificates
 from app.payments.gateways import GatewayNotConfigured
 from app.payments.services import PaymentError, confirm_payment

@@ -10,8 +10,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
+from app.orders.events import OrderError, record_event
 from app.orders.models import Order, OrderStatus, Payment, PaymentStatus
-from app.orders.services import OrderError, expire_if_due, mark_paid, record_event
+from app.orders.transitions import expire_if_due, mark_paid
 from app.timeutil import utcnow
 
 

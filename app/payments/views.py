@@ -23,8 +23,9 @@ from sqlalchemy import select
 from app.accounts import services as accounts
 from app.accounts.auth import safe_next, start_session
 from app.extensions import csrf, db
+from app.orders.events import record_event
 from app.orders.models import OrderStatus, Payment, PaymentStatus, Refund
-from app.orders.services import complete_refund, record_event
+from app.orders.refunds import complete_refund
 from app.payments import alipay, get_provider, wechat_web
 from app.payments.gateways import GatewayNotConfigured, payment_settings, public_url
 from app.payments.services import PaymentError, confirm_payment

@@ -7,13 +7,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app import orders
 from app.accounts.auth import safe_next
 from app.db_types import parse_id
 from app.extensions import db
 from app.forms import ActionForm, apply_service_error
-from app.orders import services as orders
+from app.orders.events import OrderError
 from app.orders.models import Address
-from app.orders.services import OrderError
 from app.orders.shop_forms import AddressForm
 from app.shop import bp
 
@@ -36,7 +36,7 @@ def with_address(target: str, address_id: int) -> str:
 
 def _own_address(address_id: int) -> Address:
     try:
-        return orders.user_address(db.session, current_user.id, parse_id(address_id))
+        return orders.addresses.user_address(db.session, current_user.id, parse_id(address_id))
     except OrderError:
         abort(404, _("This address does not exist."))
 
@@ -47,11 +47,11 @@ def addresses():
     choose = _choose_mode()
     return render_template(
         "shop/addresses.html",
-        addresses=orders.list_addresses(db.session, current_user.id),
+        addresses=orders.addresses.list_addresses(db.session, current_user.id),
         choose=choose,
         pick_url=(lambda address: with_address(choose["next"], address.id)) if choose else None,
         action_form=ActionForm(),
-        max_addresses=orders.MAX_ADDRESSES,
+        max_addresses=orders.addresses.MAX_ADDRESSES,
     )
 
 
@@ -70,11 +70,15 @@ def address_edit(address_id: int):
 def _address_form(address: Address | None):
     choose = _choose_mode()
     form = AddressForm(obj=address)
-    if request.method == "GET" and address is None and not orders.list_addresses(db.session, current_user.id):
+    if (
+        request.method == "GET"
+        and address is None
+        and not orders.addresses.list_addresses(db.session, current_user.id)
+    ):
         form.is_default.data = True  # the first address is the default anyway
     if form.validate_on_submit():
         try:
-            saved = orders.save_address(
+            saved = orders.addresses.save_address(
                 db.session,
                 current_user.id,
                 address,
@@ -104,13 +108,13 @@ def _address_form(address: Address | None):
 @bp.post("/addresses/<int:address_id>/delete")
 @login_required
 def address_delete(address_id: int):
-    return _address_action(address_id, orders.delete_address, _("Address deleted."))
+    return _address_action(address_id, orders.addresses.delete_address, _("Address deleted."))
 
 
 @bp.post("/addresses/<int:address_id>/default")
 @login_required
 def address_make_default(address_id: int):
-    return _address_action(address_id, orders.make_default_address, _("Default address changed."))
+    return _address_action(address_id, orders.addresses.make_default_address, _("Default address changed."))
 
 
 def _address_action(address_id: int, action, done_message: str):

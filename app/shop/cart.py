@@ -1,4 +1,4 @@
-"""The cart. A logged-in shopper's cart lives in the database (orders.services); a guest's lives in the
+"""The cart. A logged-in shopper's cart lives in the database (orders.cart); a guest's lives in the
 session and moves into the account on login. Every view re-checks the lines against the catalog."""
 
 import json
@@ -11,13 +11,13 @@ from flask_login import current_user, user_logged_in
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
+from app import orders
 from app.catalog.models import Product, Sku
 from app.catalog.services import spec_key
 from app.db_types import parse_id
 from app.extensions import db, htmx
 from app.numbers import parse_whole_number
-from app.orders import services as orders
-from app.orders.services import OrderError
+from app.orders.events import OrderError
 from app.settings.services import get_shop_settings
 from app.shop import bp
 
@@ -26,25 +26,25 @@ GUEST_CART_KEY = "cart"
 
 
 class DatabaseCart:
-    """A logged-in shopper's cart: the rules are orders.services'."""
+    """A logged-in shopper's cart: the rules are orders.cart's."""
 
     def __init__(self, user_id: int):
         self.user_id = user_id
 
     def entries(self) -> dict[int, tuple[int, int | None]]:
-        return orders.user_cart_entries(db.session, self.user_id)
+        return orders.cart.user_cart_entries(db.session, self.user_id)
 
     def add(self, sku_id: int, qty) -> None:
-        orders.add_to_cart(db.session, self.user_id, sku_id, qty)
+        orders.cart.add_to_cart(db.session, self.user_id, sku_id, qty)
 
     def set_qty(self, sku_id: int, qty) -> None:
-        orders.set_cart_qty(db.session, self.user_id, sku_id, qty)
+        orders.cart.set_cart_qty(db.session, self.user_id, sku_id, qty)
 
     def remove(self, sku_ids: list[int]) -> None:
-        orders.remove_from_cart(db.session, self.user_id, sku_ids)
+        orders.cart.remove_from_cart(db.session, self.user_id, sku_ids)
 
     def count(self) -> int:
-        return orders.cart_count(db.session, self.user_id)
+        return orders.cart.cart_count(db.session, self.user_id)
 
 
 class SessionCart:
@@ -72,14 +72,14 @@ class SessionCart:
                 result[sku_id] = (entry["qty"], entry.get("price"))
         return result
 
-    def _checked_line(self, sku_id: int, qty: int) -> orders.CartLine:
-        line = orders.load_cart_lines(db.session, {sku_id: (qty, None)})[0]
+    def _checked_line(self, sku_id: int, qty: int) -> orders.cart.CartLine:
+        line = orders.cart.load_cart_lines(db.session, {sku_id: (qty, None)})[0]
         if line.sku is None or not line.sku.is_active or not line.product.is_on_shelf:
             raise OrderError(_l("This item is no longer available."), "sku_id")
         return line
 
     def add(self, sku_id: int, qty) -> None:
-        qty = orders.check_qty(qty)
+        qty = orders.cart.check_qty(qty)
         data = self._data()
         key = str(sku_id)
         held = data.get(key, {}).get("qty", 0) if isinstance(data.get(key), dict) else 0
@@ -87,12 +87,12 @@ class SessionCart:
         line = self._checked_line(sku_id, new_qty)
         if new_qty > line.sku.stock:
             raise OrderError(_l("Only %(n)d left in stock.", n=line.sku.stock), "qty")
-        orders.check_qty(new_qty)
-        if key not in data and len(data) >= orders.MAX_CART_LINES:
+        orders.cart.check_qty(new_qty)
+        if key not in data and len(data) >= orders.cart.MAX_CART_LINES:
             raise OrderError(
                 _l(
                     "The cart is full (%(n)d items). Check out or remove some first.",
-                    n=orders.MAX_CART_LINES,
+                    n=orders.cart.MAX_CART_LINES,
                 )
             )
         data.pop(key, None)
@@ -100,7 +100,7 @@ class SessionCart:
         self._save(data)
 
     def set_qty(self, sku_id: int, qty) -> None:
-        qty = orders.check_qty(qty)
+        qty = orders.cart.check_qty(qty)
         data = self._data()
         key = str(sku_id)
         if key not in data:
@@ -134,7 +134,7 @@ def _merge_guest_cart(sender, user, **extra) -> None:
     guest = flask_session.pop(GUEST_CART_KEY, None)
     if not isinstance(guest, dict) or not guest:
         return
-    orders.merge_guest_cart(db.session, user.id, guest)
+    orders.cart.merge_guest_cart(db.session, user.id, guest)
     db.session.commit()
 
 
@@ -157,17 +157,17 @@ def _cart_changed_headers(message: str | None = None, level: str = "success") ->
 def _cart_context(selected: set[int] | None = None, errors: list[str] | None = None) -> dict:
     """The lines re-checked against the catalog, which of them are ticked, and the price of those."""
     entries = current_cart().entries()
-    lines = orders.load_cart_lines(db.session, entries)
+    lines = orders.cart.load_cart_lines(db.session, entries)
     buyable = {sku_id for sku_id, line in zip(entries, lines, strict=True) if line.buyable}
     chosen = buyable if selected is None else selected & buyable
     chosen_lines = [line for sku_id, line in zip(entries, lines, strict=True) if sku_id in chosen]
-    priced = orders.quote(db.session, chosen_lines)
+    priced = orders.checkout.quote(db.session, chosen_lines)
     threshold = get_shop_settings(db.session).free_shipping_over_fen
     return {
         "rows": list(zip(entries, lines, strict=True)),
         # Lines whose quantity can still be changed, with the most that may be chosen.
         "adjustable": {
-            sku_id: min(line.sku.stock, orders.MAX_LINE_QTY)
+            sku_id: min(line.sku.stock, orders.cart.MAX_LINE_QTY)
             for sku_id, line in zip(entries, lines, strict=True)
             if line.sku is not None and line.sku.is_active and line.product.is_on_shelf and line.sku.stock > 0
         },
@@ -179,7 +179,7 @@ def _cart_context(selected: set[int] | None = None, errors: list[str] | None = N
         "quote": priced,
         "chosen_count": sum(line.qty for line in chosen_lines),
         "errors": errors or [],
-        "max_qty": orders.MAX_LINE_QTY,
+        "max_qty": orders.cart.MAX_LINE_QTY,
     }
 
 
@@ -243,8 +243,8 @@ def _sku_from_options() -> int | None:
 
 
 def _buy_now_target(sku_id: int, qty) -> str:
-    qty = orders.check_qty(qty)
-    line = orders.load_cart_lines(db.session, {sku_id: (qty, None)})[0]
+    qty = orders.cart.check_qty(qty)
+    line = orders.cart.load_cart_lines(db.session, {sku_id: (qty, None)})[0]
     if line.problems:
         if line.sku is not None and line.sku.is_active and line.product.is_on_shelf and line.sku.stock > 0:
             raise OrderError(_l("Only %(n)d left in stock.", n=line.sku.stock), "qty")
@@ -285,7 +285,7 @@ def cart_update():
         cart.remove([target_id])
         message = _("Removed from your cart.")
     elif op == "clear-unavailable":
-        lines = orders.load_cart_lines(db.session, entries)
+        lines = orders.cart.load_cart_lines(db.session, entries)
         gone = [sku_id for sku_id, line in zip(entries, lines, strict=True) if not line.buyable]
         cart.remove(gone)
         message = _("Unavailable items removed.") if gone else None

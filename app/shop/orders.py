@@ -1,5 +1,5 @@
 """The shopper's orders: checkout, paying (sandbox, manual transfer), the order list and detail, cancelling,
-confirming receipt and after-sales requests. Every order is looked up through orders.services.user_order,
+confirming receipt and after-sales requests. Every order is looked up through orders.access.user_order,
 the one place that decides a shopper may see it; every change goes through a service."""
 
 import secrets
@@ -12,12 +12,13 @@ from jinja2_fragments.flask import render_block
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from app import orders
 from app.db_types import parse_id
 from app.distribution import web as share_tracking
 from app.extensions import db, htmx
 from app.forms import ActionForm
 from app.numbers import parse_whole_number
-from app.orders import services as orders
+from app.orders.events import OrderError
 from app.orders.models import (
     PAID_STATUSES,
     Order,
@@ -25,7 +26,6 @@ from app.orders.models import (
     RefundRequestStatus,
     RefundStatus,
 )
-from app.orders.services import OrderError
 from app.orders.shop_forms import CheckoutForm, RefundForm
 from app.payments import all_providers, get_provider
 from app.payments import services as payments
@@ -116,7 +116,7 @@ def shopper_actions(order: Order) -> set[str]:
     if order.status == OrderStatus.SHIPPED:
         actions.add("receive")
     if (
-        order.status in orders.REFUNDABLE_STATUSES
+        order.status in orders.refunds.REFUNDABLE_STATUSES
         and order.refund_status in (RefundStatus.NONE, RefundStatus.PARTIAL)
         and any(line.refundable_qty > 0 for line in order.lines)
     ):
@@ -162,7 +162,7 @@ def order_tab_counts() -> dict[str, int]:
 def _own_order(number: str) -> Order:
     """The shopper's own order (expired lazily on the way), or 404 for anyone else's number."""
     try:
-        order = orders.user_order(db.session, current_user.id, number)
+        order = orders.access.user_order(db.session, current_user.id, number)
     except OrderError as error:
         abort(404, str(error.message))
     db.session.commit()  # a lazy expiry is a change to keep
@@ -215,8 +215,8 @@ class CheckoutItems:
 
     def entries(self) -> dict[int, tuple[int, int | None]]:
         if self.is_buy_now:
-            return {self.buy_sku: (orders.check_qty(self.buy_qty), None)}
-        cart = orders.user_cart_entries(db.session, current_user.id)
+            return {self.buy_sku: (orders.cart.check_qty(self.buy_qty), None)}
+        cart = orders.cart.user_cart_entries(db.session, current_user.id)
         if self.cart_skus:
             cart = {sku_id: entry for sku_id, entry in cart.items() if sku_id in self.cart_skus}
         return cart
@@ -234,17 +234,17 @@ def _checkout_page(form: CheckoutForm, items: CheckoutItems, *, status: int = 20
     except OrderError as error:
         errors.append(str(error.message))
         entries = {}
-    lines = orders.load_cart_lines(db.session, entries)
+    lines = orders.cart.load_cart_lines(db.session, entries)
     buyable = [line for line in lines if line.buyable]
     unbuyable = [line for line in lines if not line.buyable]
-    priced = orders.quote(db.session, buyable)
-    addresses = orders.list_addresses(db.session, current_user.id)
+    priced = orders.checkout.quote(db.session, buyable)
+    addresses = orders.addresses.list_addresses(db.session, current_user.id)
     if address is None:
         address = _chosen_address(addresses, errors)
     providers = offered_providers()
     if not form.payment_method.data or form.payment_method.data not in {p.name for p in providers}:
         form.payment_method.data = providers[0].name if providers else None
-    if not orders.IDEMPOTENCY_RE.match(form.idempotency_key.data or ""):
+    if not orders.checkout.IDEMPOTENCY_RE.match(form.idempotency_key.data or ""):
         form.idempotency_key.data = secrets.token_urlsafe(24)
     form.expected_total.data = str(priced.total_fen)
     form.address_id.data = str(address.id) if address else ""
@@ -278,7 +278,7 @@ def _chosen_address(addresses, errors: list[str]):
     wanted = request.values.get("address_id")
     if wanted:
         try:
-            return orders.user_address(db.session, current_user.id, parse_id(wanted) or "")
+            return orders.addresses.user_address(db.session, current_user.id, parse_id(wanted) or "")
         except OrderError as error:
             errors.append(str(error.message))
     return addresses[0] if addresses else None
@@ -288,7 +288,7 @@ def _chosen_address(addresses, errors: list[str]):
 @login_required
 def checkout():
     items = CheckoutItems(request.args)
-    if not items.is_buy_now and not orders.user_cart_entries(db.session, current_user.id):
+    if not items.is_buy_now and not orders.cart.user_cart_entries(db.session, current_user.id):
         flash(_("Your cart is empty."), "info")
         return redirect(url_for("shop.cart"))
     return _checkout_page(CheckoutForm(formdata=None), items)
@@ -309,7 +309,7 @@ def place_order():
     expected = form.expected_total.data or ""
     try:
         entries = items.entries()
-        order = orders.place_order(
+        order = orders.checkout.place_order(
             db.session,
             user=current_user,
             items={sku_id: qty for sku_id, (qty, _seen) in entries.items()},
@@ -457,7 +457,7 @@ def _expire_due_orders_of(user_id: int) -> None:
         .options(selectinload(Order.lines))
     ).all()
     for order in due:
-        orders.expire_if_due(db.session, order)
+        orders.transitions.expire_if_due(db.session, order)
     if due:
         db.session.commit()
 
@@ -518,7 +518,11 @@ def _payment_label(method: str | None) -> str:
 @login_required
 def cancel_order(number: str):
     order = _own_order(number)
-    return _act(order, lambda: orders.shopper_cancel(db.session, order, current_user), _("Order cancelled."))
+    return _act(
+        order,
+        lambda: orders.transitions.shopper_cancel(db.session, order, current_user),
+        _("Order cancelled."),
+    )
 
 
 @bp.post("/orders/<number>/receive")
@@ -527,7 +531,7 @@ def confirm_receipt(number: str):
     order = _own_order(number)
     return _act(
         order,
-        lambda: orders.confirm_receipt(db.session, order, current_user),
+        lambda: orders.transitions.confirm_receipt(db.session, order, current_user),
         _("Thank you! The order is complete."),
     )
 
@@ -542,7 +546,7 @@ def withdraw_refund(number: str):
         return redirect(url_for("shop.order_detail", number=order.number))
     return _act(
         order,
-        lambda: orders.cancel_refund_request(db.session, refund, current_user),
+        lambda: orders.refunds.cancel_refund_request(db.session, refund, current_user),
         _("Your refund request has been withdrawn."),
     )
 
@@ -578,7 +582,7 @@ def _refund_items(order: Order) -> dict[int, str]:
 def _refund_preview(order: Order, items: dict) -> dict:
     """What the request would bring back, without asking for anything (the same rule request_refund uses)."""
     try:
-        quote = orders.refund_quote(order, items)
+        quote = orders.refunds.refund_quote(order, items)
     except OrderError as error:
         return {"amount_fen": 0, "shipping_fen": 0, "error": str(error.message)}
     return {"amount_fen": quote.amount_fen, "shipping_fen": quote.shipping_fen, "error": None}
@@ -597,7 +601,9 @@ def refund_request(number: str):
         items = _refund_items(order)
         if form.validate():
             try:
-                orders.request_refund(db.session, order, current_user, items=items, reason=form.reason_text())
+                orders.refunds.request_refund(
+                    db.session, order, current_user, items=items, reason=form.reason_text()
+                )
                 db.session.commit()
             except OrderError as refusal:
                 db.session.rollback()

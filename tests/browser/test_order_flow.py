@@ -11,10 +11,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from app import orders
 from app.accounts import services as accounts
 from app.accounts.models import Role
 from app.extensions import db
-from app.orders import services as orders
 from app.orders.models import Order, OrderStatus, RefundStatus
 from app.settings.models import ShopSettings
 from app.settings.services import update_shop_settings
@@ -169,7 +169,7 @@ def test_a_shopper_buys_two_skus_pays_in_the_sandbox_and_gets_part_of_the_money_
         shot(desktop, "merchant-shipped")
     else:
         owner = accounts.find_by_mobile(db.session, OWNER_MOBILE)
-        orders.ship_order(
+        orders.transitions.ship_order(
             db.session, the_order(number), actor=owner, carrier="顺丰速运", tracking_no="SF1234567890"
         )
         db.session.commit()
@@ -211,7 +211,7 @@ def test_a_shopper_buys_two_skus_pays_in_the_sandbox_and_gets_part_of_the_money_
         shot(desktop, "merchant-refunded", full_page=True)
     else:
         owner = accounts.find_by_mobile(db.session, OWNER_MOBILE)
-        orders.approve_refund(db.session, the_order(number).open_refund, actor=owner, restock=False)
+        orders.refunds.approve_refund(db.session, the_order(number).open_refund, actor=owner, restock=False)
         db.session.commit()
 
     order = the_order(number)

@@ -1,0 +1,104 @@
+"""The shopper's delivery addresses."""
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.accounts.services import AccountError, normalise_mobile
+from app.db_types import parse_id
+from app.orders.events import OrderError
+from app.orders.models import (
+    Address,
+)
+from app.orders.regions import PROVINCES
+
+MAX_ADDRESSES = 20
+
+
+PROVINCE_MAX, DETAIL_MAX, RECIPIENT_MAX = 20, 120, 20
+
+
+def save_address(session: Session, user_id: int, address: Address | None, **fields) -> Address:
+    problems = []  # (field, message): every mistake in the form at once, not one per try
+    recipient = " ".join((fields.get("recipient") or "").split())
+    if not recipient:
+        problems.append(("recipient", _l("Please enter the recipient's name.")))
+    elif len(recipient) > RECIPIENT_MAX:
+        problems.append(("recipient", _l("The name may have at most %(n)d characters.", n=RECIPIENT_MAX)))
+    mobile = None
+    try:
+        mobile = normalise_mobile(fields.get("mobile"))
+    except AccountError as error:
+        problems.append(("mobile", error.message))
+    region = {}
+    for key in ("province", "city", "district"):
+        value = " ".join((fields.get(key) or "").split())
+        if key == "province" and value not in PROVINCES:
+            problems.append((key, _l("Please choose a province.")))
+        elif not value or len(value) > PROVINCE_MAX:
+            problems.append((key, _l("Please fill in province, city and district.")))
+        region[key] = value
+    detail = " ".join((fields.get("detail") or "").split())
+    if len(detail) < 4:
+        problems.append(("detail", _l("Please enter the street and house number.")))
+    elif len(detail) > DETAIL_MAX:
+        problems.append(("detail", _l("The address may have at most %(n)d characters.", n=DETAIL_MAX)))
+    if problems:
+        (field, message), *more = problems
+        raise OrderError(message, field, more=more)
+    if address is None:
+        count = session.scalar(
+            select(func.count()).select_from(Address).where(Address.user_id == user_id, ~Address.is_deleted)
+        )
+        if count >= MAX_ADDRESSES:
+            raise OrderError(_l("You can keep at most %(n)d addresses.", n=MAX_ADDRESSES))
+        address = Address(user_id=user_id)
+        session.add(address)
+        fields.setdefault("is_default", count == 0)
+    elif address.user_id != user_id or address.is_deleted:
+        raise OrderError(_l("This address does not exist."))
+    address.recipient = recipient
+    address.mobile = mobile
+    address.province, address.city, address.district = region["province"], region["city"], region["district"]
+    address.detail = detail
+    session.flush()
+    if fields.get("is_default"):
+        make_default_address(session, user_id, address.id)
+    return address
+
+
+def user_address(session: Session, user_id: int, address_id) -> Address:
+    """An address of this user, or a refusal that says nothing about other people's addresses."""
+    address_id = parse_id(address_id)
+    address = session.get(Address, address_id) if address_id is not None else None
+    if address is None or address.user_id != user_id or address.is_deleted:
+        raise OrderError(_l("Please choose a delivery address."), "address_id")
+    return address
+
+
+def make_default_address(session: Session, user_id: int, address_id: int) -> None:
+    address = user_address(session, user_id, address_id)
+    session.execute(
+        update(Address)
+        .where(Address.user_id == user_id, Address.id != address.id)
+        .values(is_default=False)
+        .execution_options(synchronize_session="fetch")
+    )
+    address.is_default = True
+
+
+def delete_address(session: Session, user_id: int, address_id) -> None:
+    """Addresses are hidden, not deleted: orders keep their own copy anyway."""
+    address = user_address(session, user_id, address_id)
+    address.is_deleted = True
+    address.is_default = False
+
+
+def list_addresses(session: Session, user_id: int) -> list[Address]:
+    return list(
+        session.scalars(
+            select(Address)
+            .where(Address.user_id == user_id, ~Address.is_deleted)
+            .order_by(Address.is_default.desc(), Address.id.desc())
+        )
+    )

@@ -1,0 +1,220 @@
+"""Quoting a basket and placing an order: prices and stock checked again, stock taken, everything copied
+onto the order, in one transaction."""
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.accounts.models import User
+from app.catalog.models import Sku
+from app.db_types import parse_id
+from app.money import allocate_proportionally
+from app.orders.addresses import user_address
+from app.orders.cart import MAX_CART_LINES, CartLine, check_qty, load_cart_lines, remove_from_cart
+from app.orders.events import OrderError, record_event
+from app.orders.models import (
+    Order,
+    OrderLine,
+    OrderStatus,
+    RefundStatus,
+)
+from app.settings.models import ShopSettings
+from app.settings.services import get_shop_settings
+from app.timeutil import SHOP_TZ, utcnow
+
+
+@dataclass
+class Quote:
+    """What an order would cost: lines with their allocated discount and paid amount, shipping, total."""
+
+    lines: list[CartLine]
+    goods_fen: int
+    discount_fen: int
+    shipping_fen: int
+    line_discounts: list[int]
+
+    @property
+    def total_fen(self) -> int:
+        return self.goods_fen - self.discount_fen + self.shipping_fen
+
+
+def shipping_fee(settings: ShopSettings, lines: list[CartLine], goods_fen: int) -> int:
+    """The merchant's rule: a flat fee per order, waived above a threshold or when every item ships free."""
+    if not lines:
+        return 0
+    if all(line.product is not None and line.product.free_shipping for line in lines):
+        return 0
+    threshold = settings.free_shipping_over_fen
+    if threshold is not None and goods_fen >= threshold:
+        return 0
+    return settings.shipping_flat_fen or 0
+
+
+def quote(session: Session, lines: list[CartLine], discount_fen: int = 0) -> Quote:
+    goods = sum(line.subtotal_fen for line in lines)
+    discount = min(max(discount_fen, 0), goods)
+    return Quote(
+        lines=lines,
+        goods_fen=goods,
+        discount_fen=discount,
+        shipping_fen=shipping_fee(get_shop_settings(session), lines, goods),
+        line_discounts=allocate_proportionally(discount, [line.subtotal_fen for line in lines]),
+    )
+
+
+IDEMPOTENCY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def new_order_number(now: datetime | None = None) -> str:
+    """Readable, unique, not a guessable sequence: the shop's date (yymmdd) and ten random digits."""
+    local = (now or utcnow()).astimezone(SHOP_TZ)
+    return local.strftime("%y%m%d") + f"{secrets.randbelow(10**10):010d}"
+
+
+def place_order(
+    session: Session,
+    *,
+    user: User,
+    items: dict[int, int],
+    address_id,
+    idempotency_key: str,
+    buyer_note: str = "",
+    expected_total_fen: int | None = None,
+    client_ip_hash: str | None = None,
+    device_hash: str | None = None,
+) -> Order:
+    """Check prices and stock again, take the stock, copy everything onto the order: one transaction.
+    The same idempotency key from the same user gives back the first order (a double tap makes one).
+    The salted hashes of the buyer's address and browser are kept for distribution's fraud flags."""
+    if not idempotency_key or not IDEMPOTENCY_RE.match(idempotency_key):
+        raise OrderError(_l("The page has expired. Please refresh it and try again."))
+    existing = session.scalar(
+        select(Order).where(Order.user_id == user.id, Order.idempotency_key == idempotency_key)
+    )
+    if existing is not None:
+        return existing
+    if not items:
+        raise OrderError(_l("Your cart is empty."))
+    if len(items) > MAX_CART_LINES:
+        raise OrderError(_l("Too many items in one order."))
+    entries = {}
+    for raw_id, qty in items.items():
+        sku_id = parse_id(raw_id)
+        if sku_id is None:
+            raise OrderError(_l("This item is no longer available."))
+        entries[sku_id] = (check_qty(qty), None)
+    address = user_address(session, user.id, address_id)
+    note = " ".join((buyer_note or "").split())
+    if len(note) > 200:
+        raise OrderError(_l("The note may have at most %(n)d characters.", n=200), "buyer_note")
+
+    lines = load_cart_lines(session, entries)
+    for line in lines:
+        if line.sku is None or not line.sku.is_active or not line.product.is_on_shelf:
+            raise OrderError(_l("Something in your order is no longer available. Please check your cart."))
+    priced = quote(session, lines)
+    if expected_total_fen is not None and expected_total_fen != priced.total_fen:
+        raise OrderError(_l("Prices have changed. Please check the new total and submit again."), "total")
+
+    short = take_stock_for_lines(session, {line.sku.id: line.qty for line in lines})
+    if short:
+        line = next(line for line in lines if line.sku.id == short[0])
+        raise OrderError(
+            _l("“%(title)s” does not have enough stock left.", title=line.product.title), "stock"
+        )
+
+    now = utcnow()
+    settings = get_shop_settings(session)
+    order = Order(
+        user_id=user.id,
+        status=OrderStatus.PENDING_PAYMENT,
+        refund_status=RefundStatus.NONE,
+        goods_fen=priced.goods_fen,
+        discount_fen=priced.discount_fen,
+        shipping_fen=priced.shipping_fen,
+        total_fen=priced.total_fen,
+        refunded_fen=0,
+        buyer_note=note,
+        idempotency_key=idempotency_key,
+        client_ip_hash=client_ip_hash,
+        device_hash=device_hash,
+        ship_recipient=address.recipient,
+        ship_mobile=address.mobile,
+        ship_region=address.region,
+        ship_detail=address.detail,
+        created_at=now,
+        expires_at=now + timedelta(minutes=settings.order_expire_minutes or 30),
+    )
+    _insert_with_unique_number(session, order)
+    # All lines in one multi-row INSERT … RETURNING (the unit of work would send one INSERT per line on
+    # SQLite), in cart order so their ids keep that order.
+    order_lines = session.scalars(
+        insert(OrderLine).returning(OrderLine),
+        [
+            {
+                "order_id": order.id,
+                "product_id": line.product.id,
+                "sku_id": line.sku.id,
+                "title": line.product.title,
+                "spec_text": line.sku.spec_text,
+                "image_key": line.product.main_image_key,
+                "unit_fen": line.unit_fen,
+                "qty": line.qty,
+                "subtotal_fen": line.subtotal_fen,
+                "discount_fen": discount,
+                "paid_fen": line.subtotal_fen - discount,
+                "refunded_qty": 0,
+                "refunded_fen": 0,
+            }
+            for line, discount in zip(lines, priced.line_discounts, strict=True)
+        ],
+    ).all()
+    set_committed_value(order, "lines", sorted(order_lines, key=lambda line: line.id))
+    record_event(session, order, "placed", actor=user, to_status=OrderStatus.PENDING_PAYMENT)
+    remove_from_cart(session, user.id, [line.sku.id for line in lines])
+    session.flush()
+    return order
+
+
+def _insert_with_unique_number(session: Session, order: Order) -> None:
+    for _attempt in range(5):
+        order.number = new_order_number(order.created_at)
+        try:
+            with session.begin_nested():
+                session.add(order)
+                session.flush()
+            return
+        except IntegrityError as error:
+            if "idempotency" in str(error.orig).lower():
+                raise OrderError(_l("This order has already been submitted.")) from None
+            session.expunge(order) if order in session else None
+    raise OrderError(_l("Could not create the order. Please try again."))
+
+
+def take_stock_for_lines(session: Session, wanted: dict[int, int]) -> list[int]:
+    """Take the units of every line of an order ({sku_id: qty}) with one conditional UPDATE
+    (`stock >= qty` row by row, so stock never goes below zero), whatever the number of lines. Returns the
+    ids of the SKUs that were short, lowest first; the caller then refuses the order and its transaction
+    is rolled back. On PostgreSQL the rows are locked in id order first, so two orders never wait on each
+    other in a circle (a multi-row UPDATE locks rows in whatever order it scans them)."""
+    ids = sorted(wanted)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Sku.id).where(Sku.id.in_(ids)).order_by(Sku.id).with_for_update())
+    qty = case(wanted, value=Sku.id)
+    taken = set(
+        session.scalars(
+            update(Sku)
+            .where(Sku.id.in_(ids), Sku.is_active, Sku.stock >= qty)
+            .values(stock=Sku.stock - qty)
+            .returning(Sku.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    return [sku_id for sku_id in ids if sku_id not in taken]

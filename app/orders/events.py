@@ -1,0 +1,64 @@
+"""The audit trail of an order and the guarded status change every transition goes through (a
+conditional UPDATE ... WHERE status IN (allowed), so a retried or concurrent call applies at most once)."""
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.orders.models import (
+    Order,
+    OrderEvent,
+)
+from app.timeutil import utcnow
+
+
+class OrderError(ValueError):
+    """A refusal the shopper or merchant can act on; `field` names the form field it belongs to, and
+    `more` lists other (field, message) problems of the same input, so a form can show them all at once."""
+
+    def __init__(self, message, field: str | None = None, more: list | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.more = more or []
+
+
+def record_event(
+    session: Session,
+    order: Order,
+    action: str,
+    *,
+    actor: User | None = None,
+    actor_kind: str | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    note: str = "",
+) -> OrderEvent:
+    event = OrderEvent(
+        order_id=order.id,
+        actor_id=actor.id if actor else None,
+        actor_kind=actor_kind
+        or ("system" if actor is None else "staff" if actor.is_back_office else "shopper"),
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        note=note[:500],
+        created_at=utcnow(),
+    )
+    session.add(event)
+    return event
+
+
+def transition(session: Session, order: Order, allowed: tuple, to_status: str, **values) -> bool:
+    """Move the order to `to_status` only if it is still in one of `allowed`; True when this call did it."""
+    result = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status.in_([str(s) for s in allowed]))
+        .values(status=str(to_status), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.refresh(order)
+        return False
+    session.refresh(order)
+    return True

@@ -1,0 +1,200 @@
+"""An order's life after placement: cancel and expire (stock back), paid, shipped, completed."""
+
+import re
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, select, update
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.catalog.models import Product
+from app.catalog.services import adjust_stock
+from app.orders import signals
+from app.orders.events import OrderError, record_event, transition
+from app.orders.models import (
+    UNPAID_STATUSES,
+    Order,
+    OrderStatus,
+    RefundStatus,
+)
+from app.settings.services import get_shop_settings
+from app.timeutil import utcnow
+
+
+def cancel_order(session: Session, order: Order, *, actor: User | None, reason: str) -> bool:
+    """Cancel an unpaid order and give its stock back — exactly once, whoever calls first."""
+    allowed = (OrderStatus.PENDING_PAYMENT,) if actor is None or not actor.is_back_office else UNPAID_STATUSES
+    before = order.status
+    if not transition(
+        session, order, allowed, OrderStatus.CANCELLED, cancelled_at=utcnow(), cancel_reason=reason[:200]
+    ):
+        return False
+    for line in order.lines:
+        if line.sku_id is not None:
+            adjust_stock(session, line.sku_id, line.qty)
+    record_event(
+        session,
+        order,
+        "cancelled",
+        actor=actor,
+        from_status=before,
+        to_status=OrderStatus.CANCELLED,
+        note=reason,
+    )
+    return True
+
+
+def shopper_cancel(session: Session, order: Order, user: User) -> None:
+    if order.user_id != user.id:
+        raise OrderError(_l("This order does not exist."))
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise OrderError(_l("Only unpaid orders can be cancelled. For a paid order, ask for a refund."))
+    if not cancel_order(session, order, actor=user, reason=str(_l("Cancelled by the buyer"))):
+        raise OrderError(_l("Only unpaid orders can be cancelled. For a paid order, ask for a refund."))
+
+
+def expire_if_due(session: Session, order: Order, now: datetime | None = None) -> bool:
+    """Lazily cancel an unpaid order whose time is up (the cron job does the same in bulk)."""
+    if order.status == OrderStatus.PENDING_PAYMENT and order.expires_at <= (now or utcnow()):
+        return cancel_order(session, order, actor=None, reason=str(_l("Not paid in time")))
+    return False
+
+
+def expire_due_orders(session: Session, now: datetime | None = None) -> int:
+    """`flask orders expire`: cancel every unpaid order past its time, each in its own transaction."""
+    now = now or utcnow()
+    ids = list(
+        session.scalars(
+            select(Order.id)
+            .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.expires_at <= now)
+            .order_by(Order.id)
+        )
+    )
+    session.commit()
+    done = 0
+    for order_id in ids:
+        order = session.get(Order, order_id)
+        if expire_if_due(session, order, now):
+            done += 1
+        session.commit()
+    return done
+
+
+def mark_paid(
+    session: Session, order: Order, *, method: str, actor: User | None = None, note: str = ""
+) -> bool:
+    """The order's side of confirm_payment: unpaid → paid once. Returns False if it could not take it."""
+    before = order.status
+    if not transition(
+        session, order, UNPAID_STATUSES, OrderStatus.PAID, paid_at=utcnow(), payment_method=method
+    ):
+        return False
+    record_event(
+        session,
+        order,
+        "paid",
+        actor=actor,
+        actor_kind="gateway" if actor is None else None,
+        from_status=before,
+        to_status=OrderStatus.PAID,
+        note=note,
+    )
+    sold: dict[int, int] = {}
+    for line in order.lines:
+        if line.product_id is not None:
+            sold[line.product_id] = sold.get(line.product_id, 0) + line.qty
+    if sold:
+        # One statement for the whole order. updated_at stays: a sale is not an edit of the product (posters
+        # and caches key on it).
+        session.execute(
+            update(Product)
+            .where(Product.id.in_(list(sold)))
+            .values(
+                sales_count=Product.sales_count + case(sold, value=Product.id, else_=0),
+                updated_at=Product.updated_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    signals.order_paid.send(order, session=session)
+    return True
+
+
+CARRIER_MAX, TRACKING_RE = 32, re.compile(r"^[A-Za-z0-9-]{4,40}$")
+
+
+def ship_order(session: Session, order: Order, *, actor: User, carrier: str, tracking_no: str) -> None:
+    carrier = " ".join((carrier or "").split())
+    tracking_no = (tracking_no or "").strip().replace(" ", "")
+    if not carrier or len(carrier) > CARRIER_MAX:
+        raise OrderError(_l("Please enter the carrier."), "carrier")
+    if not TRACKING_RE.match(tracking_no):
+        raise OrderError(
+            _l("Please enter a valid tracking number (letters, digits and dashes)."), "tracking_no"
+        )
+    if order.refund_status == RefundStatus.REQUESTED:
+        raise OrderError(_l("This order has an open after-sales request. Handle it before shipping."))
+    if not transition(
+        session,
+        order,
+        (OrderStatus.PAID,),
+        OrderStatus.SHIPPED,
+        shipped_at=utcnow(),
+        carrier=carrier,
+        tracking_no=tracking_no,
+    ):
+        raise OrderError(_l("Only paid orders that have not been shipped can be shipped."))
+    record_event(
+        session,
+        order,
+        "shipped",
+        actor=actor,
+        from_status=OrderStatus.PAID,
+        to_status=OrderStatus.SHIPPED,
+        note=f"{carrier} {tracking_no}",
+    )
+
+
+def complete_order(session: Session, order: Order, *, actor: User | None, automatic: bool = False) -> bool:
+    if not transition(session, order, (OrderStatus.SHIPPED,), OrderStatus.COMPLETED, completed_at=utcnow()):
+        return False
+    record_event(
+        session,
+        order,
+        "auto_completed" if automatic else "completed",
+        actor=actor,
+        from_status=OrderStatus.SHIPPED,
+        to_status=OrderStatus.COMPLETED,
+    )
+    signals.order_completed.send(order, session=session)
+    return True
+
+
+def confirm_receipt(session: Session, order: Order, user: User) -> None:
+    if order.user_id != user.id:
+        raise OrderError(_l("This order does not exist."))
+    if not complete_order(session, order, actor=user):
+        raise OrderError(_l("Only shipped orders can be confirmed as received."))
+
+
+def autocomplete_orders(session: Session, now: datetime | None = None) -> int:
+    """`flask orders autocomplete`: shipped orders are received automatically after N days
+    (not while an after-sales request is open)."""
+    now = now or utcnow()
+    days = get_shop_settings(session).autocomplete_days or 10
+    ids = list(
+        session.scalars(
+            select(Order.id).where(
+                Order.status == OrderStatus.SHIPPED,
+                Order.shipped_at <= now - timedelta(days=days),
+                Order.refund_status != RefundStatus.REQUESTED,
+            )
+        )
+    )
+    session.commit()
+    done = 0
+    for order_id in ids:
+        if complete_order(session, session.get(Order, order_id), actor=None, automatic=True):
+            done += 1
+        session.commit()
+    return done
