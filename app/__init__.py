@@ -87,10 +87,13 @@ class IdConverter(IntegerConverter):
 def register_extensions(app: Flask) -> None:
     # Import every model so that Alembic and create_all see the whole schema.
     from app import models  # noqa: F401
-    from app.distribution import receivers, web
+    from app.distribution import receivers as distribution_receivers
+    from app.distribution import web
+    from app.payments import receivers as payment_receivers
     from app.payments import wechat_hooks
 
-    receivers.connect()
+    distribution_receivers.connect()
+    payment_receivers.connect()
     web.init_app(app)
     wechat_hooks.init_app(app)
 
@@ -262,6 +265,7 @@ def register_template_helpers(app: Flask) -> None:
     from app.jobs import job_result
     from app.media import image_url
     from app.settings.services import get_shop_settings
+    from app.webutil import in_wechat
 
     app.jinja_env.filters["fen"] = money.format_fen
     app.jinja_env.filters["yuan"] = money.yuan
@@ -270,6 +274,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["image_url"] = image_url
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
     app.jinja_env.globals["job_result"] = job_result
+    app.jinja_env.globals["in_wechat"] = in_wechat
     app.jinja_env.add_extension("jinja2.ext.loopcontrols")
 
     @app.context_processor

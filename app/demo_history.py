@@ -24,9 +24,10 @@ from app.catalog.models import Product, Sku
 from app.distribution import ledger
 from app.distribution import services as dist
 from app.distribution.models import DistributionSettings, Distributor, Withdrawal
-from app.orders.models import Order, Payment, Refund
+from app.orders.models import Order, Refund
 from app.payments import sandbox
 from app.payments import services as payments
+from app.payments.models import Payment
 from app.settings.services import get_shop_settings, update_order_settings
 from app.timeutil import SHOP_TZ, set_clock, utcnow
 

@@ -22,10 +22,9 @@ from app.orders.models import (  # noqa: F401
     Order,
     OrderEvent,
     OrderLine,
-    Payment,
     Refund,
     RefundLine,
 )
-from app.payments.models import ApiToken, PaymentSettings  # noqa: F401
+from app.payments.models import ApiToken, Payment, PaymentSettings  # noqa: F401
 from app.ratelimit import RateLimitCounter  # noqa: F401
 from app.settings.models import ShopSettings  # noqa: F401

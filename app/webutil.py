@@ -10,6 +10,11 @@ from flask import Response, request
 from app.numbers import parse_whole_number
 
 
+def in_wechat() -> bool:
+    """This request comes from WeChat's in-app browser (its user agent says MicroMessenger)."""
+    return "MicroMessenger" in request.headers.get("User-Agent", "")
+
+
 def toast(response: Response, message: str, level: str = "success") -> Response:
     """Ask the page to show a toast (admin.js and shop.js listen for the "toast" event)."""
     response.headers["HX-Trigger"] = json.dumps({"toast": {"message": str(message), "level": level}})

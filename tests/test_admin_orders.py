@@ -12,11 +12,13 @@ import pytest
 from sqlalchemy import event, select
 
 from app import orders
+from app.admin.orders import back_office_alerts, staff_actions
 from app.catalog.models import Sku
 from app.extensions import db
 from app.jobs import JobRun
-from app.orders.models import Order, OrderEvent, OrderStatus, Payment, Refund, RefundStatus
+from app.orders.models import Order, OrderEvent, OrderStatus, Refund, RefundStatus
 from app.payments import services as payments
+from app.payments.models import Payment
 from app.settings.models import ShopSettings
 from app.timeutil import set_clock, utcnow
 from tests import factories
@@ -918,7 +920,7 @@ def test_the_dashboard_shows_what_needs_doing_today_and_the_jobs(
     assert "payments reconcile" not in html  # no real gateway takes money: nothing to reconcile
     today = orders.queries.todays_takings(session)
     assert (today.paid_orders, today.sales_fen) == (1, 11800)
-    alerts = orders.queries.back_office_alerts(session)
+    alerts = back_office_alerts(session)
     assert (alerts.to_ship, alerts.awaiting_confirmation, alerts.open_refunds, alerts.flagged_payments) == (
         2,
         0,
@@ -1005,14 +1007,14 @@ def test_ship_orders_in_bulk_keeps_each_row_apart(session, shopper, address, tee
 def test_staff_actions_follow_the_order_state(session, shopper, address, tee):
     enable_manual_payment(session)
     unpaid = place(session, shopper, address, {tee.skus[0].id: 1})
-    assert orders.queries.staff_actions(unpaid) == {"cancel"}
+    assert staff_actions(unpaid) == {"cancel"}
     waiting = manual_order(session, shopper, address, tee)
-    assert orders.queries.staff_actions(waiting) == {"cancel", "confirm_transfer", "reject_transfer"}
+    assert staff_actions(waiting) == {"cancel", "confirm_transfer", "reject_transfer"}
     paid = paid_order(session, shopper, address, tee)
-    assert orders.queries.staff_actions(paid) == {"ship"}
+    assert staff_actions(paid) == {"ship"}
     ask_refund(session, paid, shopper)
     session.refresh(paid)
-    assert orders.queries.staff_actions(paid) == set()
+    assert staff_actions(paid) == set()
 
 
 def test_add_staff_note_refuses_empty_and_long_notes(session, shopper, address, tee, staff):

@@ -28,7 +28,8 @@ from app.distribution.models import (
 from app.extensions import db
 from app.jobs import JobRun
 from app.media import THUMBNAIL_SIZES, thumbnail_key
-from app.orders.models import Order, OrderEvent, OrderStatus, Payment, RefundStatus
+from app.orders.models import Order, OrderEvent, OrderStatus, RefundStatus
+from app.payments.models import Payment
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
 from tests import factories

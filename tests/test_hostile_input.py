@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.accounts.services import normalise_mobile
-from app.orders.models import CartItem, Payment, PaymentStatus
+from app.orders.models import CartItem
+from app.payments.models import Payment, PaymentStatus
 from app.payments.views import OAUTH_SESSION_KEY
 from tests import factories
 from tests.conftest import csrf_token, login

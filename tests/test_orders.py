@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from app import orders
 from app.catalog.models import Sku
-from app.orders.models import Order, OrderEvent, OrderStatus, PaymentStatus, RefundStatus
+from app.orders.models import Order, OrderEvent, OrderStatus, RefundStatus
 from app.payments import services as payments
+from app.payments.models import PaymentStatus
 from app.payments.services import Outcome, PaymentError
 from app.settings.models import ShopSettings
 from app.timeutil import set_clock, utcnow

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from app import orders
 from app.catalog.models import Sku
 from app.extensions import db
-from app.orders.models import Order, OrderEvent, OrderStatus, Payment, Refund
+from app.orders.models import Order, OrderEvent, OrderStatus, Refund
 from app.payments import services as payments
+from app.payments.models import Payment
 from app.timeutil import set_clock, utcnow
 from tests import factories
 from tests.conftest import run_together

@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from app import create_app, orders
 from app.extensions import db
-from app.orders.models import Order, OrderEvent, OrderStatus, Payment, RefundStatus
+from app.orders.models import Order, OrderEvent, OrderStatus, RefundStatus
 from app.payments import get_provider, wechat_certificates
 from app.payments.cli import reconcile
 from app.payments.gateways import payment_settings
+from app.payments.models import Payment
 from app.payments.services import start_payment
 from app.payments.settings import PaymentSettingsInput, save_payment_settings
 from tests import factories

@@ -21,7 +21,8 @@ from app.catalog.models import Category, Product, ProductImage
 from app.demo import seed
 from app.distribution.models import Distributor, DistributorApplication, DistributorGrade, Withdrawal
 from app.extensions import db
-from app.orders.models import Address, Order, Payment, Refund
+from app.orders.models import Address, Order, Refund
+from app.payments.models import Payment
 from app.timeutil import set_clock
 from tests.conftest import CSRF_RE
 from tests.htmlforms import forms

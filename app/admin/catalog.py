@@ -14,8 +14,10 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from jinja2_fragments.flask import render_block
 from sqlalchemy.exc import IntegrityError
+from wtforms import FormField
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
@@ -30,12 +32,21 @@ from app.catalog.forms import (
 )
 from app.catalog.models import Category, Product
 from app.db_types import parse_id
+from app.distribution.admin_forms import ProductCommissionForm
 from app.extensions import db, htmx
 from app.forms import apply_service_error
 from app.media import ImageError, save_image
 from app.numbers import parse_whole_number
 from app.settings.services import get_shop_settings
 from app.webutil import page_arg, toast
+
+
+class AdminProductForm(ProductForm):
+    """The product as the back office edits it: the catalog's fields, and distribution's commission settings
+    (the catalog knows nothing of commission)."""
+
+    commission = FormField(ProductCommissionForm, label=_l("Commission settings"))
+
 
 MAX_BULK = 500
 
@@ -232,7 +243,7 @@ def products_edit(product_id: int):
 
 
 def _product_form(product: Product | None):
-    form = ProductForm(obj=product)
+    form = AdminProductForm(obj=product)
     form.category_id.choices = category_choices(
         catalog.top_categories(db.session), none_label=_("No category")
     )

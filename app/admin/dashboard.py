@@ -6,10 +6,11 @@ from sqlalchemy import func, select
 
 from app.accounts.models import Permission
 from app.admin import bp
+from app.admin.orders import back_office_alerts
 from app.catalog.models import Product, Sku
 from app.extensions import db
 from app.jobs import last_runs
-from app.orders.queries import back_office_alerts, todays_takings
+from app.orders.queries import todays_takings
 from app.payments.gateways import payment_settings
 from app.settings.services import get_shop_settings
 

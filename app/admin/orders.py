@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from flask import (
     Response,
@@ -45,9 +46,10 @@ from app.orders.forms import (
     AdminShipForm,
     AdminStaffNoteForm,
 )
-from app.orders.models import Order, OrderEvent, Payment, Refund, RefundLine
+from app.orders.models import Order, OrderEvent, Refund, RefundLine
 from app.payments import all_providers
 from app.payments import services as payments
+from app.payments.models import Payment
 from app.request_input import strip_control_characters
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
@@ -171,7 +173,7 @@ def order_helpers():
         # Only the layout's menu asks, once per page; fragments never do.
         if "order_alerts" not in g:
             can = current_user.is_authenticated and current_user.can(Permission.ORDERS)
-            g.order_alerts = orders.queries.back_office_alerts(db.session) if can else None
+            g.order_alerts = back_office_alerts(db.session) if can else None
         return g.order_alerts
 
     return {
@@ -189,6 +191,33 @@ def order_helpers():
         "local_time": local_time,
         "now_utc": utcnow,
     }
+
+
+# ---------------------------------------------------------------- what the shop can do now
+
+
+def staff_actions(order: Order) -> set[str]:
+    """The order's own actions (cancel, ship) and its payment's (confirm or reject a transfer)."""
+    return orders.queries.staff_actions(order) | payments.staff_actions(order)
+
+
+def refund_actions(refund: Refund) -> set[str]:
+    return orders.queries.refund_actions(refund) | payments.refund_actions(refund)
+
+
+@dataclass
+class BackOfficeAlerts:
+    to_ship: int
+    awaiting_confirmation: int
+    open_refunds: int
+    flagged_payments: int
+
+
+def back_office_alerts(session) -> BackOfficeAlerts:
+    """What the menu and the dashboard flag: orders to handle, and money to send back."""
+    counts = orders.queries.alert_counts() | payments.alert_counts()
+    row = session.execute(select(*counts.values())).one()
+    return BackOfficeAlerts(**{name: value or 0 for name, value in zip(counts, row, strict=True)})
 
 
 # ---------------------------------------------------------------- the order list
@@ -336,13 +365,13 @@ def orders_export():
 
 
 def _order_or_404(number: str) -> Order:
-    order = orders.queries.admin_order(db.session, number)
+    order = orders.queries.admin_order(db.session, number, selectinload(Order.payments))
     if order is None:
         abort(404, _("This order does not exist."))
     if orders.transitions.expire_if_due(db.session, order):
         # Looked at after its time: it is cancelled now, whatever happens next.
         db.session.commit()
-        order = orders.queries.admin_order(db.session, number)
+        order = orders.queries.admin_order(db.session, number, selectinload(Order.payments))
     return order
 
 
@@ -376,8 +405,8 @@ def _detail_context(order: Order, failed: dict | None = None, failed_refund: tup
         "order": order,
         "forms": forms,
         "refund_forms": refund_forms,
-        "actions": orders.queries.staff_actions(order),
-        "refund_actions": orders.queries.refund_actions,
+        "actions": staff_actions(order),
+        "refund_actions": refund_actions,
         "notes": [event for event in order.events if event.action == "staff_note"],
         "timeline": list(reversed(order.events)),
     }
@@ -539,7 +568,7 @@ def _refund_result(refund_id: int, message: str, *, failed: dict | None = None) 
             "admin/_order_refund.html",
             refund=refund,
             forms=_refund_forms(refund, failed),
-            actions=orders.queries.refund_actions(refund),
+            actions=refund_actions(refund),
             in_queue=True,
         )
         return toast(make_response(html, 422 if failed is not None else 200), message, level)
@@ -595,7 +624,7 @@ def refunds_complete(refund_id: int):
     form = AdminCompleteRefundForm(refund_id=refund.id)
     if not form.validate_on_submit():
         return _refund_result(refund_id, _form_refused(form), failed={"complete": form})
-    if "complete" not in orders.queries.refund_actions(refund):
+    if "complete" not in refund_actions(refund):
         form.form_errors.append(_("This refund is not waiting to be paid back by hand."))
         return _refund_result(refund_id, form.form_errors[-1], failed={"complete": form})
     try:
@@ -618,7 +647,9 @@ def refunds():
     show = request.args.get("show", "open")
     open_only = show != "all"
     page = db.paginate(
-        orders.queries.admin_refunds_query(open_only=open_only),
+        orders.queries.admin_refunds_query(
+            selectinload(Refund.order).selectinload(Order.payments), open_only=open_only
+        ),
         page=page_arg(),
         per_page=PER_PAGE,
         error_out=False,
@@ -628,7 +659,7 @@ def refunds():
         page=page,
         show="open" if open_only else "all",
         forms={refund.id: _refund_forms(refund) for refund in page.items},
-        refund_actions=orders.queries.refund_actions,
+        refund_actions=refund_actions,
     )
 
 
@@ -854,7 +885,7 @@ def orders_bulk_ship_template():
     ]
     body = ["\ufeff" + csv_line(columns)]
     for order in db.session.scalars(query.limit(BULK_MAX_ROWS)):
-        if "ship" not in orders.queries.staff_actions(order):
+        if "ship" not in staff_actions(order):
             continue
         products = "；".join(
             f"{line.title} {line.spec_text} ×{line.qty}".replace("  ", " ") for line in order.lines

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import BooleanField, FormField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.catalog.models import Product, Sku
@@ -27,7 +27,6 @@ from app.catalog.services import (
     spec_key,
 )
 from app.db_types import parse_id
-from app.distribution.admin_forms import ProductCommissionForm
 from app.forms import Form
 from app.money import MoneyError, parse_yuan, yuan
 from app.numbers import parse_whole_number
@@ -139,7 +138,6 @@ class ProductForm(Form):
     category_id = IdSelectField(_l("Category"))
     is_on_shelf = BooleanField(_l("Put on shelf (visible in the shop)"))
     sort_weight = WholeNumberField(_l("Sort weight"), maximum=SORT_MAX)
-    commission = FormField(ProductCommissionForm, label=_l("Commission settings"))
 
 
 class CategoryForm(Form):

@@ -264,7 +264,7 @@ class VoidCommissionForm(Form):
 
 class ProductCommissionForm(NestedForm):
     """The product form's commission settings (佣金设置): follow the shop's rates, the product's own rate per
-    level, or no commission at all. Nested in catalog.forms.ProductForm as a FormField."""
+    level, or no commission at all. Nested in the back office's product form (admin.catalog) as a FormField."""
 
     mode = RadioField(
         _l("Commission"),

@@ -2,23 +2,29 @@
 for this visitor; the binding is written when they register or log in (or at once if they already are).
 A long-lived random visitor cookie tells visits apart and, hashed, serves the device fraud check."""
 
+import logging
 import secrets
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Flask, g, request, session
 from flask_login import current_user, user_logged_in, user_logged_out
 
 from app.distribution import services as dist
 from app.extensions import db
+from app.payments import wechat_web
 from app.request_input import strip_control_characters
 from app.timeutil import utcnow
+from app.webutil import in_wechat
 
 REF_SESSION_KEY = "ref"
+log = logging.getLogger(__name__)
 VISITOR_COOKIE = "fx_vid"
 VISITOR_COOKIE_AGE = 2 * 365 * 24 * 3600
 
 
 def init_app(app: Flask) -> None:
     app.before_request(_track_share_link)
+    app.context_processor(_share_card)
     app.after_request(_keep_visitor_cookie)
     user_logged_in.connect(_bind_on_login, app)
     user_logged_out.connect(_forget_on_logout, app)
@@ -58,7 +64,7 @@ def _track_share_link():
         path=request.path,
         product_id=product_id if isinstance(product_id, int) else None,
         ip=request.remote_addr or "",
-        in_wechat="MicroMessenger" in request.headers.get("User-Agent", ""),
+        in_wechat=in_wechat(),
         today=now.date(),
     )
     if current_user.is_authenticated:
@@ -93,3 +99,32 @@ def _bind_on_login(app, user, **_):
 
 def _forget_on_logout(app, user, **_):
     session.pop(REF_SESSION_KEY, None)
+
+
+# ---------------------------------------------------------------- the share card inside WeChat
+
+
+def _share_card() -> dict:
+    """Every shop page inside WeChat gets the JS-SDK share card (title, description, picture); a
+    distributor's card carries their own link, so whoever opens it is theirs."""
+    if request.blueprint != "shop" or not in_wechat() or not wechat_web.configured(db.session):
+        return {}
+    try:
+        config = wechat_web.share_config(db.session, request.url)
+    except wechat_web.WechatApiError as error:
+        log.warning("no WeChat share card: %s", error)
+        return {}
+    g.wechat_jssdk = True
+    return {"wechat_share": {"config": config, "link": own_share_link(request.url)}}
+
+
+def own_share_link(url: str) -> str:
+    """The page's own URL, with the signed-in distributor's code as its ?ref=."""
+    if not current_user.is_authenticated:
+        return url
+    distributor = dist.distributor_of(db.session, current_user.id)
+    if distributor is None or not distributor.is_active:
+        return url
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "ref"] + [("ref", distributor.code)]
+    return urlunsplit(parts._replace(query=urlencode(query), fragment=""))

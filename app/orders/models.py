@@ -5,7 +5,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     CheckConstraint,
     ForeignKey,
@@ -139,7 +138,6 @@ class Order(db.Model):
     events: Mapped[list["OrderEvent"]] = relationship(
         back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"
     )
-    payments: Mapped[list["Payment"]] = relationship(back_populates="order", order_by="Payment.id")
     refunds: Mapped[list["Refund"]] = relationship(back_populates="order", order_by="Refund.id")
 
     @property
@@ -204,36 +202,6 @@ class OrderEvent(db.Model):
     actor = relationship("User")
 
 
-class PaymentStatus(StrEnum):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CLOSED = "closed"
-
-
-class Payment(db.Model):
-    """One attempt to pay an order through one provider. Money that arrives for an order that can no
-    longer take it (cancelled, already paid) is kept here with needs_refund set — never lost."""
-
-    __tablename__ = "payments"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
-    provider: Mapped[str] = mapped_column(String(16))
-    out_trade_no: Mapped[str] = mapped_column(String(32), unique=True)
-    amount_fen: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.PENDING, index=True)
-    gateway_trade_no: Mapped[str | None] = mapped_column(String(64))
-    raw_notify: Mapped[dict | None] = mapped_column(JSON)
-    needs_refund: Mapped[bool] = mapped_column(default=False, index=True)
-    refund_note: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    order: Mapped[Order] = relationship(back_populates="payments")
-
-
 class RefundRequestStatus(StrEnum):
     REQUESTED = "requested"
     APPROVED = "approved"  # approved; the money is on its way back (gateway, or the merchant pays by hand)
@@ -270,7 +238,6 @@ class Refund(db.Model):
 
     order: Mapped[Order] = relationship(back_populates="refunds")
     lines: Mapped[list["RefundLine"]] = relationship(back_populates="refund", cascade="all, delete-orphan")
-    payment = relationship("Payment")
 
 
 class RefundLine(db.Model):

@@ -18,8 +18,6 @@ from app.orders.models import (
     Order,
     OrderEvent,
     OrderStatus,
-    Payment,
-    PaymentStatus,
     Refund,
     RefundLine,
     RefundRequestStatus,
@@ -107,17 +105,18 @@ def admin_order_tab_counts(session: Session, filters: OrderFilters) -> dict[str,
     return dict(zip(ORDER_TABS, (value or 0 for value in row), strict=True))
 
 
-def admin_order(session: Session, number: str) -> Order | None:
-    """One order with everything the back-office order page shows (the caller expires it if due)."""
+def admin_order(session: Session, number: str, *also_load) -> Order | None:
+    """One order with everything the back-office order page shows, and `also_load` (what other areas show
+    beside it, such as its payments). The caller expires it if due."""
     return session.scalar(
         select(Order)
         .where(Order.number == str(number)[:20])
         .options(
             selectinload(Order.lines),
             selectinload(Order.user),
-            selectinload(Order.payments),
             selectinload(Order.refunds).selectinload(Refund.lines).selectinload(RefundLine.order_line),
             selectinload(Order.events).selectinload(OrderEvent.actor),
+            *also_load,
         )
     )
 
@@ -187,14 +186,14 @@ def ship_orders_in_bulk(
     return results
 
 
-def admin_refunds_query(*, open_only: bool) -> Select:
+def admin_refunds_query(*also_load, open_only: bool) -> Select:
     """The after-sales queue: open requests first (oldest first, they have waited longest), then the
-    handled ones, newest first."""
+    handled ones, newest first; `also_load` as for admin_order."""
     is_open = Refund.status.in_([str(s) for s in OPEN_REFUND_STATUSES])
     query = select(Refund).options(
         selectinload(Refund.lines).selectinload(RefundLine.order_line),
         selectinload(Refund.order).selectinload(Order.user),
-        selectinload(Refund.order).selectinload(Order.payments),
+        *also_load,
     )
     if open_only:
         return query.where(is_open).order_by(Refund.created_at, Refund.id)
@@ -202,55 +201,33 @@ def admin_refunds_query(*, open_only: bool) -> Select:
 
 
 def staff_actions(order: Order) -> set[str]:
-    """What the back office may do with an order now; the services check again when it is done."""
+    """What the back office may do with an order now (payments adds what concerns its payment); the
+    services check again when it is done."""
     actions = set()
     if order.status in UNPAID_STATUSES:
         actions.add("cancel")
-    if order.status == OrderStatus.AWAITING_CONFIRMATION:
-        actions |= {"confirm_transfer", "reject_transfer"}
-    elif order.status == OrderStatus.PENDING_PAYMENT and any(
-        p.provider == "manual" and p.status == PaymentStatus.PENDING for p in order.payments
-    ):
-        actions.add("confirm_transfer")  # the money came before the shopper tapped "I have paid"
     if order.status == OrderStatus.PAID and order.refund_status != RefundStatus.REQUESTED:
         actions.add("ship")
     return actions
 
 
 def refund_actions(refund: Refund) -> set[str]:
-    """Approve or reject an open request; mark an approved one paid back when the shop pays by hand."""
-    if refund.status == RefundRequestStatus.REQUESTED:
-        return {"approve", "reject"}
-    if refund.status == RefundRequestStatus.APPROVED:
-        payment = next((p for p in refund.order.payments if p.id == refund.payment_id), None)
-        if payment is None or payment.provider == "manual":
-            return {"complete"}
-    return set()
+    """Approve or reject an open request (payments adds marking an approved one paid back by hand)."""
+    return {"approve", "reject"} if refund.status == RefundRequestStatus.REQUESTED else set()
 
 
-@dataclass
-class BackOfficeAlerts:
-    to_ship: int
-    awaiting_confirmation: int
-    open_refunds: int
-    flagged_payments: int
+def alert_counts() -> dict:
+    """The order numbers the back office's menu and dashboard flag, as scalar subqueries that the back
+    office runs in one statement with other areas' (payments': money to send back)."""
+    return {
+        "to_ship": _count(Order, Order.status == OrderStatus.PAID),
+        "awaiting_confirmation": _count(Order, Order.status == OrderStatus.AWAITING_CONFIRMATION),
+        "open_refunds": _count(Refund, Refund.status.in_([str(s) for s in OPEN_REFUND_STATUSES])),
+    }
 
 
-def back_office_alerts(session: Session) -> BackOfficeAlerts:
-    """The numbers the back office's menu and dashboard flag, in one query."""
-
-    def count(model, *conditions):
-        return select(func.count()).select_from(model).where(*conditions).scalar_subquery()
-
-    row = session.execute(
-        select(
-            count(Order, Order.status == OrderStatus.PAID),
-            count(Order, Order.status == OrderStatus.AWAITING_CONFIRMATION),
-            count(Refund, Refund.status.in_([str(s) for s in OPEN_REFUND_STATUSES])),
-            count(Payment, Payment.needs_refund),
-        )
-    ).one()
-    return BackOfficeAlerts(*(value or 0 for value in row))
+def _count(model, *conditions):
+    return select(func.count()).select_from(model).where(*conditions).scalar_subquery()
 
 
 @dataclass

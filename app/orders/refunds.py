@@ -18,8 +18,6 @@ from app.orders.models import (
     Order,
     OrderLine,
     OrderStatus,
-    Payment,
-    PaymentStatus,
     Refund,
     RefundLine,
     RefundRequestStatus,
@@ -191,12 +189,9 @@ def reject_refund(session: Session, refund: Refund, *, actor: User, reason: str)
 
 
 def approve_refund(session: Session, refund: Refund, *, actor: User, restock: bool) -> None:
-    """The merchant agrees. The money goes back through the order's payment provider; for manual transfer
-    the merchant pays it back by hand and then marks it refunded (complete_refund)."""
-    from app.payments import get_provider  # payments depends on orders, not the other way round
-
-    order = refund.order
-    payment = paid_payment(order)
+    """The merchant agrees. The money goes back through the order's payment (payments reacts to
+    refund_approved: the gateway refunds, or for manual transfer the merchant pays it back by hand and then
+    marks it refunded with complete_refund)."""
     if not _refund_transition(
         session,
         refund,
@@ -205,19 +200,10 @@ def approve_refund(session: Session, refund: Refund, *, actor: User, restock: bo
         restock=bool(restock),
         decided_at=utcnow(),
         decided_by_id=actor.id,
-        payment_id=payment.id if payment else None,
     ):
         raise OrderError(_l("This request has already been handled."))
-    record_event(session, order, "refund_approved", actor=actor, note=refund.number)
-    if payment is not None and get_provider(payment.provider).refund(session, payment, refund):
-        complete_refund(session, refund, actor=actor)
-
-
-def paid_payment(order: Order) -> Payment | None:
-    """The payment that paid this order (not one flagged as money to send back)."""
-    return next(
-        (p for p in order.payments if p.status == PaymentStatus.SUCCEEDED and not p.needs_refund), None
-    )
+    record_event(session, refund.order, "refund_approved", actor=actor, note=refund.number)
+    signals.refund_approved.send(refund, session=session, actor=actor)
 
 
 def complete_refund(session: Session, refund: Refund, *, actor: User | None) -> bool:

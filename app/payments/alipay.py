@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.money import MoneyError, parse_yuan, yuan
-from app.orders.models import Order, Payment, Refund
+from app.orders.models import Order, Refund
 from app.payments.base import PaymentProvider, PaymentStart
 from app.payments.gateways import (
     GatewayNotConfigured,
@@ -20,6 +20,7 @@ from app.payments.gateways import (
     payment_settings,
     public_url,
 )
+from app.payments.models import Payment
 from app.payments.wechatpay import GatewayError, description
 
 log = logging.getLogger(__name__)

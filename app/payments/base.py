@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from app.orders.models import Order, Payment, Refund
+from app.orders.models import Order, Refund
+from app.payments.models import Payment
 
 
 @dataclass

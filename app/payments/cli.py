@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.jobs import JobAlreadyRunning, run_job
-from app.orders.models import OrderStatus, Payment, PaymentStatus
+from app.orders.models import OrderStatus
 from app.orders.transitions import expire_due_orders
 from app.payments import alipay, get_provider, wechat_certificates
 from app.payments.gateways import GatewayNotConfigured
+from app.payments.models import Payment, PaymentStatus
 from app.payments.services import PaymentError, confirm_payment
 from app.payments.wechatpay import GatewayError
 from app.timeutil import utcnow

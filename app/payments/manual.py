@@ -5,8 +5,9 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from app.orders.models import Order, Payment, Refund
+from app.orders.models import Order, Refund
 from app.payments.base import PaymentProvider, PaymentStart
+from app.payments.models import Payment
 from app.settings.services import get_shop_settings
 
 

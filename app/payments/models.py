@@ -1,12 +1,15 @@
-"""The merchant's gateway credentials (secrets sealed with app.secrets_box) and shared API tokens."""
+"""Payments of orders, the merchant's gateway credentials (secrets sealed with app.secrets_box) and shared API
+tokens."""
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from app.db_types import UTCDateTime
 from app.extensions import db
+from app.orders.models import Order
 from app.timeutil import utcnow
 
 
@@ -42,3 +45,34 @@ class ApiToken(db.Model):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+
+class Payment(db.Model):
+    """One attempt to pay an order through one provider. Money that arrives for an order that can no
+    longer take it (cancelled, already paid) is kept here with needs_refund set — never lost."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    out_trade_no: Mapped[str] = mapped_column(String(32), unique=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.PENDING, index=True)
+    gateway_trade_no: Mapped[str | None] = mapped_column(String(64))
+    raw_notify: Mapped[dict | None] = mapped_column(JSON)
+    needs_refund: Mapped[bool] = mapped_column(default=False, index=True)
+    refund_note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Order.payments comes from here: orders know nothing of payments.
+    order: Mapped[Order] = relationship(backref=backref("payments", order_by="Payment.id"))

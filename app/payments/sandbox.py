@@ -11,8 +11,9 @@ from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from app.orders.models import Order, Payment, Refund
+from app.orders.models import Order, Refund
 from app.payments.base import PaymentProvider, PaymentStart
+from app.payments.models import Payment
 from app.timeutil import utcnow
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"

@@ -8,8 +8,9 @@ from flask_login import current_user
 from sqlalchemy import select, update
 
 from app.extensions import csrf, db, login_manager
-from app.orders.models import OrderStatus, Payment, PaymentStatus
+from app.orders.models import OrderStatus
 from app.payments import get_provider, sandbox
+from app.payments.models import Payment, PaymentStatus
 from app.payments.services import PaymentError, confirm_payment
 
 bp = Blueprint("sandbox", __name__)

@@ -11,8 +11,11 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.orders.events import OrderError, record_event
-from app.orders.models import Order, OrderStatus, Payment, PaymentStatus
+from app.orders.models import Order, OrderStatus, Refund, RefundRequestStatus
+from app.orders.refunds import complete_refund
 from app.orders.transitions import expire_if_due, mark_paid
+from app.payments import get_provider
+from app.payments.models import Payment, PaymentStatus
 from app.timeutil import utcnow
 
 
@@ -115,6 +118,25 @@ def confirm_payment(
     return ConfirmResult(Outcome.FLAGGED, payment)
 
 
+def paid_payment(order: Order) -> Payment | None:
+    """The payment that paid this order (not one flagged as money to send back)."""
+    return next(
+        (p for p in order.payments if p.status == PaymentStatus.SUCCEEDED and not p.needs_refund), None
+    )
+
+
+def send_refund(session: Session, refund: Refund, *, actor: User | None) -> None:
+    """An approved refund's money goes back the way it came: the gateway refunds (done at once, or later by
+    its refund notify); the sandbox at once; for manual transfer the merchant pays by hand, then marks it."""
+    payment = paid_payment(refund.order)
+    if payment is None:
+        return
+    refund.payment_id = payment.id
+    session.flush()
+    if get_provider(payment.provider).refund(session, payment, refund):
+        complete_refund(session, refund, actor=actor)
+
+
 def flagged_payments(session: Session) -> list[Payment]:
     return list(session.scalars(select(Payment).where(Payment.needs_refund).order_by(Payment.id.desc())))
 
@@ -163,6 +185,35 @@ def claim_manual_payment(session: Session, order: Order, user: User) -> Payment:
         to_status=OrderStatus.AWAITING_CONFIRMATION,
     )
     return payment
+
+
+def staff_actions(order: Order) -> set[str]:
+    """What the back office may do about the order's payment now (with orders.queries.staff_actions)."""
+    if order.status == OrderStatus.AWAITING_CONFIRMATION:
+        return {"confirm_transfer", "reject_transfer"}
+    if order.status == OrderStatus.PENDING_PAYMENT and _manual_payment(order) is not None:
+        return {"confirm_transfer"}  # the money came before the shopper tapped "I have paid"
+    return set()
+
+
+def refund_actions(refund: Refund) -> set[str]:
+    """An approved refund that no gateway sends back (manual transfer, or nothing was paid through us):
+    the merchant pays by hand and marks it refunded."""
+    if refund.status != RefundRequestStatus.APPROVED:
+        return set()
+    payment = next((p for p in refund.order.payments if p.id == refund.payment_id), None)
+    return {"complete"} if payment is None or payment.provider == "manual" else set()
+
+
+def alert_counts() -> dict:
+    """What the back office flags about payments (money that came for orders that could not take it), as
+    scalar subqueries to run with orders.queries.alert_counts."""
+    return {
+        "flagged_payments": select(func.count())
+        .select_from(Payment)
+        .where(Payment.needs_refund)
+        .scalar_subquery()
+    }
 
 
 def _manual_payment(order: Order) -> Payment | None:

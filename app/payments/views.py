@@ -24,13 +24,15 @@ from app.accounts import services as accounts
 from app.accounts.auth import safe_next, start_session
 from app.extensions import csrf, db
 from app.orders.events import record_event
-from app.orders.models import OrderStatus, Payment, PaymentStatus, Refund
+from app.orders.models import OrderStatus, Refund
 from app.orders.refunds import complete_refund
 from app.payments import alipay, get_provider, wechat_web
 from app.payments.gateways import GatewayNotConfigured, payment_settings, public_url
+from app.payments.models import Payment, PaymentStatus
 from app.payments.services import PaymentError, confirm_payment
 from app.payments.wechat_web import WechatApiError
 from app.payments.wechatpay import GatewayError
+from app.webutil import in_wechat
 
 OAUTH_SESSION_KEY = "wechat_oauth"
 # The openid WeChat's OAuth gave this browser: the payer for JSAPI, whichever account is signed in (an
@@ -179,10 +181,6 @@ def wechat_pay(out_trade_no: str):
     return redirect(
         f"{h5_url}&redirect_url={quote(public_url('shop.pay_result', number=order.number), safe='')}"
     )
-
-
-def in_wechat() -> bool:
-    return "MicroMessenger" in request.headers.get("User-Agent", "")
 
 
 # ---------------------------------------------------------------- WeChat silent login

@@ -14,10 +14,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 from wechatpayv3 import WeChatPayType
 
-from app.orders.models import Order, Payment, Refund
+from app.orders.models import Order, Refund
 from app.payments import wechat_certificates, wechat_web
 from app.payments.base import PaymentProvider, PaymentStart
 from app.payments.gateways import payment_settings, public_url, wechat_client, wechat_complete
+from app.payments.models import Payment
 
 log = logging.getLogger(__name__)
 

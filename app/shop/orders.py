@@ -32,6 +32,7 @@ from app.payments import services as payments
 from app.settings.services import get_shop_settings
 from app.shop import bp
 from app.timeutil import utcnow
+from app.webutil import in_wechat
 
 ORDERS_PER_PAGE = 10
 POLL_SECONDS = 2
@@ -169,10 +170,6 @@ def _own_order(number: str) -> Order:
     return order
 
 
-def _in_wechat() -> bool:
-    return "MicroMessenger" in request.headers.get("User-Agent", "")
-
-
 def offered_providers() -> list:
     app = current_app._get_current_object()
     return [p for p in all_providers() if _safe_offered(p, app)]
@@ -180,7 +177,7 @@ def offered_providers() -> list:
 
 def _safe_offered(provider, app) -> bool:
     try:
-        return provider.offered(app, db.session, in_wechat=_in_wechat())
+        return provider.offered(app, db.session, in_wechat=in_wechat())
     except RuntimeError:  # the sandbox refuses to exist in production
         return False
 
@@ -418,7 +415,7 @@ def manual_payment(number: str):
     form = ActionForm()
     manual = get_provider("manual")
     # An order waiting for a transfer no longer expires: only a shop that takes transfers may hold one.
-    taken = manual.offered(current_app, db.session, in_wechat=_in_wechat())
+    taken = manual.offered(current_app, db.session, in_wechat=in_wechat())
     if request.method == "POST" and form.validate() and taken:
         try:
             payments.claim_manual_payment(db.session, order, current_user)

@@ -22,7 +22,8 @@ from sqlalchemy import select, update
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.extensions import db
-from app.orders.models import Order, OrderStatus, Payment
+from app.orders.models import Order, OrderStatus
+from app.payments.models import Payment
 from app.payments.settings import PaymentSettingsInput, save_payment_settings
 from app.settings.models import ShopSettings
 from app.settings.services import update_shop_settings

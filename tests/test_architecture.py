@@ -1,0 +1,79 @@
+"""Arrows point down: a lower package never imports a higher one (STYLE.md). catalog, accounts and settings
+know nothing of orders; orders nothing of payments; payments nothing of distribution or marketing; no
+domain package knows the views. Higher areas react to lower ones through signals instead. Every import in
+every module is read, those inside functions too."""
+
+import ast
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent.parent / "app"
+
+# Lower number, lower layer. A module may import its own layer and the layers below.
+LAYERS = {
+    0: {
+        "money",
+        "numbers",
+        "timeutil",
+        "db_types",
+        "extensions",
+        "secrets_box",
+        "request_input",
+        "webutil",
+        "forms",
+        "config",
+        "jobs",
+        "media",
+        "ratelimit",
+    },  # fmt: skip
+    1: {"accounts", "catalog", "settings"},
+    2: {"orders"},
+    3: {"payments"},
+    4: {"distribution", "marketing"},
+    5: {"shop", "admin", "api", "reports"},
+    6: {"demo", "demo_history", "demo_art", "cli", "models", "__init__"},
+}
+LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}
+
+
+def area(module: str) -> str:
+    """app.orders.checkout -> orders; app.money -> money; app -> __init__."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("app"):
+            if node.module == "app":  # from app import orders
+                found += [(node.lineno, f"app.{alias.name}") for alias in node.names]
+            else:
+                found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names if alias.name.startswith("app.")]
+    return found
+
+
+def test_every_area_has_a_layer():
+    areas = {p.stem if p.is_file() else p.name for p in APP.iterdir() if p.suffix == ".py" or p.is_dir()}
+    missing = sorted(a for a in areas - {"translations", "__pycache__"} if a not in LAYER_OF)
+    assert not missing, f"say which layer these belong to: {missing}"
+
+
+def test_no_package_imports_a_higher_one():
+    wrong = []
+    for path in sorted(APP.rglob("*.py")):
+        module = "app." + ".".join(path.relative_to(APP).with_suffix("").parts)
+        mine = (
+            area(module.removesuffix(".__init__"))
+            if path.name != "__init__.py" or path.parent != APP
+            else "__init__"
+        )
+        for lineno, imported in imports_of(path):
+            theirs = area(imported)
+            if LAYER_OF.get(theirs, 0) > LAYER_OF[mine]:
+                wrong.append(
+                    f"{path.relative_to(APP.parent)}:{lineno} ({mine}) imports {imported} ({theirs})"
+                )
+    assert not wrong, "lower packages import higher ones:\n" + "\n".join(wrong)
