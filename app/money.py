@@ -105,6 +105,20 @@ def apply_bp(base_fen: int, rate_bp: int) -> int:
     return base_fen * rate_bp // BP_PER_UNIT
 
 
+def share_of_units(total_fen: int, qty: int, units_before: int, units: int, share_before: int) -> int:
+    """What `units` more of `qty` units are worth, when `units_before` units (worth `share_before`) went
+    before: total × units ÷ qty, rounded down — except that the last units take whatever is left, so that a
+    line refunded in steps adds up to exactly its total. The one rule for refunds of money, commission
+    base, points and coupon value."""
+    for value in (total_fen, qty, units_before, units, share_before):
+        _check_int(value)
+    if units < 1 or units_before < 0 or units_before + units > qty:
+        raise ValueError("cannot take more units than the line has")
+    if units_before + units == qty:
+        return total_fen - share_before
+    return total_fen * units // qty
+
+
 def allocate_proportionally(total_fen: int, weights: list[int]) -> list[int]:
     """Split an amount over lines in proportion to their weights, by the largest-remainder method:
     floor each share, then hand the leftover fen one by one to the largest fractional parts (ties go to

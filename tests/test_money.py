@@ -11,6 +11,7 @@ from app.money import (
     format_fen_range,
     parse_percent_bp,
     parse_yuan,
+    share_of_units,
     yuan,
 )
 
@@ -110,3 +111,18 @@ def test_rates_in_basis_points():
         parse_percent_bp("-1")
     with pytest.raises(MoneyError):
         parse_percent_bp("100.01")
+
+
+def test_the_last_units_take_what_is_left():
+    """999 for 3 units, refunded one at a time: 333, 333, then the last 333 — and 1000 gives 333, 333, 334."""
+    taken = 0
+    shares = []
+    for n in range(3):
+        shares.append(share_of_units(1000, 3, n, 1, taken))
+        taken += shares[-1]
+    assert shares == [333, 333, 334] and sum(shares) == 1000
+    assert share_of_units(1000, 3, 0, 3, 0) == 1000
+    assert share_of_units(1000, 3, 1, 2, 333) == 667
+    for bad in ((1000, 3, 2, 2, 0), (1000, 3, 0, 0, 0), (1000, 3, -1, 1, 0)):
+        with pytest.raises(ValueError):
+            share_of_units(*bad)

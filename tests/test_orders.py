@@ -14,6 +14,7 @@ from app.payments.services import Outcome, PaymentError
 from app.settings.models import ShopSettings
 from app.timeutil import set_clock, utcnow
 from tests import factories
+from tests.conftest import login
 
 
 @pytest.fixture
@@ -209,12 +210,13 @@ def test_expiry_gives_stock_back_exactly_once(session, shopper, address, tee):
     assert stock_of(session, red.id) == 5
 
 
-def test_an_order_looked_at_after_its_time_expires_lazily(session, shopper, address, tee):
+def test_an_order_looked_at_after_its_time_expires_lazily(client, session, shopper, address, tee):
     order = place(session, shopper, address, {tee.skus[0].id: 1})
+    login(client, shopper)
     set_clock(utcnow() + timedelta(minutes=45))
-    seen = orders.access.user_order(session, shopper.id, order.number)
-    session.commit()
-    assert seen.status == OrderStatus.CANCELLED
+    assert "已取消" in client.get(f"/orders/{order.number}").get_data(as_text=True)
+    session.refresh(order)
+    assert order.status == OrderStatus.CANCELLED
     assert stock_of(session, tee.skus[0].id) == 5
 
 

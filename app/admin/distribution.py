@@ -148,6 +148,8 @@ def distribution_helpers():
         "source_labels": SOURCE_LABELS,
         "binding_reason_labels": BINDING_REASON_LABELS,
         "application_status_labels": APPLICATION_STATUS_LABELS,
+        "application_actions": dist.application_actions,
+        "withdrawal_actions": ledger.withdrawal_actions,
         "shop_rates": lambda: dist.get_settings(db.session).rates_bp,
         "dist_when": when,
         "rates_text": rates_text,

@@ -188,6 +188,7 @@ def order_helpers():
         "event_note": event_note,
         "event_actor": event_actor,
         "provider_label": provider_label,
+        "next_step": orders.queries.next_step,
         "local_time": local_time,
         "now_utc": utcnow,
     }

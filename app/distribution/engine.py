@@ -7,7 +7,7 @@ Amounts are integer fen, rates integer basis points; amount = base × rate // 10
 
 from dataclasses import dataclass, field
 
-from app.money import allocate_proportionally
+from app.money import allocate_proportionally, share_of_units
 
 MAX_LEVELS = 3
 CAP_BP = 3000  # the most WeChat Pay lets a merchant share out of an order
@@ -158,18 +158,6 @@ def _share(index, level, person, line: Line, rate: int, source: str, granted_so_
     return share(granted, amount, reason)
 
 
-def refunded_base(
-    line_base: int, qty: int, refunded_qty_before: int, refund_qty: int, refunded_base_before: int
-) -> int:
-    """Base given back when `refund_qty` more units of a line are refunded: line_base × r ÷ q, except that
-    refunding the last units gives back whatever base is left."""
-    if refund_qty < 1 or refunded_qty_before + refund_qty > qty:
-        raise ValueError("cannot refund more units than the line has")
-    if refunded_qty_before + refund_qty == qty:
-        return line_base - refunded_base_before
-    return line_base * refund_qty // qty
-
-
 def remaining_bases(lines: list[Line], refunds: list[tuple[int, int]]) -> list[Line]:
     """The lines after refunds [(line index, units), …] in order: each line's base is what is left
     (quantities stay as bought: later refunds are still worked out against them)."""
@@ -177,7 +165,9 @@ def remaining_bases(lines: list[Line], refunds: list[tuple[int, int]]) -> list[L
     refunded = [0] * len(lines)
     for index, units in refunds:
         line = lines[index]
-        refunded[index] += refunded_base(line.base_fen, line.qty, refunded_qty[index], units, refunded[index])
+        refunded[index] += share_of_units(
+            line.base_fen, line.qty, refunded_qty[index], units, refunded[index]
+        )
         refunded_qty[index] += units
     return [
         Line(line.base_fen - refunded[i], line.qty, line.rates_bp, line.commission)

@@ -636,6 +636,16 @@ def _withdrawal_transition(
     return result.rowcount == 1
 
 
+def withdrawal_actions(withdrawal: Withdrawal) -> set[str]:
+    """What the merchant may do with a withdrawal now: approve or reject a request, pay or reject an
+    approved one (the transitions check again)."""
+    if withdrawal.status == WithdrawalStatus.REQUESTED:
+        return {"approve", "reject"}
+    if withdrawal.status == WithdrawalStatus.APPROVED:
+        return {"pay", "reject"}
+    return set()
+
+
 def approve_withdrawal(session: Session, withdrawal: Withdrawal, *, actor: User) -> None:
     if not _withdrawal_transition(
         session,

@@ -327,6 +327,11 @@ def reject_application(
         raise DistributionError(_l("This application has already been handled."))
 
 
+def application_actions(application: DistributorApplication) -> set[str]:
+    """What the merchant may do with an application now (the services check again)."""
+    return {"approve", "reject"} if application.status == ApplicationStatus.PENDING else set()
+
+
 def set_distributor_active(
     session: Session, distributor: Distributor, active: bool, *, reason: str = ""
 ) -> None:

@@ -42,6 +42,7 @@ class RefundStatus(StrEnum):
 
 UNPAID_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_CONFIRMATION)
 PAID_STATUSES = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED)
+REFUNDABLE_STATUSES = PAID_STATUSES  # after-sales may be asked for once paid, until refunded
 
 
 class CartItem(db.Model):

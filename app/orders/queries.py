@@ -211,6 +211,17 @@ def staff_actions(order: Order) -> set[str]:
     return actions
 
 
+def next_step(order: Order) -> str:
+    """What the order list's button says the merchant should do next: confirm, handle, ship or view."""
+    if order.status == OrderStatus.AWAITING_CONFIRMATION:
+        return "confirm"
+    if order.refund_status == RefundStatus.REQUESTED:
+        return "handle"
+    if order.status == OrderStatus.PAID:
+        return "ship"
+    return "view"
+
+
 def refund_actions(refund: Refund) -> set[str]:
     """Approve or reject an open request (payments adds marking an approved one paid back by hand)."""
     return {"approve", "reject"} if refund.status == RefundRequestStatus.REQUESTED else set()

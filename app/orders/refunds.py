@@ -10,11 +10,13 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.catalog.services import adjust_stock
 from app.db_types import parse_id
+from app.money import share_of_units
 from app.numbers import parse_whole_number
 from app.orders import signals
+from app.orders.access import require_buyer
 from app.orders.events import OrderError, record_event
 from app.orders.models import (
-    PAID_STATUSES,
+    REFUNDABLE_STATUSES,
     Order,
     OrderLine,
     OrderStatus,
@@ -27,16 +29,10 @@ from app.timeutil import utcnow
 
 
 def refundable_amount(line: OrderLine, qty: int) -> int:
-    """What `qty` more units of a line are worth: paid × r ÷ q, rounded down — except that the last units
-    of a line take whatever is left, so a line refunded in steps adds up to exactly what was paid."""
+    """What `qty` more units of a line are worth (money.share_of_units: the last units take what is left)."""
     if qty < 1 or qty > line.refundable_qty:
         raise OrderError(_l("You cannot ask for more units than you bought."), "items")
-    if qty == line.refundable_qty:
-        return line.paid_fen - line.refunded_fen
-    return line.paid_fen * qty // line.qty
-
-
-REFUNDABLE_STATUSES = PAID_STATUSES
+    return share_of_units(line.paid_fen, line.qty, line.refunded_qty, qty, line.refunded_fen)
 
 
 def new_refund_number(order: Order) -> str:
@@ -82,8 +78,7 @@ def refund_quote(order: Order, items: dict) -> RefundQuote:
 def request_refund(session: Session, order: Order, user: User, *, items: dict, reason: str) -> Refund:
     """A shopper asks for money back for some units of some lines. One open request per order at a time:
     the order's refund status is the lock, so two requests at once cannot both pass."""
-    if order.user_id != user.id:
-        raise OrderError(_l("This order does not exist."))
+    require_buyer(order, user)
     reason = " ".join((reason or "").split())
     if not reason:
         raise OrderError(_l("Please tell the shop why you want a refund."), "reason")
@@ -136,8 +131,7 @@ def request_refund(session: Session, order: Order, user: User, *, items: dict, r
 
 def cancel_refund_request(session: Session, refund: Refund, user: User) -> None:
     order = refund.order
-    if order.user_id != user.id:
-        raise OrderError(_l("This order does not exist."))
+    require_buyer(order, user)
     if not _refund_transition(
         session, refund, (RefundRequestStatus.REQUESTED,), RefundRequestStatus.CANCELLED
     ):

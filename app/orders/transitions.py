@@ -11,6 +11,7 @@ from app.accounts.models import User
 from app.catalog.models import Product
 from app.catalog.services import adjust_stock
 from app.orders import signals
+from app.orders.access import require_buyer
 from app.orders.events import OrderError, record_event, transition
 from app.orders.models import (
     UNPAID_STATUSES,
@@ -46,8 +47,7 @@ def cancel_order(session: Session, order: Order, *, actor: User | None, reason: 
 
 
 def shopper_cancel(session: Session, order: Order, user: User) -> None:
-    if order.user_id != user.id:
-        raise OrderError(_l("This order does not exist."))
+    require_buyer(order, user)
     if order.status != OrderStatus.PENDING_PAYMENT:
         raise OrderError(_l("Only unpaid orders can be cancelled. For a paid order, ask for a refund."))
     if not cancel_order(session, order, actor=user, reason=str(_l("Cancelled by the buyer"))):
@@ -171,8 +171,7 @@ def complete_order(session: Session, order: Order, *, actor: User | None, automa
 
 
 def confirm_receipt(session: Session, order: Order, user: User) -> None:
-    if order.user_id != user.id:
-        raise OrderError(_l("This order does not exist."))
+    require_buyer(order, user)
     if not complete_order(session, order, actor=user):
         raise OrderError(_l("Only shipped orders can be confirmed as received."))
 

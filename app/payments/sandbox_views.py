@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select, update
 
 from app.extensions import csrf, db, login_manager
+from app.orders.access import is_buyer
 from app.orders.models import OrderStatus
 from app.payments import get_provider, sandbox
 from app.payments.models import Payment, PaymentStatus
@@ -70,7 +71,7 @@ def _sandbox_payment(out_trade_no: str) -> Payment:
     # Only the buyer plays the gateway for their own order: nobody else may pay, fail or cancel it.
     if not current_user.is_authenticated:
         abort(login_manager.unauthorized())
-    if payment is None or payment.order.user_id != current_user.id:
+    if payment is None or not is_buyer(payment.order, current_user):
         abort(404)
     return payment
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
+from app.orders.access import require_buyer
 from app.orders.events import OrderError, record_event
 from app.orders.models import Order, OrderStatus, Refund, RefundRequestStatus
 from app.orders.refunds import complete_refund
@@ -37,8 +38,7 @@ class ConfirmResult:
 
 def start_payment(session: Session, order: Order, provider: str, *, user: User) -> Payment:
     """Open (or reuse) a payment attempt for an unpaid order."""
-    if order.user_id != user.id:
-        raise PaymentError(_l("This order does not exist."))
+    require_buyer(order, user, PaymentError)
     expire_if_due(session, order)
     if order.status != OrderStatus.PENDING_PAYMENT:
         raise PaymentError(_l("This order cannot be paid any more."))

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from app.accounts import services as accounts
 from app.accounts.auth import safe_next, start_session
 from app.extensions import csrf, db
+from app.orders.access import is_buyer
 from app.orders.events import record_event
 from app.orders.models import OrderStatus, Refund
 from app.orders.refunds import complete_refund
@@ -150,7 +151,7 @@ def wechat_pay(out_trade_no: str):
     payment = db.session.scalar(
         select(Payment).where(Payment.out_trade_no == out_trade_no[:32], Payment.provider == "wechat")
     )
-    if payment is None or payment.order.user_id != current_user.id:
+    if payment is None or not is_buyer(payment.order, current_user):
         abort(404)
     order = payment.order
     result_url = url_for("shop.pay_result", number=order.number)

@@ -102,29 +102,10 @@ EVENT_TEXT = {
     "payment_flagged": _l("A payment arrived after the order closed; the shop will return it"),
     "flagged_payment_returned": _l("The late payment has been returned"),
 }
+bp.add_app_template_global(orders.access.shopper_actions, "shopper_actions")
+
 # Whose words may be shown beside an event: the shop's reasons and the parcel's tracking number.
 EVENT_NOTE_SHOWN = {"shipped", "cancelled", "manual_payment_rejected"}
-
-
-@bp.app_template_global()
-def shopper_actions(order: Order) -> set[str]:
-    """The buttons the order page offers. The services check every one again when it is used."""
-    actions = set()
-    if order.status == OrderStatus.PENDING_PAYMENT:
-        actions |= {"pay", "cancel"}
-    if order.status == OrderStatus.AWAITING_CONFIRMATION:
-        actions.add("transfer_info")
-    if order.status == OrderStatus.SHIPPED:
-        actions.add("receive")
-    if (
-        order.status in orders.refunds.REFUNDABLE_STATUSES
-        and order.refund_status in (RefundStatus.NONE, RefundStatus.PARTIAL)
-        and any(line.refundable_qty > 0 for line in order.lines)
-    ):
-        actions.add("refund")
-    if order.open_refund is not None and order.open_refund.status == RefundRequestStatus.REQUESTED:
-        actions.add("withdraw")
-    return actions
 
 
 @bp.app_template_global()
@@ -166,6 +147,7 @@ def _own_order(number: str) -> Order:
         order = orders.access.user_order(db.session, current_user.id, number)
     except OrderError as error:
         abort(404, str(error.message))
+    orders.transitions.expire_if_due(db.session, order)
     db.session.commit()  # a lazy expiry is a change to keep
     return order
 
@@ -494,7 +476,7 @@ def order_detail(number: str):
         "shop/order_detail.html",
         order=order,
         events=list(reversed(events)),
-        actions=shopper_actions(order),
+        actions=orders.access.shopper_actions(order),
         action_form=ActionForm(),
         remaining=_remaining_seconds(order),
         payment_label=_payment_label(order.payment_method),
@@ -589,7 +571,7 @@ def _refund_preview(order: Order, items: dict) -> dict:
 @login_required
 def refund_request(number: str):
     order = _own_order(number)
-    if "refund" not in shopper_actions(order):
+    if "refund" not in orders.access.shopper_actions(order):
         flash(_("This order cannot be refunded now."), "info")
         return redirect(url_for("shop.order_detail", number=order.number))
     form = RefundForm()
