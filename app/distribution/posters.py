@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from app.catalog.models import Product
 from app.distribution.models import Distributor
+from app.marketing import pricing
 from app.media import thumbnail_key
 from app.money import format_fen, format_fen_range
 
@@ -42,7 +43,7 @@ def poster_path(
     nickname = distributor.user.display_name
     parts = [POSTER_VERSION, share_url, nickname, shop_name, logo_key or ""]
     if product is not None:
-        low, high = product.price_range
+        low, high = pricing.display_range([sku.price_fen for sku in product.active_skus])
         parts += [
             str(product.id),
             product.updated_at.isoformat(),
@@ -97,7 +98,7 @@ def draw_poster(
     y = top + picture_side + 28
 
     if product is not None:
-        low, high = product.price_range
+        low, high = pricing.display_range([sku.price_fen for sku in product.active_skus])
         price = format_fen(low) if low == high else format_fen_range(low, high)
         draw.text((MARGIN, y), drawable(price), font=font(52, bold=True), fill=RED)
         y += 78

@@ -178,6 +178,16 @@ def display_price(
     )[0]
 
 
+def display_range(
+    list_prices: Sequence[int], *, member_level: MemberLevel | None = None, member_discount: bool = True
+) -> tuple[int | None, int | None]:
+    """A product's (lowest, highest) shown unit price over its SKUs' list prices; (None, None) for none."""
+    prices = [
+        display_price(p, member_level=member_level, member_discount=member_discount) for p in list_prices
+    ]
+    return (min(prices), max(prices)) if prices else (None, None)
+
+
 def price_basket(
     lines: Sequence[Line],
     *,

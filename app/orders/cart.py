@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.catalog.models import Product, Sku
 from app.db_types import parse_id
+from app.marketing import pricing
 from app.numbers import parse_whole_number
 from app.orders.events import OrderError
 from app.orders.models import (
@@ -29,6 +30,7 @@ class CartLine:
     qty: int
     seen_price_fen: int | None
     problems: list[str] = field(default_factory=list)
+    priced_unit_fen: int | None = None  # set by checkout.quote: the unit price the basket was priced at
 
     @property
     def product(self) -> Product | None:
@@ -36,7 +38,10 @@ class CartLine:
 
     @property
     def unit_fen(self) -> int:
-        return self.sku.price_fen if self.sku else 0
+        """The unit price: as the basket was priced, else as a product page shows it."""
+        if self.priced_unit_fen is not None:
+            return self.priced_unit_fen
+        return pricing.display_price(self.sku.price_fen) if self.sku else 0
 
     @property
     def subtotal_fen(self) -> int:
@@ -45,9 +50,7 @@ class CartLine:
     @property
     def price_changed(self) -> bool:
         return (
-            self.sku is not None
-            and self.seen_price_fen is not None
-            and self.seen_price_fen != self.sku.price_fen
+            self.sku is not None and self.seen_price_fen is not None and self.seen_price_fen != self.unit_fen
         )
 
     @property
@@ -100,40 +103,64 @@ def _sellable_sku(session: Session, sku_id) -> Sku:
     return sku
 
 
-def add_to_cart(session: Session, user_id: int, sku_id, qty) -> CartItem:
+def check_addition(
+    session: Session, sku_id, qty, *, held: int, new_line: bool, lines: int
+) -> tuple[Sku, int]:
+    """The rules for putting `qty` of a SKU in a cart — the database cart's and the guest's alike — that
+    holds `held` of it and `lines` lines: the SKU and the new quantity, or OrderError."""
     qty = check_qty(qty)
     sku = _sellable_sku(session, sku_id)
-    item = session.scalar(select(CartItem).where(CartItem.user_id == user_id, CartItem.sku_id == sku.id))
-    new_qty = qty + (item.qty if item else 0)
+    new_qty = qty + held
     if new_qty > sku.stock:
         raise OrderError(_l("Only %(n)d left in stock.", n=sku.stock), "qty")
     if new_qty > MAX_LINE_QTY:
         raise OrderError(_l("At most %(n)d of one item per order.", n=MAX_LINE_QTY), "qty")
+    if new_line and lines >= MAX_CART_LINES:
+        raise OrderError(
+            _l("The cart is full (%(n)d items). Check out or remove some first.", n=MAX_CART_LINES)
+        )
+    return sku, new_qty
+
+
+def check_new_quantity(sku: Sku | None, qty) -> int:
+    """The rules for changing a line's quantity (a SKU gone from sale keeps its line, to be removed)."""
+    qty = check_qty(qty)
+    if sku is not None and sku.is_active and qty > sku.stock > 0:
+        raise OrderError(_l("Only %(n)d left in stock.", n=sku.stock), "qty")
+    return qty
+
+
+def seen_price(sku: Sku) -> int:
+    """The price the shopper sees now, kept with the line to tell them later if it changed."""
+    return pricing.display_price(sku.price_fen)
+
+
+def add_to_cart(session: Session, user_id: int, sku_id, qty) -> CartItem:
+    item = None
+    parsed = parse_id(sku_id)
+    if parsed is not None:
+        item = session.scalar(select(CartItem).where(CartItem.user_id == user_id, CartItem.sku_id == parsed))
+    lines = session.scalar(select(func.count()).select_from(CartItem).where(CartItem.user_id == user_id))
+    sku, new_qty = check_addition(
+        session, sku_id, qty, held=item.qty if item else 0, new_line=item is None, lines=lines
+    )
     if item is None:
-        count = session.scalar(select(func.count()).select_from(CartItem).where(CartItem.user_id == user_id))
-        if count >= MAX_CART_LINES:
-            raise OrderError(
-                _l("The cart is full (%(n)d items). Check out or remove some first.", n=MAX_CART_LINES)
-            )
-        item = CartItem(user_id=user_id, sku_id=sku.id, qty=new_qty, seen_price_fen=sku.price_fen)
+        item = CartItem(user_id=user_id, sku_id=sku.id, qty=new_qty, seen_price_fen=seen_price(sku))
         session.add(item)
     else:
         item.qty = new_qty
-        item.seen_price_fen = sku.price_fen
+        item.seen_price_fen = seen_price(sku)
     session.flush()
     return item
 
 
 def set_cart_qty(session: Session, user_id: int, sku_id: int, qty) -> CartItem:
-    qty = check_qty(qty)
     item = session.scalar(select(CartItem).where(CartItem.user_id == user_id, CartItem.sku_id == sku_id))
     if item is None:
+        check_qty(qty)
         raise OrderError(_l("This item is not in your cart."))
-    sku = item.sku
-    if sku.is_active and qty > sku.stock > 0:
-        raise OrderError(_l("Only %(n)d left in stock.", n=sku.stock), "qty")
-    item.qty = qty
-    item.seen_price_fen = sku.price_fen  # the shopper has now seen the current price
+    item.qty = check_new_quantity(item.sku, qty)
+    item.seen_price_fen = seen_price(item.sku)  # the shopper has now seen the current price
     return item
 
 

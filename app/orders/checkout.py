@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.accounts.models import User
 from app.catalog.models import Sku
 from app.db_types import parse_id
-from app.money import allocate_proportionally
+from app.marketing import pricing
 from app.orders.addresses import user_address
 from app.orders.cart import MAX_CART_LINES, CartLine, check_qty, load_cart_lines, remove_from_cart
 from app.orders.events import OrderError, record_event
@@ -32,41 +32,57 @@ from app.timeutil import SHOP_TZ, utcnow
 
 @dataclass
 class Quote:
-    """What an order would cost: lines with their allocated discount and paid amount, shipping, total."""
+    """What an order would cost, as price_basket says: the lines with their unit price, allocated discount
+    and paid amount, shipping and total."""
 
     lines: list[CartLine]
-    goods_fen: int
-    discount_fen: int
-    shipping_fen: int
-    line_discounts: list[int]
+    priced: pricing.PricedBasket
+
+    @property
+    def goods_fen(self) -> int:
+        return self.priced.goods_fen
+
+    @property
+    def discount_fen(self) -> int:
+        return self.priced.discount_fen
+
+    @property
+    def shipping_fen(self) -> int:
+        return self.priced.shipping_fen
 
     @property
     def total_fen(self) -> int:
-        return self.goods_fen - self.discount_fen + self.shipping_fen
+        return self.priced.total_fen
 
 
-def shipping_fee(settings: ShopSettings, lines: list[CartLine], goods_fen: int) -> int:
-    """The merchant's rule: a flat fee per order, waived above a threshold or when every item ships free."""
-    if not lines:
-        return 0
-    if all(line.product is not None and line.product.free_shipping for line in lines):
-        return 0
-    threshold = settings.free_shipping_over_fen
-    if threshold is not None and goods_fen >= threshold:
-        return 0
-    return settings.shipping_flat_fen or 0
-
-
-def quote(session: Session, lines: list[CartLine], discount_fen: int = 0) -> Quote:
-    goods = sum(line.subtotal_fen for line in lines)
-    discount = min(max(discount_fen, 0), goods)
-    return Quote(
-        lines=lines,
-        goods_fen=goods,
-        discount_fen=discount,
-        shipping_fen=shipping_fee(get_shop_settings(session), lines, goods),
-        line_discounts=allocate_proportionally(discount, [line.subtotal_fen for line in lines]),
+def shipping_rule(settings: ShopSettings, lines: list[CartLine]) -> pricing.Shipping:
+    """The merchant's rule: a flat fee per order, waived from a threshold, or when every item ships free."""
+    every_item_free = bool(lines) and all(
+        line.product is not None and line.product.free_shipping for line in lines
     )
+    fee = 0 if not lines or every_item_free else settings.shipping_flat_fen or 0
+    return pricing.Shipping(fee_fen=fee, free_threshold_fen=settings.free_shipping_over_fen)
+
+
+def pricing_line(line: CartLine) -> pricing.Line:
+    """A cart line as price_basket reads it: the SKU's list price and what its product takes part in."""
+    product = line.product
+    return pricing.Line(
+        unit_fen=line.sku.price_fen if line.sku else 0,
+        qty=line.qty,
+        product=product.id if product else None,
+        category=product.category_id if product else None,
+    )
+
+
+def quote(session: Session, lines: list[CartLine]) -> Quote:
+    """The price of these lines now (the one price: marketing.pricing.price_basket)."""
+    priced = pricing.price_basket(
+        [pricing_line(line) for line in lines], shipping=shipping_rule(get_shop_settings(session), lines)
+    )
+    for line, priced_line in zip(lines, priced.lines, strict=True):
+        line.priced_unit_fen = priced_line.unit_fen
+    return Quote(lines=lines, priced=priced)
 
 
 IDEMPOTENCY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -165,15 +181,15 @@ def place_order(
                 "title": line.product.title,
                 "spec_text": line.sku.spec_text,
                 "image_key": line.product.main_image_key,
-                "unit_fen": line.unit_fen,
-                "qty": line.qty,
-                "subtotal_fen": line.subtotal_fen,
-                "discount_fen": discount,
-                "paid_fen": line.subtotal_fen - discount,
+                "unit_fen": amounts.unit_fen,
+                "qty": amounts.qty,
+                "subtotal_fen": amounts.subtotal_fen,
+                "discount_fen": amounts.discount_fen,
+                "paid_fen": amounts.paid_fen,
                 "refunded_qty": 0,
                 "refunded_fen": 0,
             }
-            for line, discount in zip(lines, priced.line_discounts, strict=True)
+            for line, amounts in zip(lines, priced.priced.lines, strict=True)
         ],
     ).all()
     set_committed_value(order, "lines", sorted(order_lines, key=lambda line: line.id))

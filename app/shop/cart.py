@@ -72,43 +72,26 @@ class SessionCart:
                 result[sku_id] = (entry["qty"], entry.get("price"))
         return result
 
-    def _checked_line(self, sku_id: int, qty: int) -> orders.cart.CartLine:
-        line = orders.cart.load_cart_lines(db.session, {sku_id: (qty, None)})[0]
-        if line.sku is None or not line.sku.is_active or not line.product.is_on_shelf:
-            raise OrderError(_l("This item is no longer available."), "sku_id")
-        return line
-
     def add(self, sku_id: int, qty) -> None:
-        qty = orders.cart.check_qty(qty)
         data = self._data()
         key = str(sku_id)
         held = data.get(key, {}).get("qty", 0) if isinstance(data.get(key), dict) else 0
-        new_qty = qty + held
-        line = self._checked_line(sku_id, new_qty)
-        if new_qty > line.sku.stock:
-            raise OrderError(_l("Only %(n)d left in stock.", n=line.sku.stock), "qty")
-        orders.cart.check_qty(new_qty)
-        if key not in data and len(data) >= orders.cart.MAX_CART_LINES:
-            raise OrderError(
-                _l(
-                    "The cart is full (%(n)d items). Check out or remove some first.",
-                    n=orders.cart.MAX_CART_LINES,
-                )
-            )
+        sku, new_qty = orders.cart.check_addition(
+            db.session, sku_id, qty, held=held, new_line=key not in data, lines=len(data)
+        )
         data.pop(key, None)
-        data[key] = {"qty": new_qty, "price": line.sku.price_fen}
+        data[key] = {"qty": new_qty, "price": orders.cart.seen_price(sku)}
         self._save(data)
 
     def set_qty(self, sku_id: int, qty) -> None:
-        qty = orders.cart.check_qty(qty)
         data = self._data()
         key = str(sku_id)
         if key not in data:
+            orders.cart.check_qty(qty)
             raise OrderError(_l("This item is not in your cart."))
         sku = db.session.get(Sku, sku_id)
-        if sku is not None and sku.is_active and qty > sku.stock > 0:
-            raise OrderError(_l("Only %(n)d left in stock.", n=sku.stock), "qty")
-        data[key] = {"qty": qty, "price": sku.price_fen if sku else data[key].get("price")}
+        qty = orders.cart.check_new_quantity(sku, qty)
+        data[key] = {"qty": qty, "price": orders.cart.seen_price(sku) if sku else data[key].get("price")}
         self._save(data)
 
     def remove(self, sku_ids: list[int]) -> None:

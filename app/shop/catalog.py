@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.catalog import services as catalog
 from app.catalog.models import Category, Product, ProductImage, Sku
 from app.extensions import db, htmx
+from app.marketing import pricing
 from app.media import image_url
 from app.money import format_fen, format_fen_range
 from app.numbers import parse_whole_number
@@ -115,8 +116,8 @@ def _cards(query, *, count: bool = False) -> CardPage:
                 subtitle=row.subtitle,
                 sales_count=row.sales_count,
                 main_image_key=images.get(row.id),
-                low_fen=price.low if price else None,
-                high_fen=price.high if price else None,
+                low_fen=pricing.display_price(price.low) if price else None,
+                high_fen=pricing.display_price(price.high) if price else None,
                 total_stock=int(price.stock or 0) if price else 0,
             )
         )
@@ -210,14 +211,22 @@ def _stock_text(stock: int) -> str:
     return _("Stock: %(n)d", n=stock) if stock > 0 else _("Sold out")
 
 
+@bp.app_template_global()
+def shop_price_range(product: Product | Card) -> tuple[int | None, int | None]:
+    """The (lowest, highest) price the shop shows for a product (a listing's card has it already)."""
+    if isinstance(product, Card):
+        return product.price_range
+    return pricing.display_range([sku.price_fen for sku in product.active_skus])
+
+
 def _price_display(product: Product) -> dict:
     """The price line before a SKU is chosen: the range, and the original prices struck through
     only when every SKU has one above its price (otherwise the comparison would mislead)."""
-    low, high = product.price_range
+    low, high = shop_price_range(product)
     skus = product.active_skus
     originals = [sku.original_price_fen for sku in skus]
     struck = bool(skus) and all(
-        original is not None and original > sku.price_fen
+        original is not None and original > pricing.display_price(sku.price_fen)
         for original, sku in zip(originals, skus, strict=True)
     )
     return {
@@ -245,9 +254,9 @@ def _sku_data(product: Product) -> dict:
             {
                 "id": sku.id,
                 "values": sku.spec_values,
-                "price": format_fen(sku.price_fen),
+                "price": format_fen(pricing.display_price(sku.price_fen)),
                 "original": format_fen(sku.original_price_fen)
-                if sku.original_price_fen and sku.original_price_fen > sku.price_fen
+                if sku.original_price_fen and sku.original_price_fen > pricing.display_price(sku.price_fen)
                 else "",
                 "stock": sku.stock,
                 "stock_text": _stock_text(sku.stock),
