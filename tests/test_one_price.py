@@ -50,7 +50,7 @@ def test_cart_checkout_and_order_agree_with_price_basket(client, session):
     assert fen(
         re.search(r"submit-bar__sum\">[^<]*<span class=\"price price_big\">" + PRICE_RE, checkout)[1]
     ) == (expected.total_fen)
-    assert re.search(r'name="expected_total"[^>]*value="%d"' % expected.total_fen, checkout)
+    assert re.search(rf'name="expected_total"[^>]*value="{expected.total_fen}"', checkout)
 
     order = place(client, session, shopper, query=f"?sku={tee.skus[0].id}&sku={mug.skus[0].id}", sku=None)
     order = session.scalar(select(Order).where(Order.id == order.id))
