@@ -20,9 +20,10 @@ from cryptography.fernet import Fernet
 
 from app import create_app
 from app.extensions import db
-from app.payments.settings import PaymentSettingsInput, save_payment_settings
+from app.payments.settings import save_payment_settings
 from tests import factories
 from tests.conftest import base_config
+from tests.fakes import merchant_settings
 from tests.fakes.wechat import FakeWechat
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,26 +53,7 @@ def shop(db_url, tmp_path, wechat):
     with setup.app_context():
         factories.bind(db.session)
         factories.UserFactory(mobile="13800138000")
-        w = wechat.settings()
-        save_payment_settings(
-            db.session,
-            PaymentSettingsInput(
-                wechat_enabled=True,
-                wechat_h5_enabled=False,
-                wechat_appid=w["wechat_appid"],
-                wechat_mchid=w["wechat_mchid"],
-                wechat_serial_no=w["wechat_serial_no"],
-                wechat_public_key_id=w["wechat_public_key_id"],
-                wechat_public_key=w["wechat_public_key"],
-                wechat_apiv3_key=w["apiv3_key"],
-                wechat_private_key=w["private_key"],
-                wechat_app_secret=w["app_secret"],
-                alipay_enabled=False,
-                alipay_app_id="",
-                alipay_public_key="",
-                alipay_private_key="",
-            ),
-        )
+        save_payment_settings(db.session, merchant_settings(wechat, h5=False))
         db.session.commit()
         db.session.remove()
         db.engine.dispose()

@@ -17,9 +17,10 @@ from app.payments.cli import reconcile
 from app.payments.gateways import payment_settings
 from app.payments.models import Payment
 from app.payments.services import start_payment
-from app.payments.settings import PaymentSettingsInput, save_payment_settings
+from app.payments.settings import save_payment_settings
 from tests import factories
 from tests.conftest import base_config, login
+from tests.fakes import merchant_settings
 from tests.fakes.alipay import FakeAlipay
 from tests.fakes.wechat import APPID, PUBLIC_KEY_ID, FakeWechat
 from tests.htmlforms import form
@@ -59,26 +60,7 @@ def app(db_url, tmp_path, wechat, alipay_gw):
     app.test_client_class = IsolatedClient
     with app.app_context():
         factories.bind(db.session)
-        w, a = wechat.settings(), alipay_gw.settings()
-        save_payment_settings(
-            db.session,
-            PaymentSettingsInput(
-                wechat_enabled=True,
-                wechat_h5_enabled=True,
-                wechat_appid=w["wechat_appid"],
-                wechat_mchid=w["wechat_mchid"],
-                wechat_serial_no=w["wechat_serial_no"],
-                wechat_public_key_id=w["wechat_public_key_id"],
-                wechat_public_key=w["wechat_public_key"],
-                wechat_apiv3_key=w["apiv3_key"],
-                wechat_private_key=w["private_key"],
-                wechat_app_secret=w["app_secret"],
-                alipay_enabled=True,
-                alipay_app_id=a["alipay_app_id"],
-                alipay_public_key=a["alipay_public_key"],
-                alipay_private_key=a["private_key"],
-            ),
-        )
+        save_payment_settings(db.session, merchant_settings(wechat, alipay_gw))
         db.session.commit()
         yield app
         db.session.remove()

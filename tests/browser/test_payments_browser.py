@@ -24,12 +24,13 @@ from app.accounts.models import User
 from app.extensions import db
 from app.orders.models import Order, OrderStatus
 from app.payments.models import Payment
-from app.payments.settings import PaymentSettingsInput, save_payment_settings
+from app.payments.settings import save_payment_settings
 from app.settings.models import ShopSettings
 from app.settings.services import update_shop_settings
 from tests import factories
 from tests.browser.conftest import PHONE, SELF_URL
 from tests.browser.helpers import SHOPPER_MOBILE, SHOPPER_PASSWORD, layout_problems, log_in, product
+from tests.fakes import merchant_settings
 from tests.fakes.alipay import FakeAlipay
 from tests.fakes.wechat import FakeWechat
 
@@ -76,27 +77,6 @@ def alipay_gw():
     fake = FakeAlipay()
     yield fake
     fake.stop()
-
-
-def merchant_settings(wechat, alipay_gw, *, h5: bool = True) -> PaymentSettingsInput:
-    """What the merchant pastes into /admin/settings/payments for these gateways."""
-    w, a = wechat.settings(), alipay_gw.settings()
-    return PaymentSettingsInput(
-        wechat_enabled=True,
-        wechat_h5_enabled=h5,
-        wechat_appid=w["wechat_appid"],
-        wechat_mchid=w["wechat_mchid"],
-        wechat_serial_no=w["wechat_serial_no"],
-        wechat_public_key_id=w["wechat_public_key_id"],
-        wechat_public_key=w["wechat_public_key"],
-        wechat_apiv3_key=w["apiv3_key"],
-        wechat_private_key=w["private_key"],
-        wechat_app_secret=w["app_secret"],
-        alipay_enabled=True,
-        alipay_app_id=a["alipay_app_id"],
-        alipay_public_key=a["alipay_public_key"],
-        alipay_private_key=a["private_key"],
-    )
 
 
 def secrets_of(wechat, alipay_gw) -> list[str]:
