@@ -42,7 +42,7 @@ class MoneyField(StringField):
         return yuan(self.data) if isinstance(self.data, int) else ""
 
     def process_formdata(self, valuelist):
-        text = valuelist[0].strip() if valuelist and isinstance(valuelist[0], str) else ""
+        text = (valuelist[0] if valuelist else "").strip()
         if not text and not self.required:
             self.data = None
             return
@@ -61,7 +61,7 @@ class IntegerField(_WTFormsIntegerField):
         if not valuelist:
             return
         self.data = parse_whole_number(valuelist[0], allow_negative=True)
-        if self.data is None and str(valuelist[0]).strip():
+        if self.data is None and valuelist[0].strip():
             raise ValueError(str(_l("Please enter a whole number.")))
 
 

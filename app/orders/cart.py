@@ -12,9 +12,7 @@ from app.db_types import parse_id
 from app.marketing import pricing
 from app.numbers import parse_whole_number
 from app.orders.events import OrderError
-from app.orders.models import (
-    CartItem,
-)
+from app.orders.models import CartItem
 
 MAX_LINE_QTY = 999
 

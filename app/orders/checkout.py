@@ -19,12 +19,7 @@ from app.marketing import pricing
 from app.orders.addresses import user_address
 from app.orders.cart import MAX_CART_LINES, CartLine, check_qty, load_cart_lines, remove_from_cart
 from app.orders.events import OrderError, record_event
-from app.orders.models import (
-    Order,
-    OrderLine,
-    OrderStatus,
-    RefundStatus,
-)
+from app.orders.models import Order, OrderLine, OrderStatus, RefundStatus
 from app.settings.models import ShopSettings
 from app.settings.services import get_shop_settings
 from app.timeutil import SHOP_TZ, utcnow
@@ -135,8 +130,8 @@ def place_order(
     for line in lines:
         if line.sku is None or not line.sku.is_active or not line.product.is_on_shelf:
             raise OrderError(_l("Something in your order is no longer available. Please check your cart."))
-    priced = quote(session, lines)
-    if expected_total_fen is not None and expected_total_fen != priced.total_fen:
+    quoted = quote(session, lines)
+    if expected_total_fen is not None and expected_total_fen != quoted.total_fen:
         raise OrderError(_l("Prices have changed. Please check the new total and submit again."), "total")
 
     short = take_stock_for_lines(session, {line.sku.id: line.qty for line in lines})
@@ -152,10 +147,10 @@ def place_order(
         user_id=user.id,
         status=OrderStatus.PENDING_PAYMENT,
         refund_status=RefundStatus.NONE,
-        goods_fen=priced.goods_fen,
-        discount_fen=priced.discount_fen,
-        shipping_fen=priced.shipping_fen,
-        total_fen=priced.total_fen,
+        goods_fen=quoted.goods_fen,
+        discount_fen=quoted.discount_fen,
+        shipping_fen=quoted.shipping_fen,
+        total_fen=quoted.total_fen,
         refunded_fen=0,
         buyer_note=note,
         idempotency_key=idempotency_key,
@@ -189,7 +184,7 @@ def place_order(
                 "refunded_qty": 0,
                 "refunded_fen": 0,
             }
-            for line, amounts in zip(lines, priced.priced.lines, strict=True)
+            for line, amounts in zip(lines, quoted.priced.lines, strict=True)
         ],
     ).all()
     set_committed_value(order, "lines", sorted(order_lines, key=lambda line: line.id))

@@ -5,10 +5,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
-from app.orders.models import (
-    Order,
-    OrderEvent,
-)
+from app.orders.models import Order, OrderEvent
 from app.timeutil import utcnow
 
 

@@ -13,12 +13,7 @@ from app.catalog.services import adjust_stock
 from app.orders import signals
 from app.orders.access import require_buyer
 from app.orders.events import OrderError, record_event, transition
-from app.orders.models import (
-    UNPAID_STATUSES,
-    Order,
-    OrderStatus,
-    RefundStatus,
-)
+from app.orders.models import UNPAID_STATUSES, Order, OrderStatus, RefundStatus
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
 

@@ -19,13 +19,7 @@ from app.extensions import db, htmx
 from app.forms import ActionForm
 from app.numbers import parse_whole_number
 from app.orders.events import OrderError
-from app.orders.models import (
-    PAID_STATUSES,
-    Order,
-    OrderStatus,
-    RefundRequestStatus,
-    RefundStatus,
-)
+from app.orders.models import PAID_STATUSES, Order, OrderStatus, RefundRequestStatus, RefundStatus
 from app.orders.shop_forms import CheckoutForm, RefundForm
 from app.payments import all_providers, get_provider
 from app.payments import services as payments
