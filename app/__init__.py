@@ -89,10 +89,12 @@ def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401
     from app.distribution import receivers as distribution_receivers
     from app.distribution import web
+    from app.marketing import receivers as marketing_receivers
     from app.payments import receivers as payment_receivers
     from app.payments import wechat_hooks
 
     distribution_receivers.connect()
+    marketing_receivers.connect()
     payment_receivers.connect()
     web.init_app(app)
     wechat_hooks.init_app(app)

@@ -16,6 +16,19 @@ from app.distribution.models import (  # noqa: F401
     Withdrawal,
 )
 from app.jobs import JobRun  # noqa: F401
+from app.marketing.models import (  # noqa: F401
+    Coupon,
+    CouponTemplate,
+    DistributorCode,
+    FullReductionCampaign,
+    GrowthEntry,
+    MarketingSettings,
+    MemberAccount,
+    MemberLevel,
+    PointsEntry,
+    TimedDiscount,
+    TimedDiscountItem,
+)
 from app.orders.models import (  # noqa: F401
     Address,
     CartItem,

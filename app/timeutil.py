@@ -1,5 +1,6 @@
 """One clock for the whole app: UTC-aware now(), which tests can set."""
 
+import calendar
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -20,3 +21,11 @@ def set_clock(moment: datetime | None) -> None:
     if moment is not None and moment.tzinfo is None:
         raise ValueError("the clock only takes timezone-aware datetimes")
     _frozen = moment
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` later, on the month's last day when it is shorter (31 Jan + 1 → 28/29
+    Feb)."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))

@@ -2,7 +2,17 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db_types import UTCDateTime
@@ -48,6 +58,9 @@ class Product(db.Model):
     sort_weight: Mapped[int] = mapped_column(default=0)
     sales_count: Mapped[int] = mapped_column(default=0)
     free_shipping: Mapped[bool] = mapped_column(default=False)
+    # Marketing: whether member prices and points apply to this product (MARKETING.md, on by default).
+    member_discount: Mapped[bool] = mapped_column(default=True, server_default=true())
+    takes_points: Mapped[bool] = mapped_column(default=True, server_default=true())
     # Distribution: the product's own rate vector (basis points per level), or no commission at all.
     commission_rates_bp: Mapped[list | None] = mapped_column(JSON)
     commission_opt_out: Mapped[bool] = mapped_column(default=False)

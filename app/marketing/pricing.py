@@ -6,7 +6,7 @@ campaign; at most one coupon; points; shipping. Each step's amount is split over
 proportion to what each line still costs before that step (largest remainder, `money.allocate_
 proportionally`). Every rounding is a floor: what it leaves over stays with the merchant."""
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app.money import BP_PER_UNIT, allocate_proportionally
@@ -29,6 +29,10 @@ class Activity:
     kind: str  # flash | group | timed
     unit_fen: int
     points: bool = False  # the activity lets its lines take points
+    commission: bool = False  # the activity lets its lines pay commission
+    key: Hashable = None  # the activity, for the order line
+    name: str = ""
+    ends_at: object = None  # when the price ends (a datetime), for the countdown
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class FullReduction:
     repeat: bool = False  # 每满: a reduce_fen tier applies once per threshold reached
     max_reduce_fen: int | None = None  # caps a repeated reduction
     key: Hashable = None  # the campaign, for the record of what was applied
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,7 @@ class Coupon:
     scope: Scope = Scope()
     include_activity: bool = False
     key: Hashable = None
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,19 @@ class Points:
 class Shipping:
     fee_fen: int
     free_threshold_fen: int | None = None  # None: never free by amount
+
+
+@dataclass(frozen=True)
+class Offers:
+    """Everything besides the lines and shipping that price_basket reads, gathered by marketing for one
+    buyer and basket: the buyer's level, the activity of each SKU ({sku id: Activity}), the running 满减
+    campaign, the chosen coupon and the points asked for."""
+
+    member_level: MemberLevel | None = None
+    activities: Mapping[Hashable, Activity] = field(default_factory=dict)
+    full_reduction: FullReduction | None = None
+    coupon: Coupon | None = None
+    points: Points | None = None
 
 
 @dataclass
@@ -296,7 +315,7 @@ def _apply_coupon(priced: PricedBasket, lines: Sequence[Line], coupon: Coupon) -
     amount = min(max(amount, 0), base)
     _split(priced, eligible, amount, "coupon_fen")
     priced.coupon_fen = amount
-    priced.applied.append({"kind": "coupon", "key": coupon.key, "fen": amount})
+    priced.applied.append({"kind": "coupon", "key": coupon.key, "name": coupon.name, "fen": amount})
 
 
 def _apply_points(priced: PricedBasket, lines: Sequence[Line], points: Points) -> None:

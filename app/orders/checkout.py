@@ -16,6 +16,8 @@ from app.accounts.models import User
 from app.catalog.models import Sku
 from app.db_types import parse_id
 from app.marketing import pricing
+from app.money import allocate_proportionally
+from app.orders import signals
 from app.orders.addresses import user_address
 from app.orders.cart import MAX_CART_LINES, CartLine, check_qty, load_cart_lines, remove_from_cart
 from app.orders.events import OrderError, record_event
@@ -23,6 +25,8 @@ from app.orders.models import Order, OrderLine, OrderStatus, RefundStatus
 from app.settings.models import ShopSettings
 from app.settings.services import get_shop_settings
 from app.timeutil import SHOP_TZ, utcnow
+
+NO_OFFERS = pricing.Offers()
 
 
 @dataclass
@@ -59,21 +63,31 @@ def shipping_rule(settings: ShopSettings, lines: list[CartLine]) -> pricing.Ship
     return pricing.Shipping(fee_fen=fee, free_threshold_fen=settings.free_shipping_over_fen)
 
 
-def pricing_line(line: CartLine) -> pricing.Line:
-    """A cart line as price_basket reads it: the SKU's list price and what its product takes part in."""
+def pricing_line(line: CartLine, offers: pricing.Offers = NO_OFFERS) -> pricing.Line:
+    """A cart line as price_basket reads it: the SKU's list price, what its product takes part in, and the
+    activity its SKU is in now."""
     product = line.product
     return pricing.Line(
         unit_fen=line.sku.price_fen if line.sku else 0,
         qty=line.qty,
         product=product.id if product else None,
         category=product.category_id if product else None,
+        member_discount=product.member_discount if product else True,
+        points=product.takes_points if product else True,
+        activity=offers.activities.get(line.sku.id) if line.sku else None,
     )
 
 
-def quote(session: Session, lines: list[CartLine]) -> Quote:
-    """The price of these lines now (the one price: marketing.pricing.price_basket)."""
+def quote(session: Session, lines: list[CartLine], offers: pricing.Offers = NO_OFFERS) -> Quote:
+    """The price of these lines now for these offers (the one price: marketing.pricing.price_basket).
+    Raises pricing.PricingError when the coupon or the points asked for do not fit the basket."""
     priced = pricing.price_basket(
-        [pricing_line(line) for line in lines], shipping=shipping_rule(get_shop_settings(session), lines)
+        [pricing_line(line, offers) for line in lines],
+        shipping=shipping_rule(get_shop_settings(session), lines),
+        member_level=offers.member_level,
+        full_reduction=offers.full_reduction,
+        coupon=offers.coupon,
+        points=offers.points,
     )
     for line, priced_line in zip(lines, priced.lines, strict=True):
         line.priced_unit_fen = priced_line.unit_fen
@@ -100,10 +114,14 @@ def place_order(
     expected_total_fen: int | None = None,
     client_ip_hash: str | None = None,
     device_hash: str | None = None,
+    offers: pricing.Offers = NO_OFFERS,
 ) -> Order:
     """Check prices and stock again, take the stock, copy everything onto the order: one transaction.
     The same idempotency key from the same user gives back the first order (a double tap makes one).
-    The salted hashes of the buyer's address and browser are kept for distribution's fraud flags."""
+    The salted hashes of the buyer's address and browser are kept for distribution's fraud flags.
+    `offers` are what marketing found for this buyer (level, activities, 满减, the chosen coupon, points);
+    marketing takes the coupon and the points on `order_placed`, in this same transaction, and refuses
+    the order (by raising) when they are gone."""
     if not idempotency_key or not IDEMPOTENCY_RE.match(idempotency_key):
         raise OrderError(_l("The page has expired. Please refresh it and try again."))
     existing = session.scalar(
@@ -130,7 +148,12 @@ def place_order(
     for line in lines:
         if line.sku is None or not line.sku.is_active or not line.product.is_on_shelf:
             raise OrderError(_l("Something in your order is no longer available. Please check your cart."))
-    quoted = quote(session, lines)
+    try:
+        quoted = quote(session, lines, offers)
+    except pricing.PricingError as error:
+        raise OrderError(
+            PRICING_ERRORS[error.code], "coupon" if "coupon" in error.code else "points"
+        ) from None
     if expected_total_fen is not None and expected_total_fen != quoted.total_fen:
         raise OrderError(_l("Prices have changed. Please check the new total and submit again."), "total")
 
@@ -151,6 +174,12 @@ def place_order(
         discount_fen=quoted.discount_fen,
         shipping_fen=quoted.shipping_fen,
         total_fen=quoted.total_fen,
+        list_goods_fen=sum(line.list_unit_fen * line.qty for line in quoted.priced.lines),
+        full_reduction_fen=quoted.priced.full_reduction_fen,
+        coupon_fen=quoted.priced.coupon_fen,
+        points_used=quoted.priced.points_used,
+        points_fen=quoted.priced.points_fen,
+        applied=quoted.priced.applied,
         refunded_fen=0,
         buyer_note=note,
         idempotency_key=idempotency_key,
@@ -166,10 +195,15 @@ def place_order(
     _insert_with_unique_number(session, order)
     # All lines in one multi-row INSERT … RETURNING (the unit of work would send one INSERT per line on
     # SQLite), in cart order so their ids keep that order.
+    line_points = allocate_proportionally(
+        quoted.priced.points_used, [amounts.points_fen for amounts in quoted.priced.lines]
+    )
     order_lines = session.scalars(
         insert(OrderLine).returning(OrderLine),
         [
             {
+                **_promotion_columns(line, amounts, offers),
+                "points_used": points_used,
                 "order_id": order.id,
                 "product_id": line.product.id,
                 "sku_id": line.sku.id,
@@ -184,14 +218,39 @@ def place_order(
                 "refunded_qty": 0,
                 "refunded_fen": 0,
             }
-            for line, amounts in zip(lines, quoted.priced.lines, strict=True)
+            for line, amounts, points_used in zip(lines, quoted.priced.lines, line_points, strict=True)
         ],
     ).all()
     set_committed_value(order, "lines", sorted(order_lines, key=lambda line: line.id))
     record_event(session, order, "placed", actor=user, to_status=OrderStatus.PENDING_PAYMENT)
+    signals.order_placed.send(order, session=session, offers=offers, priced=quoted.priced)
     remove_from_cart(session, user.id, [line.sku.id for line in lines])
     session.flush()
     return order
+
+
+PRICING_ERRORS = {
+    "coupon_threshold": _l("This coupon needs a larger amount of eligible items."),
+    "coupon_scope": _l("This coupon does not apply to anything in your order."),
+    "bad_points": _l("The number of points must be a whole number, 0 or more."),
+}
+
+
+def _promotion_columns(line: CartLine, amounts: pricing.PricedLine, offers: pricing.Offers) -> dict:
+    """What an order line keeps of its price's story: the list price, where its unit price came from, each
+    discount's share, and whether it pays commission and earns points (an activity decides for its lines)."""
+    activity = offers.activities.get(line.sku.id)
+    return {
+        "list_unit_fen": amounts.list_unit_fen,
+        "price_kind": amounts.unit_kind,
+        "activity_kind": activity.kind if activity else None,
+        "activity_id": activity.key if activity else None,
+        "full_reduction_fen": amounts.full_reduction_fen,
+        "coupon_fen": amounts.coupon_fen,
+        "points_fen": amounts.points_fen,
+        "pays_commission": activity.commission if activity else True,
+        "earns_points": activity.points if activity else True,
+    }
 
 
 def _insert_with_unique_number(session: Session, order: Order) -> None:

@@ -5,6 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     ForeignKey,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -110,6 +112,15 @@ class Order(db.Model):
     shipping_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     total_fen: Mapped[int] = mapped_column(BigInteger)
     refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The story of the price (price_basket's answer): the goods at list price, each discount, the points
+    # used, and what was applied ([{"kind": "activity" | "member" | "full_reduction" | "coupon" | "points",
+    # "fen": …, "name": …}]), kept for the shopper, the merchant and audit.
+    list_goods_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    full_reduction_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    coupon_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    points_used: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    points_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    applied: Mapped[list | None] = mapped_column(JSON, default=list)
     buyer_note: Mapped[str] = mapped_column(String(200), default="")
     idempotency_key: Mapped[str] = mapped_column(String(64))
     payment_method: Mapped[str | None] = mapped_column(String(16))
@@ -174,6 +185,19 @@ class OrderLine(db.Model):
     subtotal_fen: Mapped[int] = mapped_column(BigInteger)
     discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     paid_fen: Mapped[int] = mapped_column(BigInteger)  # subtotal - discount: the commission base
+    # Where the unit price came from (list | member | activity), the list price, and the line's share of
+    # each order-level discount (they add up to discount_fen) and of the points used.
+    list_unit_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    price_kind: Mapped[str] = mapped_column(String(8), default="list", server_default="list")
+    activity_kind: Mapped[str | None] = mapped_column(String(8))
+    activity_id: Mapped[int | None]
+    full_reduction_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    coupon_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    points_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    points_used: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # An activity line pays commission and earns points only when its activity says so.
+    pays_commission: Mapped[bool] = mapped_column(default=True, server_default=true())
+    earns_points: Mapped[bool] = mapped_column(default=True, server_default=true())
     refunded_qty: Mapped[int] = mapped_column(default=0)
     refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
 

@@ -1,11 +1,15 @@
-"""Moments other areas react to, inside the same transaction (distribution creates commission on
+"""Moments other areas react to, inside the same transaction (marketing takes the coupon and points
+on `order_placed` and gives them back on `order_cancelled`; distribution creates commission on
 `order_paid`, adjusts it on `refund_completed`; payments sends the money back on `refund_approved`).
-Receivers get the session and the order (the refund, for refund_approved)."""
+Receivers get the session and the order (the refund, for refund_approved). A receiver that raises refuses
+the change: marketing does so on `order_placed` when the coupon or the points are no longer there."""
 
 from blinker import Namespace
 
 _signals = Namespace()
 
+order_placed = _signals.signal("order-placed")  # also gets offers= and priced= (what price_basket said)
+order_cancelled = _signals.signal("order-cancelled")
 order_paid = _signals.signal("order-paid")
 order_completed = _signals.signal("order-completed")
 refund_approved = _signals.signal("refund-approved")

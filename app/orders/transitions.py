@@ -38,6 +38,7 @@ def cancel_order(session: Session, order: Order, *, actor: User | None, reason: 
         to_status=OrderStatus.CANCELLED,
         note=reason,
     )
+    signals.order_cancelled.send(order, session=session)
     return True
 
 

@@ -1,0 +1,263 @@
+"""Marketing (MARKETING.md): member levels with their growth ledger, points with theirs, 限时折扣 and 满减
+campaigns, coupon templates and the coupons shoppers hold. Balances sit on `MemberAccount` and change only
+by conditional updates; every change also writes an append-only ledger entry, and `flask ledger audit`
+proves one equals the sum of the other."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db_types import UTCDateTime
+from app.extensions import db
+from app.timeutil import utcnow
+
+
+class MarketingSettings(db.Model):
+    """One row: how points are earned and spent, and how growth is counted."""
+
+    __tablename__ = "marketing_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    points_enabled: Mapped[bool] = mapped_column(default=True)
+    earn_per_yuan: Mapped[int] = mapped_column(default=1)  # points per whole yuan of paid goods
+    fen_per_point: Mapped[int] = mapped_column(default=1)  # 1: 100 points = ¥1
+    points_max_bp: Mapped[int] = mapped_column(default=5000)  # the share of a basket points may pay
+    max_points_per_order: Mapped[int | None]
+    points_expiry_months: Mapped[int] = mapped_column(default=12)  # 0: never
+    growth_per_order: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class MemberLevel(db.Model):
+    __tablename__ = "member_levels"
+    __table_args__ = (
+        CheckConstraint("discount_bp > 0 AND discount_bp <= 10000", name="discount_in_range"),
+        CheckConstraint("points_multiplier_bp >= 0", name="multiplier_not_negative"),
+        CheckConstraint("growth_threshold >= 0", name="threshold_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(20))
+    growth_threshold: Mapped[int] = mapped_column(unique=True)
+    discount_bp: Mapped[int] = mapped_column(default=10000)
+    points_multiplier_bp: Mapped[int] = mapped_column(default=10000)
+    free_shipping: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MemberAccount(db.Model):
+    """A shopper's growth and points balances and current level (a row appears with the first entry)."""
+
+    __tablename__ = "member_accounts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    growth: Mapped[int] = mapped_column(BigInteger, default=0)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    level_id: Mapped[int | None] = mapped_column(ForeignKey("member_levels.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    level = relationship("MemberLevel")
+
+
+class PointsKind(StrEnum):
+    EARN = "earn"  # an order completed
+    SPEND = "spend"  # used at checkout
+    RETURN = "return"  # an unpaid order was cancelled, or a refund gave back what it used
+    REVOKE = "revoke"  # a refund after completion takes back what the order earned
+    EXPIRE = "expire"
+    ADJUST = "adjust"  # by the merchant
+
+
+class PointsEntry(db.Model):
+    """The append-only points ledger: amount positive or negative, never updated."""
+
+    __tablename__ = "points_entries"
+    __table_args__ = (Index("ix_points_entries_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(12))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # For an earn entry: the paid goods (fen) it was earned on, so a later refund takes back its share.
+    base_fen: Mapped[int | None] = mapped_column(BigInteger)
+    # What this entry answers to, e.g. "earn:order:12" or "return:refund:5": unique, so a retried signal
+    # cannot write it twice. None for entries that may repeat (merchant adjustments, expiry runs).
+    once_key: Mapped[str | None] = mapped_column(String(40), unique=True)
+    note: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GrowthEntry(db.Model):
+    """The append-only growth ledger (成长值)."""
+
+    __tablename__ = "growth_entries"
+    __table_args__ = (Index("ix_growth_entries_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(12))  # earn | revoke | adjust
+    amount: Mapped[int] = mapped_column(BigInteger)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id", ondelete="SET NULL"))
+    base_fen: Mapped[int | None] = mapped_column(BigInteger)
+    once_key: Mapped[str | None] = mapped_column(String(40), unique=True)
+    note: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TimedDiscount(db.Model):
+    """限时折扣: SKUs at a fixed price or a discount between two moments."""
+
+    __tablename__ = "timed_discounts"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(30))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    per_user_limit: Mapped[int | None]
+    allow_points: Mapped[bool] = mapped_column(default=False)
+    pays_commission: Mapped[bool] = mapped_column(default=False)
+    is_stopped: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    items: Mapped[list["TimedDiscountItem"]] = relationship(
+        back_populates="discount", order_by="TimedDiscountItem.id", cascade="all, delete-orphan"
+    )
+
+
+class TimedDiscountItem(db.Model):
+    __tablename__ = "timed_discount_items"
+    __table_args__ = (
+        UniqueConstraint("discount_id", "sku_id", name="uq_timed_discount_items_sku"),
+        CheckConstraint(
+            "(price_fen IS NOT NULL AND price_fen >= 0 AND discount_bp IS NULL)"
+            " OR (price_fen IS NULL AND discount_bp > 0 AND discount_bp < 10000)",
+            name="price_or_discount",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    discount_id: Mapped[int] = mapped_column(ForeignKey("timed_discounts.id", ondelete="CASCADE"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), index=True)
+    price_fen: Mapped[int | None] = mapped_column(BigInteger)
+    discount_bp: Mapped[int | None]
+
+    discount: Mapped[TimedDiscount] = relationship(back_populates="items")
+    sku = relationship("Sku")
+
+
+class FullReductionCampaign(db.Model):
+    """满减 / 满折: tiers over a scope, between two moments. Tiers: [{"threshold_fen", "reduce_fen"} or
+    {"threshold_fen", "discount_bp"}], ascending thresholds."""
+
+    __tablename__ = "full_reduction_campaigns"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(30))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    tiers: Mapped[list] = mapped_column(JSON, default=list)
+    scope_kind: Mapped[str] = mapped_column(String(12), default="all")  # all | products | categories
+    scope_ids: Mapped[list] = mapped_column(JSON, default=list)
+    include_activity: Mapped[bool] = mapped_column(default=False)
+    repeat: Mapped[bool] = mapped_column(default=False)
+    max_reduce_fen: Mapped[int | None] = mapped_column(BigInteger)
+    is_stopped: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CouponKind(StrEnum):
+    AMOUNT = "amount"  # 满减券
+    DISCOUNT = "discount"  # 折扣券
+
+
+class CouponChannel(StrEnum):
+    CENTRE = "centre"  # claimed in the coupon centre
+    NEWCOMER = "newcomer"  # 新人券, given at registration
+    ISSUED = "issued"  # the merchant gives it to chosen customers or a level
+    CODE = "code"  # a distributor coupon code typed at checkout
+
+
+class CouponTemplate(db.Model):
+    __tablename__ = "coupon_templates"
+    __table_args__ = (
+        CheckConstraint("total_qty >= 0", name="total_not_negative"),
+        CheckConstraint("total_qty = 0 OR claimed_qty <= total_qty", name="claimed_within_total"),
+        CheckConstraint("threshold_fen >= 0 AND value_fen >= 0", name="amounts_not_negative"),
+        CheckConstraint("discount_bp > 0 AND discount_bp <= 10000", name="discount_in_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str] = mapped_column(String(10), default=CouponChannel.CENTRE, index=True)
+    value_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    discount_bp: Mapped[int] = mapped_column(default=10000)
+    max_discount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    threshold_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    scope_kind: Mapped[str] = mapped_column(String(12), default="all")
+    scope_ids: Mapped[list] = mapped_column(JSON, default=list)
+    include_activity: Mapped[bool] = mapped_column(default=False)
+    total_qty: Mapped[int] = mapped_column(default=0)  # 0: unlimited
+    claimed_qty: Mapped[int] = mapped_column(default=0)
+    per_user_limit: Mapped[int] = mapped_column(default=1)
+    claim_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)  # fixed dates …
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    valid_days: Mapped[int | None]  # … or this many days after claiming
+    is_stopped: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CouponStatus(StrEnum):
+    UNUSED = "unused"
+    USED = "used"
+
+
+class Coupon(db.Model):
+    """A coupon a shopper holds. Expired is read from `valid_until`, never written: nothing is deleted."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (Index("ix_coupons_user_status", "user_id", "status", "valid_until"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(
+        ForeignKey("coupon_templates.id", ondelete="RESTRICT"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(8), default=CouponStatus.UNUSED)
+    source: Mapped[str] = mapped_column(String(10))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    template: Mapped[CouponTemplate] = relationship()
+
+
+class DistributorCode(db.Model):
+    """A distributor's personal coupon code (unique, compared in upper case)."""
+
+    __tablename__ = "distributor_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

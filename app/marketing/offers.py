@@ -1,0 +1,103 @@
+"""What marketing offers one buyer for one basket, as price_basket reads it: the buyer's level, the
+activity of each SKU, the running 满减 campaign, the chosen coupon and the points asked for. Views gather
+them here and hand them to the cart, the checkout quote and order placement, so all three price alike."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app.marketing import campaigns, coupons, members, points, pricing
+from app.marketing.models import MemberLevel
+from app.timeutil import utcnow
+
+
+def for_basket(
+    session: Session,
+    user_id: int | None,
+    sku_ids: Iterable[int],
+    *,
+    coupon_id=None,
+    points_asked=None,
+    now: datetime | None = None,
+) -> pricing.Offers:
+    """The offers for this buyer (None: a guest) and these SKUs now. A named coupon must be the buyer's and
+    usable (MarketingError otherwise); whether it fits the basket is price_basket's answer."""
+    now = now or utcnow()
+    level = members.level_of_user(session, user_id)
+    coupon = None
+    if coupon_id not in (None, "", "none") and user_id is not None:
+        coupon = coupons.to_pricing(coupons.held_coupon(session, user_id, coupon_id, now))
+    return pricing.Offers(
+        member_level=members.pricing_level(level),
+        activities=campaigns.activities_for_skus(session, sku_ids, now),
+        full_reduction=campaigns.to_pricing(campaigns.running_full_reduction(session, now)),
+        coupon=coupon,
+        points=points.for_checkout(session, user_id, points_asked)
+        if points_asked not in (None, "")
+        else None,
+    )
+
+
+def for_display(session: Session, user_id: int | None, sku_ids: Iterable[int], now: datetime | None = None):
+    """What product pages and listings need: the buyer's level and the SKUs' activities."""
+    now = now or utcnow()
+    return members.pricing_level(members.level_of_user(session, user_id)), campaigns.activities_for_skus(
+        session, sku_ids, now
+    )
+
+
+@dataclass
+class CheckoutOffers:
+    """The checkout's choices: the coupons that fit (best first), the one in use, and the points."""
+
+    offers: pricing.Offers
+    choices: list[coupons.Choice]
+    chosen_id: int | None
+    points_balance: int
+    points_enabled: bool
+    level: MemberLevel | None
+
+
+def for_checkout(
+    session: Session,
+    user_id: int,
+    lines: list[pricing.Line],
+    sku_ids: list[int],
+    *,
+    shipping: pricing.Shipping,
+    coupon_choice=None,
+    points_asked=None,
+    now: datetime | None = None,
+) -> CheckoutOffers:
+    """The offers at checkout. `coupon_choice` None (first visit): the best coupon is preselected;
+    "none": the shopper dropped it; an id: that coupon, which must be the shopper's and usable. Lines
+    here carry no activity yet: they are `pricing.Line`s for the SKUs in `sku_ids`, in order."""
+    now = now or utcnow()
+    base = for_basket(session, user_id, sku_ids, points_asked=points_asked, now=now)
+    lines = [
+        replace(line, activity=base.activities.get(sku_id))
+        for line, sku_id in zip(lines, sku_ids, strict=True)
+    ]
+    no_points = replace(base, points=None)
+    found = coupons.choices(lines, coupons.usable(session, user_id, now), shipping=shipping, offers=no_points)
+    if coupon_choice is None:
+        without = pricing.price_basket(
+            lines, shipping=shipping, member_level=base.member_level, full_reduction=base.full_reduction
+        ).total_fen
+        chosen = coupons.best(found, without)
+        coupon = coupons.to_pricing(chosen.coupon) if chosen else None
+    elif coupon_choice in ("", "none"):
+        coupon = None
+    else:
+        coupon = coupons.to_pricing(coupons.held_coupon(session, user_id, coupon_choice, now))
+    settings = members.marketing_settings(session)
+    return CheckoutOffers(
+        offers=replace(base, coupon=coupon),
+        choices=found,
+        chosen_id=coupon.key if coupon else None,
+        points_balance=points.balance(session, user_id),
+        points_enabled=settings.points_enabled,
+        level=members.level_of_user(session, user_id),
+    )

@@ -1,0 +1,49 @@
+"""Marketing reacts to order events, inside the order's own transaction: it takes the coupon and the points
+when an order is placed (refusing the order when they are gone, or when a 限时折扣 limit is passed), gives
+them back when an unpaid order is cancelled, pays points and growth when an order completes, and settles
+points and growth on a refund."""
+
+from flask_babel import lazy_gettext as _l
+
+from app.marketing import campaigns, coupons, members, points
+from app.marketing.errors import MarketingError
+from app.marketing.models import TimedDiscount
+from app.orders import signals
+
+
+def _on_order_placed(order, *, session, offers, **_):
+    timed = {line.activity_id for line in order.lines if line.activity_kind == "timed"}
+    if offers.coupon is None and not order.points_used and not timed:
+        return
+    members.lock_account(session, order.user_id)  # one shopper's checkouts, one after the other
+    if offers.coupon is not None:
+        coupons.use(session, order, offers.coupon.key)
+    points.spend_for_order(session, order)
+    for discount_id in timed:
+        discount = session.get(TimedDiscount, discount_id)
+        limit = discount.per_user_limit if discount is not None else None
+        if limit and campaigns.bought_in_activity(session, order.user_id, discount_id) > limit:
+            raise MarketingError(
+                _l("“%(name)s” allows %(n)d per customer. Please lower the quantity.", name=discount.name, n=limit),
+                "qty",
+            )
+
+
+def _on_order_cancelled(order, *, session, **_):
+    coupons.give_back(session, order)
+    points.return_for_cancel(session, order)
+
+
+def _on_order_completed(order, *, session, **_):
+    points.earn_for_order(session, order)
+
+
+def _on_refund_completed(order, *, session, refund, **_):
+    points.after_refund(session, order, refund)
+
+
+def connect() -> None:
+    signals.order_placed.connect(_on_order_placed)
+    signals.order_cancelled.connect(_on_order_cancelled)
+    signals.order_completed.connect(_on_order_completed)
+    signals.refund_completed.connect(_on_refund_completed)
