@@ -26,6 +26,7 @@ class Permission(StrEnum):
     CATALOG = "catalog"
     ORDERS = "orders"
     DISTRIBUTION = "distribution"
+    MARKETING = "marketing"
     REPORTS = "reports"
     SETTINGS = "settings"
     STAFF = "staff"
@@ -34,7 +35,13 @@ class Permission(StrEnum):
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CUSTOMER: frozenset(),
     Role.STAFF: frozenset(
-        {Permission.CATALOG, Permission.ORDERS, Permission.DISTRIBUTION, Permission.REPORTS}
+        {
+            Permission.CATALOG,
+            Permission.ORDERS,
+            Permission.DISTRIBUTION,
+            Permission.MARKETING,
+            Permission.REPORTS,
+        }
     ),
     Role.OWNER: frozenset(Permission),
 }

@@ -265,10 +265,15 @@ def save_timed_discount(session: Session, discount: TimedDiscount | None, data: 
     discount.per_user_limit = limit
     discount.allow_points = bool(data.get("allow_points"))
     discount.pays_commission = bool(data.get("pays_commission"))
-    discount.items = [
-        TimedDiscountItem(sku_id=item.sku_id, price_fen=item.price_fen, discount_bp=item.discount_bp)
-        for item in items
-    ]
+    # A SKU kept on an edit keeps its row: a new row beside the old one would break the unique (discount,
+    # SKU) index, as the flush inserts before it deletes.
+    existing = {row.sku_id: row for row in discount.items}
+    rows = []
+    for item in items:
+        row = existing.get(item.sku_id) or TimedDiscountItem(sku_id=item.sku_id)
+        row.price_fen, row.discount_bp = item.price_fen, item.discount_bp
+        rows.append(row)
+    discount.items = rows
     session.add(discount)
     session.flush()
     return discount
