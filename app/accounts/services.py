@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts import signals
 from app.accounts.models import Role, User
 from app.timeutil import utcnow
 
@@ -82,6 +83,8 @@ def register_user(
             session.add(user)
     except IntegrityError:  # two sign-ups with one number at the same moment
         raise AccountError(_l("This mobile number is already registered. Please log in."), "mobile") from None
+    if role == Role.CUSTOMER:
+        signals.customer_registered.send(user, session=session)
     return user
 
 
@@ -188,4 +191,5 @@ def sign_in_with_openid(session: Session, openid: str, current: User | None) -> 
             session.add(user)
     except IntegrityError:  # the same shopper in two tabs at once
         return session.scalar(select(User).where(User.wechat_openid == openid))
+    signals.customer_registered.send(user, session=session)
     return user

@@ -59,6 +59,26 @@ def activity(item: TimedDiscountItem, discount: TimedDiscount, list_fen: int) ->
     )
 
 
+def lowest_activity_prices(
+    session: Session, product_ids: Iterable[int], now: datetime | None = None
+) -> dict[int, int]:
+    """{product id: its lowest 限时折扣 unit price now}, for listings (one query)."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(TimedDiscountItem, TimedDiscount, Sku.price_fen, Sku.product_id)
+        .join(TimedDiscount, TimedDiscount.id == TimedDiscountItem.discount_id)
+        .join(Sku, Sku.id == TimedDiscountItem.sku_id)
+        .where(Sku.product_id.in_(ids), Sku.is_active, *_running(TimedDiscount, now or utcnow()))
+    ).all()
+    lowest: dict[int, int] = {}
+    for item, discount, list_fen, product_id in rows:
+        unit = activity(item, discount, list_fen).unit_fen
+        lowest[product_id] = min(unit, lowest.get(product_id, unit))
+    return lowest
+
+
 def running_full_reduction(session: Session, now: datetime | None = None) -> FullReductionCampaign | None:
     return session.scalars(
         select(FullReductionCampaign)

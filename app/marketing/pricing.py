@@ -171,6 +171,38 @@ class PricedBasket:
     def total_fen(self) -> int:
         return self.goods_fen - self.discount_fen + self.shipping_fen
 
+    @property
+    def after_offers_fen(self) -> int:
+        """The goods after 满减 and the coupon, before points and shipping (what the cart shows)."""
+        return self.goods_fen - self.full_reduction_fen - self.coupon_fen
+
+
+def next_tier(
+    lines: Sequence[Line], priced: PricedBasket, campaign: FullReduction
+) -> tuple[int, int | None, int | None] | None:
+    """What one more purchase would unlock in this 满减 campaign: (fen still missing, the reduction or the
+    discount rate it gives), or None when nothing higher is left. Measured like step 2, on the eligible
+    lines' subtotals."""
+    base = sum(
+        priced.lines[i].subtotal_fen
+        for i, line in enumerate(lines)
+        if campaign.scope.covers(line) and (line.activity is None or campaign.include_activity)
+    )
+    upcoming = sorted(
+        (tier for tier in campaign.tiers if tier.threshold_fen > base), key=lambda t: t.threshold_fen
+    )
+    if upcoming:
+        tier = upcoming[0]
+        return tier.threshold_fen - base, tier.reduce_fen, tier.discount_bp
+    top = max(campaign.tiers, key=lambda t: t.threshold_fen, default=None)
+    if campaign.repeat and top is not None and top.reduce_fen is not None and top.threshold_fen > 0:
+        times = base // top.threshold_fen + 1
+        amount = top.reduce_fen * times
+        capped = campaign.max_reduce_fen is not None and amount > campaign.max_reduce_fen
+        if not capped:
+            return top.threshold_fen * times - base, amount, None
+    return None
+
 
 def unit_price(
     list_unit_fen: int, *, member_level: MemberLevel | None, member_discount: bool, activity: Activity | None

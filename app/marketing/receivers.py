@@ -5,6 +5,7 @@ points and growth on a refund."""
 
 from flask_babel import lazy_gettext as _l
 
+from app.accounts import signals as account_signals
 from app.marketing import campaigns, coupons, members, points
 from app.marketing.errors import MarketingError
 from app.marketing.models import TimedDiscount
@@ -24,7 +25,11 @@ def _on_order_placed(order, *, session, offers, **_):
         limit = discount.per_user_limit if discount is not None else None
         if limit and campaigns.bought_in_activity(session, order.user_id, discount_id) > limit:
             raise MarketingError(
-                _l("“%(name)s” allows %(n)d per customer. Please lower the quantity.", name=discount.name, n=limit),
+                _l(
+                    "“%(name)s” allows %(n)d per customer. Please lower the quantity.",
+                    name=discount.name,
+                    n=limit,
+                ),
                 "qty",
             )
 
@@ -42,7 +47,12 @@ def _on_refund_completed(order, *, session, refund, **_):
     points.after_refund(session, order, refund)
 
 
+def _on_customer_registered(user, *, session, **_):
+    coupons.welcome(session, user.id)
+
+
 def connect() -> None:
+    account_signals.customer_registered.connect(_on_customer_registered)
     signals.order_placed.connect(_on_order_placed)
     signals.order_cancelled.connect(_on_order_cancelled)
     signals.order_completed.connect(_on_order_completed)

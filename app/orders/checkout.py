@@ -22,11 +22,13 @@ from app.orders.addresses import user_address
 from app.orders.cart import MAX_CART_LINES, CartLine, check_qty, load_cart_lines, remove_from_cart
 from app.orders.events import OrderError, record_event
 from app.orders.models import Order, OrderLine, OrderStatus, RefundStatus
+from app.orders.transitions import mark_paid
 from app.settings.models import ShopSettings
 from app.settings.services import get_shop_settings
 from app.timeutil import SHOP_TZ, utcnow
 
 NO_OFFERS = pricing.Offers()
+NO_PAYMENT_METHOD = "none"  # an order whose total is 0
 
 
 @dataclass
@@ -225,6 +227,8 @@ def place_order(
     record_event(session, order, "placed", actor=user, to_status=OrderStatus.PENDING_PAYMENT)
     signals.order_placed.send(order, session=session, offers=offers, priced=quoted.priced)
     remove_from_cart(session, user.id, [line.sku.id for line in lines])
+    if order.total_fen == 0:  # offers paid for everything: paid now, no gateway, the same paid path
+        mark_paid(session, order, method=NO_PAYMENT_METHOD, actor=user)
     session.flush()
     return order
 

@@ -44,6 +44,9 @@ class CheckoutForm(Form):
     payment_method = RadioField(_l("Payment method"), choices=[], validate_choice=False)
     idempotency_key = HiddenField()
     expected_total = HiddenField()
+    coupon = HiddenField()  # empty: the best one; "none": no coupon; else the coupon's id
+    use_points = BooleanField(_l("Use points"))
+    points = HiddenField()
 
 
 class RefundForm(Form):

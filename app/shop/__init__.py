@@ -9,6 +9,8 @@ from app.shop import (  # noqa: E402, F401
     addresses,
     cart,
     catalog,
+    checkout,
     distribution,  # noqa: E402, F401
+    marketing,
     orders,
 )

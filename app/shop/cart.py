@@ -16,6 +16,8 @@ from app.catalog.models import Product, Sku
 from app.catalog.services import spec_key
 from app.db_types import parse_id
 from app.extensions import db, htmx
+from app.marketing import offers as marketing_offers
+from app.marketing import story
 from app.numbers import parse_whole_number
 from app.orders.events import OrderError
 from app.settings.services import get_shop_settings
@@ -144,7 +146,9 @@ def _cart_context(selected: set[int] | None = None, errors: list[str] | None = N
     buyable = {sku_id for sku_id, line in zip(entries, lines, strict=True) if line.buyable}
     chosen = buyable if selected is None else selected & buyable
     chosen_lines = [line for sku_id, line in zip(entries, lines, strict=True) if sku_id in chosen]
-    priced = orders.checkout.quote(db.session, chosen_lines)
+    user_id = current_user.id if current_user.is_authenticated else None
+    offers = marketing_offers.for_basket(db.session, user_id, [line.sku.id for line in chosen_lines])
+    priced = orders.checkout.quote(db.session, chosen_lines, offers)
     threshold = get_shop_settings(db.session).free_shipping_over_fen
     return {
         "rows": list(zip(entries, lines, strict=True)),
@@ -154,12 +158,20 @@ def _cart_context(selected: set[int] | None = None, errors: list[str] | None = N
             for sku_id, line in zip(entries, lines, strict=True)
             if line.sku is not None and line.sku.is_active and line.product.is_on_shelf and line.sku.stock > 0
         },
-        "free_shipping_gap": threshold - priced.goods_fen if priced.shipping_fen and threshold else 0,
+        "free_shipping_gap": threshold - priced.priced.after_offers_fen
+        if priced.shipping_fen and threshold
+        else 0,
         "lines": lines,
         "selected": chosen,
         "all_selected": bool(buyable) and chosen == buyable,
         "has_unbuyable": any(not line.buyable for line in lines),
         "quote": priced,
+        "promo": story.full_reduction_hint(
+            [orders.checkout.pricing_line(line, offers) for line in chosen_lines],
+            priced.priced,
+            offers.full_reduction,
+        ),
+        "promo_name": offers.full_reduction.name if offers.full_reduction else "",
         "chosen_count": sum(line.qty for line in chosen_lines),
         "errors": errors or [],
         "max_qty": orders.cart.MAX_LINE_QTY,

@@ -5,18 +5,20 @@ from urllib.parse import urljoin
 
 from flask import abort, current_app, g, render_template, request
 from flask_babel import gettext as _
+from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import func, select
 
 from app.catalog import services as catalog
 from app.catalog.models import Category, Product, ProductImage, Sku
 from app.extensions import db, htmx
-from app.marketing import pricing
+from app.marketing import campaigns, members, pricing
 from app.media import image_url
 from app.money import format_fen, format_fen_range
 from app.numbers import parse_whole_number
 from app.settings.services import get_shop_settings
 from app.shop import bp
+from app.timeutil import utcnow
 
 # Far past any real catalogue, and small enough that the OFFSET stays an ordinary number.
 MAX_PAGE = 10_000
@@ -77,7 +79,9 @@ def _cards(query, *, count: bool = False) -> CardPage:
     per_page = current_app.config["PRODUCTS_PER_PAGE"]
     page = _page_arg()
     rows = db.session.execute(
-        query.with_only_columns(Product.id, Product.title, Product.subtitle, Product.sales_count)
+        query.with_only_columns(
+            Product.id, Product.title, Product.subtitle, Product.sales_count, Product.member_discount
+        )
         .limit(per_page + 1)
         .offset((page - 1) * per_page)
     ).all()
@@ -106,9 +110,20 @@ def _cards(query, *, count: bool = False) -> CardPage:
             .order_by(ProductImage.product_id, ProductImage.position.desc())
         ):
             images[product_id] = key  # the lowest position comes last and stays
+    level = buyer_level()
+    lowest_activity = campaigns.lowest_activity_prices(db.session, ids) if ids else {}
     cards = []
     for row in rows:
         price = prices.get(row.id)
+        low, high = (
+            pricing.display_range(
+                [price.low, price.high], member_level=level, member_discount=row.member_discount
+            )
+            if price
+            else (None, None)
+        )
+        if row.id in lowest_activity and low is not None:
+            low = min(low, lowest_activity[row.id])
         cards.append(
             Card(
                 id=row.id,
@@ -116,8 +131,8 @@ def _cards(query, *, count: bool = False) -> CardPage:
                 subtitle=row.subtitle,
                 sales_count=row.sales_count,
                 main_image_key=images.get(row.id),
-                low_fen=pricing.display_price(price.low) if price else None,
-                high_fen=pricing.display_price(price.high) if price else None,
+                low_fen=low,
+                high_fen=high,
                 total_stock=int(price.stock or 0) if price else 0,
             )
         )
@@ -188,11 +203,15 @@ def product(product_id: int):
     product = catalog.get_shop_product(db.session, product_id)
     if product is None:
         return render_template("shop/product_gone.html"), 404
+    units = _sku_units(product)
+    activity = next((activity for _unit, activity in units.values() if activity), None)
     return render_template(
         "shop/product.html",
         product=product,
-        prices=_price_display(product),
-        sku_data=_sku_data(product),
+        prices=_price_display(product, units),
+        activity=activity,
+        activity_seconds=max(0, int((activity.ends_at - utcnow()).total_seconds())) if activity else 0,
+        sku_data=_sku_data(product, units),
         available=_available_values(product),
         share_image=_share_image(product),
     )
@@ -211,27 +230,62 @@ def _stock_text(stock: int) -> str:
     return _("Stock: %(n)d", n=stock) if stock > 0 else _("Sold out")
 
 
+def buyer_level() -> pricing.MemberLevel | None:
+    """The shopper's member level as pricing reads it, once per request (None for guests)."""
+    if "buyer_level" not in g:
+        user_id = current_user.id if current_user.is_authenticated else None
+        g.buyer_level = members.pricing_level(members.level_of_user(db.session, user_id)) if user_id else None
+    return g.buyer_level
+
+
+def _sku_units(product: Product) -> dict[int, tuple[int, pricing.Activity | None]]:
+    """{sku id: (the unit price shown, its activity)}: the activity price, else the member price, else the
+    list price (marketing.pricing.display_price)."""
+    activities = campaigns.activities_for_skus(db.session, [sku.id for sku in product.active_skus])
+    level = buyer_level()
+    return {
+        sku.id: (
+            pricing.display_price(
+                sku.price_fen,
+                member_level=level,
+                member_discount=product.member_discount,
+                activity=activities.get(sku.id),
+            ),
+            activities.get(sku.id),
+        )
+        for sku in product.active_skus
+    }
+
+
 @bp.app_template_global()
 def shop_price_range(product: Product | Card) -> tuple[int | None, int | None]:
     """The (lowest, highest) price the shop shows for a product (a listing's card has it already)."""
     if isinstance(product, Card):
         return product.price_range
-    return pricing.display_range([sku.price_fen for sku in product.active_skus])
+    units = [unit for unit, _activity in _sku_units(product).values()]
+    return (min(units), max(units)) if units else (None, None)
 
 
-def _price_display(product: Product) -> dict:
-    """The price line before a SKU is chosen: the range, and the original prices struck through
-    only when every SKU has one above its price (otherwise the comparison would mislead)."""
-    low, high = shop_price_range(product)
+def _struck(sku: Sku, unit: int) -> int | None:
+    """The price struck through beside a SKU's price: its list price when an activity or the member price
+    is lower, else the merchant's "original price" when it is higher."""
+    if unit < sku.price_fen:
+        return sku.price_fen
+    if sku.original_price_fen and sku.original_price_fen > unit:
+        return sku.original_price_fen
+    return None
+
+
+def _price_display(product: Product, units: dict) -> dict:
+    """The price line before a SKU is chosen: the range, and the struck-through prices only when every
+    SKU has one (otherwise the comparison would mislead)."""
     skus = product.active_skus
-    originals = [sku.original_price_fen for sku in skus]
-    struck = bool(skus) and all(
-        original is not None and original > pricing.display_price(sku.price_fen)
-        for original, sku in zip(originals, skus, strict=True)
-    )
+    shown = [units[sku.id][0] for sku in skus]
+    struck = [_struck(sku, units[sku.id][0]) for sku in skus]
+    every = bool(skus) and all(price is not None for price in struck)
     return {
-        "price": format_fen_range(low, high),
-        "original": format_fen_range(min(originals), max(originals)) if struck else "",
+        "price": format_fen_range(min(shown), max(shown)) if shown else format_fen_range(None, None),
+        "original": format_fen_range(min(struck), max(struck)) if every else "",
         "stock": _stock_text(product.total_stock),
     }
 
@@ -246,7 +300,7 @@ def _available_values(product: Product) -> set[tuple[int, str]]:
     }
 
 
-def _sku_data(product: Product) -> dict:
+def _sku_data(product: Product, units: dict) -> dict:
     """What the SKU picker needs, as JSON in the page (no inline script: the CSP forbids it)."""
     return {
         "options": product.options,
@@ -254,10 +308,8 @@ def _sku_data(product: Product) -> dict:
             {
                 "id": sku.id,
                 "values": sku.spec_values,
-                "price": format_fen(pricing.display_price(sku.price_fen)),
-                "original": format_fen(sku.original_price_fen)
-                if sku.original_price_fen and sku.original_price_fen > pricing.display_price(sku.price_fen)
-                else "",
+                "price": format_fen(units[sku.id][0]),
+                "original": format_fen(_struck(sku, units[sku.id][0])),
                 "stock": sku.stock,
                 "stock_text": _stock_text(sku.stock),
             }

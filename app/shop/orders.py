@@ -2,8 +2,6 @@
 confirming receipt and after-sales requests. Every order is looked up through orders.access.user_order,
 the one place that decides a shopper may see it; every change goes through a service."""
 
-import secrets
-
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,16 +12,15 @@ from sqlalchemy.orm import selectinload
 
 from app import orders
 from app.db_types import parse_id
-from app.distribution import web as share_tracking
 from app.extensions import db, htmx
 from app.forms import ActionForm
+from app.marketing import story
 from app.numbers import parse_whole_number
 from app.orders.events import OrderError
 from app.orders.models import PAID_STATUSES, Order, OrderStatus, RefundRequestStatus, RefundStatus
 from app.orders.shop_forms import CheckoutForm, RefundForm
 from app.payments import all_providers, get_provider
 from app.payments import services as payments
-from app.settings.services import get_shop_settings
 from app.shop import bp
 from app.timeutil import utcnow
 from app.webutil import in_wechat
@@ -98,6 +95,18 @@ EVENT_TEXT = {
 }
 bp.add_app_template_global(orders.access.shopper_actions, "shopper_actions")
 
+
+@bp.app_template_global()
+def order_story(order: Order) -> list:
+    """The order's amounts line by line: list price, each discount, shipping, paid or due."""
+    return story.of_order(order, _l("Amount paid") if order.paid_at else _l("Amount due"))
+
+
+@bp.app_template_global()
+def quote_story(priced) -> list:
+    return story.of_priced(priced, _l("Amount due"))
+
+
 # Whose words may be shown beside an event: the shop's reasons and the parcel's tracking number.
 EVENT_NOTE_SHOWN = {"shipped", "cancelled", "manual_payment_rejected"}
 
@@ -158,7 +167,7 @@ def _safe_offered(provider, app) -> bool:
         return False
 
 
-def _send_to_provider(order: Order, method: str):
+def send_to_provider(order: Order, method: str):
     """Open a payment attempt and send the shopper to the provider's page."""
     provider = get_provider(method)
     payment = payments.start_payment(db.session, order, method, user=current_user)
@@ -168,148 +177,6 @@ def _send_to_provider(order: Order, method: str):
     if start.redirect_url:
         return redirect(start.redirect_url)
     return render_template(start.template, order=order, payment=payment, **(start.context or {}))
-
-
-# ---------------------------------------------------------------- checkout
-
-
-class CheckoutItems:
-    """What is being bought: one SKU straight from the product page ("buy now"), or lines of the cart
-    (the ticked ones, or all of them). Quantities of cart lines always come from the cart itself."""
-
-    def __init__(self, source):
-        self.buy_sku = parse_id(source.get("buy"))
-        self.buy_qty = str(source.get("qty", "1")).strip()[:12]
-        self.cart_skus = sorted({s for s in map(parse_id, source.getlist("sku")) if s is not None})
-
-    @property
-    def is_buy_now(self) -> bool:
-        return self.buy_sku is not None
-
-    def entries(self) -> dict[int, tuple[int, int | None]]:
-        if self.is_buy_now:
-            return {self.buy_sku: (orders.cart.check_qty(self.buy_qty), None)}
-        cart = orders.cart.user_cart_entries(db.session, current_user.id)
-        if self.cart_skus:
-            cart = {sku_id: entry for sku_id, entry in cart.items() if sku_id in self.cart_skus}
-        return cart
-
-    def query_args(self) -> dict:
-        if self.is_buy_now:
-            return {"buy": self.buy_sku, "qty": self.buy_qty}
-        return {"sku": self.cart_skus} if self.cart_skus else {}
-
-
-def _checkout_page(form: CheckoutForm, items: CheckoutItems, *, status: int = 200, address=None):
-    errors: list[str] = list(form.form_errors)
-    try:
-        entries = items.entries()
-    except OrderError as error:
-        errors.append(str(error.message))
-        entries = {}
-    lines = orders.cart.load_cart_lines(db.session, entries)
-    buyable = [line for line in lines if line.buyable]
-    unbuyable = [line for line in lines if not line.buyable]
-    priced = orders.checkout.quote(db.session, buyable)
-    addresses = orders.addresses.list_addresses(db.session, current_user.id)
-    if address is None:
-        address = _chosen_address(addresses, errors)
-    providers = offered_providers()
-    if not form.payment_method.data or form.payment_method.data not in {p.name for p in providers}:
-        form.payment_method.data = providers[0].name if providers else None
-    if not orders.checkout.IDEMPOTENCY_RE.match(form.idempotency_key.data or ""):
-        form.idempotency_key.data = secrets.token_urlsafe(24)
-    form.expected_total.data = str(priced.total_fen)
-    form.address_id.data = str(address.id) if address else ""
-    errors = list(dict.fromkeys(errors))
-    can_submit = bool(buyable) and address is not None and bool(providers)
-    if items.is_buy_now and unbuyable:
-        can_submit = False
-    here = url_for("shop.checkout", **items.query_args())
-    return (
-        render_template(
-            "shop/checkout.html",
-            form=form,
-            items=items,
-            lines=buyable,
-            unbuyable=unbuyable,
-            quote=priced,
-            address=address,
-            providers=providers,
-            errors=errors,
-            can_submit=can_submit,
-            change_address_url=url_for("shop.addresses", select=1, next=here),
-            add_address_url=url_for("shop.address_new", select=1, next=here),
-            expire_minutes=get_shop_settings(db.session).order_expire_minutes or 30,
-        ),
-        status,
-    )
-
-
-def _chosen_address(addresses, errors: list[str]):
-    """The address picked on the address page (?address_id=…), else the default one."""
-    wanted = request.values.get("address_id")
-    if wanted:
-        try:
-            return orders.addresses.user_address(db.session, current_user.id, parse_id(wanted) or "")
-        except OrderError as error:
-            errors.append(str(error.message))
-    return addresses[0] if addresses else None
-
-
-@bp.get("/checkout")
-@login_required
-def checkout():
-    items = CheckoutItems(request.args)
-    if not items.is_buy_now and not orders.cart.user_cart_entries(db.session, current_user.id):
-        flash(_("Your cart is empty."), "info")
-        return redirect(url_for("shop.cart"))
-    return _checkout_page(CheckoutForm(formdata=None), items)
-
-
-@bp.post("/checkout")
-@login_required
-def place_order():
-    form = CheckoutForm()
-    items = CheckoutItems(request.form)
-    if not form.validate():
-        return _checkout_page(form, items, status=422)
-    offered = {p.name for p in offered_providers()}
-    method = form.payment_method.data
-    if method not in offered:
-        form.form_errors.append(_("Please choose a payment method."))
-        return _checkout_page(form, items, status=422)
-    expected = form.expected_total.data or ""
-    try:
-        entries = items.entries()
-        order = orders.checkout.place_order(
-            db.session,
-            user=current_user,
-            items={sku_id: qty for sku_id, (qty, _seen) in entries.items()},
-            address_id=parse_id(form.address_id.data) or "",
-            idempotency_key=form.idempotency_key.data or "",
-            buyer_note=form.buyer_note.data or "",
-            expected_total_fen=_expected_total(expected),
-            client_ip_hash=share_tracking.client_ip_hash(),
-            device_hash=share_tracking.device_hash(),
-        )
-        db.session.commit()
-    except OrderError as error:
-        db.session.rollback()
-        form.form_errors.append(str(error.message))
-        return _checkout_page(form, items, status=422)
-    try:
-        return _send_to_provider(order, method)
-    except OrderError as error:  # a repeated submit of an order that is already paid or closed
-        db.session.rollback()
-        flash(str(error.message), "info")
-        return redirect(url_for("shop.order_detail", number=order.number))
-
-
-def _expected_total(text: str) -> int:
-    """The total the shopper saw, in fen (-1 when missing or tampered with: it then matches no price)."""
-    total = parse_whole_number(text, max_digits=15)
-    return -1 if total is None else total
 
 
 # ---------------------------------------------------------------- paying
@@ -332,7 +199,7 @@ def pay(number: str):
         method = form.payment_method.data
         if method in {p.name for p in providers}:
             try:
-                return _send_to_provider(order, method)
+                return send_to_provider(order, method)
             except OrderError as refusal:
                 db.session.rollback()
                 error = str(refusal.message)
@@ -481,6 +348,8 @@ def order_detail(number: str):
 def _payment_label(method: str | None) -> str:
     if not method:
         return ""
+    if method == orders.checkout.NO_PAYMENT_METHOD:
+        return _("Nothing to pay (covered by offers)")
     try:
         return str(get_provider(method).label)
     except (KeyError, RuntimeError):

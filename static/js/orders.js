@@ -84,15 +84,22 @@
     });
   });
 
-  // Time left to pay, mm:ss; when it runs out the page reloads and the server shows the order cancelled.
+  // Time left to pay, mm:ss (or an activity's hh:mm:ss); when it runs out the page reloads and the server
+  // shows the new state.
   function setupCountdown(el) {
     if (el.dataset.ticking) return;
     el.dataset.ticking = "1";
     var end = Date.now() + Number(el.dataset.countdown) * 1000;
     function pad(n) { return n < 10 ? "0" + n : String(n); }
+    var long = "countdownLong" in el.dataset; // an activity: hours (and days) too
     function tick() {
       var left = Math.max(0, Math.round((end - Date.now()) / 1000));
-      el.textContent = pad(Math.floor(left / 60)) + ":" + pad(left % 60);
+      if (long) {
+        var days = Math.floor(left / 86400), rest = left % 86400;
+        el.textContent = (days ? days + (el.dataset.dayWord || "d") + " " : "") + pad(Math.floor(rest / 3600)) + ":" + pad(Math.floor(rest % 3600 / 60)) + ":" + pad(rest % 60);
+      } else {
+        el.textContent = pad(Math.floor(left / 60)) + ":" + pad(left % 60);
+      }
       if (left <= 0) {
         clearInterval(timer);
         setTimeout(function () { location.reload(); }, 1500);

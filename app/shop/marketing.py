@@ -1,0 +1,108 @@
+"""The shopper's side of marketing: the coupon centre (领券中心), my coupons, my points and my member level.
+The rules live in the marketing package; these pages only show them and pass on a claim."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from app.extensions import db, htmx, limiter
+from app.forms import ActionForm
+from app.marketing import coupons, members, points
+from app.marketing.errors import MarketingError
+from app.shop import bp
+
+COUPON_TABS = (("usable", _l("Usable")), ("used", _l("Used")), ("expired", _l("Expired")))
+CHANNEL_WORDS = {
+    "centre": _l("Coupon centre"),
+    "newcomer": _l("Welcome gift"),
+    "issued": _l("From the shop"),
+    "code": _l("Coupon code"),
+}
+
+bp.add_app_template_global(coupons.describe, "coupon_words")
+bp.add_app_template_global(members.perks, "level_perks")
+bp.add_app_template_global(members.discount_words, "discount_words")
+
+
+@bp.app_template_global()
+def member_summary() -> dict:
+    """我的: the shopper's level, points and usable coupons, for the strip on the me page."""
+    if not current_user.is_authenticated:
+        return {}
+    return {
+        "progress": members.progress(db.session, current_user.id),
+        "points": points.balance(db.session, current_user.id),
+        "coupons": len(coupons.usable(db.session, current_user.id)),
+    }
+
+
+@bp.get("/coupons")
+def coupon_centre():
+    user_id = current_user.id if current_user.is_authenticated else None
+    return render_template(
+        "shop/coupons.html", entries=coupons.centre(db.session, user_id), claim_form=ActionForm()
+    )
+
+
+@bp.post("/coupons/<int:template_id>/claim")
+@limiter.limit("30 per minute", methods=["POST"])
+def claim_coupon(template_id: int):
+    if not current_user.is_authenticated:
+        return redirect(url_for("shop.login", next=url_for("shop.coupon_centre")))
+    form = ActionForm()
+    if not form.validate():
+        abort(400, _("The page has expired. Please refresh it and try again."))
+    try:
+        coupons.claim(db.session, current_user.id, template_id)
+        db.session.commit()
+        message, category = _("Claimed. You will find it in My coupons."), "success"
+    except MarketingError as error:
+        db.session.rollback()
+        message, category = str(error.message), "info"
+    if htmx:
+        entry = next(
+            (e for e in coupons.centre(db.session, current_user.id) if e.template.id == template_id), None
+        )
+        return render_template(
+            "shop/_coupon_centre_card.html", entry=entry, claim_form=ActionForm(), message=message
+        )
+    flash(message, category)
+    return redirect(url_for("shop.coupon_centre"))
+
+
+@bp.get("/me/coupons")
+@login_required
+def my_coupons():
+    tab = request.args.get("tab", "usable")
+    if tab not in dict(COUPON_TABS):
+        tab = "usable"
+    return render_template(
+        "shop/my_coupons.html",
+        tabs=COUPON_TABS,
+        tab=tab,
+        found=coupons.mine(db.session, current_user.id, tab),
+        channel_words=CHANNEL_WORDS,
+    )
+
+
+@bp.get("/me/points")
+@login_required
+def my_points():
+    return render_template(
+        "shop/points.html",
+        balance=points.balance(db.session, current_user.id),
+        entries=points.history(db.session, current_user.id, limit=100),
+        kind_words=points.KIND_LABELS,
+        settings=members.marketing_settings(db.session),
+    )
+
+
+@bp.get("/me/level")
+@login_required
+def my_level():
+    return render_template(
+        "shop/level.html",
+        progress=members.progress(db.session, current_user.id),
+        levels=members.all_levels(db.session),
+    )
