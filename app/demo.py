@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import demo_art, demo_history
+from app import demo_art, demo_history, demo_marketing
 from app.accounts import services as accounts
 from app.accounts.models import Role
 from app.catalog.models import Category, Product
@@ -369,6 +369,8 @@ def seed(
         set_clock(None)
     session.commit()
     history = _seed_history(session, now, echo)
+    promotions = demo_marketing.seed(session, utcnow(), [person.mobile for person in demo_history.PEOPLE])
+    session.commit()
 
     if catalog:
         echo(f"Demo shop: added {catalog[0]} categories and {catalog[1]} products.")
@@ -382,6 +384,12 @@ def seed(
             f"Demo history: {history.orders} orders of the last weeks in every state; {history.distributors} "
             f"distributors with commission frozen, released, reversed, clawed back, voided and held, and "
             f"withdrawals; ledger audit {audit}."
+        )
+    if promotions is not None:
+        echo(
+            f"Demo marketing: {promotions.levels} member levels, a running 限时折扣 and 满减 campaign, "
+            f"{promotions.templates} coupon templates, points for the demo shoppers, {promotions.orders} orders "
+            f"that used them."
         )
     echo(f"  Shop:        {url}")
     echo(

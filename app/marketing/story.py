@@ -24,7 +24,7 @@ STEP_LABELS = {
     "member": _l("Member price"),
     "full_reduction": _l("Spend-and-save"),
     "coupon": _l("Coupon"),
-    "points": _l("Points"),
+    "points": _l("Paid with points"),
 }
 
 

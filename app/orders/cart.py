@@ -128,12 +128,21 @@ def check_new_quantity(sku: Sku | None, qty) -> int:
     return qty
 
 
-def seen_price(sku: Sku) -> int:
-    """The price the shopper sees now, kept with the line to tell them later if it changed."""
-    return pricing.display_price(sku.price_fen)
+SHOWN = pricing.Offers()  # no level, no activity: the list price
 
 
-def add_to_cart(session: Session, user_id: int, sku_id, qty) -> CartItem:
+def seen_price(sku: Sku, offers: pricing.Offers = SHOWN) -> int:
+    """The price the shopper sees now (their level's and the SKU's activity price included), kept with the
+    line to tell them later if it changed."""
+    return pricing.display_price(
+        sku.price_fen,
+        member_level=offers.member_level,
+        member_discount=sku.product.member_discount if sku.product else True,
+        activity=offers.activities.get(sku.id),
+    )
+
+
+def add_to_cart(session: Session, user_id: int, sku_id, qty, offers: pricing.Offers = SHOWN) -> CartItem:
     item = None
     parsed = parse_id(sku_id)
     if parsed is not None:
@@ -143,22 +152,24 @@ def add_to_cart(session: Session, user_id: int, sku_id, qty) -> CartItem:
         session, sku_id, qty, held=item.qty if item else 0, new_line=item is None, lines=lines
     )
     if item is None:
-        item = CartItem(user_id=user_id, sku_id=sku.id, qty=new_qty, seen_price_fen=seen_price(sku))
+        item = CartItem(user_id=user_id, sku_id=sku.id, qty=new_qty, seen_price_fen=seen_price(sku, offers))
         session.add(item)
     else:
         item.qty = new_qty
-        item.seen_price_fen = seen_price(sku)
+        item.seen_price_fen = seen_price(sku, offers)
     session.flush()
     return item
 
 
-def set_cart_qty(session: Session, user_id: int, sku_id: int, qty) -> CartItem:
+def set_cart_qty(
+    session: Session, user_id: int, sku_id: int, qty, offers: pricing.Offers = SHOWN
+) -> CartItem:
     item = session.scalar(select(CartItem).where(CartItem.user_id == user_id, CartItem.sku_id == sku_id))
     if item is None:
         check_qty(qty)
         raise OrderError(_l("This item is not in your cart."))
     item.qty = check_new_quantity(item.sku, qty)
-    item.seen_price_fen = seen_price(item.sku)  # the shopper has now seen the current price
+    item.seen_price_fen = seen_price(item.sku, offers)  # the shopper has now seen the current price
     return item
 
 

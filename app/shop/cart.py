@@ -17,7 +17,7 @@ from app.catalog.services import spec_key
 from app.db_types import parse_id
 from app.extensions import db, htmx
 from app.marketing import offers as marketing_offers
-from app.marketing import story
+from app.marketing import pricing, story
 from app.numbers import parse_whole_number
 from app.orders.events import OrderError
 from app.settings.services import get_shop_settings
@@ -25,6 +25,15 @@ from app.shop import bp
 
 GUEST_CART_KEY = "cart"
 # Ids are 32-bit integer columns: a larger number in a form must be "no such item", not a database error.
+
+
+def _shown_offers(sku_id) -> pricing.Offers:
+    """What the shopper's price of one SKU includes now: their level and the SKU's activity."""
+    user_id = current_user.id if current_user.is_authenticated else None
+    level, activities = marketing_offers.for_display(
+        db.session, user_id, [sku_id] if parse_id(sku_id) else []
+    )
+    return pricing.Offers(member_level=level, activities=activities)
 
 
 class DatabaseCart:
@@ -37,10 +46,10 @@ class DatabaseCart:
         return orders.cart.user_cart_entries(db.session, self.user_id)
 
     def add(self, sku_id: int, qty) -> None:
-        orders.cart.add_to_cart(db.session, self.user_id, sku_id, qty)
+        orders.cart.add_to_cart(db.session, self.user_id, sku_id, qty, _shown_offers(sku_id))
 
     def set_qty(self, sku_id: int, qty) -> None:
-        orders.cart.set_cart_qty(db.session, self.user_id, sku_id, qty)
+        orders.cart.set_cart_qty(db.session, self.user_id, sku_id, qty, _shown_offers(sku_id))
 
     def remove(self, sku_ids: list[int]) -> None:
         orders.cart.remove_from_cart(db.session, self.user_id, sku_ids)
@@ -82,7 +91,7 @@ class SessionCart:
             db.session, sku_id, qty, held=held, new_line=key not in data, lines=len(data)
         )
         data.pop(key, None)
-        data[key] = {"qty": new_qty, "price": orders.cart.seen_price(sku)}
+        data[key] = {"qty": new_qty, "price": orders.cart.seen_price(sku, _shown_offers(sku.id))}
         self._save(data)
 
     def set_qty(self, sku_id: int, qty) -> None:
@@ -93,7 +102,8 @@ class SessionCart:
             raise OrderError(_l("This item is not in your cart."))
         sku = db.session.get(Sku, sku_id)
         qty = orders.cart.check_new_quantity(sku, qty)
-        data[key] = {"qty": qty, "price": orders.cart.seen_price(sku) if sku else data[key].get("price")}
+        shown = orders.cart.seen_price(sku, _shown_offers(sku.id)) if sku else data[key].get("price")
+        data[key] = {"qty": qty, "price": shown}
         self._save(data)
 
     def remove(self, sku_ids: list[int]) -> None:
