@@ -491,3 +491,53 @@ def test_checkout_page_preselects_the_best_coupon_and_the_order_page_tells_the_s
     detail = client.get(f"/orders/{order.number}").get_data(as_text=True)
     for words in ("商品原价", "优惠券", "大券", "-¥25.00", "运费"):
         assert words in detail
+
+
+def test_a_distributor_code_at_checkout_gives_the_coupon_and_binds_the_shopper(
+    client, session, shop, shopper, address, tee
+):
+    from app.distribution.models import BindingLog, DistributionSettings, Distributor
+    from tests.conftest import login
+    from tests.test_shop_orders import checkout_form
+
+    session.add(DistributionSettings(id=1, enabled=True))
+    seller = factories.UserFactory(nickname="林姐")
+    session.add(Distributor(user_id=seller.id, code="abcd2345", status="active", source="apply"))
+    session.commit()
+    amount_coupon(session, channel="code", name="达人专享", threshold_fen=99_00, value_fen=15_00)
+    login(client, shopper)
+    page = client.get(f"/checkout?buy={tee.skus[0].id}&qty=1").get_data(as_text=True)
+    assert 'name="code"' in page
+
+    fields = checkout_form(client, f"?buy={tee.skus[0].id}&qty=1")
+    for bad in ("NOPE9999", "<b>x</b>", "' OR 1=1 --", "x" * 300):
+        response = client.post("/checkout/code", data=fields | {"code": bad})
+        assert response.status_code == 422 and "优惠码无效" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Coupon)) == 0 and shopper.referrer_id is None
+
+    response = client.post("/checkout/code", data=fields | {"code": "ABCD2345"})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    page = response.get_data(as_text=True)
+    assert "达人专享" in page and "-¥15.00" in page
+    session.expire_all()
+    assert session.get(type(shopper), shopper.id).referrer_id == seller.id
+    log = session.scalars(select(BindingLog)).one()
+    assert log.source.startswith("优惠码") and log.new_parent_id == seller.id
+    fields = checkout_form(client, f"?buy={tee.skus[0].id}&qty=1")
+    assert client.post("/checkout", data=fields).status_code == 302
+    session.expire_all()
+    assert session.scalars(select(orders.models.Order)).one().coupon_fen == 15_00
+
+
+def test_wrong_codes_are_rate_limited(client, session, shop, shopper, address, tee):
+    from tests.conftest import login
+    from tests.test_shop_orders import checkout_form
+
+    amount_coupon(session, channel="code", name="达人专享", threshold_fen=0, value_fen=5_00)
+    login(client, shopper)
+    fields = checkout_form(client, f"?buy={tee.skus[0].id}&qty=1")
+    codes = [
+        client.post("/checkout/code", data=fields | {"code": f"WRONG{i:03d}"}).status_code for i in range(12)
+    ]
+    assert codes[:10] == [422] * 10 and codes[10:] == [429, 429]

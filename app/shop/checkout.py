@@ -6,15 +6,17 @@ from dataclasses import replace
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
 from app import orders
 from app.db_types import parse_id
+from app.distribution import services as distribution
 from app.distribution import web as share_tracking
-from app.extensions import db
+from app.extensions import db, limiter
+from app.marketing import codes, pricing
 from app.marketing import offers as marketing_offers
 from app.marketing import points as marketing_points
-from app.marketing import pricing
 from app.marketing.errors import MarketingError
 from app.numbers import parse_whole_number
 from app.orders.events import OrderError
@@ -51,7 +53,9 @@ class CheckoutItems:
         return {"sku": self.cart_skus} if self.cart_skus else {}
 
 
-def _checkout_page(form: CheckoutForm, items: CheckoutItems, *, status: int = 200, address=None):
+def _checkout_page(
+    form: CheckoutForm, items: CheckoutItems, *, status: int = 200, address=None, code_error: str = ""
+):
     errors: list[str] = list(form.form_errors)
     try:
         entries = items.entries()
@@ -96,6 +100,8 @@ def _checkout_page(form: CheckoutForm, items: CheckoutItems, *, status: int = 20
             quote=priced,
             chosen=chosen,
             points_offer=_points_offer(buyable, chosen),
+            codes_open=codes.code_template(db.session) is not None,
+            code_error=code_error,
             address=address,
             providers=providers,
             errors=errors,
@@ -216,6 +222,35 @@ def place_order():
         db.session.rollback()
         flash(str(error.message), "info")
         return redirect(url_for("shop.order_detail", number=order.number))
+
+
+def _user_key() -> str:
+    return f"user:{current_user.id}" if current_user.is_authenticated else get_remote_address()
+
+
+@bp.post("/checkout/code")
+@login_required
+@limiter.limit("10 per hour", key_func=_user_key, deduct_when=lambda response: response.status_code == 422)
+@limiter.limit("30 per hour", deduct_when=lambda response: response.status_code == 422)
+def apply_code():
+    """A distributor's coupon code typed at checkout: the shopper gets its coupon, chosen for this order,
+    and is bound to the distributor as if they had just opened the distributor's link. Wrong codes count
+    against a limit per shopper and per address."""
+    form = CheckoutForm()
+    items = CheckoutItems(request.form)
+    if not form.validate():
+        return _checkout_page(form, items, status=400)
+    typed = request.form.get("code", "")
+    try:
+        coupon, distributor = codes.redeem(db.session, current_user.id, typed)
+        source = f"{_('Coupon code')} {codes.code_of(db.session, distributor)}"
+        distribution.bind(db.session, current_user, distributor, source=source)
+        db.session.commit()
+    except MarketingError as error:
+        db.session.rollback()
+        return _checkout_page(form, items, status=422, code_error=str(error.message))
+    form.coupon.data = str(coupon.id)
+    return _checkout_page(form, items)
 
 
 def _expected_total(text: str) -> int:

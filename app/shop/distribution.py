@@ -33,6 +33,7 @@ from app.distribution.forms import WITHDRAWAL_METHODS, ApplyForm, WithdrawForm
 from app.distribution.models import ApplicationStatus, Distributor, WithdrawalStatus
 from app.extensions import db, htmx
 from app.forms import ActionForm, apply_service_error
+from app.marketing import codes
 from app.numbers import parse_whole_number
 from app.orders.models import Order
 from app.settings.services import get_shop_settings
@@ -352,10 +353,13 @@ def distribution_share(distributor: Distributor):
         "page" in request.args or request.headers.get("HX-Target") == "share-products"
     ):
         return render_block("shop/distribution/share.html", "product_items", **context)
+    code_template = codes.code_template(db.session)
     return render_template(
         "shop/distribution/share.html",
         shop_link=_shop_link(distributor),
         poster_version=_poster_version(distributor, None),
+        code_template=code_template,
+        my_code=codes.code_of(db.session, distributor) if code_template else "",
         **context,
     )
 
