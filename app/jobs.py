@@ -82,6 +82,9 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
         "%(num)d order received automatically", "%(num)d orders received automatically", n
     ),
     "released": lambda n: ngettext("%(num)d commission released", "%(num)d commissions released", n),
+    "expired_points": lambda n: ngettext(
+        "points expired for %(num)d shopper", "points expired for %(num)d shoppers", n
+    ),
     "mismatches": lambda n: ngettext("%(num)d balance mismatch", "%(num)d balance mismatches", n),
     "paid": lambda n: ngettext("%(num)d lost payment recovered", "%(num)d lost payments recovered", n),
     "closed": lambda n: ngettext(

@@ -541,3 +541,18 @@ def test_wrong_codes_are_rate_limited(client, session, shop, shopper, address, t
         client.post("/checkout/code", data=fields | {"code": f"WRONG{i:03d}"}).status_code for i in range(12)
     ]
     assert codes[:10] == [422] * 10 and codes[10:] == [429, 429]
+
+
+def test_the_points_expire_command_runs_as_a_job_and_the_ledger_audit_covers_points(runner, session, shopper):
+    from app.jobs import last_runs
+
+    points.add_points(session, shopper.id, 500, "earn", expires_at=utcnow() - timedelta(days=1))
+    session.commit()
+    result = runner.invoke(args=["points", "expire"])
+    assert result.exit_code == 0 and "expired_points=1" in result.output
+    assert "points-expire" in last_runs()
+    assert runner.invoke(args=["ledger", "audit"]).exit_code == 0
+    session.execute(MemberAccount.__table__.update().values(growth=7))
+    session.commit()
+    audit = runner.invoke(args=["ledger", "audit"])
+    assert audit.exit_code == 1 and f"shopper {shopper.id}: growth balance 7 != ledger 0" in audit.output

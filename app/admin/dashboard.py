@@ -14,7 +14,7 @@ from app.orders.queries import todays_takings
 from app.payments.gateways import payment_settings
 from app.settings.services import get_shop_settings
 
-ORDER_JOBS = ("orders-expire", "orders-autocomplete")
+ORDER_JOBS = ("orders-expire", "orders-autocomplete", "points-expire")
 
 
 def _gateway_jobs() -> tuple[str, ...]:

@@ -8,9 +8,10 @@ from flask.cli import AppGroup
 from app.distribution import ledger
 from app.extensions import db
 from app.jobs import JobAlreadyRunning, run_job
+from app.marketing import points
 
 distribution_cli = AppGroup("distribution", help="Distribution jobs.")
-ledger_cli = AppGroup("ledger", help="Commission ledger checks.")
+ledger_cli = AppGroup("ledger", help="Ledger checks: commission, points and growth.")
 
 
 def settle_work() -> dict:
@@ -31,12 +32,17 @@ def settle():
 
 @ledger_cli.command("audit")
 def audit():
-    """Prove every distributor's balances equal the sums of their ledger entries; exit 1 on any mismatch."""
+    """Prove every distributor's balances, and every shopper's points and growth, equal the sums of their
+    ledger entries; exit 1 on any mismatch."""
     mismatches = ledger.audit(db.session)
     for m in mismatches:
         click.echo(
             f"distributor {m.distributor_id}: {m.field} balance {m.balance} != ledger {m.ledger}", err=True
         )
+    member_mismatches = points.audit(db.session)
+    for m in member_mismatches:
+        click.echo(f"shopper {m.user_id}: {m.what} balance {m.balance} != ledger {m.ledger}", err=True)
+    mismatches = [*mismatches, *member_mismatches]
     run_job("ledger-audit", lambda: {"mismatches": len(mismatches)})
     if mismatches:
         sys.exit(1)
