@@ -49,4 +49,14 @@ def permission_required(permission: Permission):
     return decorator
 
 
-from app.admin import auth, catalog, dashboard, distribution, orders, payments, settings  # noqa: E402, F401
+from app.admin import (  # noqa: E402, F401
+    auth,
+    bulk_ship,
+    catalog,
+    dashboard,
+    distribution,
+    orders,
+    payments,
+    refunds,
+    settings,
+)
