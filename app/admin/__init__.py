@@ -53,10 +53,13 @@ from app.admin import (  # noqa: E402, F401
     auth,
     bulk_ship,
     catalog,
+    commissions,
     dashboard,
     distribution,
+    distributors,
     orders,
     payments,
     refunds,
     settings,
+    withdrawals,
 )

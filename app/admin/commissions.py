@@ -1,0 +1,340 @@
+"""Commission in the back office: the ledger with its filters and CSV export, running the settle and
+audit jobs by hand, orders whose commission a fraud flag holds, and one order's commission explained, with
+the merchant's hand on it (void, clear the flags)."""
+
+import csv
+import io
+from collections.abc import Iterator
+
+from flask import (
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+
+from app.accounts.models import Permission
+from app.admin import bp, permission_required
+from app.admin.distribution import COMMISSION_STATUS_LABELS, ENTRY_KIND_LABELS, JOBS
+from app.admin.viewutil import (
+    EXPORT_BATCH,
+    PER_PAGE,
+    first_error,
+    get_or_404,
+    is_fragment,
+    local_time,
+    text_arg,
+)
+from app.db_types import parse_id
+from app.distribution import admin_queries as queries
+from app.distribution import explain as explaining
+from app.distribution import ledger
+from app.distribution.admin_forms import VoidCommissionForm
+from app.distribution.cli import settle_work
+from app.distribution.models import (
+    Commission,
+    CommissionExplanation,
+    CommissionStatus,
+    Distributor,
+    LedgerEntry,
+)
+from app.extensions import db, htmx
+from app.forms import ActionForm
+from app.jobs import JobAlreadyRunning, describe_counts, last_runs, run_job
+from app.money import format_fen, yuan
+from app.orders.models import Order
+from app.webutil import csv_digits, csv_download, csv_line, csv_text, date_arg, page_arg, toast
+
+# ---------------------------------------------------------------- the commission ledger
+
+
+def _ledger_filters() -> queries.LedgerFilters:
+    date_from, date_to = date_arg("from"), date_arg("to")
+    if date_from and date_to and date_from > date_to:
+        date_from, date_to = date_to, date_from
+    distributor = request.args.get("distributor_id", "")
+    kind, status = request.args.get("kind", ""), request.args.get("status", "")
+    return queries.LedgerFilters(
+        q=text_arg("q"),
+        distributor_id=parse_id(distributor),
+        order=text_arg("order", 20),
+        kind=kind if kind in ENTRY_KIND_LABELS else "",
+        status=status if status in COMMISSION_STATUS_LABELS else "",
+        date_from=date_from,
+        date_to=date_to,
+    )
+
+
+def _ledger_args(filters: queries.LedgerFilters, **changes) -> dict:
+    args = {
+        "q": filters.q,
+        "distributor_id": filters.distributor_id,
+        "order": filters.order,
+        "kind": filters.kind,
+        "status": filters.status,
+        "from": filters.date_from.isoformat() if filters.date_from else None,
+        "to": filters.date_to.isoformat() if filters.date_to else None,
+    }
+    args.update(changes)
+    return {key: value for key, value in args.items() if value}
+
+
+@bp.get("/distribution/ledger")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_ledger():
+    filters = _ledger_filters()
+    page = db.paginate(queries.ledger_query(filters), page=page_arg(), per_page=PER_PAGE, error_out=False)
+    context = {
+        "page": page,
+        "filters": filters,
+        "filter_args": lambda **changes: _ledger_args(filters, **changes),
+        "totals": queries.ledger_totals(db.session, filters),
+        "people": queries.distributors_by_id(
+            db.session, [entry.distributor_id for entry in page.items] + [filters.distributor_id]
+        ),
+    }
+    if is_fragment("results"):
+        return render_block("admin/distribution/ledger.html", "results", **context)
+    runs = last_runs()
+    context["jobs"] = [(name, runs.get(name)) for name in JOBS]
+    return render_template("admin/distribution/ledger.html", **context)
+
+
+LEDGER_COLUMNS = (
+    _l("Entry No."),
+    _l("Time"),
+    _l("Distributor"),
+    _l("Distributor code"),
+    _l("Mobile"),
+    _l("Type"),
+    _l("Order No."),
+    _l("Level"),
+    _l("Frozen change"),
+    _l("Available change"),
+    _l("Withdrawn change"),
+    _l("Commission status"),
+    _l("Note"),
+)
+
+
+@bp.get("/distribution/ledger.csv")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_ledger_export():
+    """Every entry the ledger page shows now, newest first, streamed in batches (UTF-8 with a BOM so that
+    Excel shows the Chinese)."""
+    query = queries.ledger_query(_ledger_filters())
+
+    def generate() -> Iterator[str]:
+        yield "\ufeff" + csv_line([str(column) for column in LEDGER_COLUMNS])
+        last_id = None
+        while True:
+            batch_query = query.limit(EXPORT_BATCH)
+            if last_id is not None:
+                batch_query = batch_query.where(LedgerEntry.id < last_id)
+            batch = list(db.session.scalars(batch_query))
+            if not batch:
+                return
+            people = queries.distributors_by_id(db.session, [entry.distributor_id for entry in batch])
+            chunk = io.StringIO()
+            writer = csv.writer(chunk)
+            for entry in batch:
+                person = people.get(entry.distributor_id)
+                commission = entry.commission
+                writer.writerow(
+                    [
+                        entry.id,
+                        local_time(entry.created_at),
+                        csv_text(_distributor_name(person)),
+                        person.code if person else "",
+                        csv_digits(person.user.mobile if person else ""),
+                        str(ENTRY_KIND_LABELS.get(entry.kind, entry.kind)),
+                        csv_digits(commission.order.number if commission else ""),
+                        commission.level if commission else "",
+                        yuan(entry.frozen_delta_fen),
+                        yuan(entry.available_delta_fen),
+                        yuan(entry.withdrawn_delta_fen),
+                        str(COMMISSION_STATUS_LABELS.get(commission.status, "")) if commission else "",
+                        csv_text(entry.note),
+                    ]
+                )
+            # Long exports must not keep every row in the session.
+            loaded = {*batch, *people.values(), *(person.user for person in people.values())}
+            for entry in batch:
+                if entry.commission is not None:
+                    loaded.update((entry.commission, entry.commission.order))
+            for row in loaded:
+                if row in db.session:
+                    db.session.expunge(row)
+            yield chunk.getvalue()
+            last_id = batch[-1].id
+
+    stamp = format_datetime(format="yyyyMMdd-HHmm")
+    return csv_download(stream_with_context(generate()), f"commission-ledger-{stamp}.csv")
+
+
+def _distributor_name(distributor: Distributor | None) -> str:
+    if distributor is None:
+        return ""
+    return distributor.label
+
+
+@bp.post("/distribution/jobs/<name>")
+@permission_required(Permission.SETTINGS)
+def distribution_run_job(name: str):
+    """Run the settle or the audit job now, exactly as cron would (`flask distribution settle`,
+    `flask ledger audit`): under the job's lock, and recorded."""
+    if not ActionForm().validate_on_submit():
+        flash(_("The page has expired. Please refresh it and try again."), "error")
+        return redirect(url_for("admin.distribution_ledger"))
+    try:
+        if name == "settle":
+            summary = run_job("distribution-settle", settle_work)
+            flash(_("Settled: %(summary)s.", summary=describe_counts(summary)), "success")
+        elif name == "audit":
+            mismatches = ledger.audit(db.session)
+            run_job("ledger-audit", lambda: {"mismatches": len(mismatches)})
+            if mismatches:
+                details = "; ".join(
+                    f"#{m.distributor_id} {m.field} {format_fen(m.balance)} ≠ {format_fen(m.ledger)}"
+                    for m in mismatches[:10]
+                )
+                flash(
+                    _("The audit found %(n)d mismatches: %(details)s", n=len(mismatches), details=details),
+                    "error",
+                )
+            else:
+                flash(_("Audit passed: every balance equals the sum of its ledger entries."), "success")
+        else:
+            abort(404)
+    except JobAlreadyRunning:
+        flash(_("This job is running elsewhere right now. Try again in a minute."), "error")
+    return redirect(url_for("admin.distribution_ledger"))
+
+
+# ---------------------------------------------------------------- fraud holds
+
+
+def _flag_texts(record: CommissionExplanation | None) -> list[str]:
+    if record is None or not record.flags:
+        return []
+    names = {
+        info["distributor_id"]: info for info in record.data.get("chain", []) if info.get("distributor_id")
+    }
+    return [explaining._flag_text(flag, names, False) for flag in record.flags]
+
+
+@bp.get("/distribution/fraud")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_fraud():
+    page = db.paginate(queries.held_orders_query(), page=page_arg(), per_page=PER_PAGE, error_out=False)
+    ids = [order.id for order in page.items]
+    records = queries.explanations_for(db.session, ids)
+    return render_template(
+        "admin/distribution/fraud.html",
+        page=page,
+        flags={order_id: _flag_texts(record) for order_id, record in records.items()},
+        frozen=queries.frozen_by_order(db.session, ids),
+        void_form=VoidCommissionForm(formdata=None),
+        clear_form=ActionForm(formdata=None),
+    )
+
+
+# ---------------------------------------------------------------- one order's commission
+
+
+def _order_or_404(order_id: int) -> Order:
+    return get_or_404(Order, order_id, _("This order does not exist."))
+
+
+def _panel_context(order: Order, *, void_form=None) -> dict:
+    record = db.session.scalar(
+        select(CommissionExplanation).where(CommissionExplanation.order_id == order.id)
+    )
+    commissions = list(db.session.scalars(select(Commission).where(Commission.order_id == order.id)))
+    return {
+        "order": order,
+        "view": explaining.explain(db.session, order),
+        "record": record,
+        "snapshot": (record.data.get("settings") if record and record.data else None),
+        "can_void": any(c.status == CommissionStatus.FROZEN for c in commissions),
+        "flags_open": bool(record and record.flags and not record.flags_cleared_at),
+        "void_form": void_form or VoidCommissionForm(formdata=None),
+        "clear_form": ActionForm(formdata=None),
+        "standalone": False,
+    }
+
+
+@bp.get("/distribution/orders/<int:order_id>/commission")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_order_commission(order_id: int):
+    """The explanation panel: loaded by htmx into the order page, or shown as a page of its own."""
+    order = _order_or_404(order_id)
+    context = _panel_context(order)
+    if htmx:
+        return render_template("admin/distribution/_order_commission.html", **context)
+    context["standalone"] = True
+    return render_template("admin/distribution/order_commission.html", **context)
+
+
+def _panel_result(order: Order, message: str, *, void_form=None):
+    level = "error" if void_form is not None else "success"
+    back = request.form.get("back", "")
+    if not htmx:
+        flash(message, level)
+        if back == "fraud":
+            return redirect(url_for("admin.distribution_fraud"))
+        return redirect(url_for("admin.distribution_order_commission", order_id=order.id))
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    if back == "fraud":
+        # A handled row leaves the list; a refusal leaves it as it was and says why in a toast.
+        response = make_response("" if void_form is None else message, 200 if void_form is None else 400)
+        return toast(response, message, level)
+    html = render_template(
+        "admin/distribution/_order_commission.html", **_panel_context(order, void_form=void_form)
+    )
+    return toast(make_response(html, 422 if void_form is not None else 200), message, level)
+
+
+@bp.post("/distribution/orders/<int:order_id>/clear-flags")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_order_clear_flags(order_id: int):
+    order = _order_or_404(order_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return _panel_result(order, first_error(form), void_form=VoidCommissionForm(formdata=None))
+    try:
+        ledger.clear_flags(db.session, order, actor=current_user)
+    except ledger.LedgerError as error:
+        db.session.rollback()
+        return _panel_result(order, str(error.message), void_form=VoidCommissionForm(formdata=None))
+    db.session.commit()
+    return _panel_result(order, _("Flags cleared: the commission is released as usual once due."))
+
+
+@bp.post("/distribution/orders/<int:order_id>/void")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_order_void(order_id: int):
+    order = _order_or_404(order_id)
+    form = VoidCommissionForm()
+    if not form.validate_on_submit():
+        return _panel_result(order, first_error(form), void_form=form)
+    try:
+        count = ledger.void_order_commission(db.session, order, actor=current_user, reason=form.reason.data)
+    except ledger.LedgerError as error:
+        db.session.rollback()
+        if error.field == "reason":
+            form.reason.errors = [str(error.message)]
+        return _panel_result(order, str(error.message), void_form=form)
+    db.session.commit()
+    return _panel_result(order, _("%(n)d commissions voided; the distributors see your reason.", n=count))

@@ -1,0 +1,331 @@
+"""Distributors in the back office: the list and each distributor's page (team, ledger, status, grade),
+the grades, the applications queue and the binding log."""
+
+from flask import Response, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+
+from app.accounts.models import Permission, User
+from app.admin import bp, permission_required
+from app.admin.distribution import APPLICATION_STATUS_LABELS
+from app.admin.viewutil import PER_PAGE, first_error, get_or_404, is_fragment, text_arg
+from app.db_types import parse_id
+from app.distribution import admin_queries as queries
+from app.distribution import ledger
+from app.distribution import services as dist
+from app.distribution.admin_forms import (
+    DisableDistributorForm,
+    GradeChoiceForm,
+    GradeForm,
+    RejectApplicationForm,
+)
+from app.distribution.models import Distributor, DistributorApplication, DistributorGrade, Withdrawal
+from app.extensions import db, htmx
+from app.forms import ActionForm
+from app.webutil import page_arg, toast
+
+# ---------------------------------------------------------------- distributors
+
+
+def _distributor_or_404(distributor_id: int) -> Distributor:
+    return get_or_404(Distributor, distributor_id, _("This distributor does not exist."))
+
+
+def _distributor_filters() -> queries.DistributorFilters:
+    status = request.args.get("status", "")
+    grade = request.args.get("grade", "")
+    return queries.DistributorFilters(
+        q=text_arg("q"),
+        status=status if status in ("active", "disabled") else "",
+        grade=grade if grade == "none" or parse_id(grade) is not None else "",
+    )
+
+
+@bp.get("/distribution", endpoint="distribution")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_distributors():
+    filters = _distributor_filters()
+    page = db.paginate(
+        queries.distributors_query(filters), page=page_arg(), per_page=PER_PAGE, error_out=False
+    )
+    context = {
+        "page": page,
+        "stats": queries.distributor_stats(db.session, page.items),
+        "filters": filters,
+        "filtering": bool(filters.q or filters.status or filters.grade),
+        "grades": queries.grades(db.session),
+    }
+    if is_fragment("results"):
+        return render_block("admin/distribution/distributors.html", "results", **context)
+    return render_template("admin/distribution/distributors.html", **context)
+
+
+def _distributor_context(distributor: Distributor, **forms) -> dict:
+    grades = queries.grades(db.session)
+    team_query = queries.team_query(distributor)
+    team = list(db.session.scalars(team_query.limit(50)))
+    context = {
+        "distributor": distributor,
+        "stats": queries.distributor_stats(db.session, [distributor])[distributor.id],
+        "grades": grades,
+        "team": team,
+        "team_below": queries.team_sizes_below(db.session, team),
+        "team_distributors": queries.distributor_user_ids(db.session, [user.id for user in team]),
+        "bindings": list(db.session.scalars(queries.distributor_binding_query(distributor).limit(30))),
+        "withdrawals": list(
+            db.session.scalars(
+                select(Withdrawal)
+                .where(Withdrawal.distributor_id == distributor.id)
+                .order_by(Withdrawal.id.desc())
+                .limit(10)
+            )
+        ),
+        "applications": list(
+            db.session.scalars(
+                select(DistributorApplication)
+                .where(DistributorApplication.user_id == distributor.user_id)
+                .order_by(DistributorApplication.id.desc())
+            )
+        ),
+        "status_form": forms.get("status_form") or DisableDistributorForm(formdata=None),
+        "grade_form": forms.get("grade_form")
+        or GradeChoiceForm(formdata=None, grades=grades, data={"grade_id": str(distributor.grade_id or "")}),
+    }
+    referrer = db.session.get(User, distributor.user.referrer_id) if distributor.user.referrer_id else None
+    context["referrer"] = referrer
+    context["referrer_distributor"] = dist.distributor_of(db.session, referrer.id) if referrer else None
+    context["ledger_page"] = db.paginate(
+        queries.ledger_query(queries.LedgerFilters(distributor_id=distributor.id)),
+        page=page_arg("ledger_page"),
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    return context
+
+
+@bp.get("/distribution/distributors/<int:distributor_id>")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_distributor(distributor_id: int):
+    distributor = _distributor_or_404(distributor_id)
+    # Balances are shown: release what is due first, as the distributor's own pages do.
+    if ledger.release_due(db.session, distributor_id=distributor.id):
+        db.session.commit()
+        db.session.refresh(distributor)
+    context = _distributor_context(distributor)
+    if is_fragment("distributor-ledger"):
+        return render_block("admin/distribution/distributor.html", "ledger_entries", **context)
+    return render_template("admin/distribution/distributor.html", **context)
+
+
+def _distributor_result(distributor: Distributor, message: str, *, failed: dict | None = None):
+    """After a change on the distributor page: its status card again (htmx) or the page with a flash."""
+    level = "error" if failed else "success"
+    if not htmx:
+        flash(message, level)
+        return redirect(url_for("admin.distribution_distributor", distributor_id=distributor.id))
+    db.session.expire_all()
+    distributor = db.session.get(Distributor, distributor.id)
+    html = render_block(
+        "admin/distribution/distributor.html",
+        "status_card",
+        **_distributor_context(distributor, **(failed or {})),
+    )
+    return toast(make_response(html, 422 if failed else 200), message, level)
+
+
+@bp.post("/distribution/distributors/<int:distributor_id>/active")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_distributor_active(distributor_id: int):
+    distributor = _distributor_or_404(distributor_id)
+    form = DisableDistributorForm()
+    if not form.validate_on_submit():
+        return _distributor_result(distributor, first_error(form), failed={"status_form": form})
+    active = request.form.get("active") == "1"
+    dist.set_distributor_active(db.session, distributor, active, reason=form.reason.data or "")
+    db.session.commit()
+    if active:
+        message = _("%(name)s can share and earn again.", name=distributor.user.display_name)
+    else:
+        message = _(
+            "%(name)s is disabled: no new commission, no new bindings.", name=distributor.user.display_name
+        )
+    return _distributor_result(distributor, message)
+
+
+@bp.post("/distribution/distributors/<int:distributor_id>/grade")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_distributor_grade(distributor_id: int):
+    distributor = _distributor_or_404(distributor_id)
+    form = GradeChoiceForm(grades=queries.grades(db.session))
+    if not form.validate_on_submit():
+        return _distributor_result(distributor, first_error(form), failed={"grade_form": form})
+    try:
+        dist.set_grade(db.session, distributor, form.chosen)
+    except dist.DistributionError as error:
+        db.session.rollback()
+        form.grade_id.errors = [str(error.message)]
+        return _distributor_result(distributor, str(error.message), failed={"grade_form": form})
+    db.session.commit()
+    grade = distributor.grade.name if distributor.grade else _("No grade")
+    return _distributor_result(distributor, _("Grade changed to %(grade)s.", grade=grade))
+
+
+# ---------------------------------------------------------------- grades
+
+
+@bp.get("/distribution/grades")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_grades():
+    return render_template(
+        "admin/distribution/grades.html",
+        grades=queries.grades(db.session),
+        members=queries.grade_member_counts(db.session),
+        settings=dist.get_settings(db.session),
+        delete_form=ActionForm(formdata=None),
+    )
+
+
+@bp.route("/distribution/grades/new", methods=["GET", "POST"])
+@permission_required(Permission.SETTINGS)
+def distribution_grades_new():
+    return _grade_form(None)
+
+
+@bp.route("/distribution/grades/<int:grade_id>", methods=["GET", "POST"])
+@permission_required(Permission.SETTINGS)
+def distribution_grades_edit(grade_id: int):
+    return _grade_form(get_or_404(DistributorGrade, grade_id, _("This grade does not exist.")))
+
+
+def _grade_form(grade: DistributorGrade | None):
+    form = GradeForm(grade=grade) if request.method == "GET" else GradeForm()
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            try:
+                dist.save_grade(
+                    db.session, grade, name=form.name.data, rates_bp=form.rates_bp(), sort=form.sort.data or 0
+                )
+            except dist.DistributionError as error:
+                db.session.rollback()
+                form.apply_error(error)
+            else:
+                db.session.commit()
+                flash(_("Grade “%(name)s” saved.", name=form.name.data.strip()), "success")
+                return redirect(url_for("admin.distribution_grades"))
+    html = render_template(
+        "admin/distribution/grade_form.html", form=form, grade=grade, settings=dist.get_settings(db.session)
+    )
+    return make_response(html, status)
+
+
+@bp.post("/distribution/grades/<int:grade_id>/delete")
+@permission_required(Permission.SETTINGS)
+def distribution_grades_delete(grade_id: int):
+    grade = get_or_404(DistributorGrade, grade_id, _("This grade does not exist."))
+    if ActionForm().validate_on_submit():
+        name = grade.name
+        # Its distributors fall back to no grade (the shop's rates); commission already written keeps the
+        # rates it was worked out with.
+        db.session.delete(grade)
+        db.session.commit()
+        flash(_("Grade “%(name)s” deleted; its distributors now use the shop's rates.", name=name), "success")
+    else:
+        flash(_("The page has expired. Please refresh it and try again."), "error")
+    if htmx:
+        return Response(status=200, headers={"HX-Redirect": url_for("admin.distribution_grades")})
+    return redirect(url_for("admin.distribution_grades"))
+
+
+# ---------------------------------------------------------------- applications
+
+
+def _application_or_404(application_id: int) -> DistributorApplication:
+    return get_or_404(DistributorApplication, application_id, _("This application does not exist."))
+
+
+@bp.get("/distribution/applications")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_applications():
+    tab = request.args.get("tab", "pending")
+    tab = tab if tab in queries.APPLICATION_TABS else "pending"
+    context = {
+        "page": db.paginate(
+            queries.applications_query(tab), page=page_arg(), per_page=PER_PAGE, error_out=False
+        ),
+        "tab": tab,
+        "tabs": queries.APPLICATION_TABS,
+        "tab_labels": APPLICATION_STATUS_LABELS,
+        "counts": queries.application_counts(db.session),
+        "settings": dist.get_settings(db.session),
+        "forms": {},
+    }
+    return render_template("admin/distribution/applications.html", **context)
+
+
+def _application_row(application: DistributorApplication, message: str, *, form=None):
+    level = "error" if form is not None else "success"
+    if not htmx:
+        flash(message, level)
+        return redirect(url_for("admin.distribution_applications"))
+    db.session.expire_all()
+    application = db.session.get(DistributorApplication, application.id)
+    html = render_template(
+        "admin/distribution/_application_row.html", application=application, reject_form=form
+    )
+    return toast(make_response(html, 422 if form is not None else 200), message, level)
+
+
+@bp.post("/distribution/applications/<int:application_id>/approve")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_applications_approve(application_id: int):
+    application = _application_or_404(application_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return _application_row(application, first_error(form), form=RejectApplicationForm(formdata=None))
+    try:
+        dist.approve_application(db.session, application, actor=current_user)
+    except dist.DistributionError as error:
+        db.session.rollback()
+        return _application_row(application, str(error.message), form=RejectApplicationForm(formdata=None))
+    db.session.commit()
+    return _application_row(application, _("%(name)s is now a distributor.", name=application.real_name))
+
+
+@bp.post("/distribution/applications/<int:application_id>/reject")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_applications_reject(application_id: int):
+    application = _application_or_404(application_id)
+    form = RejectApplicationForm()
+    if not form.validate_on_submit():
+        return _application_row(application, first_error(form), form=form)
+    try:
+        dist.reject_application(db.session, application, actor=current_user, reason=form.reject_reason.data)
+    except dist.DistributionError as error:
+        db.session.rollback()
+        form.reject_reason.errors = [str(error.message)]
+        return _application_row(application, str(error.message), form=form)
+    db.session.commit()
+    return _application_row(application, _("Application rejected; the applicant sees your reason."))
+
+
+# ---------------------------------------------------------------- binding log
+
+
+@bp.get("/distribution/bindings")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_bindings():
+    member, distributor = text_arg("member"), text_arg("distributor")
+    context = {
+        "page": db.paginate(
+            queries.bindings_query(member, distributor), page=page_arg(), per_page=PER_PAGE, error_out=False
+        ),
+        "member": member,
+        "distributor_q": distributor,
+    }
+    if is_fragment("results"):
+        return render_block("admin/distribution/bindings.html", "results", **context)
+    return render_template("admin/distribution/bindings.html", **context)

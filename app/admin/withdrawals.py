@@ -1,0 +1,160 @@
+"""Withdrawals in the back office: the queue by status, approving, paying (with the transfer reference)
+or rejecting each one, and approved bank-card withdrawals as one CSV batch for the bank."""
+
+from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+from sqlalchemy import func, select
+
+from app.accounts.models import Permission
+from app.admin import bp, permission_required
+from app.admin.viewutil import PER_PAGE, first_error, get_or_404, is_fragment, text_arg
+from app.distribution import admin_queries as queries
+from app.distribution import ledger
+from app.distribution.admin_forms import PayWithdrawalForm, RejectWithdrawalForm
+from app.distribution.models import Withdrawal
+from app.extensions import db, htmx
+from app.forms import ActionForm
+from app.money import format_fen, yuan
+from app.webutil import csv_digits, csv_download, csv_line, csv_text, page_arg, toast
+
+
+@bp.get("/distribution/withdrawals")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_withdrawals():
+    tab = request.args.get("tab", "requested")
+    tab = tab if tab in queries.WITHDRAWAL_TABS else "requested"
+    q = text_arg("q")
+    context = {
+        "page": db.paginate(
+            queries.withdrawals_query(tab, q), page=page_arg(), per_page=PER_PAGE, error_out=False
+        ),
+        "tab": tab,
+        "q": q,
+        "tabs": queries.WITHDRAWAL_TABS,
+        "counts": queries.withdrawal_counts(db.session),
+        "bank_batch": db.session.scalar(
+            select(func.count()).select_from(queries.bank_batch_query().order_by(None).subquery())
+        ),
+        "forms": {},
+    }
+    if is_fragment("results"):
+        return render_block("admin/distribution/withdrawals.html", "results", **context)
+    return render_template("admin/distribution/withdrawals.html", **context)
+
+
+def _withdrawal_or_404(withdrawal_id: int) -> Withdrawal:
+    return get_or_404(Withdrawal, withdrawal_id, _("This withdrawal does not exist."))
+
+
+def _withdrawal_row(withdrawal: Withdrawal, message: str, *, failed: dict | None = None):
+    level = "error" if failed else "success"
+    if not htmx:
+        flash(message, level)
+        return redirect(url_for("admin.distribution_withdrawals", tab=withdrawal.status))
+    db.session.expire_all()
+    withdrawal = db.session.get(Withdrawal, withdrawal.id)
+    html = render_template(
+        "admin/distribution/_withdrawal_row.html", withdrawal=withdrawal, forms=failed or {}
+    )
+    return toast(make_response(html, 422 if failed else 200), message, level)
+
+
+@bp.post("/distribution/withdrawals/<int:withdrawal_id>/approve")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_withdrawals_approve(withdrawal_id: int):
+    withdrawal = _withdrawal_or_404(withdrawal_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return _withdrawal_row(withdrawal, first_error(form), failed={"approve": form})
+    try:
+        ledger.approve_withdrawal(db.session, withdrawal, actor=current_user)
+    except ledger.LedgerError as error:
+        db.session.rollback()
+        return _withdrawal_row(withdrawal, str(error.message), failed={"approve": form})
+    db.session.commit()
+    return _withdrawal_row(
+        withdrawal,
+        _("Approved. Transfer %(amount)s, then mark it paid.", amount=format_fen(withdrawal.net_fen)),
+    )
+
+
+@bp.post("/distribution/withdrawals/<int:withdrawal_id>/pay")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_withdrawals_pay(withdrawal_id: int):
+    withdrawal = _withdrawal_or_404(withdrawal_id)
+    form = PayWithdrawalForm()
+    if not form.validate_on_submit():
+        return _withdrawal_row(withdrawal, first_error(form), failed={"pay": form})
+    try:
+        ledger.mark_withdrawal_paid(db.session, withdrawal, actor=current_user, reference=form.reference.data)
+    except ledger.LedgerError as error:
+        db.session.rollback()
+        if error.field == "reference":
+            form.reference.errors = [str(error.message)]
+        return _withdrawal_row(withdrawal, str(error.message), failed={"pay": form})
+    db.session.commit()
+    return _withdrawal_row(withdrawal, _("Marked as paid. The distributor sees 已打款."))
+
+
+@bp.post("/distribution/withdrawals/<int:withdrawal_id>/reject")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_withdrawals_reject(withdrawal_id: int):
+    withdrawal = _withdrawal_or_404(withdrawal_id)
+    form = RejectWithdrawalForm()
+    if not form.validate_on_submit():
+        return _withdrawal_row(withdrawal, first_error(form), failed={"reject": form})
+    try:
+        ledger.reject_withdrawal(db.session, withdrawal, actor=current_user, reason=form.reason.data)
+    except ledger.LedgerError as error:
+        db.session.rollback()
+        form.reason.errors = [str(error.message)]
+        return _withdrawal_row(withdrawal, str(error.message), failed={"reject": form})
+    db.session.commit()
+    return _withdrawal_row(
+        withdrawal,
+        _(
+            "Rejected. %(amount)s is back in the distributor's balance.",
+            amount=format_fen(withdrawal.amount_fen),
+        ),
+    )
+
+
+BANK_COLUMNS = (
+    _l("Withdrawal No."),
+    _l("Account holder"),
+    _l("Card number"),
+    _l("Bank"),
+    _l("Branch"),
+    _l("Amount"),
+    _l("Fee"),
+    _l("To transfer"),
+    _l("Transfer reference"),
+)
+
+
+@bp.get("/distribution/withdrawals/bank.csv")
+@permission_required(Permission.DISTRIBUTION)
+def distribution_withdrawals_bank_csv():
+    """Approved bank-card withdrawals as one batch for the bank: the reference column is left empty for
+    the merchant to fill in from the bank's receipt."""
+    rows = [
+        [
+            withdrawal.id,
+            csv_text(withdrawal.account.get("name", "")),
+            csv_digits(withdrawal.account.get("account", "")),
+            csv_text(withdrawal.account.get("bank", "")),
+            csv_text(withdrawal.account.get("branch", "")),
+            yuan(withdrawal.amount_fen),
+            yuan(withdrawal.fee_fen),
+            yuan(withdrawal.net_fen),
+            "",
+        ]
+        for withdrawal in db.session.scalars(queries.bank_batch_query())
+    ]
+    body = "\ufeff" + "".join(csv_line(row) for row in [[str(c) for c in BANK_COLUMNS], *rows])
+    stamp = format_datetime(format="yyyyMMdd-HHmm")
+    return csv_download(body, f"withdrawals-bank-{stamp}.csv")
