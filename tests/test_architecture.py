@@ -30,7 +30,17 @@ LAYERS = {
     3: {"payments"},
     4: {"distribution", "marketing"},
     5: {"shop", "admin", "api", "reports"},
-    6: {"demo", "demo_history", "demo_art", "cli", "models", "__init__"},
+    6: {
+        "demo",
+        "demo_history",
+        "demo_orders",
+        "demo_art",
+        "demo_drawings",
+        "demo_sketch",
+        "cli",
+        "models",
+        "__init__",
+    },
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}
 # Pure functions (no database, no request) that only use layer 0: any layer may call them. The price of a
