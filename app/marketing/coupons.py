@@ -287,7 +287,7 @@ def held_coupon(session: Session, user_id: int, coupon_id, now: datetime | None 
     """The coupon a checkout names, if it is this shopper's and usable now; else a clear refusal."""
     now = now or utcnow()
     found_id = parse_id(coupon_id)
-    coupon = session.get(Coupon, found_id) if found_id else None
+    coupon = session.get(Coupon, found_id, options=[joinedload(Coupon.template)]) if found_id else None
     if coupon is None or coupon.user_id != user_id:
         raise MarketingError(_l("This coupon is not yours or does not exist."), "coupon")
     if coupon.status != CouponStatus.UNUSED:

@@ -30,10 +30,12 @@ def add_points(
     note: str = "",
 ) -> bool:  # fmt: skip
     """Write one entry and move the balance with it. A spend only succeeds while the balance covers it
-    (a conditional update: two checkouts at once can never take it below zero) and raises otherwise.
-    False when `once_key` was written before (a retried signal)."""
+    and raises otherwise (`_spend`). False when `once_key` was written before (a retried signal)."""
     if amount == 0:
         return False
+    if kind == PointsKind.SPEND:
+        _spend(session, user_id, amount, order_id=order_id, once_key=once_key, note=note)
+        return True
     members.ensure_account(session, user_id)
     try:
         with session.begin_nested():
@@ -50,17 +52,12 @@ def add_points(
                     note=note[:100],
                 )  # fmt: skip
             )
-            guard = [MemberAccount.user_id == user_id]
-            if kind == PointsKind.SPEND:
-                guard.append(MemberAccount.points >= -amount)
-            changed = session.execute(
+            session.execute(
                 update(MemberAccount)
-                .where(*guard)
+                .where(MemberAccount.user_id == user_id)
                 .values(points=MemberAccount.points + amount)
                 .execution_options(synchronize_session=False)
-            ).rowcount
-            if not changed:
-                raise MarketingError(_l("You do not have that many points any more."), "points")
+            )
     except IntegrityError:
         return False
     loaded = session.get(MemberAccount, user_id)
@@ -69,7 +66,34 @@ def add_points(
     return True
 
 
-def for_checkout(session: Session, user_id: int | None, asked) -> pricing.Points | None:
+def _spend(session: Session, user_id: int, amount: int, *, order_id, once_key, note) -> None:
+    """A spend for a new order: the balance goes down only while it covers the amount (a conditional
+    update: two checkouts at once can never take it below zero). No savepoint: the entry is new with its
+    order, so it cannot be a repeat, and a refusal undoes the whole order anyway."""
+    changed = session.execute(
+        update(MemberAccount)
+        .where(MemberAccount.user_id == user_id, MemberAccount.points >= -amount)
+        .values(points=MemberAccount.points + amount)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not changed:
+        raise MarketingError(_l("You do not have that many points any more."), "points")
+    session.execute(
+        insert(PointsEntry).values(
+            user_id=user_id,
+            kind=PointsKind.SPEND,
+            amount=amount,
+            order_id=order_id,
+            once_key=once_key,
+            note=note[:100],
+        )  # fmt: skip
+    )
+    loaded = session.get(MemberAccount, user_id)
+    if loaded is not None:
+        session.expire(loaded)
+
+
+def for_checkout(session: Session, user_id: int | None, asked, *, account=None) -> pricing.Points | None:
     """The points step of a basket: the shop's rules and the buyer's balance. Asking for more than one
     may use is not an error (price_basket says how many were used); a value that is not a whole
     number of 0 or more is, and is reported by price_basket as bad_points."""
@@ -79,7 +103,7 @@ def for_checkout(session: Session, user_id: int | None, asked) -> pricing.Points
     if isinstance(asked, int) and not isinstance(asked, bool) and asked > MAX_POINTS_ASKED:
         asked = MAX_POINTS_ASKED
     return pricing.Points(
-        balance=balance(session, user_id),
+        balance=account.points if account is not None else balance(session, user_id),
         use=asked,
         fen_per_point=settings.fen_per_point,
         max_bp=settings.points_max_bp,

@@ -13,17 +13,21 @@ from app.orders import signals
 
 
 def _on_order_placed(order, *, session, offers, **_):
-    timed = {line.activity_id for line in order.lines if line.activity_kind == "timed"}
-    if offers.coupon is None and not order.points_used and not timed:
-        return
-    members.lock_account(session, order.user_id)  # one shopper's checkouts, one after the other
+    # The coupon and the points are taken by conditional updates (a second checkout finds them gone).
     if offers.coupon is not None:
         coupons.use(session, order, offers.coupon.key)
     points.spend_for_order(session, order)
-    for discount_id in timed:
-        discount = session.get(TimedDiscount, discount_id)
-        limit = discount.per_user_limit if discount is not None else None
-        if limit and campaigns.bought_in_activity(session, order.user_id, discount_id) > limit:
+    limited = [
+        discount
+        for discount_id in {line.activity_id for line in order.lines if line.activity_kind == "timed"}
+        if (discount := session.get(TimedDiscount, discount_id)) is not None and discount.per_user_limit
+    ]
+    if limited:
+        # A limit per customer counts their orders: one shopper's checkouts are counted one after the other.
+        members.lock_account(session, order.user_id)
+    for discount in limited:
+        limit = discount.per_user_limit
+        if campaigns.bought_in_activity(session, order.user_id, discount.id) > limit:
             raise MarketingError(
                 _l(
                     "“%(name)s” allows %(n)d per customer. Please lower the quantity.",
