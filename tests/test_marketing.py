@@ -261,7 +261,9 @@ def test_completion_earns_points_and_growth_and_a_refund_takes_their_share_back(
     assert account.growth == 240 and account.level.name == "普通"
 
     line = order.lines[0]
+    assert (line.subtotal_fen, line.points_fen, line.paid_fen) == (300_00, 60_00, 240_00)
     refund = orders.refunds.request_refund(session, order, shopper, items={line.id: 1}, reason="不要了")
+    assert refund.amount_fen == 80_00  # a third of what was paid for the line, not of its list price
     orders.refunds.approve_refund(session, refund, actor=staff, restock=True)
     session.commit()
     session.expire_all()
@@ -556,3 +558,37 @@ def test_the_points_expire_command_runs_as_a_job_and_the_ledger_audit_covers_poi
     session.commit()
     audit = runner.invoke(args=["ledger", "audit"])
     assert audit.exit_code == 1 and f"shopper {shopper.id}: growth balance 7 != ledger 0" in audit.output
+
+
+def test_tampered_checkout_posts_get_a_clear_refusal_and_change_nothing(
+    client, session, shop, shopper, address, tee
+):
+    from tests.conftest import login
+    from tests.test_shop_orders import checkout_form
+
+    stranger = factories.UserFactory()
+    template = amount_coupon(session, per_user_limit=2, threshold_fen=0)
+    theirs = coupons.claim(session, stranger.id, template.id)
+    give_points(session, shopper, 1000)
+    login(client, shopper)
+    fields = checkout_form(client, f"?buy={tee.skus[0].id}&qty=1")
+    for changes, words in (
+        ({"coupon": str(theirs.id)}, "不属于你"),
+        ({"coupon": "99999999999999999999"}, "不属于你"),
+        ({"coupon": "<script>alert(1)</script>"}, "不属于你"),
+        ({"use_points": "y", "points": "-500"}, "积分数量"),
+        ({"use_points": "y", "points": "1e9"}, "积分数量"),
+        ({"use_points": "y", "points": "9" * 40}, "积分数量"),
+    ):
+        response = client.post("/checkout", data=fields | changes)
+        assert response.status_code == 422, (changes, response.status_code)
+        assert words in response.get_data(as_text=True), changes
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(orders.models.Order)) == 0
+    assert balance(session, shopper) == 1000
+    assert session.get(Coupon, theirs.id).status == CouponStatus.UNUSED
+    # Asking for more points than the shopper has is not an error: the page's own number is used.
+    page = client.get(
+        f"/checkout?buy={tee.skus[0].id}&qty=1&idempotency_key={fields['idempotency_key']}&use_points=y"
+    )
+    assert "用 1000 积分抵 ¥10.00" in page.get_data(as_text=True)
