@@ -34,6 +34,7 @@ LAYERS = {
         "demo",
         "demo_history",
         "demo_orders",
+        "demo_marketing",
         "demo_art",
         "demo_drawings",
         "demo_sketch",

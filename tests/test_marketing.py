@@ -592,3 +592,34 @@ def test_tampered_checkout_posts_get_a_clear_refusal_and_change_nothing(
         f"/checkout?buy={tee.skus[0].id}&qty=1&idempotency_key={fields['idempotency_key']}&use_points=y"
     )
     assert "用 1000 积分抵 ¥10.00" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("pays", [False, True])
+def test_an_activity_line_pays_commission_only_when_its_activity_says_so(session, shopper, address, pays):
+    from app.distribution import explain
+    from app.distribution.models import Commission
+    from tests.test_distribution import bind, distributor, settings
+
+    settings(session)
+    bind(session, shopper, distributor(session))
+    product = factories.ProductFactory(skus=[{"price_fen": 100_00, "stock": 10}])
+    now = utcnow()
+    campaigns.save_timed_discount(
+        session,
+        None,
+        {
+            "name": "限时",
+            "starts_at": now - timedelta(hours=1),
+            "ends_at": now + timedelta(hours=1),
+            "pays_commission": pays,
+            "items": [campaigns.ItemDraft(product.skus[0].id, price_fen=80_00)],
+        },
+    )
+    session.commit()
+    order = place(session, shopper, address, {product.skus[0].id: 1})
+    pay_with_sandbox(session, order, shopper)
+    assert order.lines[0].unit_fen == 80_00
+    paid = session.scalars(select(Commission.original_fen).where(Commission.order_id == order.id)).all()
+    assert (sum(paid) > 0) is pays
+    notes = [row.note for row in explain.explain(session, order).shares]
+    assert any("活动" in note for note in notes) is (not pays)

@@ -187,6 +187,8 @@ def _share_note(share: dict, line: dict, settings: dict) -> str:
     reason = share["reason"]
     if reason == engine.NO_BENEFICIARY:
         return _("No one at this level")
+    if reason == engine.OPTED_OUT and line.get("activity_no_commission"):
+        return _("Sold at an activity price: the activity pays no commission")
     if reason == engine.OPTED_OUT:
         return _("The product pays no commission")
     if reason == engine.INACTIVE:

@@ -128,8 +128,15 @@ def create_commission_for_order(session: Session, order: Order) -> list[Commissi
             else None
         )
         opted_out = bool(product and product.commission_opt_out)
+        # A line at an activity price (限时折扣, …) pays commission only when its activity says so.
+        activity_off = not line.pays_commission
         lines.append(
-            engine.Line(base_fen=line.paid_fen, qty=line.qty, rates_bp=rates, commission=not opted_out)
+            engine.Line(
+                base_fen=line.paid_fen,
+                qty=line.qty,
+                rates_bp=rates,
+                commission=not (opted_out or activity_off),
+            )
         )
         line_infos.append(
             {
@@ -142,6 +149,7 @@ def create_commission_for_order(session: Session, order: Order) -> list[Commissi
                 "base_fen": line.paid_fen,
                 "product_rates_bp": list(rates) if rates is not None else None,
                 "opted_out": opted_out,
+                "activity_no_commission": activity_off,
             }
         )
     result = engine.compute(config, buyer_person, uplines, lines)
