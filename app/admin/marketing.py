@@ -1,0 +1,251 @@
+"""Marketing (营销) in the back office: the words its pages use, the plumbing its forms share, member levels and
+the points settings, and the product and SKU searches the offer forms use. 限时折扣 and 满减 are in
+app.admin.marketing_campaigns, coupons in app.admin.marketing_coupons. The rules live in app.marketing; these
+views parse input, call them, commit or roll back, and render."""
+
+from flask import Response, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from jinja2_fragments.flask import render_block
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.accounts.models import Permission
+from app.admin import bp, permission_required
+from app.admin.viewutil import get_or_404, local_time, text_arg
+from app.catalog import services as catalog
+from app.catalog.models import Category, Product
+from app.extensions import db, htmx
+from app.marketing import members
+from app.marketing.errors import MarketingError
+from app.marketing.forms import LevelForm, PointsSettingsForm, zhe_text
+from app.marketing.models import MemberAccount, MemberLevel
+from app.money import format_fen
+from app.webutil import toast
+
+SEARCH_LIMIT = 20  # products a chooser's search shows
+
+STATUS_LABELS = {
+    "upcoming": _l("Not started"),
+    "running": _l("Running"),
+    "ended": _l("Ended"),
+    "stopped": _l("Stopped"),
+    "claimable": _l("Claimable"),
+    "sold_out": _l("All claimed"),
+}
+STATUS_COLOURS = {
+    "upcoming": "info",
+    "running": "success",
+    "ended": "secondary",
+    "stopped": "dark",
+    "claimable": "success",
+    "sold_out": "warning",
+}
+
+
+@bp.context_processor
+def marketing_helpers():
+    return {
+        "mkt_status_labels": STATUS_LABELS,
+        "mkt_status_colours": STATUS_COLOURS,
+        "mkt_when": local_time,
+        "zhe_words": members.discount_words,
+        "zhe_text": zhe_text,
+        "times_words": members.multiplier_words,
+        "points_example": points_example,
+    }
+
+
+# ---------------------------------------------------------------- what the marketing views share
+
+
+def form_answer(page: str, status: int = 200, **context) -> Response:
+    """The form page, or only its form (block "form") when htmx posted it."""
+    if request.method == "POST" and htmx:
+        return make_response(render_block(page, "form", **context), status)
+    return make_response(render_template(page, **context), status)
+
+
+def saved_answer(message: str, endpoint: str, level: str = "success", **values) -> Response:
+    """After a save: on to the page (usually the list) with the message (htmx follows HX-Redirect)."""
+    flash(message, level)
+    target = url_for(endpoint, **values)
+    if htmx:
+        return Response(status=200, headers={"HX-Redirect": target})
+    return redirect(target)
+
+
+def list_answer(page: str, endpoint: str, context: dict, message: str, level: str = "success"):
+    """After a button in a list (stop, delete): the list again with a toast, or a redirect without htmx."""
+    if not htmx:
+        flash(message, "success" if level == "success" else "error")
+        return redirect(url_for(endpoint))
+    return toast(make_response(render_block(page, "results", **context)), message, level)
+
+
+def list_page(page: str, **context) -> Response:
+    if htmx and htmx.target == "results" and not htmx.history_restore_request:
+        return make_response(render_block(page, "results", **context))
+    return make_response(render_template(page, **context))
+
+
+def refresh_action() -> str | None:
+    """A refresh of a form (a search, a row added or removed, a choice that shows other fields): the form
+    comes back as typed, nothing is saved. None for a real submit."""
+    action = request.form.get("refresh")
+    return action[:40] if action is not None else None
+
+
+def scope_context(form) -> dict:
+    """What the scope chooser shows: the category tree and the chosen products by name."""
+    chosen = form.scope_product_ids.data
+    products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(chosen)))}
+    return {
+        "categories": catalog.top_categories(db.session),
+        "chosen_products": [products[i] for i in chosen if i in products],
+        "missing_products": len([i for i in chosen if i not in products]),
+        "product_results": search_products(request.form.get("product_q", "")) if request.form else None,
+    }
+
+
+def search_products(text: str) -> list[Product] | None:
+    q = " ".join((text or "").split())[:40]
+    if not q:
+        return None
+    query = catalog.admin_products_query(q=q).limit(SEARCH_LIMIT)
+    return list(db.session.scalars(query))
+
+
+def scope_names(kind: str, ids: list[int]) -> str:
+    """A list cell: "全部商品", or the first names chosen."""
+    if kind == "all" or not ids:
+        return _("All products")
+    model, column = (Product, Product.title) if kind == "products" else (Category, Category.name)
+    names = list(db.session.scalars(select(column).where(model.id.in_(ids[:3]))))
+    more = len(ids) - len(names)
+    text = "、".join(names)
+    return _("%(names)s and %(n)d more", names=text, n=more) if more > 0 else text
+
+
+@bp.get("/marketing")
+@permission_required(Permission.MARKETING)
+def marketing():
+    return redirect(url_for("admin.marketing_levels"))
+
+
+@bp.get("/marketing/products")
+@permission_required(Permission.MARKETING)
+def marketing_products():
+    """The scope chooser's search: products by title or SKU code, each with a button that adds it."""
+    return render_template(
+        "admin/marketing/_product_results.html", product_results=search_products(text_arg("product_q"))
+    )
+
+
+@bp.get("/marketing/skus")
+@permission_required(Permission.MARKETING)
+def marketing_skus():
+    """The 限时折扣 form's search: products by title or SKU code, with their SKUs and list prices."""
+    return render_template(
+        "admin/marketing/_sku_results.html", sku_results=search_products(text_arg("sku_q"))
+    )
+
+
+# ---------------------------------------------------------------- member levels
+
+
+def level_member_counts() -> dict[int | None, int]:
+    """{level id: members at it}; None counts the members below the first level."""
+    rows = db.session.execute(select(MemberAccount.level_id, func.count()).group_by(MemberAccount.level_id))
+    return dict(rows.all())
+
+
+def _levels_context() -> dict:
+    return {"levels": members.all_levels(db.session), "counts": level_member_counts()}
+
+
+@bp.get("/marketing/levels")
+@permission_required(Permission.MARKETING)
+def marketing_levels():
+    return list_page("admin/marketing/levels.html", **_levels_context())
+
+
+@bp.route("/marketing/levels/new", methods=["GET", "POST"])
+@permission_required(Permission.MARKETING)
+def marketing_levels_new():
+    return _level_form(None)
+
+
+@bp.route("/marketing/levels/<int:level_id>/edit", methods=["GET", "POST"])
+@permission_required(Permission.MARKETING)
+def marketing_levels_edit(level_id: int):
+    return _level_form(get_or_404(MemberLevel, level_id, _("The level does not exist or has been deleted.")))
+
+
+def _level_form(level: MemberLevel | None):
+    page = "admin/marketing/level_form.html"
+    if request.method == "GET":
+        return form_answer(page, form=LevelForm(level=level), level=level)
+    form = LevelForm(request.form, level=level)
+    if form.validate():
+        data = form.to_data()
+        try:
+            members.check_level(data, members.all_levels(db.session), level)
+            level = level or MemberLevel()
+            for name, value in data.items():
+                setattr(level, name, value)
+            db.session.add(level)
+            db.session.flush()
+            members.recompute_levels(db.session)
+            db.session.commit()
+        except MarketingError as error:
+            db.session.rollback()
+            form.apply_error(error)
+        except IntegrityError:  # another level was saved at this growth value meanwhile
+            db.session.rollback()
+            form.growth_threshold.errors.append(_("Another level already starts at this growth value."))
+        else:
+            return saved_answer(_("Level “%(name)s” saved.", name=data["name"]), "admin.marketing_levels")
+    return form_answer(page, 422, form=form, level=level)
+
+
+@bp.post("/marketing/levels/<int:level_id>/delete")
+@permission_required(Permission.MARKETING)
+def marketing_levels_delete(level_id: int):
+    level = get_or_404(MemberLevel, level_id, _("The level does not exist or has been deleted."))
+    name = level.name
+    db.session.delete(level)
+    db.session.flush()
+    members.recompute_levels(db.session)
+    db.session.commit()
+    message = _("Level “%(name)s” deleted; its members moved to the level their growth reaches.", name=name)
+    return list_answer("admin/marketing/levels.html", "admin.marketing_levels", _levels_context(), message)
+
+
+# ---------------------------------------------------------------- points and growth
+
+
+@bp.route("/marketing/points", methods=["GET", "POST"])
+@permission_required(Permission.MARKETING)
+def marketing_points():
+    page = "admin/marketing/points.html"
+    settings = members.marketing_settings(db.session)
+    if request.method == "GET":
+        return form_answer(page, form=PointsSettingsForm(settings=settings), settings=settings)
+    form = PointsSettingsForm(request.form)
+    if form.validate():
+        form.apply_to(settings)
+        db.session.add(settings)
+        try:
+            db.session.commit()
+        except IntegrityError:  # two first saves at once: the settings row exists now
+            db.session.rollback()
+            form.form_errors.append(_("The settings changed meanwhile. Please save again."))
+        else:
+            return saved_answer(_("Points settings saved."), "admin.marketing_points")
+    return form_answer(page, 422, form=form, settings=settings)
+
+
+def points_example(fen_per_point: int) -> str:
+    """ "100 积分 = ¥1.00": what points are worth, under the setting."""
+    return _("%(points)d points = %(money)s", points=100, money=format_fen(100 * fen_per_point))

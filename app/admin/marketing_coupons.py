@@ -1,0 +1,220 @@
+"""Coupon templates in the back office: the list with what each gives and how many were claimed, the form with
+every field of a template and the scope chooser, the stop button, and issuing a template of the "issued by
+the shop" kind to chosen customers or to every member of a level. The rules are marketing.coupons'."""
+
+from datetime import datetime
+
+from flask import request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.accounts.models import Permission, User
+from app.admin import bp, permission_required
+from app.admin.marketing import (
+    form_answer,
+    level_member_counts,
+    list_answer,
+    list_page,
+    refresh_action,
+    saved_answer,
+    scope_context,
+    scope_names,
+)
+from app.admin.viewutil import get_or_404, local_time
+from app.db_types import parse_id
+from app.extensions import db
+from app.marketing import coupons, members
+from app.marketing.errors import MarketingError
+from app.marketing.forms import IssueForm
+from app.marketing.models import CouponChannel, CouponTemplate, MemberAccount, MemberLevel
+from app.marketing.offer_forms import CouponTemplateForm
+from app.timeutil import utcnow
+
+CHANNEL_LABELS = {
+    CouponChannel.CENTRE: _l("Coupon centre"),
+    CouponChannel.NEWCOMER: _l("New customers"),
+    CouponChannel.ISSUED: _l("Issued by the shop"),
+    CouponChannel.CODE: _l("Distributor code"),
+}
+
+
+def template_status(template: CouponTemplate, now: datetime) -> str:
+    """stopped | ended (no more claims) | upcoming | sold_out | claimable."""
+    if template.is_stopped:
+        return "stopped"
+    if template.claim_ends_at and now >= template.claim_ends_at:
+        return "ended"
+    if not template.valid_days and template.valid_until and template.valid_until <= now:
+        return "ended"
+    if template.claim_starts_at and now < template.claim_starts_at:
+        return "upcoming"
+    if template.total_qty and template.claimed_qty >= template.total_qty:
+        return "sold_out"
+    return "claimable"
+
+
+def template_actions(template: CouponTemplate, status: str) -> list[str]:
+    """What the merchant may do with a template in this status (a stopped one stays for the record)."""
+    if status == "stopped":
+        return []
+    actions = ["edit", "stop"]
+    if template.channel == CouponChannel.ISSUED and status == "claimable":
+        actions.append("issue")
+    return actions
+
+
+def validity_words(template: CouponTemplate) -> str:
+    if template.valid_days:
+        return _("%(n)d days after claiming", n=template.valid_days)
+    return f"{local_time(template.valid_from)} – {local_time(template.valid_until)}"
+
+
+def _coupons_context() -> dict:
+    now = utcnow()
+    rows = []
+    for template in coupons.templates(db.session):
+        status = template_status(template, now)
+        rows.append(
+            {
+                "template": template,
+                "gives": coupons.describe(template),
+                "channel": CHANNEL_LABELS.get(template.channel, template.channel),
+                "scope": scope_names(template.scope_kind, template.scope_ids or []),
+                "validity": validity_words(template),
+                "status": status,
+                "actions": template_actions(template, status),
+            }
+        )
+    return {"rows": rows}
+
+
+@bp.get("/marketing/coupons")
+@permission_required(Permission.MARKETING)
+def marketing_coupons():
+    return list_page("admin/marketing/coupons.html", **_coupons_context())
+
+
+@bp.route("/marketing/coupons/new", methods=["GET", "POST"])
+@permission_required(Permission.MARKETING)
+def marketing_coupons_new():
+    return _coupon_form(None)
+
+
+@bp.route("/marketing/coupons/<int:template_id>/edit", methods=["GET", "POST"])
+@permission_required(Permission.MARKETING)
+def marketing_coupons_edit(template_id: int):
+    return _coupon_form(_template_or_404(template_id))
+
+
+def _template_or_404(template_id: int) -> CouponTemplate:
+    return get_or_404(CouponTemplate, template_id, _("The coupon does not exist or has been deleted."))
+
+
+def _coupon_form(template: CouponTemplate | None):
+    page = "admin/marketing/coupon_form.html"
+    if request.method == "GET":
+        form = CouponTemplateForm(template=template)
+        return form_answer(page, form=form, template=template, **scope_context(form))
+    form = CouponTemplateForm(request.form, template=template)
+    action = refresh_action()
+    if action is not None:
+        form.scope_action(action)
+        return form_answer(page, form=form, template=template, **scope_context(form))
+    if form.validate():
+        try:
+            saved = coupons.save_template(db.session, template, form.to_data())
+            db.session.commit()
+        except MarketingError as error:
+            db.session.rollback()
+            form.apply_error(error)
+        except IntegrityError:  # claims moved the count past the new total meanwhile
+            db.session.rollback()
+            form.form_errors.append(_("It changed meanwhile. Please save again."))
+        else:
+            return saved_answer(_("Coupon “%(name)s” saved.", name=saved.name), "admin.marketing_coupons")
+    return form_answer(page, 422, form=form, template=template, **scope_context(form))
+
+
+@bp.post("/marketing/coupons/<int:template_id>/stop")
+@permission_required(Permission.MARKETING)
+def marketing_coupons_stop(template_id: int):
+    template = _template_or_404(template_id)
+    name = template.name
+    if template.is_stopped:
+        message, level = _("“%(name)s” has already been stopped.", name=name), "warning"
+    else:
+        template.is_stopped = True
+        db.session.commit()
+        message, level = (
+            _("“%(name)s” stopped: no more can be claimed. Coupons already held stay usable.", name=name),
+            "success",
+        )
+    return list_answer(
+        "admin/marketing/coupons.html", "admin.marketing_coupons", _coupons_context(), message, level
+    )
+
+
+# ---------------------------------------------------------------- issuing
+
+
+@bp.route("/marketing/coupons/<int:template_id>/issue", methods=["GET", "POST"])
+@permission_required(Permission.MARKETING)
+def marketing_coupons_issue(template_id: int):
+    template = _template_or_404(template_id)
+    page = "admin/marketing/coupon_issue.html"
+    levels = members.all_levels(db.session)
+    context = {
+        "template": template,
+        "gives": coupons.describe(template),
+        "state": template_status(template, utcnow()),
+        "issuable": template.channel == CouponChannel.ISSUED,
+        "counts": level_member_counts(),
+    }
+    if request.method == "GET":
+        return form_answer(page, form=IssueForm(levels=levels), **context)
+    form = IssueForm(request.form, levels=levels)
+    if not context["issuable"]:
+        form.form_errors.append(_("Only coupons issued by the shop can be given out here."))
+    elif form.validate():
+        user_ids, unknown = _audience(form)
+        if user_ids:
+            given, skipped = coupons.issue(db.session, template, user_ids)
+            db.session.commit()
+            message = _(
+                "%(given)d coupons issued, %(skipped)d customers skipped.", given=given, skipped=skipped
+            )
+            if unknown:
+                shown = "、".join(unknown[:10])
+                message += " " + _(
+                    "%(n)d numbers belong to no customer: %(list)s", n=len(unknown), list=shown
+                )
+            return saved_answer(
+                message,
+                "admin.marketing_coupons_issue",
+                "success" if given else "error",
+                template_id=template.id,
+            )
+    return form_answer(page, 422, form=form, **context)
+
+
+def _audience(form: IssueForm) -> tuple[list[int], list[str]]:
+    """(the customers' ids, the numbers typed that belong to no one); a refusal goes on the form."""
+    if form.audience.data == "level":
+        level = db.session.get(MemberLevel, parse_id(form.level_id.data))
+        if level is None:
+            form.level_id.errors.append(_("Choose a level."))
+            return [], []
+        ids = list(
+            db.session.scalars(select(MemberAccount.user_id).where(MemberAccount.level_id == level.id))
+        )
+        if not ids:
+            form.level_id.errors.append(_("No member is at this level yet."))
+        return ids, []
+    mobiles, _bad = form.mobile_list()
+    found = dict(db.session.execute(select(User.mobile, User.id).where(User.mobile.in_(mobiles))).all())
+    unknown = [mobile for mobile in mobiles if mobile not in found]
+    if not found:
+        form.mobiles.errors.append(_("None of these numbers belongs to a customer."))
+    return [found[mobile] for mobile in mobiles if mobile in found], unknown
