@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.accounts.models import ROLE_PERMISSIONS, Permission, Role
+from app.catalog.models import Product
 from app.marketing import campaigns, members
 from app.marketing.forms import local_input_value
 from app.marketing.models import (
@@ -628,6 +629,31 @@ def test_only_issued_coupons_can_be_issued(owner_client, session):
     )
     assert response.status_code == 422
     assert count(session, Coupon) == 0
+
+
+# ---------------------------------------------------------------- the product form's switches
+
+
+def test_the_product_form_switches_member_prices_and_points(owner_client, session, shirt):
+    path = f"/admin/products/{shirt.id}/edit"
+    html = page(owner_client, path)
+    form = next(f for f in forms(html) if f.action == path)
+    assert ("marketing-member_discount", "y") in form.fields and (
+        "marketing-takes_points",
+        "y",
+    ) in form.fields
+
+    data = form.data()
+    del data["marketing-member_discount"]
+    assert owner_client.post(path, data=data).status_code == 302
+    session.expire_all()
+    product = session.get(Product, shirt.id)
+    assert (product.member_discount, product.takes_points) == (False, True)
+
+    older_page = {k: v for k, v in form.data().items() if not k.startswith("marketing-")}
+    assert owner_client.post(path, data=older_page).status_code == 302
+    session.expire_all()
+    assert session.get(Product, shirt.id).member_discount is False  # left as it was
 
 
 # ---------------------------------------------------------------- hostile input

@@ -35,6 +35,7 @@ from app.db_types import parse_id
 from app.distribution.admin_forms import ProductCommissionForm
 from app.extensions import db, htmx
 from app.forms import apply_service_error
+from app.marketing.forms import ProductMarketingForm
 from app.media import ImageError, save_image
 from app.numbers import parse_whole_number
 from app.settings.services import get_shop_settings
@@ -42,10 +43,11 @@ from app.webutil import page_arg, toast
 
 
 class AdminProductForm(ProductForm):
-    """The product as the back office edits it: the catalog's fields, and distribution's commission settings
-    (the catalog knows nothing of commission)."""
+    """The product as the back office edits it: the catalog's fields, distribution's commission settings and
+    marketing's switches (the catalog knows nothing of commission or marketing)."""
 
     commission = FormField(ProductCommissionForm, label=_l("Commission settings"))
+    marketing = FormField(ProductMarketingForm, label=_l("Marketing"))
 
 
 MAX_BULK = 500
@@ -251,6 +253,7 @@ def _product_form(product: Product | None):
     if request.method == "GET":
         if product is not None:
             form.commission.load(product)
+            form.marketing.load(product)
         matrix = SkuMatrix.from_product(product)
         image_keys = [image.image_key for image in product.images] if product else []
     else:
@@ -299,6 +302,7 @@ def _save_product(form, matrix, product, image_keys) -> tuple[Product | None, st
     try:
         saved = catalog.save_product(db.session, product, data)
         form.commission.apply_to(saved)
+        form.marketing.apply_to(saved)
         db.session.commit()
     except catalog.CatalogError as error:
         db.session.rollback()
