@@ -96,6 +96,31 @@ def refresh_action() -> str | None:
     return action[:40] if action is not None else None
 
 
+def edit_page(page: str, form_class, record, *, save, saved, context=None, refresh=None) -> Response:
+    """One marketing form's life: shown from its record (None: a new one); a refresh applies
+    `refresh(form, action)` and shows the form as typed; a submit saves through `save(session, record,
+    data)` and commits, then goes where `saved(result)` says ((message, endpoint)), or shows what was wrong
+    next to its field (422) with nothing changed. `context(form)` adds what the page shows besides."""
+    form = form_class(request.form if request.method == "POST" else None, record=record)
+    status = 200
+    action = refresh_action() if request.method == "POST" else None
+    if action is not None:
+        if refresh is not None:
+            refresh(form, action)
+    elif request.method == "POST":
+        status = 422
+        if form.validate():
+            try:
+                result = save(db.session, record, form.to_data())
+                db.session.commit()
+            except (MarketingError, IntegrityError) as error:
+                db.session.rollback()
+                form.refused(error)
+            else:
+                return saved_answer(*saved(result))
+    return form_answer(page, status, form=form, record=record, **(context(form) if context else {}))
+
+
 def scope_context(form) -> dict:
     """What the scope chooser shows: the category tree and the chosen products by name."""
     chosen = form.scope_product_ids.data
@@ -183,30 +208,25 @@ def marketing_levels_edit(level_id: int):
 
 
 def _level_form(level: MemberLevel | None):
-    page = "admin/marketing/level_form.html"
-    if request.method == "GET":
-        return form_answer(page, form=LevelForm(level=level), level=level)
-    form = LevelForm(request.form, level=level)
-    if form.validate():
-        data = form.to_data()
-        try:
-            members.check_level(data, members.all_levels(db.session), level)
-            level = level or MemberLevel()
-            for name, value in data.items():
-                setattr(level, name, value)
-            db.session.add(level)
-            db.session.flush()
-            members.recompute_levels(db.session)
-            db.session.commit()
-        except MarketingError as error:
-            db.session.rollback()
-            form.apply_error(error)
-        except IntegrityError:  # another level was saved at this growth value meanwhile
-            db.session.rollback()
-            form.growth_threshold.errors.append(_("Another level already starts at this growth value."))
-        else:
-            return saved_answer(_("Level “%(name)s” saved.", name=data["name"]), "admin.marketing_levels")
-    return form_answer(page, 422, form=form, level=level)
+    return edit_page(
+        "admin/marketing/level_form.html",
+        LevelForm,
+        level,
+        save=_save_level,
+        saved=lambda saved: (_("Level “%(name)s” saved.", name=saved.name), "admin.marketing_levels"),
+    )
+
+
+def _save_level(session, level: MemberLevel | None, data: dict) -> MemberLevel:
+    """Check and save a level, then put every member at the level their growth reaches now."""
+    members.check_level(data, members.all_levels(session), level)
+    level = level or MemberLevel()
+    for name, value in data.items():
+        setattr(level, name, value)
+    session.add(level)
+    session.flush()
+    members.recompute_levels(session)
+    return level
 
 
 @bp.post("/marketing/levels/<int:level_id>/delete")
@@ -228,22 +248,21 @@ def marketing_levels_delete(level_id: int):
 @bp.route("/marketing/points", methods=["GET", "POST"])
 @permission_required(Permission.MARKETING)
 def marketing_points():
-    page = "admin/marketing/points.html"
-    settings = members.marketing_settings(db.session)
-    if request.method == "GET":
-        return form_answer(page, form=PointsSettingsForm(settings=settings), settings=settings)
-    form = PointsSettingsForm(request.form)
-    if form.validate():
-        form.apply_to(settings)
-        db.session.add(settings)
-        try:
-            db.session.commit()
-        except IntegrityError:  # two first saves at once: the settings row exists now
-            db.session.rollback()
-            form.form_errors.append(_("The settings changed meanwhile. Please save again."))
-        else:
-            return saved_answer(_("Points settings saved."), "admin.marketing_points")
-    return form_answer(page, 422, form=form, settings=settings)
+    return edit_page(
+        "admin/marketing/points.html",
+        PointsSettingsForm,
+        members.marketing_settings(db.session),
+        save=_save_settings,
+        saved=lambda _saved: (_("Points settings saved."), "admin.marketing_points"),
+    )
+
+
+def _save_settings(session, settings, data: dict):
+    for name, value in data.items():
+        setattr(settings, name, value)
+    session.add(settings)  # the first save inserts the default row
+    session.flush()
+    return settings
 
 
 def points_example(fen_per_point: int) -> str:

@@ -5,17 +5,14 @@ marketing.campaigns'."""
 from flask import request
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
 from app.admin.marketing import (
-    form_answer,
+    edit_page,
     list_answer,
     list_page,
-    refresh_action,
-    saved_answer,
     scope_context,
     scope_names,
     search_products,
@@ -24,7 +21,6 @@ from app.admin.viewutil import get_or_404
 from app.catalog.models import Sku
 from app.extensions import db
 from app.marketing import campaigns
-from app.marketing.errors import MarketingError
 from app.marketing.members import discount_words
 from app.marketing.models import FullReductionCampaign, TimedDiscount
 from app.marketing.offer_forms import FullReductionForm, TimedDiscountForm
@@ -46,14 +42,6 @@ def _stop(campaign, name: str) -> tuple[str, str]:
     campaigns.stop(db.session, campaign)
     db.session.commit()
     return _("“%(name)s” stopped.", name=name), "success"
-
-
-def _refused(form, error) -> None:
-    db.session.rollback()
-    if isinstance(error, MarketingError):
-        form.apply_error(error)
-    else:  # IntegrityError: two saves of the same thing at once
-        form.form_errors.append(_("It changed meanwhile. Please save again."))
 
 
 # ---------------------------------------------------------------- 限时折扣
@@ -89,12 +77,11 @@ def _discount_or_404(discount_id: int) -> TimedDiscount:
     return get_or_404(TimedDiscount, discount_id, _("The discount does not exist or has been deleted."))
 
 
-def _discount_context(form: TimedDiscountForm, discount: TimedDiscount | None) -> dict:
+def _discount_context(form: TimedDiscountForm) -> dict:
+    """The SKUs in the form by id (with their products), and the search results of a refresh."""
     ids = [row.sku_id for row in form.rows]
     skus = db.session.scalars(select(Sku).options(joinedload(Sku.product)).where(Sku.id.in_(ids)))
     return {
-        "form": form,
-        "discount": discount,
         "skus": {sku.id: sku for sku in skus},
         "chosen_skus": set(ids),
         "sku_results": search_products(request.form.get("sku_q", "")) if request.form else None,
@@ -102,24 +89,15 @@ def _discount_context(form: TimedDiscountForm, discount: TimedDiscount | None) -
 
 
 def _discount_form(discount: TimedDiscount | None):
-    page = "admin/marketing/discount_form.html"
-    if request.method == "GET":
-        form = TimedDiscountForm(discount=discount)
-        return form_answer(page, **_discount_context(form, discount))
-    form = TimedDiscountForm(request.form, discount=discount)
-    action = refresh_action()
-    if action is not None:
-        form.items_action(action)
-        return form_answer(page, **_discount_context(form, discount))
-    if form.validate():
-        try:
-            saved = campaigns.save_timed_discount(db.session, discount, form.to_data())
-            db.session.commit()
-        except (MarketingError, IntegrityError) as error:
-            _refused(form, error)
-        else:
-            return saved_answer(_("Discount “%(name)s” saved.", name=saved.name), "admin.marketing_discounts")
-    return form_answer(page, 422, **_discount_context(form, discount))
+    return edit_page(
+        "admin/marketing/discount_form.html",
+        TimedDiscountForm,
+        discount,
+        save=campaigns.save_timed_discount,
+        saved=lambda saved: (_("Discount “%(name)s” saved.", name=saved.name), "admin.marketing_discounts"),
+        context=_discount_context,
+        refresh=TimedDiscountForm.items_action,
+    )
 
 
 @bp.post("/marketing/discounts/<int:discount_id>/stop")
@@ -181,26 +159,15 @@ def _reduction_or_404(campaign_id: int) -> FullReductionCampaign:
 
 
 def _reduction_form(campaign: FullReductionCampaign | None):
-    page = "admin/marketing/reduction_form.html"
-    if request.method == "GET":
-        form = FullReductionForm(campaign=campaign)
-        return form_answer(page, form=form, campaign=campaign, **scope_context(form))
-    form = FullReductionForm(request.form, campaign=campaign)
-    action = refresh_action()
-    if action is not None:
-        form.scope_action(action)
-        return form_answer(page, form=form, campaign=campaign, **scope_context(form))
-    if form.validate():
-        try:
-            saved = campaigns.save_full_reduction(db.session, campaign, form.to_data())
-            db.session.commit()
-        except (MarketingError, IntegrityError) as error:
-            _refused(form, error)
-        else:
-            return saved_answer(
-                _("Campaign “%(name)s” saved.", name=saved.name), "admin.marketing_reductions"
-            )
-    return form_answer(page, 422, form=form, campaign=campaign, **scope_context(form))
+    return edit_page(
+        "admin/marketing/reduction_form.html",
+        FullReductionForm,
+        campaign,
+        save=campaigns.save_full_reduction,
+        saved=lambda saved: (_("Campaign “%(name)s” saved.", name=saved.name), "admin.marketing_reductions"),
+        context=scope_context,
+        refresh=FullReductionForm.scope_action,
+    )
 
 
 @bp.post("/marketing/reductions/<int:campaign_id>/stop")

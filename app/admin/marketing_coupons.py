@@ -8,16 +8,15 @@ from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Permission, User
 from app.admin import bp, permission_required
 from app.admin.marketing import (
+    edit_page,
     form_answer,
     level_member_counts,
     list_answer,
     list_page,
-    refresh_action,
     saved_answer,
     scope_context,
     scope_names,
@@ -26,7 +25,6 @@ from app.admin.viewutil import get_or_404, local_time
 from app.db_types import parse_id
 from app.extensions import db
 from app.marketing import coupons, members
-from app.marketing.errors import MarketingError
 from app.marketing.forms import IssueForm
 from app.marketing.models import CouponChannel, CouponTemplate, MemberAccount, MemberLevel
 from app.marketing.offer_forms import CouponTemplateForm
@@ -113,28 +111,15 @@ def _template_or_404(template_id: int) -> CouponTemplate:
 
 
 def _coupon_form(template: CouponTemplate | None):
-    page = "admin/marketing/coupon_form.html"
-    if request.method == "GET":
-        form = CouponTemplateForm(template=template)
-        return form_answer(page, form=form, template=template, **scope_context(form))
-    form = CouponTemplateForm(request.form, template=template)
-    action = refresh_action()
-    if action is not None:
-        form.scope_action(action)
-        return form_answer(page, form=form, template=template, **scope_context(form))
-    if form.validate():
-        try:
-            saved = coupons.save_template(db.session, template, form.to_data())
-            db.session.commit()
-        except MarketingError as error:
-            db.session.rollback()
-            form.apply_error(error)
-        except IntegrityError:  # claims moved the count past the new total meanwhile
-            db.session.rollback()
-            form.form_errors.append(_("It changed meanwhile. Please save again."))
-        else:
-            return saved_answer(_("Coupon “%(name)s” saved.", name=saved.name), "admin.marketing_coupons")
-    return form_answer(page, 422, form=form, template=template, **scope_context(form))
+    return edit_page(
+        "admin/marketing/coupon_form.html",
+        CouponTemplateForm,
+        template,
+        save=coupons.save_template,
+        saved=lambda saved: (_("Coupon “%(name)s” saved.", name=saved.name), "admin.marketing_coupons"),
+        context=scope_context,
+        refresh=CouponTemplateForm.scope_action,
+    )
 
 
 @bp.post("/marketing/coupons/<int:template_id>/stop")

@@ -17,6 +17,7 @@ from wtforms.widgets import DateTimeLocalInput
 from app.db_types import parse_id
 from app.distribution.admin_forms import PercentField
 from app.forms import Form, IntegerField, apply_service_error
+from app.marketing.errors import MarketingError
 from app.marketing.members import multiplier_words
 from app.money import BP_PER_UNIT
 from app.numbers import FULL_WIDTH
@@ -175,13 +176,31 @@ def whole_number(label, low, high, *, required=True, default=None):
     return IntegerField(label, validators=checks, default=default)
 
 
-class MarketingForm(Form):
-    """Service refusals next to their field; a field name the form does not have under that name is
-    mapped by ALIASES (e.g. the service's scope_ids is the scope chooser here)."""
+def same_names(*names: str) -> dict[str, str]:
+    """A form's RECORD where each field shows the record's attribute of the same name."""
+    return {name: name for name in names}
 
+
+class MarketingForm(Form):
+    """A marketing form: shown from its record (RECORD maps each field to the record's attribute), or read
+    from what was posted; service refusals go next to their field (ALIASES maps a service's field name to
+    the form's, e.g. the service's scope_ids is the scope chooser here)."""
+
+    RECORD: dict[str, str] = {}
     ALIASES: dict[str, str] = {}
 
-    def apply_error(self, error) -> None:
+    def __init__(self, formdata=None, *, record=None):
+        data = None
+        if formdata is None and record is not None:
+            data = {field: getattr(record, attribute) for field, attribute in self.RECORD.items()}
+        super().__init__(formdata=formdata, data=data)
+        self.record = record
+
+    def refused(self, error) -> None:
+        """A service said no (MarketingError), or the database did because two saves met (IntegrityError)."""
+        if not isinstance(error, MarketingError):
+            self.form_errors.append(str(_l("It changed meanwhile. Please save again.")))
+            return
         field = self.ALIASES.get(error.field, error.field)
         listed = getattr(self, f"{field}_errors", None) if field else None
         if isinstance(listed, list):
@@ -207,17 +226,10 @@ class LevelForm(MarketingForm):
     points_multiplier = TimesField(_l("Points multiplier"))
     free_shipping = BooleanField(_l("Free shipping for this level"))
 
-    def __init__(self, formdata=None, *, level=None):
-        data = None
-        if formdata is None and level is not None:
-            data = {
-                "name": level.name,
-                "growth_threshold": level.growth_threshold,
-                "discount": level.discount_bp,
-                "points_multiplier": level.points_multiplier_bp,
-                "free_shipping": level.free_shipping,
-            }
-        super().__init__(formdata=formdata, data=data)
+    RECORD = same_names("name", "growth_threshold", "free_shipping") | {
+        "discount": "discount_bp",
+        "points_multiplier": "points_multiplier_bp",
+    }
 
     def to_data(self) -> dict:
         return {
@@ -242,12 +254,7 @@ class PointsSettingsForm(MarketingForm):
         "points_enabled", "earn_per_yuan", "fen_per_point", "points_max_bp", "max_points_per_order",
         "points_expiry_months", "growth_per_order",
     )  # fmt: skip
-
-    def __init__(self, formdata=None, *, settings=None):
-        data = None
-        if formdata is None and settings is not None:
-            data = {name: getattr(settings, name) for name in self.FIELDS}
-        super().__init__(formdata=formdata, data=data)
+    RECORD = same_names(*FIELDS)
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
@@ -255,9 +262,8 @@ class PointsSettingsForm(MarketingForm):
             self.points_max_bp.errors.append(str(_l("Enter a percentage from 1 to 100.")))
         return ok and not self.points_max_bp.errors
 
-    def apply_to(self, settings) -> None:
-        for name in self.FIELDS:
-            setattr(settings, name, getattr(self, name).data)
+    def to_data(self) -> dict:
+        return {name: getattr(self, name).data for name in self.FIELDS}
 
 
 class IssueForm(Form):

@@ -20,6 +20,7 @@ from app.marketing.forms import (
     ZheField,
     name_field,
     parse_zhe_bp,
+    same_names,
     whole_number,
     zhe_text,
 )
@@ -111,21 +112,13 @@ class TimedDiscountForm(MarketingForm):
     pays_commission = BooleanField(_l("Distributors earn commission on these sales"))
     sku_ids = IdListField(limit=campaigns.MAX_ITEMS + 1)
 
-    def __init__(self, formdata=None, *, discount=None):
-        data = None
-        if formdata is None and discount is not None:
-            data = {
-                "name": discount.name,
-                "starts_at": discount.starts_at,
-                "ends_at": discount.ends_at,
-                "per_user_limit": discount.per_user_limit,
-                "allow_points": discount.allow_points,
-                "pays_commission": discount.pays_commission,
-            }
-        super().__init__(formdata=formdata, data=data)
+    RECORD = same_names("name", "starts_at", "ends_at", "per_user_limit", "allow_points", "pays_commission")
+
+    def __init__(self, formdata=None, *, record=None):
+        super().__init__(formdata, record=record)
         self.items_errors: list[str] = []
         if formdata is None:
-            items = discount.items if discount is not None else []
+            items = record.items if record is not None else []
             self.rows = [
                 ItemRow(item.sku_id, yuan(item.price_fen) if item.price_fen is not None else "",
                         zhe_text(item.discount_bp))
@@ -218,22 +211,14 @@ class FullReductionForm(ScopeMixin, MarketingForm):
     repeat = BooleanField(_l("每满: the amount off repeats for every full threshold"))
     max_reduce_fen = MoneyField(_l("At most this much off (yuan)"), required=False)
 
-    def __init__(self, formdata=None, *, campaign=None):
-        data = None
-        if formdata is None and campaign is not None:
-            data = {
-                "name": campaign.name,
-                "starts_at": campaign.starts_at,
-                "ends_at": campaign.ends_at,
-                "include_activity": campaign.include_activity,
-                "repeat": campaign.repeat,
-                "max_reduce_fen": campaign.max_reduce_fen,
-            }
-        super().__init__(formdata=formdata, data=data)
+    RECORD = same_names("name", "starts_at", "ends_at", "include_activity", "repeat", "max_reduce_fen")
+
+    def __init__(self, formdata=None, *, record=None):
+        super().__init__(formdata, record=record)
         self.tiers_errors: list[str] = []
         self.scope_errors: list[str] = []
         if formdata is None:
-            stored = campaign.tiers if campaign is not None else []
+            stored = record.tiers if record is not None else []
             self.tier_rows = [
                 TierRow(
                     yuan(tier["threshold_fen"]),
@@ -242,8 +227,8 @@ class FullReductionForm(ScopeMixin, MarketingForm):
                 )
                 for tier in stored
             ]
-            if campaign is not None:
-                self.load_scope(campaign.scope_kind, campaign.scope_ids or [])
+            if record is not None:
+                self.load_scope(record.scope_kind, record.scope_ids or [])
         else:
             self.tier_rows = [
                 TierRow(*((formdata.get(f"tier-{i}-{part}") or "")[:20] for part in TIER_PARTS))
@@ -317,25 +302,24 @@ class CouponTemplateForm(ScopeMixin, MarketingForm):
         _l("How shoppers get it"), choices=CHANNEL_CHOICES, default="centre", validate_choice=False
     )
 
-    COLUMNS = (
+    # The template's columns, as save_template takes them.
+    RECORD = same_names(
         "name", "kind", "value_fen", "discount_bp", "max_discount_fen", "threshold_fen", "include_activity",
         "total_qty", "per_user_limit", "claim_starts_at", "claim_ends_at", "valid_from", "valid_until",
         "valid_days", "channel",
     )  # fmt: skip
 
-    def __init__(self, formdata=None, *, template=None):
-        data = None
-        if formdata is None and template is not None:
-            data = {name: getattr(template, name) for name in self.COLUMNS}
-            data["validity"] = "days" if template.valid_days else "fixed"
-            if template.kind == CouponKind.AMOUNT:
-                data["discount_bp"] = None
-            else:
-                data["value_fen"] = None
-        super().__init__(formdata=formdata, data=data)
+    def __init__(self, formdata=None, *, record=None):
+        super().__init__(formdata, record=record)
         self.scope_errors: list[str] = []
-        if formdata is None and template is not None:
-            self.load_scope(template.scope_kind, template.scope_ids or [])
+        if formdata is None and record is not None:
+            self.validity.data = "days" if record.valid_days else "fixed"
+            # The stored template keeps 10000 bp on an amount coupon and ¥0 on a discount one: not shown.
+            if record.kind == CouponKind.AMOUNT:
+                self.discount_bp.data = None
+            else:
+                self.value_fen.data = None
+            self.load_scope(record.scope_kind, record.scope_ids or [])
 
     @property
     def is_discount(self) -> bool:
