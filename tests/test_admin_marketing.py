@@ -111,6 +111,14 @@ def test_every_marketing_page_renders_for_the_owner(owner_client):
     assert owner_client.get("/admin/marketing").headers["Location"].endswith("/admin/marketing/levels")
 
 
+def test_a_new_campaign_suggests_a_week_from_the_next_hour(owner_client):
+    start = (utcnow() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    for path in ("/admin/marketing/discounts/new", "/admin/marketing/reductions/new"):
+        html = page(owner_client, path)
+        assert f'value="{local_input_value(start)}"' in html
+        assert f'value="{local_input_value(start + timedelta(days=7))}"' in html
+
+
 def test_the_menu_shows_marketing_and_its_pages(owner_client):
     html = page(owner_client, "/admin/marketing/coupons")
     for path in LIST_PAGES:

@@ -196,6 +196,12 @@ def _audience(form: IssueForm) -> tuple[list[int], list[str]]:
         )
         if not ids:
             form.level_id.errors.append(_("No member is at this level yet."))
+        elif len(ids) > coupons.MAX_ISSUE:
+            message = _(
+                "At most %(n)d customers at a time: this level has %(m)d.", n=coupons.MAX_ISSUE, m=len(ids)
+            )
+            form.level_id.errors.append(message)
+            return [], []
         return ids, []
     mobiles, _bad = form.mobile_list()
     found = dict(db.session.execute(select(User.mobile, User.id).where(User.mobile.in_(mobiles))).all())

@@ -3,6 +3,7 @@ with the scope chooser the last two share. Parsing only: the rules are in market
 marketing.coupons."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, RadioField, SelectField
@@ -26,6 +27,9 @@ from app.marketing.forms import (
 )
 from app.marketing.models import CouponChannel, CouponKind
 from app.money import MoneyError, parse_yuan, yuan
+from app.timeutil import utcnow
+
+SUGGESTED_DAYS = 7
 
 # ---------------------------------------------------------------- what an offer covers
 
@@ -73,6 +77,12 @@ class ScopeMixin:
             chosen.remove(product_id)
 
 
+def suggest_times(form) -> None:
+    """A new campaign starts at the next full hour and runs a week, until the merchant says otherwise."""
+    start = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    form.starts_at.data, form.ends_at.data = start, start + timedelta(days=SUGGESTED_DAYS)
+
+
 # ---------------------------------------------------------------- 限时折扣
 
 
@@ -116,6 +126,8 @@ class TimedDiscountForm(MarketingForm):
 
     def __init__(self, formdata=None, *, record=None):
         super().__init__(formdata, record=record)
+        if formdata is None and record is None:
+            suggest_times(self)
         self.items_errors: list[str] = []
         if formdata is None:
             items = record.items if record is not None else []
@@ -215,6 +227,8 @@ class FullReductionForm(ScopeMixin, MarketingForm):
 
     def __init__(self, formdata=None, *, record=None):
         super().__init__(formdata, record=record)
+        if formdata is None and record is None:
+            suggest_times(self)
         self.tiers_errors: list[str] = []
         self.scope_errors: list[str] = []
         if formdata is None:
