@@ -71,65 +71,66 @@ def pricing_level(level: MemberLevel | None) -> pricing.MemberLevel | None:
     return pricing.MemberLevel(discount_bp=level.discount_bp, free_shipping=level.free_shipping)
 
 
+def write_entry(session: Session, entry_model, balance: str, user_id: int, amount: int, **values) -> bool:
+    """The one way a points or growth amount is booked: an append-only entry of `entry_model` and the
+    account's `balance` column moved by the same amount, together. False when the entry's once_key was
+    written before (a retried signal), and then nothing changes."""
+    ensure_account(session, user_id)
+    column = getattr(MemberAccount, balance)
+    try:
+        with session.begin_nested():
+            session.execute(insert(entry_model).values(user_id=user_id, amount=amount, **values))
+            session.execute(
+                update(MemberAccount)
+                .where(MemberAccount.user_id == user_id)
+                .values({balance: column + amount})
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError:
+        return False
+    loaded = session.get(MemberAccount, user_id)
+    if loaded is not None:
+        session.expire(loaded)  # the update above bypassed it
+    return True
+
+
 def add_growth(
     session: Session, user_id: int, amount: int, kind: str, *, order_id=None, refund_id=None,
     once_key: str | None = None, base_fen: int | None = None, note: str = "",
 ) -> bool:  # fmt: skip
     """Write a growth entry and move the balance and the level with it. False when `once_key` was
     written before (a retried signal)."""
-    ensure_account(session, user_id)
-    try:
-        with session.begin_nested():
-            session.execute(
-                insert(GrowthEntry).values(
-                    user_id=user_id,
-                    kind=kind,
-                    amount=amount,
-                    order_id=order_id,
-                    refund_id=refund_id,
-                    once_key=once_key,
-                    base_fen=base_fen,
-                    note=note[:100],
-                )  # fmt: skip
-            )
-    except IntegrityError:
-        return False
-    growth = session.scalar(
-        update(MemberAccount)
-        .where(MemberAccount.user_id == user_id)
-        .values(growth=MemberAccount.growth + amount)
-        .returning(MemberAccount.growth)
-        .execution_options(synchronize_session=False)
-    )
-    level_id = session.scalar(
-        select(MemberLevel.id)
-        .where(MemberLevel.growth_threshold <= growth)
-        .order_by(MemberLevel.growth_threshold.desc())
-        .limit(1)
-    )
-    session.execute(
-        update(MemberAccount)
-        .where(MemberAccount.user_id == user_id)
-        .values(level_id=level_id)
-        .execution_options(synchronize_session=False)
-    )
-    loaded = session.get(MemberAccount, user_id)
-    if loaded is not None:
-        session.expire(loaded)  # the updates above bypassed it
-    return True
+    written = write_entry(
+        session, GrowthEntry, "growth", user_id, amount, kind=kind, order_id=order_id, refund_id=refund_id,
+        once_key=once_key, base_fen=base_fen, note=note[:100],
+    )  # fmt: skip
+    if written:
+        session.execute(
+            update(MemberAccount)
+            .where(MemberAccount.user_id == user_id)
+            .values(level_id=_level_of_growth())
+            .execution_options(synchronize_session=False)
+        )
+    return written
 
 
 def recompute_levels(session: Session) -> None:
     """After the merchant edits the levels: every account's level from its growth, in one statement."""
-    level = (
+    session.execute(
+        update(MemberAccount).values(level_id=_level_of_growth()).execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+
+
+def _level_of_growth():
+    """The id of the highest level an account's growth reaches (a correlated subquery)."""
+    return (
         select(MemberLevel.id)
         .where(MemberLevel.growth_threshold <= MemberAccount.growth)
         .order_by(MemberLevel.growth_threshold.desc())
         .limit(1)
         .scalar_subquery()
     )
-    session.execute(update(MemberAccount).values(level_id=level).execution_options(synchronize_session=False))
-    session.expire_all()
 
 
 @dataclass

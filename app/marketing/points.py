@@ -7,7 +7,6 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.marketing import members, pricing
@@ -36,34 +35,10 @@ def add_points(
     if kind == PointsKind.SPEND:
         _spend(session, user_id, amount, order_id=order_id, once_key=once_key, note=note)
         return True
-    members.ensure_account(session, user_id)
-    try:
-        with session.begin_nested():
-            session.execute(
-                insert(PointsEntry).values(
-                    user_id=user_id,
-                    kind=kind,
-                    amount=amount,
-                    order_id=order_id,
-                    refund_id=refund_id,
-                    once_key=once_key,
-                    expires_at=expires_at,
-                    base_fen=base_fen,
-                    note=note[:100],
-                )  # fmt: skip
-            )
-            session.execute(
-                update(MemberAccount)
-                .where(MemberAccount.user_id == user_id)
-                .values(points=MemberAccount.points + amount)
-                .execution_options(synchronize_session=False)
-            )
-    except IntegrityError:
-        return False
-    loaded = session.get(MemberAccount, user_id)
-    if loaded is not None:
-        session.expire(loaded)
-    return True
+    return members.write_entry(
+        session, PointsEntry, "points", user_id, amount, kind=kind, order_id=order_id, refund_id=refund_id,
+        once_key=once_key, expires_at=expires_at, base_fen=base_fen, note=note[:100],
+    )  # fmt: skip
 
 
 def _spend(session: Session, user_id: int, amount: int, *, order_id, once_key, note) -> None:
