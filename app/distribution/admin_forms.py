@@ -5,6 +5,7 @@ checked by distribution.services and distribution.ledger."""
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms import Form as NestedForm
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.db_types import parse_id
@@ -269,9 +270,9 @@ class ProductCommissionForm(NestedForm):
     mode = RadioField(
         _l("Commission"),
         choices=[
-            ("shop", _l("Follow the shop's rates")),
-            ("own", _l("Own rate per level")),
-            ("none", _l("No commission on this product")),
+            SelectChoice("shop", _l("Follow the shop's rates")),
+            SelectChoice("own", _l("Own rate per level")),
+            SelectChoice("none", _l("No commission on this product")),
         ],
         default="shop",  # a form without the choice (an older page, a script) keeps the shop's rates
     )

@@ -32,12 +32,22 @@ def marketing_settings(session: Session) -> MarketingSettings:
 
 
 def ensure_account(session: Session, user_id: int) -> None:
-    """Make sure the user has an account row (a concurrent first entry may create it at the same time)."""
+    """Make sure the user has an account row, at the level that starts at 0 growth if there is one (a
+    concurrent first entry may create it at the same time)."""
     if session.get(MemberAccount, user_id) is not None:
         return
     try:
         with session.begin_nested():
-            session.execute(insert(MemberAccount).values(user_id=user_id, growth=0, points=0))
+            starting_level = (
+                select(MemberLevel.id)
+                .where(MemberLevel.growth_threshold <= 0)
+                .order_by(MemberLevel.growth_threshold.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+            session.execute(
+                insert(MemberAccount).values(user_id=user_id, growth=0, points=0, level_id=starting_level)
+            )
     except IntegrityError:
         pass
 
