@@ -27,6 +27,13 @@ def page_arg(name: str = "page", limit: int = 100_000) -> int:
     return page if page is not None and 0 < page < limit else 1
 
 
+def tab_arg(tabs, default: str, name: str = "tab") -> str:
+    """?tab=… when it names one of `tabs` (names, or (name, label) pairs), else the default tab."""
+    wanted = request.args.get(name, default)
+    names = {tab[0] if isinstance(tab, tuple) else tab for tab in tabs}
+    return wanted if wanted in names else default
+
+
 # Dates a filter can sensibly ask for; beyond them a day's end (the next midnight) would not exist.
 DATE_ARG_RANGE = (date(2000, 1, 1), date(2999, 12, 31))
 

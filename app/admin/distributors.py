@@ -24,7 +24,7 @@ from app.distribution.admin_forms import (
 from app.distribution.models import Distributor, DistributorApplication, DistributorGrade, Withdrawal
 from app.extensions import db, htmx
 from app.forms import ActionForm
-from app.webutil import page_arg, toast
+from app.webutil import page_arg, tab_arg, toast
 
 # ---------------------------------------------------------------- distributors
 
@@ -250,8 +250,7 @@ def _application_or_404(application_id: int) -> DistributorApplication:
 @bp.get("/distribution/applications")
 @permission_required(Permission.DISTRIBUTION)
 def distribution_applications():
-    tab = request.args.get("tab", "pending")
-    tab = tab if tab in queries.APPLICATION_TABS else "pending"
+    tab = tab_arg(queries.APPLICATION_TABS, "pending")
     context = {
         "page": db.paginate(
             queries.applications_query(tab), page=page_arg(), per_page=PER_PAGE, error_out=False

@@ -1,7 +1,7 @@
 """Withdrawals in the back office: the queue by status, approving, paying (with the transfer reference)
 or rejecting each one, and approved bank-card withdrawals as one CSV batch for the bank."""
 
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,14 +19,13 @@ from app.distribution.models import Withdrawal
 from app.extensions import db, htmx
 from app.forms import ActionForm
 from app.money import format_fen, yuan
-from app.webutil import csv_digits, csv_download, csv_line, csv_text, page_arg, toast
+from app.webutil import csv_digits, csv_download, csv_line, csv_text, page_arg, tab_arg, toast
 
 
 @bp.get("/distribution/withdrawals")
 @permission_required(Permission.DISTRIBUTION)
 def distribution_withdrawals():
-    tab = request.args.get("tab", "requested")
-    tab = tab if tab in queries.WITHDRAWAL_TABS else "requested"
+    tab = tab_arg(queries.WITHDRAWAL_TABS, "requested")
     q = text_arg("q")
     context = {
         "page": db.paginate(

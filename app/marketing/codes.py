@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.distribution.models import Distributor
 from app.marketing import coupons
 from app.marketing.errors import MarketingError
-from app.marketing.models import Coupon, CouponChannel, CouponStatus, CouponTemplate, DistributorCode
+from app.marketing.models import Coupon, CouponChannel, CouponTemplate, DistributorCode
 from app.timeutil import utcnow
 
 CODE_RE = re.compile(r"^[A-Za-z0-9]{4,20}$")
@@ -68,12 +68,7 @@ def redeem(session: Session, user_id: int, raw) -> tuple[Coupon, Distributor]:
         raise MarketingError(_l("This is your own code: share it with your customers."), "code")
     held = session.scalars(
         select(Coupon)
-        .where(
-            Coupon.user_id == user_id,
-            Coupon.template_id == template.id,
-            Coupon.status == CouponStatus.UNUSED,
-            Coupon.valid_until > utcnow(),
-        )
+        .where(Coupon.template_id == template.id, *coupons.held_unused(user_id, utcnow()))
         .limit(1)
     ).first()
     coupon = held or coupons.claim(session, user_id, template.id, channel=CouponChannel.CODE)

@@ -250,6 +250,11 @@ def mine(session: Session, user_id: int, tab: str, now: datetime | None = None) 
     return list(session.scalars(query.limit(200)))
 
 
+def held_unused(user_id: int, now: datetime) -> tuple:
+    """The condition for a shopper's coupons that are unused and not expired."""
+    return (Coupon.user_id == user_id, Coupon.status == CouponStatus.UNUSED, Coupon.valid_until > now)
+
+
 def usable(session: Session, user_id: int, now: datetime | None = None) -> list[Coupon]:
     """The coupons the shopper can use now (valid, unused), soonest to expire first."""
     now = now or utcnow()
@@ -257,12 +262,7 @@ def usable(session: Session, user_id: int, now: datetime | None = None) -> list[
         session.scalars(
             select(Coupon)
             .options(joinedload(Coupon.template))
-            .where(
-                Coupon.user_id == user_id,
-                Coupon.status == CouponStatus.UNUSED,
-                Coupon.valid_from <= now,
-                Coupon.valid_until > now,
-            )
+            .where(*held_unused(user_id, now), Coupon.valid_from <= now)
             .order_by(Coupon.valid_until, Coupon.id)
         )
     )
@@ -343,12 +343,7 @@ def use(session: Session, order, coupon_id: int) -> None:
     now = utcnow()
     taken = session.execute(
         update(Coupon)
-        .where(
-            Coupon.id == coupon_id,
-            Coupon.user_id == order.user_id,
-            Coupon.status == CouponStatus.UNUSED,
-            Coupon.valid_until > now,
-        )
+        .where(Coupon.id == coupon_id, *held_unused(order.user_id, now))
         .values(status=CouponStatus.USED, order_id=order.id, used_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -78,19 +78,15 @@ class PointsKind(StrEnum):
     ADJUST = "adjust"  # by the merchant
 
 
-class PointsEntry(db.Model):
-    """The append-only points ledger: amount positive or negative, never updated."""
-
-    __tablename__ = "points_entries"
-    __table_args__ = (Index("ix_points_entries_user", "user_id", "id"),)
+class MemberEntry:
+    """What the points and the growth ledgers share: append-only entries, amount positive or negative,
+    never updated."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(12))
     amount: Mapped[int] = mapped_column(BigInteger)
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
     refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id", ondelete="SET NULL"))
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # For an earn entry: the paid goods (fen) it was earned on, so a later refund takes back its share.
     base_fen: Mapped[int | None] = mapped_column(BigInteger)
     # What this entry answers to, e.g. "earn:order:12" or "return:refund:5": unique, so a retried signal
@@ -100,22 +96,23 @@ class PointsEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class GrowthEntry(db.Model):
-    """The append-only growth ledger (成长值)."""
+class PointsEntry(MemberEntry, db.Model):
+    """The points ledger (kinds: PointsKind)."""
+
+    __tablename__ = "points_entries"
+    __table_args__ = (Index("ix_points_entries_user", "user_id", "id"),)
+
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class GrowthEntry(MemberEntry, db.Model):
+    """The growth ledger (成长值; kinds earn | revoke | adjust)."""
 
     __tablename__ = "growth_entries"
     __table_args__ = (Index("ix_growth_entries_user", "user_id", "id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(12))  # earn | revoke | adjust
-    amount: Mapped[int] = mapped_column(BigInteger)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
-    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id", ondelete="SET NULL"))
-    base_fen: Mapped[int | None] = mapped_column(BigInteger)
-    once_key: Mapped[str | None] = mapped_column(String(40), unique=True)
-    note: Mapped[str] = mapped_column(String(100), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TimedDiscount(db.Model):

@@ -1,7 +1,7 @@
 """The shopper's side of marketing: the coupon centre (领券中心), my coupons, my points and my member level.
 The rules live in the marketing package; these pages only show them and pass on a claim."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -11,6 +11,7 @@ from app.forms import ActionForm
 from app.marketing import coupons, members, points
 from app.marketing.errors import MarketingError
 from app.shop import bp
+from app.webutil import tab_arg
 
 COUPON_TABS = (("usable", _l("Usable")), ("used", _l("Used")), ("expired", _l("Expired")))
 CHANNEL_WORDS = {
@@ -74,9 +75,7 @@ def claim_coupon(template_id: int):
 @bp.get("/me/coupons")
 @login_required
 def my_coupons():
-    tab = request.args.get("tab", "usable")
-    if tab not in dict(COUPON_TABS):
-        tab = "usable"
+    tab = tab_arg(COUPON_TABS, "usable")
     return render_template(
         "shop/my_coupons.html",
         tabs=COUPON_TABS,

@@ -23,7 +23,7 @@ from app.payments import all_providers, get_provider
 from app.payments import services as payments
 from app.shop import bp
 from app.timeutil import utcnow
-from app.webutil import in_wechat
+from app.webutil import in_wechat, tab_arg
 
 ORDERS_PER_PAGE = 10
 POLL_SECONDS = 2
@@ -305,9 +305,7 @@ def _expire_due_orders_of(user_id: int) -> None:
 @bp.get("/orders")
 @login_required
 def order_list():
-    tab = request.args.get("tab", "all")
-    if tab not in dict(ORDER_TABS):
-        tab = "all"
+    tab = tab_arg(ORDER_TABS, "all")
     _expire_due_orders_of(current_user.id)
     query = (
         select(Order)
