@@ -85,9 +85,9 @@ def shop(db_url, tmp_path, wechat):
     try:
         for _ in range(200):
             try:
-                if requests.get(base + "/", timeout=2).status_code == 200:
+                if requests.get(base + "/", timeout=10).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or still warming up
                 pass
             if process.poll() is not None:
                 pytest.fail("gunicorn stopped:\n" + (tmp_path / "gunicorn.log").read_text()[-3000:])
