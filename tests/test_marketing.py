@@ -623,3 +623,41 @@ def test_an_activity_line_pays_commission_only_when_its_activity_says_so(session
     assert (sum(paid) > 0) is pays
     notes = [row.note for row in explain.explain(session, order).shares]
     assert any("活动" in note for note in notes) is (not pays)
+
+
+def test_a_distributor_chooses_their_own_code(client, session, shop, shopper):
+    from app.distribution.models import DistributionSettings, Distributor
+    from app.marketing import codes
+    from tests.conftest import csrf_token, login
+
+    session.add(DistributionSettings(id=1, enabled=True))
+    other = factories.UserFactory()
+    session.add(Distributor(user_id=other.id, code="zzzz2345", status="active", source="apply"))
+    seller = factories.UserFactory()
+    session.add(Distributor(user_id=seller.id, code="abcd2345", status="active", source="apply"))
+    session.commit()
+    amount_coupon(session, channel="code", name="达人专享", threshold_fen=0, value_fen=5_00)
+    login(client, seller)
+    assert "ABCD2345" in client.get("/d/share").get_data(as_text=True)
+
+    def choose(code):
+        token = csrf_token(client, "/d/share")
+        return client.post("/d/share/code", data={"code": code, "csrf_token": token}, follow_redirects=True)
+
+    for bad, words in (
+        ("ab", "4 到 20"),
+        ("<b>hi</b>", "4 到 20"),
+        ("zzzz2345", "已被使用"),
+        ("x" * 30, "4 到 20"),
+    ):
+        assert words in choose(bad).get_data(as_text=True), bad
+    assert "LINJIE88" in choose("linjie88").get_data(as_text=True)
+    session.expire_all()
+    seller_distributor = session.scalar(select(Distributor).where(Distributor.user_id == seller.id))
+    assert codes.code_of(session, seller_distributor) == "LINJIE88"
+    assert codes.distributor_for(session, "LinJie88").user_id == seller.id
+    assert codes.distributor_for(session, "ABCD2345").user_id == seller.id  # codes handed out still count
+    with pytest.raises(MarketingError):
+        codes.choose_code(
+            session, session.scalar(select(Distributor).where(Distributor.user_id == other.id)), "LINJIE88"
+        )

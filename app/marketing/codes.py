@@ -7,6 +7,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.distribution.models import Distributor
@@ -73,3 +74,35 @@ def redeem(session: Session, user_id: int, raw) -> tuple[Coupon, Distributor]:
     ).first()
     coupon = held or coupons.claim(session, user_id, template.id, channel=CouponChannel.CODE)
     return coupon, distributor
+
+
+def choose_code(session: Session, distributor: Distributor, raw) -> str:
+    """A distributor picks their own code (4–20 letters and digits, unique whatever the case): it replaces
+    the one they chose before. Their distributor code keeps working too, so codes already handed out
+    still count."""
+    text = str(raw or "").strip()
+    if not CODE_RE.match(text):
+        raise MarketingError(_l("A code is 4 to 20 letters and digits."), "code")
+    code = text.lower()
+    taken_by_code = session.scalar(
+        select(DistributorCode.user_id).where(
+            func.lower(DistributorCode.code) == code, DistributorCode.user_id != distributor.user_id
+        )
+    )
+    taken_by_distributor = session.scalar(
+        select(Distributor.user_id).where(
+            Distributor.code == code, Distributor.user_id != distributor.user_id
+        )
+    )
+    if taken_by_code or taken_by_distributor:
+        raise MarketingError(_l("This code is taken. Please choose another."), "code")
+    mine = session.scalar(select(DistributorCode).where(DistributorCode.user_id == distributor.user_id))
+    if mine is None:
+        session.add(DistributorCode(user_id=distributor.user_id, code=text.upper()))
+    else:
+        mine.code = text.upper()
+    try:
+        session.flush()
+    except IntegrityError:  # the same code chosen by someone else a moment ago
+        raise MarketingError(_l("This code is taken. Please choose another."), "code") from None
+    return text.upper()

@@ -45,6 +45,8 @@ class Card:
     low_fen: int | None
     high_fen: int | None
     total_stock: int
+    activity: bool = False  # a SKU is in a 限时折扣 now: the card says so
+    was_fen: int | None = None  # the list price struck out beside a lower activity or member price
 
     @property
     def price_range(self) -> tuple[int | None, int | None]:
@@ -124,6 +126,7 @@ def _cards(query, *, count: bool = False) -> CardPage:
         )
         if row.id in lowest_activity and low is not None:
             low = min(low, lowest_activity[row.id])
+        was = price.low if price and low is not None and low < price.low else None
         cards.append(
             Card(
                 id=row.id,
@@ -133,6 +136,8 @@ def _cards(query, *, count: bool = False) -> CardPage:
                 main_image_key=images.get(row.id),
                 low_fen=low,
                 high_fen=high,
+                activity=row.id in lowest_activity,
+                was_fen=was,
                 total_stock=int(price.stock or 0) if price else 0,
             )
         )

@@ -1,16 +1,17 @@
 """The shopper's side of marketing: the coupon centre (领券中心), my coupons, my points and my member level.
 The rules live in the marketing package; these pages only show them and pass on a claim."""
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app.extensions import db, htmx, limiter
 from app.forms import ActionForm
-from app.marketing import coupons, members, points
+from app.marketing import codes, coupons, members, points
 from app.marketing.errors import MarketingError
 from app.shop import bp
+from app.shop.distribution import distributor_required
 from app.webutil import tab_arg
 
 COUPON_TABS = (("usable", _l("Usable")), ("used", _l("Used")), ("expired", _l("Expired")))
@@ -105,3 +106,20 @@ def my_level():
         progress=members.progress(db.session, current_user.id),
         levels=members.all_levels(db.session),
     )
+
+
+@bp.post("/d/share/code")
+@distributor_required
+def distribution_choose_code(distributor):
+    """A distributor chooses the coupon code they tell people (it replaces the one before)."""
+    form = ActionForm()
+    if not form.validate():
+        abort(400, _("The page has expired. Please refresh it and try again."))
+    try:
+        chosen = codes.choose_code(db.session, distributor, request.form.get("code", ""))
+        db.session.commit()
+        flash(_("Your coupon code is now %(code)s.", code=chosen), "success")
+    except MarketingError as error:
+        db.session.rollback()
+        flash(str(error.message), "info")
+    return redirect(url_for("shop.distribution_share") + "#my-code")
