@@ -13,10 +13,8 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -27,12 +25,13 @@ from app.accounts.models import Permission
 from app.admin import bp, permission_required
 from app.admin.distribution import COMMISSION_STATUS_LABELS, ENTRY_KIND_LABELS, JOBS
 from app.admin.viewutil import (
-    EXPORT_BATCH,
     PER_PAGE,
     first_error,
     get_or_404,
     is_fragment,
     local_time,
+    newest_first_batches,
+    streamed_csv,
     text_arg,
 )
 from app.db_types import parse_id
@@ -53,7 +52,7 @@ from app.forms import ActionForm
 from app.jobs import JobAlreadyRunning, describe_counts, last_runs, run_job
 from app.money import format_fen, yuan
 from app.orders.models import Order
-from app.webutil import csv_digits, csv_download, csv_line, csv_text, date_arg, page_arg, toast
+from app.webutil import csv_digits, csv_text, date_arg, page_arg, toast
 
 # ---------------------------------------------------------------- the commission ledger
 
@@ -134,16 +133,8 @@ def distribution_ledger_export():
     Excel shows the Chinese)."""
     query = queries.ledger_query(_ledger_filters())
 
-    def generate() -> Iterator[str]:
-        yield "\ufeff" + csv_line([str(column) for column in LEDGER_COLUMNS])
-        last_id = None
-        while True:
-            batch_query = query.limit(EXPORT_BATCH)
-            if last_id is not None:
-                batch_query = batch_query.where(LedgerEntry.id < last_id)
-            batch = list(db.session.scalars(batch_query))
-            if not batch:
-                return
+    def chunks() -> Iterator[str]:
+        for batch in newest_first_batches(query, LedgerEntry.id):
             people = queries.distributors_by_id(db.session, [entry.distributor_id for entry in batch])
             chunk = io.StringIO()
             writer = csv.writer(chunk)
@@ -176,10 +167,8 @@ def distribution_ledger_export():
                 if row in db.session:
                     db.session.expunge(row)
             yield chunk.getvalue()
-            last_id = batch[-1].id
 
-    stamp = format_datetime(format="yyyyMMdd-HHmm")
-    return csv_download(stream_with_context(generate()), f"commission-ledger-{stamp}.csv")
+    return streamed_csv("commission-ledger", LEDGER_COLUMNS, chunks())
 
 
 def _distributor_name(distributor: Distributor | None) -> str:

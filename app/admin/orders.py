@@ -16,10 +16,8 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -30,7 +28,15 @@ from sqlalchemy.orm import selectinload
 from app import orders
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
-from app.admin.viewutil import EXPORT_BATCH, PER_PAGE, first_error, is_fragment, local_time, service_refused
+from app.admin.viewutil import (
+    PER_PAGE,
+    first_error,
+    is_fragment,
+    local_time,
+    newest_first_batches,
+    service_refused,
+    streamed_csv,
+)
 from app.extensions import db, htmx
 from app.money import format_fen, yuan
 from app.orders.forms import (
@@ -48,7 +54,7 @@ from app.payments import all_providers
 from app.payments import services as payments
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
-from app.webutil import csv_digits, csv_download, csv_line, csv_text, date_arg, page_arg, toast
+from app.webutil import csv_digits, csv_text, date_arg, page_arg, toast
 
 # ---------------------------------------------------------------- words the pages use
 
@@ -326,26 +332,16 @@ def orders_export():
     filters = _list_filters()
     query = orders.queries.admin_orders_query(filters).order_by(None).order_by(Order.id.desc())
 
-    def generate() -> Iterator[str]:
-        yield "\ufeff" + csv_line([str(column) for column in EXPORT_COLUMNS])
-        last_id = None
-        while True:
-            batch_query = query.limit(EXPORT_BATCH)
-            if last_id is not None:
-                batch_query = batch_query.where(Order.id < last_id)
-            batch = list(db.session.scalars(batch_query))
-            if not batch:
-                return
+    def chunks() -> Iterator[str]:
+        for batch in newest_first_batches(query, Order.id):
             chunk = io.StringIO()
             writer = csv.writer(chunk)
             for order in batch:
                 writer.writerows(_export_rows(order))
                 db.session.expunge(order)
             yield chunk.getvalue()
-            last_id = batch[-1].id
 
-    stamp = format_datetime(format="yyyyMMdd-HHmm")
-    return csv_download(stream_with_context(generate()), f"orders-{stamp}.csv")
+    return streamed_csv("orders", EXPORT_COLUMNS, chunks())
 
 
 # ---------------------------------------------------------------- one order

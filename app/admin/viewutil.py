@@ -1,12 +1,15 @@
 """Small pieces the back office's order and distribution views share: a refused form's message, local
-times, fragment requests, text arguments and 404s."""
+times, fragment requests, text arguments, 404s and streamed CSV exports."""
 
-from flask import abort, request
+from collections.abc import Iterable, Iterator
+
+from flask import Response, abort, request, stream_with_context
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from app.extensions import db, htmx
 from app.forms import apply_service_error
+from app.webutil import csv_download, csv_line
 
 PER_PAGE = 20  # rows on a list page
 EXPORT_BATCH = 500  # rows a streamed CSV export loads at a time
@@ -49,3 +52,30 @@ def get_or_404(model, ident: int, message: str):
     if row is None:
         abort(404, message)
     return row
+
+
+def newest_first_batches(query, id_column) -> Iterator[list]:
+    """The rows of `query` (ordered by `id_column`, newest first) EXPORT_BATCH at a time; each batch starts
+    below the last id seen, so no OFFSET grows with the export."""
+    last_id = None
+    while True:
+        batch_query = query.limit(EXPORT_BATCH)
+        if last_id is not None:
+            batch_query = batch_query.where(id_column < last_id)
+        batch = list(db.session.scalars(batch_query))
+        if not batch:
+            return
+        yield batch
+        last_id = batch[-1].id
+
+
+def streamed_csv(name: str, columns, chunks: Iterable[str]) -> Response:
+    """A CSV download named `name`-<local time>.csv: a BOM (so Excel reads the Chinese as UTF-8), the column
+    labels, then the text `chunks` as they come, inside the request's context."""
+
+    def generate() -> Iterator[str]:
+        yield "\ufeff" + csv_line([str(column) for column in columns])
+        yield from chunks
+
+    stamp = format_datetime(format="yyyyMMdd-HHmm")
+    return csv_download(stream_with_context(generate()), f"{name}-{stamp}.csv")
