@@ -26,6 +26,7 @@ from app.admin import bp, permission_required
 from app.admin.distribution import COMMISSION_STATUS_LABELS, ENTRY_KIND_LABELS, JOBS
 from app.admin.viewutil import (
     PER_PAGE,
+    action_answer,
     first_error,
     get_or_404,
     is_fragment,
@@ -276,23 +277,24 @@ def distribution_order_commission(order_id: int):
 
 
 def _panel_result(order: Order, message: str, *, void_form=None):
-    level = "error" if void_form is not None else "success"
-    back = request.form.get("back", "")
-    if not htmx:
-        flash(message, level)
-        if back == "fraud":
-            return redirect(url_for("admin.distribution_fraud"))
-        return redirect(url_for("admin.distribution_order_commission", order_id=order.id))
-    db.session.expire_all()
-    order = db.session.get(Order, order.id)
-    if back == "fraud":
+    refused = void_form is not None
+    from_fraud = request.form.get("back", "") == "fraud"
+    if from_fraud and htmx:
         # A handled row leaves the list; a refusal leaves it as it was and says why in a toast.
-        response = make_response("" if void_form is None else message, 200 if void_form is None else 400)
-        return toast(response, message, level)
-    html = render_template(
-        "admin/distribution/_order_commission.html", **_panel_context(order, void_form=void_form)
-    )
-    return toast(make_response(html, 422 if void_form is not None else 200), message, level)
+        response = make_response(message if refused else "", 400 if refused else 200)
+        return toast(response, message, "error" if refused else "success")
+
+    def panel() -> str:
+        fresh = db.session.get(Order, order.id)
+        return render_template(
+            "admin/distribution/_order_commission.html", **_panel_context(fresh, void_form=void_form)
+        )
+
+    if from_fraud:
+        page_url = url_for("admin.distribution_fraud")
+    else:
+        page_url = url_for("admin.distribution_order_commission", order_id=order.id)
+    return action_answer(message, refused, page_url, panel)
 
 
 @bp.post("/distribution/orders/<int:order_id>/clear-flags")

@@ -10,10 +10,7 @@ from dataclasses import dataclass
 from flask import (
     Response,
     abort,
-    flash,
     g,
-    make_response,
-    redirect,
     render_template,
     request,
     url_for,
@@ -30,6 +27,7 @@ from app.accounts.models import Permission
 from app.admin import bp, permission_required
 from app.admin.viewutil import (
     PER_PAGE,
+    action_answer,
     first_error,
     is_fragment,
     local_time,
@@ -37,7 +35,7 @@ from app.admin.viewutil import (
     service_refused,
     streamed_csv,
 )
-from app.extensions import db, htmx
+from app.extensions import db
 from app.money import format_fen, yuan
 from app.orders.forms import (
     AdminApproveRefundForm,
@@ -54,7 +52,7 @@ from app.payments import all_providers
 from app.payments import services as payments
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
-from app.webutil import csv_digits, csv_text, date_arg, page_arg, toast
+from app.webutil import csv_digits, csv_text, date_arg, page_arg
 
 # ---------------------------------------------------------------- words the pages use
 
@@ -406,14 +404,15 @@ def orders_detail(number: str):
 def order_result(number: str, message: str, *, failed: dict | None = None, **extra) -> Response:
     """After an action: the order area again (htmx) or the page with a flash; a refusal is a 422 whose
     fragment shows the form with its message, and a toast."""
-    level = "error" if failed is not None or extra.get("failed_refund") else "success"
-    if not htmx:
-        flash(message, level)
-        return redirect(url_for("admin.orders_detail", number=number))
-    db.session.expire_all()
-    order = _order_or_404(number)
-    html = render_block("admin/order_detail.html", "order_main", **_detail_context(order, failed, **extra))
-    return toast(make_response(html, 422 if level == "error" else 200), message, level)
+
+    def order_main() -> str:
+        order = _order_or_404(number)
+        return render_block(
+            "admin/order_detail.html", "order_main", **_detail_context(order, failed, **extra)
+        )
+
+    refused = failed is not None or bool(extra.get("failed_refund"))
+    return action_answer(message, refused, url_for("admin.orders_detail", number=number), order_main)
 
 
 @bp.post("/orders/<number>/confirm-transfer")

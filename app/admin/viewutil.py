@@ -1,15 +1,15 @@
-"""Small pieces the back office's order and distribution views share: a refused form's message, local
-times, fragment requests, text arguments, 404s and streamed CSV exports."""
+"""Small pieces the back office's order and distribution views share: a refused form's message, the answer
+after an action, local times, fragment requests, text arguments, 404s and streamed CSV exports."""
 
 from collections.abc import Iterable, Iterator
 
-from flask import Response, abort, request, stream_with_context
+from flask import Response, abort, flash, make_response, redirect, request, stream_with_context
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from app.extensions import db, htmx
 from app.forms import apply_service_error
-from app.webutil import csv_download, csv_line
+from app.webutil import csv_download, csv_line, toast
 
 PER_PAGE = 20  # rows on a list page
 EXPORT_BATCH = 500  # rows a streamed CSV export loads at a time
@@ -36,6 +36,18 @@ def service_refused(form, error) -> str:
     db.session.rollback()
     apply_service_error(form, error)
     return str(error.message)
+
+
+def action_answer(message: str, refused: bool, page_url: str, render_part) -> Response:
+    """After a button that changes something: without htmx, the page at `page_url` with a flash; with htmx,
+    the part of the page `render_part()` renders afresh from the database, with a toast (a 422 when the
+    action was refused, so that the form shows its message)."""
+    level = "error" if refused else "success"
+    if not htmx:
+        flash(message, level)
+        return redirect(page_url)
+    db.session.expire_all()
+    return toast(make_response(render_part(), 422 if refused else 200), message, level)
 
 
 def is_fragment(target: str) -> bool:

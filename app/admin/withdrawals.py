@@ -1,7 +1,7 @@
 """Withdrawals in the back office: the queue by status, approving, paying (with the transfer reference)
 or rejecting each one, and approved bank-card withdrawals as one CSV batch for the bank."""
 
-from flask import flash, make_response, redirect, render_template, url_for
+from flask import render_template, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -11,15 +11,15 @@ from sqlalchemy import func, select
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
-from app.admin.viewutil import PER_PAGE, first_error, get_or_404, is_fragment, text_arg
+from app.admin.viewutil import PER_PAGE, action_answer, first_error, get_or_404, is_fragment, text_arg
 from app.distribution import admin_queries as queries
 from app.distribution import ledger
 from app.distribution.admin_forms import PayWithdrawalForm, RejectWithdrawalForm
 from app.distribution.models import Withdrawal
-from app.extensions import db, htmx
+from app.extensions import db
 from app.forms import ActionForm
 from app.money import format_fen, yuan
-from app.webutil import csv_digits, csv_download, csv_line, csv_text, page_arg, tab_arg, toast
+from app.webutil import csv_digits, csv_download, csv_line, csv_text, page_arg, tab_arg
 
 
 @bp.get("/distribution/withdrawals")
@@ -50,16 +50,14 @@ def _withdrawal_or_404(withdrawal_id: int) -> Withdrawal:
 
 
 def _withdrawal_row(withdrawal: Withdrawal, message: str, *, failed: dict | None = None):
-    level = "error" if failed else "success"
-    if not htmx:
-        flash(message, level)
-        return redirect(url_for("admin.distribution_withdrawals", tab=withdrawal.status))
-    db.session.expire_all()
-    withdrawal = db.session.get(Withdrawal, withdrawal.id)
-    html = render_template(
-        "admin/distribution/_withdrawal_row.html", withdrawal=withdrawal, forms=failed or {}
-    )
-    return toast(make_response(html, 422 if failed else 200), message, level)
+    def row() -> str:
+        fresh = db.session.get(Withdrawal, withdrawal.id)
+        return render_template(
+            "admin/distribution/_withdrawal_row.html", withdrawal=fresh, forms=failed or {}
+        )
+
+    page_url = url_for("admin.distribution_withdrawals", tab=withdrawal.status)
+    return action_answer(message, bool(failed), page_url, row)
 
 
 @bp.post("/distribution/withdrawals/<int:withdrawal_id>/approve")
