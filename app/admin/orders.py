@@ -7,14 +7,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from flask import (
-    Response,
-    abort,
-    g,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Response, abort, g, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
