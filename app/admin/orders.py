@@ -67,22 +67,13 @@ ORDER_STATUS_COLOURS = {
     "cancelled": "light",
     "refunded": "dark",
 }
-TAB_LABELS = {
-    "all": _l("All"),
-    "pending_payment": _l("Awaiting payment"),
-    "awaiting_confirmation": _l("Transfer to confirm"),
-    "paid": _l("To ship"),
-    "shipped": _l("Shipped"),
-    "completed": _l("Completed"),
-    "cancelled": _l("Cancelled"),
-    "after_sales": _l("After-sales open"),
-    "refunded": _l("Refunded"),
-}
 ORDER_REFUND_LABELS = {
     "requested": _l("After-sales open"),
     "partial": _l("Partly refunded"),
     "full": _l("Fully refunded"),
 }
+# A status's tab says the status; "after_sales" lists the orders with an open request.
+TAB_LABELS = {"all": _l("All"), **ORDER_STATUS_LABELS, "after_sales": ORDER_REFUND_LABELS["requested"]}
 REFUND_STATUS_LABELS = {
     "requested": _l("To handle"),
     "approved": _l("Approved, money to pay back"),
