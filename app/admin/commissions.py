@@ -24,6 +24,7 @@ from app.admin.viewutil import (
     is_fragment,
     local_time,
     newest_first_batches,
+    service_refused,
     streamed_csv,
     text_arg,
 )
@@ -315,9 +316,6 @@ def distribution_order_void(order_id: int):
     try:
         count = ledger.void_order_commission(db.session, order, actor=current_user, reason=form.reason.data)
     except ledger.LedgerError as error:
-        db.session.rollback()
-        if error.field == "reason":
-            form.reason.errors = [str(error.message)]
-        return _panel_result(order, str(error.message), void_form=form)
+        return _panel_result(order, service_refused(form, error), void_form=form)
     db.session.commit()
     return _panel_result(order, _("%(n)d commissions voided; the distributors see your reason.", n=count))

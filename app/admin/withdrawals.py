@@ -11,7 +11,15 @@ from sqlalchemy import func, select
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
-from app.admin.viewutil import PER_PAGE, action_answer, first_error, get_or_404, is_fragment, text_arg
+from app.admin.viewutil import (
+    PER_PAGE,
+    action_answer,
+    first_error,
+    get_or_404,
+    is_fragment,
+    service_refused,
+    text_arg,
+)
 from app.distribution import admin_queries as queries
 from app.distribution import ledger
 from app.distribution.admin_forms import PayWithdrawalForm, RejectWithdrawalForm
@@ -70,8 +78,7 @@ def distribution_withdrawals_approve(withdrawal_id: int):
     try:
         ledger.approve_withdrawal(db.session, withdrawal, actor=current_user)
     except ledger.LedgerError as error:
-        db.session.rollback()
-        return _withdrawal_row(withdrawal, str(error.message), failed={"approve": form})
+        return _withdrawal_row(withdrawal, service_refused(form, error), failed={"approve": form})
     db.session.commit()
     return _withdrawal_row(
         withdrawal,
@@ -89,10 +96,7 @@ def distribution_withdrawals_pay(withdrawal_id: int):
     try:
         ledger.mark_withdrawal_paid(db.session, withdrawal, actor=current_user, reference=form.reference.data)
     except ledger.LedgerError as error:
-        db.session.rollback()
-        if error.field == "reference":
-            form.reference.errors = [str(error.message)]
-        return _withdrawal_row(withdrawal, str(error.message), failed={"pay": form})
+        return _withdrawal_row(withdrawal, service_refused(form, error), failed={"pay": form})
     db.session.commit()
     return _withdrawal_row(withdrawal, _("Marked as paid. The distributor sees 已打款."))
 
@@ -107,9 +111,8 @@ def distribution_withdrawals_reject(withdrawal_id: int):
     try:
         ledger.reject_withdrawal(db.session, withdrawal, actor=current_user, reason=form.reason.data)
     except ledger.LedgerError as error:
-        db.session.rollback()
-        form.reason.errors = [str(error.message)]
-        return _withdrawal_row(withdrawal, str(error.message), failed={"reject": form})
+        # Only a missing reason names a field; "already handled" leaves no reject form on the row.
+        return _withdrawal_row(withdrawal, service_refused(form, error), failed={"reject": form})
     db.session.commit()
     return _withdrawal_row(
         withdrawal,
