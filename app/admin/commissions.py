@@ -6,17 +6,7 @@ import csv
 import io
 from collections.abc import Iterator
 
-from flask import (
-    abort,
-    flash,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    stream_with_context,
-    url_for,
-)
-from flask_babel import format_datetime
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -27,12 +17,15 @@ from app.accounts.models import Permission
 from app.admin import bp, permission_required
 from app.admin.distribution import COMMISSION_STATUS_LABELS, ENTRY_KIND_LABELS, JOBS
 from app.admin.viewutil import (
-    EXPORT_BATCH,
     PER_PAGE,
+    action_answer,
     first_error,
     get_or_404,
     is_fragment,
     local_time,
+    newest_first_batches,
+    service_refused,
+    streamed_csv,
     text_arg,
 )
 from app.db_types import parse_id
@@ -53,7 +46,7 @@ from app.forms import ActionForm
 from app.jobs import JobAlreadyRunning, describe_counts, last_runs, run_job
 from app.money import format_fen, yuan
 from app.orders.models import Order
-from app.webutil import csv_digits, csv_download, csv_line, csv_text, date_arg, page_arg, toast
+from app.webutil import csv_digits, csv_text, date_arg, page_arg, toast
 
 # ---------------------------------------------------------------- the commission ledger
 
@@ -134,16 +127,8 @@ def distribution_ledger_export():
     Excel shows the Chinese)."""
     query = queries.ledger_query(_ledger_filters())
 
-    def generate() -> Iterator[str]:
-        yield "\ufeff" + csv_line([str(column) for column in LEDGER_COLUMNS])
-        last_id = None
-        while True:
-            batch_query = query.limit(EXPORT_BATCH)
-            if last_id is not None:
-                batch_query = batch_query.where(LedgerEntry.id < last_id)
-            batch = list(db.session.scalars(batch_query))
-            if not batch:
-                return
+    def chunks() -> Iterator[str]:
+        for batch in newest_first_batches(query, LedgerEntry.id):
             people = queries.distributors_by_id(db.session, [entry.distributor_id for entry in batch])
             chunk = io.StringIO()
             writer = csv.writer(chunk)
@@ -176,10 +161,8 @@ def distribution_ledger_export():
                 if row in db.session:
                     db.session.expunge(row)
             yield chunk.getvalue()
-            last_id = batch[-1].id
 
-    stamp = format_datetime(format="yyyyMMdd-HHmm")
-    return csv_download(stream_with_context(generate()), f"commission-ledger-{stamp}.csv")
+    return streamed_csv("commission-ledger", LEDGER_COLUMNS, chunks())
 
 
 def _distributor_name(distributor: Distributor | None) -> str:
@@ -287,23 +270,24 @@ def distribution_order_commission(order_id: int):
 
 
 def _panel_result(order: Order, message: str, *, void_form=None):
-    level = "error" if void_form is not None else "success"
-    back = request.form.get("back", "")
-    if not htmx:
-        flash(message, level)
-        if back == "fraud":
-            return redirect(url_for("admin.distribution_fraud"))
-        return redirect(url_for("admin.distribution_order_commission", order_id=order.id))
-    db.session.expire_all()
-    order = db.session.get(Order, order.id)
-    if back == "fraud":
+    refused = void_form is not None
+    from_fraud = request.form.get("back", "") == "fraud"
+    if from_fraud and htmx:
         # A handled row leaves the list; a refusal leaves it as it was and says why in a toast.
-        response = make_response("" if void_form is None else message, 200 if void_form is None else 400)
-        return toast(response, message, level)
-    html = render_template(
-        "admin/distribution/_order_commission.html", **_panel_context(order, void_form=void_form)
-    )
-    return toast(make_response(html, 422 if void_form is not None else 200), message, level)
+        response = make_response(message if refused else "", 400 if refused else 200)
+        return toast(response, message, "error" if refused else "success")
+
+    def panel() -> str:
+        fresh = db.session.get(Order, order.id)
+        return render_template(
+            "admin/distribution/_order_commission.html", **_panel_context(fresh, void_form=void_form)
+        )
+
+    if from_fraud:
+        page_url = url_for("admin.distribution_fraud")
+    else:
+        page_url = url_for("admin.distribution_order_commission", order_id=order.id)
+    return action_answer(message, refused, page_url, panel)
 
 
 @bp.post("/distribution/orders/<int:order_id>/clear-flags")
@@ -332,9 +316,6 @@ def distribution_order_void(order_id: int):
     try:
         count = ledger.void_order_commission(db.session, order, actor=current_user, reason=form.reason.data)
     except ledger.LedgerError as error:
-        db.session.rollback()
-        if error.field == "reason":
-            form.reason.errors = [str(error.message)]
-        return _panel_result(order, str(error.message), void_form=form)
+        return _panel_result(order, service_refused(form, error), void_form=form)
     db.session.commit()
     return _panel_result(order, _("%(n)d commissions voided; the distributors see your reason.", n=count))

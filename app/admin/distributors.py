@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.accounts.models import Permission, User
 from app.admin import bp, permission_required
 from app.admin.distribution import APPLICATION_STATUS_LABELS
-from app.admin.viewutil import PER_PAGE, first_error, get_or_404, is_fragment, text_arg
+from app.admin.viewutil import PER_PAGE, action_answer, first_error, get_or_404, is_fragment, text_arg
 from app.db_types import parse_id
 from app.distribution import admin_queries as queries
 from app.distribution import ledger
@@ -24,7 +24,7 @@ from app.distribution.admin_forms import (
 from app.distribution.models import Distributor, DistributorApplication, DistributorGrade, Withdrawal
 from app.extensions import db, htmx
 from app.forms import ActionForm
-from app.webutil import page_arg, tab_arg, toast
+from app.webutil import page_arg, tab_arg
 
 # ---------------------------------------------------------------- distributors
 
@@ -121,18 +121,14 @@ def distribution_distributor(distributor_id: int):
 
 def _distributor_result(distributor: Distributor, message: str, *, failed: dict | None = None):
     """After a change on the distributor page: its status card again (htmx) or the page with a flash."""
-    level = "error" if failed else "success"
-    if not htmx:
-        flash(message, level)
-        return redirect(url_for("admin.distribution_distributor", distributor_id=distributor.id))
-    db.session.expire_all()
-    distributor = db.session.get(Distributor, distributor.id)
-    html = render_block(
-        "admin/distribution/distributor.html",
-        "status_card",
-        **_distributor_context(distributor, **(failed or {})),
-    )
-    return toast(make_response(html, 422 if failed else 200), message, level)
+
+    def status_card() -> str:
+        fresh = db.session.get(Distributor, distributor.id)
+        context = _distributor_context(fresh, **(failed or {}))
+        return render_block("admin/distribution/distributor.html", "status_card", **context)
+
+    page_url = url_for("admin.distribution_distributor", distributor_id=distributor.id)
+    return action_answer(message, bool(failed), page_url, status_card)
 
 
 @bp.post("/distribution/distributors/<int:distributor_id>/active")
@@ -266,16 +262,13 @@ def distribution_applications():
 
 
 def _application_row(application: DistributorApplication, message: str, *, form=None):
-    level = "error" if form is not None else "success"
-    if not htmx:
-        flash(message, level)
-        return redirect(url_for("admin.distribution_applications"))
-    db.session.expire_all()
-    application = db.session.get(DistributorApplication, application.id)
-    html = render_template(
-        "admin/distribution/_application_row.html", application=application, reject_form=form
-    )
-    return toast(make_response(html, 422 if form is not None else 200), message, level)
+    def row() -> str:
+        fresh = db.session.get(DistributorApplication, application.id)
+        return render_template(
+            "admin/distribution/_application_row.html", application=fresh, reject_form=form
+        )
+
+    return action_answer(message, form is not None, url_for("admin.distribution_applications"), row)
 
 
 @bp.post("/distribution/applications/<int:application_id>/approve")

@@ -7,19 +7,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from flask import (
-    Response,
-    abort,
-    flash,
-    g,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    stream_with_context,
-    url_for,
-)
-from flask_babel import format_datetime
+from flask import Response, abort, g, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -30,8 +18,17 @@ from sqlalchemy.orm import selectinload
 from app import orders
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
-from app.admin.viewutil import EXPORT_BATCH, PER_PAGE, first_error, is_fragment, local_time, service_refused
-from app.extensions import db, htmx
+from app.admin.viewutil import (
+    PER_PAGE,
+    action_answer,
+    first_error,
+    is_fragment,
+    local_time,
+    newest_first_batches,
+    service_refused,
+    streamed_csv,
+)
+from app.extensions import db
 from app.money import format_fen, yuan
 from app.orders.forms import (
     AdminApproveRefundForm,
@@ -48,7 +45,7 @@ from app.payments import all_providers
 from app.payments import services as payments
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
-from app.webutil import csv_digits, csv_download, csv_line, csv_text, date_arg, page_arg, toast
+from app.webutil import csv_digits, csv_text, date_arg, page_arg
 
 # ---------------------------------------------------------------- words the pages use
 
@@ -70,22 +67,13 @@ ORDER_STATUS_COLOURS = {
     "cancelled": "light",
     "refunded": "dark",
 }
-TAB_LABELS = {
-    "all": _l("All"),
-    "pending_payment": _l("Awaiting payment"),
-    "awaiting_confirmation": _l("Transfer to confirm"),
-    "paid": _l("To ship"),
-    "shipped": _l("Shipped"),
-    "completed": _l("Completed"),
-    "cancelled": _l("Cancelled"),
-    "after_sales": _l("After-sales open"),
-    "refunded": _l("Refunded"),
-}
 ORDER_REFUND_LABELS = {
     "requested": _l("After-sales open"),
     "partial": _l("Partly refunded"),
     "full": _l("Fully refunded"),
 }
+# A status's tab says the status; "after_sales" lists the orders with an open request.
+TAB_LABELS = {"all": _l("All"), **ORDER_STATUS_LABELS, "after_sales": ORDER_REFUND_LABELS["requested"]}
 REFUND_STATUS_LABELS = {
     "requested": _l("To handle"),
     "approved": _l("Approved, money to pay back"),
@@ -326,26 +314,16 @@ def orders_export():
     filters = _list_filters()
     query = orders.queries.admin_orders_query(filters).order_by(None).order_by(Order.id.desc())
 
-    def generate() -> Iterator[str]:
-        yield "\ufeff" + csv_line([str(column) for column in EXPORT_COLUMNS])
-        last_id = None
-        while True:
-            batch_query = query.limit(EXPORT_BATCH)
-            if last_id is not None:
-                batch_query = batch_query.where(Order.id < last_id)
-            batch = list(db.session.scalars(batch_query))
-            if not batch:
-                return
+    def chunks() -> Iterator[str]:
+        for batch in newest_first_batches(query, Order.id):
             chunk = io.StringIO()
             writer = csv.writer(chunk)
             for order in batch:
                 writer.writerows(_export_rows(order))
                 db.session.expunge(order)
             yield chunk.getvalue()
-            last_id = batch[-1].id
 
-    stamp = format_datetime(format="yyyyMMdd-HHmm")
-    return csv_download(stream_with_context(generate()), f"orders-{stamp}.csv")
+    return streamed_csv("orders", EXPORT_COLUMNS, chunks())
 
 
 # ---------------------------------------------------------------- one order
@@ -410,14 +388,15 @@ def orders_detail(number: str):
 def order_result(number: str, message: str, *, failed: dict | None = None, **extra) -> Response:
     """After an action: the order area again (htmx) or the page with a flash; a refusal is a 422 whose
     fragment shows the form with its message, and a toast."""
-    level = "error" if failed is not None or extra.get("failed_refund") else "success"
-    if not htmx:
-        flash(message, level)
-        return redirect(url_for("admin.orders_detail", number=number))
-    db.session.expire_all()
-    order = _order_or_404(number)
-    html = render_block("admin/order_detail.html", "order_main", **_detail_context(order, failed, **extra))
-    return toast(make_response(html, 422 if level == "error" else 200), message, level)
+
+    def order_main() -> str:
+        order = _order_or_404(number)
+        return render_block(
+            "admin/order_detail.html", "order_main", **_detail_context(order, failed, **extra)
+        )
+
+    refused = failed is not None or bool(extra.get("failed_refund"))
+    return action_answer(message, refused, url_for("admin.orders_detail", number=number), order_main)
 
 
 @bp.post("/orders/<number>/confirm-transfer")

@@ -17,6 +17,17 @@ from app.settings.services import (
     update_shop_settings,
 )
 
+# The form's fields each settings service takes as typed, by the same name; pictures come as saved keys.
+SHOP_FIELDS = ("name", "service_phone", "announcement", "terms_text", "privacy_text", "low_stock_threshold")
+ORDER_FIELDS = (
+    "shipping_flat_fen",
+    "free_shipping_over_fen",
+    "order_expire_minutes",
+    "autocomplete_days",
+    "manual_payment_enabled",
+    "manual_payment_text",
+    "remove_manual_payment_qr",
+)
 IMAGE_FIELDS = (
     ("logo", "logo_key"),
     ("service_wechat_qr", "service_wechat_qr_key"),
@@ -42,25 +53,14 @@ def shop_settings():
                         raise
             update_shop_settings(
                 db.session,
-                name=form.name.data,
-                service_phone=form.service_phone.data,
-                announcement=form.announcement.data,
-                terms_text=form.terms_text.data,
-                privacy_text=form.privacy_text.data,
-                low_stock_threshold=form.low_stock_threshold.data,
+                **{name: getattr(form, name).data for name in SHOP_FIELDS},
                 logo_key=uploads.get("logo_key"),
                 service_wechat_qr_key=uploads.get("service_wechat_qr_key"),
             )
             update_order_settings(
                 db.session,
-                shipping_flat_fen=form.shipping_flat_fen.data,
-                free_shipping_over_fen=form.free_shipping_over_fen.data,
-                order_expire_minutes=form.order_expire_minutes.data,
-                autocomplete_days=form.autocomplete_days.data,
-                manual_payment_enabled=form.manual_payment_enabled.data,
-                manual_payment_text=form.manual_payment_text.data,
+                **{name: getattr(form, name).data for name in ORDER_FIELDS},
                 manual_payment_qr_key=uploads.get("manual_payment_qr_key"),
-                remove_manual_payment_qr=form.remove_manual_payment_qr.data,
             )
         except ImageError:
             db.session.rollback()

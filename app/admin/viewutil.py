@@ -1,12 +1,15 @@
-"""Small pieces the back office's order and distribution views share: a refused form's message, local
-times, fragment requests, text arguments and 404s."""
+"""Small pieces the back office's order and distribution views share: a refused form's message, the answer
+after an action, local times, fragment requests, text arguments, 404s and streamed CSV exports."""
 
-from flask import abort, request
+from collections.abc import Iterable, Iterator
+
+from flask import Response, abort, flash, make_response, redirect, request, stream_with_context
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from app.extensions import db, htmx
 from app.forms import apply_service_error
+from app.webutil import csv_download, csv_line, toast
 
 PER_PAGE = 20  # rows on a list page
 EXPORT_BATCH = 500  # rows a streamed CSV export loads at a time
@@ -35,6 +38,18 @@ def service_refused(form, error) -> str:
     return str(error.message)
 
 
+def action_answer(message: str, refused: bool, page_url: str, render_part) -> Response:
+    """After a button that changes something: without htmx, the page at `page_url` with a flash; with htmx,
+    the part of the page `render_part()` renders afresh from the database, with a toast (a 422 when the
+    action was refused, so that the form shows its message)."""
+    level = "error" if refused else "success"
+    if not htmx:
+        flash(message, level)
+        return redirect(page_url)
+    db.session.expire_all()
+    return toast(make_response(render_part(), 422 if refused else 200), message, level)
+
+
 def is_fragment(target: str) -> bool:
     """An htmx request for one part of the page (not a history restore, which wants the whole page)."""
     return bool(htmx) and htmx.target == target and not htmx.history_restore_request
@@ -49,3 +64,30 @@ def get_or_404(model, ident: int, message: str):
     if row is None:
         abort(404, message)
     return row
+
+
+def newest_first_batches(query, id_column) -> Iterator[list]:
+    """The rows of `query` (ordered by `id_column`, newest first) EXPORT_BATCH at a time; each batch starts
+    below the last id seen, so no OFFSET grows with the export."""
+    last_id = None
+    while True:
+        batch_query = query.limit(EXPORT_BATCH)
+        if last_id is not None:
+            batch_query = batch_query.where(id_column < last_id)
+        batch = list(db.session.scalars(batch_query))
+        if not batch:
+            return
+        yield batch
+        last_id = batch[-1].id
+
+
+def streamed_csv(name: str, columns, chunks: Iterable[str]) -> Response:
+    """A CSV download named `name`-<local time>.csv: a BOM (so Excel reads the Chinese as UTF-8), the column
+    labels, then the text `chunks` as they come, inside the request's context."""
+
+    def generate() -> Iterator[str]:
+        yield "\ufeff" + csv_line([str(column) for column in columns])
+        yield from chunks
+
+    stamp = format_datetime(format="yyyyMMdd-HHmm")
+    return csv_download(stream_with_context(generate()), f"{name}-{stamp}.csv")

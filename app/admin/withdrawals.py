@@ -1,7 +1,7 @@
 """Withdrawals in the back office: the queue by status, approving, paying (with the transfer reference)
 or rejecting each one, and approved bank-card withdrawals as one CSV batch for the bank."""
 
-from flask import flash, make_response, redirect, render_template, url_for
+from flask import render_template, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -11,15 +11,23 @@ from sqlalchemy import func, select
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
-from app.admin.viewutil import PER_PAGE, first_error, get_or_404, is_fragment, text_arg
+from app.admin.viewutil import (
+    PER_PAGE,
+    action_answer,
+    first_error,
+    get_or_404,
+    is_fragment,
+    service_refused,
+    text_arg,
+)
 from app.distribution import admin_queries as queries
 from app.distribution import ledger
 from app.distribution.admin_forms import PayWithdrawalForm, RejectWithdrawalForm
 from app.distribution.models import Withdrawal
-from app.extensions import db, htmx
+from app.extensions import db
 from app.forms import ActionForm
 from app.money import format_fen, yuan
-from app.webutil import csv_digits, csv_download, csv_line, csv_text, page_arg, tab_arg, toast
+from app.webutil import csv_digits, csv_download, csv_line, csv_text, page_arg, tab_arg
 
 
 @bp.get("/distribution/withdrawals")
@@ -50,16 +58,14 @@ def _withdrawal_or_404(withdrawal_id: int) -> Withdrawal:
 
 
 def _withdrawal_row(withdrawal: Withdrawal, message: str, *, failed: dict | None = None):
-    level = "error" if failed else "success"
-    if not htmx:
-        flash(message, level)
-        return redirect(url_for("admin.distribution_withdrawals", tab=withdrawal.status))
-    db.session.expire_all()
-    withdrawal = db.session.get(Withdrawal, withdrawal.id)
-    html = render_template(
-        "admin/distribution/_withdrawal_row.html", withdrawal=withdrawal, forms=failed or {}
-    )
-    return toast(make_response(html, 422 if failed else 200), message, level)
+    def row() -> str:
+        fresh = db.session.get(Withdrawal, withdrawal.id)
+        return render_template(
+            "admin/distribution/_withdrawal_row.html", withdrawal=fresh, forms=failed or {}
+        )
+
+    page_url = url_for("admin.distribution_withdrawals", tab=withdrawal.status)
+    return action_answer(message, bool(failed), page_url, row)
 
 
 @bp.post("/distribution/withdrawals/<int:withdrawal_id>/approve")
@@ -72,8 +78,7 @@ def distribution_withdrawals_approve(withdrawal_id: int):
     try:
         ledger.approve_withdrawal(db.session, withdrawal, actor=current_user)
     except ledger.LedgerError as error:
-        db.session.rollback()
-        return _withdrawal_row(withdrawal, str(error.message), failed={"approve": form})
+        return _withdrawal_row(withdrawal, service_refused(form, error), failed={"approve": form})
     db.session.commit()
     return _withdrawal_row(
         withdrawal,
@@ -91,10 +96,7 @@ def distribution_withdrawals_pay(withdrawal_id: int):
     try:
         ledger.mark_withdrawal_paid(db.session, withdrawal, actor=current_user, reference=form.reference.data)
     except ledger.LedgerError as error:
-        db.session.rollback()
-        if error.field == "reference":
-            form.reference.errors = [str(error.message)]
-        return _withdrawal_row(withdrawal, str(error.message), failed={"pay": form})
+        return _withdrawal_row(withdrawal, service_refused(form, error), failed={"pay": form})
     db.session.commit()
     return _withdrawal_row(withdrawal, _("Marked as paid. The distributor sees 已打款."))
 
@@ -109,9 +111,8 @@ def distribution_withdrawals_reject(withdrawal_id: int):
     try:
         ledger.reject_withdrawal(db.session, withdrawal, actor=current_user, reason=form.reason.data)
     except ledger.LedgerError as error:
-        db.session.rollback()
-        form.reason.errors = [str(error.message)]
-        return _withdrawal_row(withdrawal, str(error.message), failed={"reject": form})
+        # Only a missing reason names a field; "already handled" leaves no reject form on the row.
+        return _withdrawal_row(withdrawal, service_refused(form, error), failed={"reject": form})
     db.session.commit()
     return _withdrawal_row(
         withdrawal,
