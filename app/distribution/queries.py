@@ -27,7 +27,7 @@ from app.distribution.models import (
 )
 from app.money import apply_bp
 from app.orders.models import Order, OrderLine, OrderStatus, RefundStatus
-from app.timeutil import SHOP_TZ
+from app.timeutil import SHOP_TZ, local_midnight_utc
 
 COMMISSIONS_PER_PAGE = 20
 TEAM_PER_PAGE = 20
@@ -38,11 +38,6 @@ TOP_PRODUCTS = 50
 # Orders that were paid: what a downline's sales and a member's order list count.
 SALE_STATUSES = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.REFUNDED)
 OPEN_WITHDRAWAL_STATUSES = (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED)
-
-
-def local_midnight(day: date) -> datetime:
-    """The UTC moment the shop's calendar day begins (Asia/Shanghai)."""
-    return datetime.combine(day, time.min, tzinfo=SHOP_TZ).astimezone(UTC)
 
 
 def mask_order_number(number: str) -> str:
@@ -79,8 +74,8 @@ def earnings(session: Session, distributor_id: int, now: datetime) -> Earnings:
     """Commission earned on orders paid today and this month (the shop's calendar), net of what refunds
     and voids have since taken back: the current ledger value of those commissions."""
     local_today = now.astimezone(SHOP_TZ).date()
-    today = local_midnight(local_today)
-    month = local_midnight(local_today.replace(day=1))
+    today = local_midnight_utc(local_today)
+    month = local_midnight_utc(local_today.replace(day=1))
     # Each commission's value looked up by its own entries (a correlated subquery): the month holds a few
     # thousand commissions at most, while a join tempts PostgreSQL into hashing the whole ledger.
     value = (
