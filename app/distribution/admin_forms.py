@@ -10,10 +10,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from app.db_types import parse_id
 from app.distribution.services import DistributionError, SettingsInput, check_product_rates
-from app.forms import Form, IntegerField, MoneyField, apply_service_error
+from app.forms import Form, IntegerField, MoneyField, apply_service_error, reason_field
 from app.money import MoneyError, format_bp, parse_percent_bp
 
-REASON_MAX = 200
 LEVELS = (1, 2, 3)
 
 
@@ -210,25 +209,12 @@ class GradeForm(Form):
             apply_service_error(self, error)
 
 
-def _reason_field(label, message):
-    return StringField(
-        label,
-        validators=[
-            DataRequired(message),
-            Length(max=REASON_MAX, message=_l("At most %(n)d characters.", n=REASON_MAX)),
-        ],
-    )
-
-
 class RejectApplicationForm(Form):
-    reject_reason = _reason_field(_l("Reason"), _l("Please give the applicant a reason."))
+    reject_reason = reason_field(_l("Reason"), _l("Please give the applicant a reason."))
 
 
 class DisableDistributorForm(Form):
-    reason = StringField(
-        _l("Reason (kept on record)"),
-        validators=[Length(max=REASON_MAX, message=_l("At most %(n)d characters.", n=REASON_MAX))],
-    )
+    reason = reason_field(_l("Reason (kept on record)"))
 
 
 class GradeChoiceForm(Form):
@@ -256,11 +242,11 @@ class PayWithdrawalForm(Form):
 
 
 class RejectWithdrawalForm(Form):
-    reason = _reason_field(_l("Reason"), _l("Please give the distributor a reason."))
+    reason = reason_field(_l("Reason"), _l("Please give the distributor a reason."))
 
 
 class VoidCommissionForm(Form):
-    reason = _reason_field(_l("Reason"), _l("Please give a reason: the distributor will see it."))
+    reason = reason_field(_l("Reason"), _l("Please give a reason: the distributor will see it."))
 
 
 class ProductCommissionForm(NestedForm):
