@@ -1,4 +1,5 @@
-"""Form pieces every area uses: money fields that parse yuan into integer fen, and error helpers."""
+"""Form pieces every area uses: money fields that parse yuan into integer fen, the reason field of the
+back office's decisions, and error helpers."""
 
 from flask import request
 from flask_babel import lazy_gettext as _l
@@ -6,7 +7,7 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from wtforms import Field, FileField, StringField
 from wtforms import IntegerField as _WTFormsIntegerField
-from wtforms.validators import ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.money import MoneyError, parse_yuan, yuan
 from app.numbers import parse_whole_number
@@ -63,6 +64,21 @@ class IntegerField(_WTFormsIntegerField):
         self.data = parse_whole_number(valuelist[0], allow_negative=True)
         if self.data is None and valuelist[0].strip():
             raise ValueError(str(_l("Please enter a whole number.")))
+
+
+REASON_MAX = 200
+
+
+def reason_field(label, required=None) -> StringField:
+    """A one-line reason for a decision (reject, cancel, void …) of at most REASON_MAX characters; `required`
+    is what to say when it is left empty, None when it may be."""
+    return StringField(
+        label,
+        validators=[
+            DataRequired(required) if required else Optional(),
+            Length(max=REASON_MAX, message=_l("At most %(n)d characters.", n=REASON_MAX)),
+        ],
+    )
 
 
 class ActionForm(Form):

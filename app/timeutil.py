@@ -1,7 +1,7 @@
 """One clock for the whole app: UTC-aware now(), which tests can set."""
 
 import calendar
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 # The shop's calendar: "today", order numbers and daily figures follow mainland China time.
@@ -21,6 +21,11 @@ def set_clock(moment: datetime | None) -> None:
     if moment is not None and moment.tzinfo is None:
         raise ValueError("the clock only takes timezone-aware datetimes")
     _frozen = moment
+
+
+def local_midnight_utc(day: date) -> datetime:
+    """The UTC moment the shop's calendar day begins."""
+    return datetime.combine(day, time.min, tzinfo=SHOP_TZ).astimezone(UTC)
 
 
 def add_months(moment: datetime, months: int) -> datetime:

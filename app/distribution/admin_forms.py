@@ -10,10 +10,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from app.db_types import parse_id
 from app.distribution.services import DistributionError, SettingsInput, check_product_rates
-from app.forms import Form, IntegerField, MoneyField, apply_service_error
+from app.forms import Form, IntegerField, MoneyField, apply_service_error, reason_field
 from app.money import MoneyError, format_bp, parse_percent_bp
 
-REASON_MAX = 200
 LEVELS = (1, 2, 3)
 
 
@@ -37,12 +36,46 @@ class PercentField(StringField):
             raise ValueError(str(error)) from None
 
 
+class RateFields:
+    """For a form with a rate per level (rate_1, rate_2, rate_3): the fields in order, the errors about the
+    rates as a whole (shown once, under them) and the vector they spell."""
+
+    RATE_FIELDS = ("rate_1", "rate_2", "rate_3")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rates_errors: list[str] = []
+
+    @classmethod
+    def rates_data(cls, rates_bp) -> dict:
+        """The fields' data for a stored vector: levels it does not have are left empty."""
+        rates = list(rates_bp or []) + [None] * len(cls.RATE_FIELDS)
+        return dict(zip(cls.RATE_FIELDS, rates, strict=False))
+
+    def rate_fields(self) -> list:
+        return [getattr(self, name) for name in self.RATE_FIELDS]
+
+    def typed_rates_bp(self) -> list[int]:
+        """The vector typed in: empty levels earn 0, trailing ones are dropped."""
+        rates = [field.data or 0 for field in self.rate_fields()]
+        while len(rates) > 1 and rates[-1] == 0:
+            rates.pop()
+        return rates
+
+    def apply_error(self, error) -> None:
+        """A refusal from the services, next to the field it is about (one about the rates under them all)."""
+        if error.field == "rates_bp":
+            self.rates_errors.append(str(error.message))
+        else:
+            apply_service_error(self, error)
+
+
 def _whole_days(label):
     # The allowed range is distribution.services' rule; the form only asks for a whole number.
     return IntegerField(label, validators=[InputRequired(_l("Please enter a whole number of days."))])
 
 
-class DistributionSettingsForm(Form):
+class DistributionSettingsForm(RateFields, Form):
     enabled = BooleanField(_l("Distribution is on"))
     mode = RadioField(
         _l("Who can become a distributor"),
@@ -83,19 +116,14 @@ class DistributionSettingsForm(Form):
     withdrawal_min_fen = MoneyField(_l("Smallest withdrawal (yuan)"), allow_zero=True)
     withdrawal_fee_bp = PercentField(_l("Withdrawal fee (%)"))
 
-    RATE_FIELDS = ("rate_1", "rate_2", "rate_3")
-
     def __init__(self, *args, settings=None, **kwargs):
         if settings is not None and not kwargs.get("formdata") and "data" not in kwargs:
-            rates = list(settings.rates_bp) + [None] * 3
             kwargs["data"] = {
                 "enabled": settings.enabled,
                 "mode": settings.mode,
                 "spend_threshold_fen": settings.spend_threshold_fen,
                 "levels": settings.levels,
-                "rate_1": rates[0],
-                "rate_2": rates[1],
-                "rate_3": rates[2],
+                **self.rates_data(settings.rates_bp),
                 "three_levels_acknowledged": settings.three_levels_acknowledged_at is not None,
                 "self_purchase": settings.self_purchase,
                 "binding_mode": settings.binding_mode,
@@ -105,14 +133,10 @@ class DistributionSettingsForm(Form):
                 "withdrawal_fee_bp": settings.withdrawal_fee_bp,
             }
         super().__init__(*args, **kwargs)
-        self.rates_errors: list[str] = []
 
     @property
     def chosen_levels(self) -> int:
         return self.levels.data if self.levels.data in LEVELS else 2
-
-    def rate_fields(self):
-        return [getattr(self, name) for name in self.RATE_FIELDS]
 
     def validate(self, extra_validators=None) -> bool:
         super().validate(extra_validators)
@@ -144,15 +168,8 @@ class DistributionSettingsForm(Form):
             withdrawal_fee_bp=self.withdrawal_fee_bp.data if self.withdrawal_fee_bp.data is not None else 0,
         )
 
-    def apply_error(self, error) -> None:
-        """A refusal from update_settings, next to the field it is about."""
-        if error.field == "rates_bp":
-            self.rates_errors.append(str(error.message))
-        else:
-            apply_service_error(self, error)
 
-
-class GradeForm(Form):
+class GradeForm(RateFields, Form):
     name = StringField(
         _l("Grade name"),
         validators=[
@@ -172,63 +189,35 @@ class GradeForm(Form):
 
     def __init__(self, *args, grade=None, **kwargs):
         if grade is not None and not kwargs.get("formdata"):
-            rates = list(grade.rates_bp or []) + [None] * 3
             kwargs.setdefault(
                 "data",
                 {
                     "name": grade.name,
                     "own_rates": grade.rates_bp is not None,
-                    "rate_1": rates[0],
-                    "rate_2": rates[1],
-                    "rate_3": rates[2],
+                    **self.rates_data(grade.rates_bp),
                     "sort": grade.sort,
                 },
             )
         super().__init__(*args, **kwargs)
-        self.rates_errors: list[str] = []
 
     def validate(self, extra_validators=None) -> bool:
         super().validate(extra_validators)
         if not self.own_rates.data:
-            for field in (self.rate_1, self.rate_2, self.rate_3):
+            for field in self.rate_fields():
                 field.errors = []
         return not any(errors for errors in self.errors.values())
 
     def rates_bp(self) -> list[int] | None:
         """The grade's vector (empty levels count as 0, trailing ones dropped), or None: the shop's rates."""
-        if not self.own_rates.data:
-            return None
-        rates = [field.data or 0 for field in (self.rate_1, self.rate_2, self.rate_3)]
-        while len(rates) > 1 and rates[-1] == 0:
-            rates.pop()
-        return rates
-
-    def apply_error(self, error) -> None:
-        if error.field == "rates_bp":
-            self.rates_errors.append(str(error.message))
-        else:
-            apply_service_error(self, error)
-
-
-def _reason_field(label, message):
-    return StringField(
-        label,
-        validators=[
-            DataRequired(message),
-            Length(max=REASON_MAX, message=_l("At most %(n)d characters.", n=REASON_MAX)),
-        ],
-    )
+        return self.typed_rates_bp() if self.own_rates.data else None
 
 
 class RejectApplicationForm(Form):
-    reject_reason = _reason_field(_l("Reason"), _l("Please give the applicant a reason."))
+    reject_reason = reason_field(_l("Reason"), _l("Please give the applicant a reason."))
 
 
 class DisableDistributorForm(Form):
-    reason = StringField(
-        _l("Reason (kept on record)"),
-        validators=[Length(max=REASON_MAX, message=_l("At most %(n)d characters.", n=REASON_MAX))],
-    )
+    reason = reason_field(_l("Reason (kept on record)"))
 
 
 class GradeChoiceForm(Form):
@@ -256,14 +245,14 @@ class PayWithdrawalForm(Form):
 
 
 class RejectWithdrawalForm(Form):
-    reason = _reason_field(_l("Reason"), _l("Please give the distributor a reason."))
+    reason = reason_field(_l("Reason"), _l("Please give the distributor a reason."))
 
 
 class VoidCommissionForm(Form):
-    reason = _reason_field(_l("Reason"), _l("Please give a reason: the distributor will see it."))
+    reason = reason_field(_l("Reason"), _l("Please give a reason: the distributor will see it."))
 
 
-class ProductCommissionForm(NestedForm):
+class ProductCommissionForm(RateFields, NestedForm):
     """The product form's commission settings (佣金设置): follow the shop's rates, the product's own rate per
     level, or no commission at all. Nested in the back office's product form (admin.catalog) as a FormField."""
 
@@ -280,13 +269,6 @@ class ProductCommissionForm(NestedForm):
     rate_2 = PercentField(_l("Level 2"))
     rate_3 = PercentField(_l("Level 3"))
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.rates_errors: list[str] = []
-
-    def rate_fields(self):
-        return [self.rate_1, self.rate_2, self.rate_3]
-
     def load(self, product) -> None:
         """Show what the product has now."""
         if product.commission_opt_out:
@@ -300,12 +282,7 @@ class ProductCommissionForm(NestedForm):
 
     def rates_bp(self) -> list[int] | None:
         """The product's own vector (empty levels earn 0, trailing ones dropped), or None."""
-        if self.mode.data != "own":
-            return None
-        rates = [field.data or 0 for field in self.rate_fields()]
-        while len(rates) > 1 and rates[-1] == 0:
-            rates.pop()
-        return rates
+        return self.typed_rates_bp() if self.mode.data == "own" else None
 
     def validate(self, extra_validators=None) -> bool:
         super().validate(extra_validators)

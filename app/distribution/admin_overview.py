@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from app.distribution.admin_queries import (
     distributors_by_id,
     held_count,
-    local_midnight_utc,
     withdrawal_counts,
 )
 from app.distribution.models import (
@@ -24,7 +23,7 @@ from app.distribution.models import (
     Visit,
 )
 from app.orders.models import Order
-from app.timeutil import SHOP_TZ, utcnow
+from app.timeutil import SHOP_TZ, local_midnight_utc, utcnow
 
 
 def local_today(now: datetime | None = None) -> date:

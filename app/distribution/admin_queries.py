@@ -4,7 +4,7 @@ app.distribution.admin_overview). Every list loads its page in a fixed number of
 however many rows it shows."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session, aliased, contains_eager, selectinload
@@ -27,15 +27,10 @@ from app.distribution.models import (
     WithdrawalStatus,
 )
 from app.orders.models import Order
-from app.timeutil import SHOP_TZ, utcnow
+from app.timeutil import local_midnight_utc, utcnow
 
 WITHDRAWAL_TABS = ("requested", "approved", "paid", "rejected")
 APPLICATION_TABS = ("pending", "approved", "rejected", "all")
-
-
-def local_midnight_utc(day: date) -> datetime:
-    """The start of a calendar day in the shop's time zone, as UTC."""
-    return datetime.combine(day, time.min, tzinfo=SHOP_TZ).astimezone(UTC)
 
 
 def _like(text: str) -> str:

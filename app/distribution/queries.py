@@ -7,6 +7,7 @@ amounts per commission from its ledger entries."""
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Generic, TypeVar
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
@@ -27,7 +28,7 @@ from app.distribution.models import (
 )
 from app.money import apply_bp
 from app.orders.models import Order, OrderLine, OrderStatus, RefundStatus
-from app.timeutil import SHOP_TZ
+from app.timeutil import SHOP_TZ, local_midnight_utc
 
 COMMISSIONS_PER_PAGE = 20
 TEAM_PER_PAGE = 20
@@ -38,11 +39,20 @@ TOP_PRODUCTS = 50
 # Orders that were paid: what a downline's sales and a member's order list count.
 SALE_STATUSES = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.REFUNDED)
 OPEN_WITHDRAWAL_STATUSES = (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED)
+T = TypeVar("T")
 
 
-def local_midnight(day: date) -> datetime:
-    """The UTC moment the shop's calendar day begins (Asia/Shanghai)."""
-    return datetime.combine(day, time.min, tzinfo=SHOP_TZ).astimezone(UTC)
+@dataclass
+class Page(Generic[T]):
+    """One page of a list, read with a row more than shown so that `has_next` needs no count."""
+
+    items: list[T]
+    page: int
+    has_next: bool
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
 
 
 def mask_order_number(number: str) -> str:
@@ -79,8 +89,8 @@ def earnings(session: Session, distributor_id: int, now: datetime) -> Earnings:
     """Commission earned on orders paid today and this month (the shop's calendar), net of what refunds
     and voids have since taken back: the current ledger value of those commissions."""
     local_today = now.astimezone(SHOP_TZ).date()
-    today = local_midnight(local_today)
-    month = local_midnight(local_today.replace(day=1))
+    today = local_midnight_utc(local_today)
+    month = local_midnight_utc(local_today.replace(day=1))
     # Each commission's value looked up by its own entries (a correlated subquery): the month holds a few
     # thousand commissions at most, while a join tempts PostgreSQL into hashing the whole ledger.
     value = (
@@ -292,17 +302,6 @@ class Member:
     via: str = ""  # level 2: the level-1 member they came through
 
 
-@dataclass
-class MemberPage:
-    items: list[Member]
-    page: int
-    has_next: bool
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
-
-
 def _level_two_parents(user_id: int):
     return select(User.id).where(User.referrer_id == user_id)
 
@@ -318,7 +317,7 @@ def team_counts(session: Session, user_id: int) -> tuple[int, int]:
 
 def team_page(
     session: Session, user_id: int, *, level: int, now: datetime, page: int = 1, per_page: int = TEAM_PER_PAGE
-) -> MemberPage:
+) -> Page[Member]:
     """Level 1: members whose referrer is me; level 2: members whose referrer's referrer is me. Newest
     binding first, with their paid sales (paid minus refunded) in two more queries for the whole page."""
     parent = aliased(User)
@@ -356,7 +355,7 @@ def team_page(
         )
         for row in rows
     ]
-    return MemberPage(items=items, page=page, has_next=has_next)
+    return Page(items=items, page=page, has_next=has_next)
 
 
 def member_sales(session: Session, user_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -392,17 +391,6 @@ class MemberOrder:
     my_commission_fen: int | None  # None: this order earned me nothing
 
 
-@dataclass
-class MemberOrderPage:
-    items: list[MemberOrder]
-    page: int
-    has_next: bool
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
-
-
 def member_orders(
     session: Session,
     distributor_id: int,
@@ -410,7 +398,7 @@ def member_orders(
     *,
     page: int = 1,
     per_page: int = MEMBER_ORDERS_PER_PAGE,
-) -> MemberOrderPage:
+) -> Page[MemberOrder]:
     """A team member's paid orders (no address, no phone), each with what it earned me, if anything."""
     rows = session.execute(
         select(Order.id, Order.number, Order.paid_at, Order.status, Order.total_fen, Order.refunded_fen)
@@ -444,7 +432,7 @@ def member_orders(
         )
         for row in rows
     ]
-    return MemberOrderPage(items=items, page=page, has_next=has_next)
+    return Page(items=items, page=page, has_next=has_next)
 
 
 # ---------------------------------------------------------------- visits and conversion
@@ -552,20 +540,9 @@ def visit_stats(session: Session, distributor_id: int, now: datetime, days: int 
 # ---------------------------------------------------------------- withdrawals
 
 
-@dataclass
-class WithdrawalPage:
-    items: list[Withdrawal]
-    page: int
-    has_next: bool
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
-
-
 def withdrawal_page(
     session: Session, distributor_id: int, *, page: int = 1, per_page: int = WITHDRAWALS_PER_PAGE
-) -> WithdrawalPage:
+) -> Page[Withdrawal]:
     rows = list(
         session.scalars(
             select(Withdrawal)
@@ -575,7 +552,7 @@ def withdrawal_page(
             .offset((page - 1) * per_page)
         )
     )
-    return WithdrawalPage(items=rows[:per_page], page=page, has_next=len(rows) > per_page)
+    return Page(items=rows[:per_page], page=page, has_next=len(rows) > per_page)
 
 
 def own_withdrawal(session: Session, distributor_id: int, withdrawal_id: int) -> Withdrawal | None:

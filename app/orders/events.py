@@ -1,5 +1,6 @@
-"""The audit trail of an order and the guarded status change every transition goes through (a
-conditional UPDATE ... WHERE status IN (allowed), so a retried or concurrent call applies at most once)."""
+"""The audit trail of an order and the guarded status change every transition goes through, of orders,
+refunds and withdrawals alike (a conditional UPDATE ... WHERE status IN (allowed), so a retried or
+concurrent call applies at most once)."""
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -46,16 +47,15 @@ def record_event(
     return event
 
 
-def transition(session: Session, order: Order, allowed: tuple, to_status: str, **values) -> bool:
-    """Move the order to `to_status` only if it is still in one of `allowed`; True when this call did it."""
+def transition(session: Session, row, allowed: tuple, to_status: str, **values) -> bool:
+    """Move `row` (an order, a refund, a withdrawal: any model with `id` and `status`) to `to_status` only if
+    it is still in one of `allowed`; True when this call did it. The row is refreshed either way."""
+    model = type(row)
     result = session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.status.in_([str(s) for s in allowed]))
+        update(model)
+        .where(model.id == row.id, model.status.in_([str(s) for s in allowed]))
         .values(status=str(to_status), **values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
-        session.refresh(order)
-        return False
-    session.refresh(order)
-    return True
+    session.refresh(row)
+    return result.rowcount == 1

@@ -6,7 +6,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from app.forms import Form
+from app.forms import Form, reason_field
 from app.orders.queries import STAFF_NOTE_MAX
 from app.orders.transitions import CARRIER_MAX
 
@@ -22,17 +22,6 @@ COMMON_CARRIERS = (
     _l("J&T Express"),
 )
 OTHER_CARRIER = "other"
-REASON_MAX = 200
-
-
-def _reason(label, message):
-    return StringField(
-        label,
-        validators=[
-            DataRequired(message),
-            Length(max=REASON_MAX, message=_l("At most %(n)d characters.", n=REASON_MAX)),
-        ],
-    )
 
 
 class AdminShipForm(Form):
@@ -75,7 +64,7 @@ class AdminConfirmTransferForm(Form):
 
 
 class AdminRejectTransferForm(Form):
-    reason = _reason(
+    reason = reason_field(
         _l("Why is the transfer rejected?"), _l("Please tell the buyer what is wrong with the transfer.")
     )
 
@@ -84,13 +73,7 @@ class AdminRejectTransferForm(Form):
 
 
 class AdminCancelOrderForm(Form):
-    reason = StringField(
-        _l("Reason (the buyer sees it)"),
-        validators=[
-            Optional(),
-            Length(max=REASON_MAX, message=_l("At most %(n)d characters.", n=REASON_MAX)),
-        ],
-    )
+    reason = reason_field(_l("Reason (the buyer sees it)"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, prefix="cancel", **kwargs)
@@ -117,7 +100,7 @@ class AdminApproveRefundForm(Form):
 
 
 class AdminRejectRefundForm(Form):
-    reject_reason = _reason(
+    reject_reason = reason_field(
         _l("Why is the request rejected?"), _l("Please tell the buyer why the request is rejected.")
     )
 
@@ -133,7 +116,7 @@ class AdminCompleteRefundForm(Form):
 
 
 class AdminSettlePaymentForm(Form):
-    note = _reason(_l("How was the money returned?"), _l("Please note how the money was returned."))
+    note = reason_field(_l("How was the money returned?"), _l("Please note how the money was returned."))
 
     def __init__(self, *args, payment_id: int, **kwargs):
         super().__init__(*args, prefix=f"settle{payment_id}", **kwargs)

@@ -1,7 +1,7 @@
 """Back-office views of orders: filters and tabs, the merchant's actions, bulk shipping, alerts, takings."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, func, or_, select
@@ -24,7 +24,7 @@ from app.orders.models import (
     RefundStatus,
 )
 from app.orders.transitions import ship_order
-from app.timeutil import SHOP_TZ, utcnow
+from app.timeutil import SHOP_TZ, local_midnight_utc, utcnow
 
 ORDER_TABS = (
     "all",
@@ -59,16 +59,12 @@ class OrderFilters:
     date_to: date | None = None
 
 
-def _local_midnight_utc(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=SHOP_TZ).astimezone(UTC)
-
-
 def _order_filter_conditions(filters: OrderFilters) -> list:
     conditions = []
     if filters.date_from:
-        conditions.append(Order.created_at >= _local_midnight_utc(filters.date_from))
+        conditions.append(Order.created_at >= local_midnight_utc(filters.date_from))
     if filters.date_to:
-        conditions.append(Order.created_at < _local_midnight_utc(filters.date_to + timedelta(days=1)))
+        conditions.append(Order.created_at < local_midnight_utc(filters.date_to + timedelta(days=1)))
     q = (filters.q or "").strip()
     if q:
         like = f"%{_escape_like(q)}%"
@@ -250,7 +246,7 @@ class TodaysTakings:
 def todays_takings(session: Session, now: datetime | None = None) -> TodaysTakings:
     """Orders paid since the shop's midnight and the sum of their totals."""
     now = now or utcnow()
-    midnight = _local_midnight_utc(now.astimezone(SHOP_TZ).date())
+    midnight = local_midnight_utc(now.astimezone(SHOP_TZ).date())
     row = session.execute(
         select(func.count(), func.coalesce(func.sum(Order.total_fen), 0)).where(Order.paid_at >= midnight)
     ).one()

@@ -14,7 +14,7 @@ from app.money import share_of_units
 from app.numbers import parse_whole_number
 from app.orders import signals
 from app.orders.access import require_buyer
-from app.orders.events import OrderError, record_event
+from app.orders.events import OrderError, record_event, transition
 from app.orders.models import (
     REFUNDABLE_STATUSES,
     Order,
@@ -132,23 +132,10 @@ def request_refund(session: Session, order: Order, user: User, *, items: dict, r
 def cancel_refund_request(session: Session, refund: Refund, user: User) -> None:
     order = refund.order
     require_buyer(order, user)
-    if not _refund_transition(
-        session, refund, (RefundRequestStatus.REQUESTED,), RefundRequestStatus.CANCELLED
-    ):
+    if not transition(session, refund, (RefundRequestStatus.REQUESTED,), RefundRequestStatus.CANCELLED):
         raise OrderError(_l("This request can no longer be withdrawn."))
     _reopen_after_refund(session, order)
     record_event(session, order, "refund_withdrawn", actor=user, note=refund.number)
-
-
-def _refund_transition(session: Session, refund: Refund, allowed: tuple, to_status: str, **values) -> bool:
-    result = session.execute(
-        update(Refund)
-        .where(Refund.id == refund.id, Refund.status.in_([str(s) for s in allowed]))
-        .values(status=str(to_status), **values)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(refund)
-    return result.rowcount == 1
 
 
 def _reopen_after_refund(session: Session, order: Order) -> None:
@@ -168,7 +155,7 @@ def reject_refund(session: Session, refund: Refund, *, actor: User, reason: str)
     reason = " ".join((reason or "").split())
     if not reason:
         raise OrderError(_l("Please tell the buyer why the request is rejected."), "reject_reason")
-    if not _refund_transition(
+    if not transition(
         session,
         refund,
         (RefundRequestStatus.REQUESTED,),
@@ -186,7 +173,7 @@ def approve_refund(session: Session, refund: Refund, *, actor: User, restock: bo
     """The merchant agrees. The money goes back through the order's payment (payments reacts to
     refund_approved: the gateway refunds, or for manual transfer the merchant pays it back by hand and then
     marks it refunded with complete_refund)."""
-    if not _refund_transition(
+    if not transition(
         session,
         refund,
         (RefundRequestStatus.REQUESTED,),
@@ -202,7 +189,7 @@ def approve_refund(session: Session, refund: Refund, *, actor: User, restock: bo
 
 def complete_refund(session: Session, refund: Refund, *, actor: User | None) -> bool:
     """The money is back with the buyer: apply it to the lines and the order, once."""
-    if not _refund_transition(
+    if not transition(
         session, refund, (RefundRequestStatus.APPROVED,), RefundRequestStatus.REFUNDED, refunded_at=utcnow()
     ):
         return False

@@ -43,6 +43,22 @@ def _check(code: int, message, what: str) -> dict:
     return json.loads(message) if message else {}
 
 
+def _place_order(client, pay_type: WeChatPayType, order: Order, payment: Payment, **who) -> dict:
+    """Ask the gateway to open a payment (JSAPI or H5) for the attempt; `who` is the payer or the scene."""
+    what = f"{pay_type.name.lower()} order"
+    code, message = _call(
+        what,
+        client.pay,
+        description=description(order),
+        out_trade_no=payment.out_trade_no,
+        amount={"total": payment.amount_fen, "currency": "CNY"},
+        time_expire=_rfc3339(order.expires_at),
+        pay_type=pay_type,
+        **who,
+    )
+    return _check(code, message, what)
+
+
 def description(order: Order) -> str:
     first = order.lines[0].title if order.lines else order.number
     return (first if len(order.lines) == 1 else f"{first} 等{len(order.lines)}件")[:120]
@@ -83,35 +99,17 @@ class WechatPayProvider(PaymentProvider):
     def jsapi(self, session: Session, order: Order, payment: Payment, openid: str) -> JsapiParams:
         settings = payment_settings(session)
         client = wechat_certificates.client(session, WeChatPayType.JSAPI)
-        code, message = _call(
-            "jsapi order",
-            client.pay,
-            description=description(order),
-            out_trade_no=payment.out_trade_no,
-            amount={"total": payment.amount_fen, "currency": "CNY"},
-            payer={"openid": openid},
-            time_expire=_rfc3339(order.expires_at),
-            pay_type=WeChatPayType.JSAPI,
-        )
-        prepay_id = _check(code, message, "jsapi order")["prepay_id"]
-        timestamp, nonce, package = str(int(time.time())), secrets.token_hex(16), f"prepay_id={prepay_id}"
+        opened = _place_order(client, WeChatPayType.JSAPI, order, payment, payer={"openid": openid})
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+        package = f"prepay_id={opened['prepay_id']}"
         pay_sign = client.sign([settings.wechat_appid, timestamp, nonce, package])
         return JsapiParams(settings.wechat_appid, timestamp, nonce, package, "RSA", pay_sign)
 
     def h5(self, session: Session, order: Order, payment: Payment, client_ip: str) -> str:
         """The gateway's h5_url (valid for a few minutes) to send the shopper's browser to."""
         client = wechat_certificates.client(session, WeChatPayType.H5)
-        code, message = _call(
-            "h5 order",
-            client.pay,
-            description=description(order),
-            out_trade_no=payment.out_trade_no,
-            amount={"total": payment.amount_fen, "currency": "CNY"},
-            scene_info={"payer_client_ip": client_ip or "127.0.0.1", "h5_info": {"type": "Wap"}},
-            time_expire=_rfc3339(order.expires_at),
-            pay_type=WeChatPayType.H5,
-        )
-        return _check(code, message, "h5 order")["h5_url"]
+        scene = {"payer_client_ip": client_ip or "127.0.0.1", "h5_info": {"type": "Wap"}}
+        return _place_order(client, WeChatPayType.H5, order, payment, scene_info=scene)["h5_url"]
 
     def refund(self, session: Session, payment: Payment, refund: Refund) -> bool:
         client = wechat_certificates.client(session)

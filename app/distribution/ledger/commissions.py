@@ -294,21 +294,18 @@ def adjust_for_refund(session: Session, order: Order) -> None:
     for commission in commissions:
         frozen, available = commission_net(session, commission.id)
         target = amounts.get((commission.distributor_id, commission.level), 0)
-        if commission.status == CommissionStatus.FROZEN and frozen > target:
+        if commission.status == CommissionStatus.FROZEN:
+            kind, balance, held = EntryKind.REVERSAL, "frozen", frozen
+        elif commission.status == CommissionStatus.RELEASED:
+            kind, balance, held = EntryKind.CLAWBACK, "available", available
+        else:
+            continue
+        if held > target:
             post_entry(
                 session,
                 commission.distributor_id,
-                EntryKind.REVERSAL,
-                frozen=target - frozen,
-                commission_id=commission.id,
-                note=order.number,
-            )
-        elif commission.status == CommissionStatus.RELEASED and available > target:
-            post_entry(
-                session,
-                commission.distributor_id,
-                EntryKind.CLAWBACK,
-                available=target - available,
+                kind,
+                **{balance: target - held},
                 commission_id=commission.id,
                 note=order.number,
             )

@@ -5,7 +5,6 @@ import re
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
@@ -14,6 +13,7 @@ from app.distribution.ledger.release import release_due
 from app.distribution.models import Distributor, EntryKind, Withdrawal, WithdrawalStatus
 from app.distribution.services import get_settings
 from app.money import format_fen
+from app.orders.events import transition
 from app.timeutil import utcnow
 
 METHODS = ("wechat", "alipay", "bank")
@@ -110,34 +110,25 @@ def request_withdrawal(session: Session, distributor: Distributor, data: Withdra
     return withdrawal
 
 
-def _withdrawal_transition(
-    session: Session, withdrawal: Withdrawal, allowed: tuple, to: str, **values
-) -> bool:
-    result = session.execute(
-        update(Withdrawal)
-        .where(Withdrawal.id == withdrawal.id, Withdrawal.status.in_([str(s) for s in allowed]))
-        .values(status=str(to), **values)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(withdrawal)
-    return result.rowcount == 1
+# The statuses each of the merchant's actions starts from: approve or reject a request, pay or reject an
+# approved one. withdrawal_actions offers them and the transitions check them again.
+ACTION_FROM = {
+    "approve": (WithdrawalStatus.REQUESTED,),
+    "pay": (WithdrawalStatus.APPROVED,),
+    "reject": (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED),
+}
 
 
 def withdrawal_actions(withdrawal: Withdrawal) -> set[str]:
-    """What the merchant may do with a withdrawal now: approve or reject a request, pay or reject an
-    approved one (the transitions check again)."""
-    if withdrawal.status == WithdrawalStatus.REQUESTED:
-        return {"approve", "reject"}
-    if withdrawal.status == WithdrawalStatus.APPROVED:
-        return {"pay", "reject"}
-    return set()
+    """What the merchant may do with a withdrawal now."""
+    return {action for action, allowed in ACTION_FROM.items() if withdrawal.status in allowed}
 
 
 def approve_withdrawal(session: Session, withdrawal: Withdrawal, *, actor: User) -> None:
-    if not _withdrawal_transition(
+    if not transition(
         session,
         withdrawal,
-        (WithdrawalStatus.REQUESTED,),
+        ACTION_FROM["approve"],
         WithdrawalStatus.APPROVED,
         decided_at=utcnow(),
         decided_by_id=actor.id,
@@ -149,10 +140,10 @@ def mark_withdrawal_paid(session: Session, withdrawal: Withdrawal, *, actor: Use
     reference = (reference or "").strip()
     if not reference or len(reference) > 64:
         raise LedgerError(_l("Please enter the transfer reference (at most 64 characters)."), "reference")
-    if not _withdrawal_transition(
+    if not transition(
         session,
         withdrawal,
-        (WithdrawalStatus.APPROVED,),
+        ACTION_FROM["pay"],
         WithdrawalStatus.PAID,
         paid_at=utcnow(),
         reference=reference,
@@ -173,10 +164,10 @@ def reject_withdrawal(session: Session, withdrawal: Withdrawal, *, actor: User, 
     reason = " ".join((reason or "").split())
     if not reason:
         raise LedgerError(_l("Please give the distributor a reason."), "reason")
-    if not _withdrawal_transition(
+    if not transition(
         session,
         withdrawal,
-        (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED),
+        ACTION_FROM["reject"],
         WithdrawalStatus.REJECTED,
         reject_reason=reason[:200],
         decided_at=utcnow(),
