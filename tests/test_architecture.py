@@ -12,6 +12,7 @@ APP = Path(__file__).resolve().parent.parent / "app"
 LAYERS = {
     0: {
         "money",
+        "errors",
         "numbers",
         "timeutil",
         "db_types",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts import signals
 from app.accounts.models import Role, User
+from app.errors import UserError
 from app.timeutil import utcnow
 
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
@@ -18,13 +19,8 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 64
 NICKNAME_MAX = 32
 
 
-class AccountError(ValueError):
-    """A refusal with a sentence the person can act on; `field` names the form field it belongs to."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class AccountError(UserError):
+    """A refusal about an account (sign-up, log-in, profile)."""
 
 
 def normalise_mobile(raw: str | None) -> str:

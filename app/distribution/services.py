@@ -27,6 +27,7 @@ from app.distribution.models import (
     DistributorStatus,
     Visit,
 )
+from app.errors import UserError
 from app.orders.models import Order, OrderStatus
 from app.timeutil import utcnow
 
@@ -38,15 +39,8 @@ BINDING_MODES = ("first", "last")
 MAX_CHAIN_WALK = 10_000
 
 
-class DistributionError(ValueError):
-    """A refusal with a sentence; `field` names the form field it belongs to, and `more` lists other
-    (field, message) problems found in the same input, so a form can show them all at once."""
-
-    def __init__(self, message, field: str | None = None, more: list | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.more = more or []
+class DistributionError(UserError):
+    """A refusal about distribution (applying, binding, settings, withdrawals)."""
 
 
 # ---------------------------------------------------------------- settings

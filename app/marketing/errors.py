@@ -1,10 +1,7 @@
 """The one refusal marketing raises: a sentence the shopper or merchant can act on."""
 
+from app.errors import UserError
 
-class MarketingError(ValueError):
-    """`field` names the form field the message belongs to."""
 
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class MarketingError(UserError):
+    """A refusal about a coupon, points, a campaign or a member level."""

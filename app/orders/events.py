@@ -6,19 +6,13 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
+from app.errors import UserError
 from app.orders.models import Order, OrderEvent
 from app.timeutil import utcnow
 
 
-class OrderError(ValueError):
-    """A refusal the shopper or merchant can act on; `field` names the form field it belongs to, and
-    `more` lists other (field, message) problems of the same input, so a form can show them all at once."""
-
-    def __init__(self, message, field: str | None = None, more: list | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.more = more or []
+class OrderError(UserError):
+    """A refusal about a cart, an order or a refund."""
 
 
 def record_event(

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from app.errors import UserError
 from app.payments import wechat_certificates
 from app.payments.gateways import (
     SETTINGS_ID,
@@ -32,11 +33,8 @@ PUBLIC_KEY_ID_RE = re.compile(r"^PUB_KEY_ID_[0-9A-Za-z]{8,64}$")
 ALIPAY_APPID_RE = re.compile(r"^\d{16}$", re.ASCII)
 
 
-class PaymentSettingsError(ValueError):
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class PaymentSettingsError(UserError):
+    """A refusal of the payment settings."""
 
 
 @dataclass

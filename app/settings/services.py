@@ -4,17 +4,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.errors import UserError
 from app.settings.models import ShopSettings
 
 SETTINGS_ID = 1
 LEGAL_TEXT_MAX = 20_000
 
 
-class SettingsError(ValueError):
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class SettingsError(UserError):
+    """A refusal of the shop settings."""
 
 
 def get_shop_settings(session: Session) -> ShopSettings:
