@@ -25,18 +25,17 @@ def for_basket(
     """The offers for this buyer (None: a guest) and these SKUs now. A named coupon must be the buyer's and
     usable (MarketingError otherwise); whether it fits the basket is price_basket's answer."""
     now = now or utcnow()
-    level = members.level_of_user(session, user_id)
+    account = members.account(session, user_id)  # held here: the identity map keeps it only while in use
     coupon = None
     if coupon_id not in (None, "", "none") and user_id is not None:
         coupon = coupons.to_pricing(coupons.held_coupon(session, user_id, coupon_id, now))
+    asked = points_asked not in (None, "")
     return pricing.Offers(
-        member_level=members.pricing_level(level),
+        member_level=members.pricing_level(account.level if account is not None else None),
         activities=campaigns.activities_for_skus(session, sku_ids, now),
         full_reduction=campaigns.to_pricing(campaigns.running_full_reduction(session, now)),
         coupon=coupon,
-        points=points.for_checkout(session, user_id, points_asked)
-        if points_asked not in (None, "")
-        else None,
+        points=points.for_checkout(session, user_id, points_asked, account=account) if asked else None,
     )
 
 
