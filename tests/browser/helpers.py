@@ -193,6 +193,9 @@ LAYOUT_PROBLEMS_JS = """
 
 
 def layout_problems(page) -> list[str]:
+    # Measured once the page's stylesheets have loaded: on a busy machine an assertion on the new page's
+    # text can pass while a stylesheet is still on its way, and boxes would be measured unstyled.
+    page.wait_for_load_state("load")
     return page.evaluate(LAYOUT_PROBLEMS_JS)
 
 
