@@ -255,6 +255,14 @@ def held_unused(user_id: int, now: datetime) -> tuple:
     return (Coupon.user_id == user_id, Coupon.status == CouponStatus.UNUSED, Coupon.valid_until > now)
 
 
+def usable_count(session: Session, user_id: int, now: datetime | None = None) -> int:
+    """How many coupons the shopper can use now (for the 我的 page's strip)."""
+    now = now or utcnow()
+    return session.scalar(
+        select(func.count()).select_from(Coupon).where(*held_unused(user_id, now), Coupon.valid_from <= now)
+    )
+
+
 def usable(session: Session, user_id: int, now: datetime | None = None) -> list[Coupon]:
     """The coupons the shopper can use now (valid, unused), soonest to expire first."""
     now = now or utcnow()

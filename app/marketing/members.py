@@ -4,7 +4,7 @@
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -191,12 +191,6 @@ def discount_words(discount_bp: int) -> str:
 def multiplier_words(bp: int) -> str:
     whole, rest = divmod(bp, BP_PER_UNIT)
     return f"{whole}" if rest == 0 else f"{whole}.{rest:04d}".rstrip("0")
-
-
-def growth_total(session: Session, user_id: int) -> int:
-    return session.scalar(
-        select(func.coalesce(func.sum(GrowthEntry.amount), 0)).where(GrowthEntry.user_id == user_id)
-    )
 
 
 def check_level(data: dict, levels: list[MemberLevel], editing: MemberLevel | None) -> None:

@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.marketing import campaigns, coupons, members, points, pricing
-from app.marketing.models import MemberLevel
 from app.timeutil import utcnow
 
 
@@ -56,7 +55,6 @@ class CheckoutOffers:
     chosen_id: int | None
     points_balance: int
     points_enabled: bool
-    level: MemberLevel | None
 
 
 def for_checkout(
@@ -98,5 +96,4 @@ def for_checkout(
         chosen_id=coupon.key if coupon else None,
         points_balance=points.balance(session, user_id),
         points_enabled=settings.points_enabled,
-        level=members.level_of_user(session, user_id),
     )

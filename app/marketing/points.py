@@ -239,12 +239,8 @@ def audit(session: Session) -> list[Mismatch]:
     return found
 
 
-def history(
-    session: Session, user_id: int, *, limit: int = 50, before_id: int | None = None
-) -> list[PointsEntry]:
+def history(session: Session, user_id: int, *, limit: int = 50) -> list[PointsEntry]:
     query = select(PointsEntry).where(PointsEntry.user_id == user_id)
-    if before_id:
-        query = query.where(PointsEntry.id < before_id)
     return list(session.scalars(query.order_by(PointsEntry.id.desc()).limit(limit)))
 
 

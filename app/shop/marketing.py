@@ -35,7 +35,7 @@ def member_summary() -> dict:
     return {
         "progress": members.progress(db.session, current_user.id),
         "points": points.balance(db.session, current_user.id),
-        "coupons": len(coupons.usable(db.session, current_user.id)),
+        "coupons": coupons.usable_count(db.session, current_user.id),
     }
 
 
