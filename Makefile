@@ -9,7 +9,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint bench translations extract-messages clean
+.PHONY: install run test lint bench bench-http translations extract-messages clean
 
 install: $(STAMP) $(MO)
 
@@ -44,6 +44,10 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Shop pages over HTTP under gunicorn (production settings) beside a bare Flask hello world; needs wrk.
+bench-http: install
+	$(BIN)/python -m bench.over_http $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache $(MO)

@@ -7,6 +7,7 @@ import tempfile
 
 from bench import BENCHMARKS, MODULES
 from bench.env import Env
+from bench.machine import describe
 
 
 def main(argv=None) -> int:
@@ -38,7 +39,10 @@ def main(argv=None) -> int:
             results.extend(BENCHMARKS[name].run(env))
         env.close()
     print()
-    print(f"{args.requests} timed requests each after {args.warmup} warm-up; {env.summary}")
+    print(
+        f"make bench: in-process through Flask's test client (no HTTP server, one thread), TESTING config; "
+        f"{args.requests} timed requests each after {args.warmup} warm-up; {env.summary}; on {describe()}"
+    )
     print(f"{'benchmark':<32} {'req/s':>8} {'median ms':>10} {'p95 ms':>8}  budget")
     for r in results:
         budget = "—" if r.budget_ms is None else f"{r.budget_ms:g} ms {'OVER' if r.over_budget else 'ok'}"

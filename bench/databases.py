@@ -24,7 +24,7 @@ def databases(env, name: str) -> list[tuple[str, AbstractContextManager[str]]]:
     found = [("SQLite", _sqlite(env, name))]
     server = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if server:
-        found.append(("PostgreSQL", _postgres(server, name)))
+        found.append(("PostgreSQL", postgres_database(server, name)))
     return found
 
 
@@ -37,7 +37,7 @@ def _sqlite(env, name: str) -> Iterator[str]:
 
 
 @contextmanager
-def _postgres(server_url: str, name: str) -> Iterator[str]:
+def postgres_database(server_url: str, name: str) -> Iterator[str]:
     server = sa.engine.make_url(normalise_database_url(server_url))
     database = f"fenxiao_bench_{name}_{secrets.token_hex(4)}"
     admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")

@@ -51,7 +51,8 @@ class Env:
         with app.app_context():
             with contextlib.redirect_stderr(io.StringIO()):  # Alembic's INFO lines
                 upgrade(directory=MIGRATIONS)
-            self._seed()
+            accounts.register_user(db.session, mobile=OWNER_MOBILE, password=OWNER_PASSWORD, role=Role.OWNER)
+            seed_catalog(db.session, self.products)
             db.session.remove()
         self.summary = (
             f"{self.products:,} products in SQLite (seeded in {time.perf_counter() - started:.1f} s)"
@@ -83,62 +84,61 @@ class Env:
             with self.app.app_context():
                 db.engine.dispose()
 
-    def _seed(self) -> None:
-        """Bulk inserts: the point is a big catalog quickly, not the rules (the demo uses the services)."""
-        rng = random.Random(42)
-        session = db.session
-        accounts.register_user(session, mobile=OWNER_MOBILE, password=OWNER_PASSWORD, role=Role.OWNER)
-        pictures = [
-            save_image(demo_art.render(kind, [(200, 80, 60), (60, 120, 200)], 0, kind, size=400))
-            for kind in KINDS
-        ]
-        for n in range(8):
-            parent = save_category(
-                session, None, name=f"分类{n + 1}", parent_id=None, sort=n, icon_key=pictures[n]
-            )
-            for m in range(3):
-                save_category(session, None, name=f"子类{n + 1}-{m + 1}", parent_id=parent.id)
-        category_ids = list(session.scalars(select(Category.id).where(Category.parent_id.isnot(None))))
-        session.execute(
-            insert(Product),
-            [
-                {
-                    "title": f"压测商品 {n:05d} 新疆长绒棉纯色圆领T恤",
-                    "subtitle": "220g 重磅 不透不变形",
-                    "description": "面料：100% 棉\n可机洗\n七天无理由退换",
-                    "category_id": rng.choice(category_ids),
-                    "is_on_shelf": rng.random() < 0.9,
-                    "sort_weight": rng.randint(0, 100),
-                    "sales_count": rng.randint(0, 5000),
-                    "options": [{"name": "颜色", "values": COLORS}, {"name": "尺码", "values": SIZES}]
-                    if n % 2
-                    else [],
-                }
-                for n in range(self.products)
-            ],
+
+def seed_catalog(session, products: int) -> None:
+    """`products` products in 8 categories of 3 subcategories, half with 16 SKUs (颜色 × 尺码), 3 pictures
+    each, 90 % on the shelf. Bulk inserts: the point is a big catalog quickly, not the rules (the demo uses
+    the services). Commits."""
+    rng = random.Random(42)
+    pictures = [
+        save_image(demo_art.render(kind, [(200, 80, 60), (60, 120, 200)], 0, kind, size=400))
+        for kind in KINDS
+    ]
+    for n in range(8):
+        parent = save_category(
+            session, None, name=f"分类{n + 1}", parent_id=None, sort=n, icon_key=pictures[n]
         )
-        rows = session.execute(select(Product.id, Product.options)).all()
-        skus, images = [], []
-        for product_id, options in rows:
-            combos = [[c, s] for c in COLORS for s in SIZES] if options else [[]]
-            for position, combo in enumerate(combos):
-                price = rng.randint(990, 29900)
-                skus.append(
-                    {
-                        "product_id": product_id,
-                        "spec_values": combo,
-                        "spec_key": spec_key(combo),
-                        "price_fen": price,
-                        "original_price_fen": price * 13 // 10 if position % 3 == 0 else None,
-                        "stock": rng.randint(0, 300),
-                        "position": position,
-                        "is_active": True,
-                    }
-                )
-            for position in range(3):
-                images.append(
-                    {"product_id": product_id, "image_key": rng.choice(pictures), "position": position}
-                )
-        session.execute(insert(Sku), skus)
-        session.execute(insert(ProductImage), images)
-        session.commit()
+        for m in range(3):
+            save_category(session, None, name=f"子类{n + 1}-{m + 1}", parent_id=parent.id)
+    category_ids = list(session.scalars(select(Category.id).where(Category.parent_id.isnot(None))))
+    session.execute(
+        insert(Product),
+        [
+            {
+                "title": f"压测商品 {n:05d} 新疆长绒棉纯色圆领T恤",
+                "subtitle": "220g 重磅 不透不变形",
+                "description": "面料：100% 棉\n可机洗\n七天无理由退换",
+                "category_id": rng.choice(category_ids),
+                "is_on_shelf": rng.random() < 0.9,
+                "sort_weight": rng.randint(0, 100),
+                "sales_count": rng.randint(0, 5000),
+                "options": [{"name": "颜色", "values": COLORS}, {"name": "尺码", "values": SIZES}]
+                if n % 2
+                else [],
+            }
+            for n in range(products)
+        ],
+    )
+    rows = session.execute(select(Product.id, Product.options)).all()
+    skus, images = [], []
+    for product_id, options in rows:
+        combos = [[c, s] for c in COLORS for s in SIZES] if options else [[]]
+        for position, combo in enumerate(combos):
+            price = rng.randint(990, 29900)
+            skus.append(
+                {
+                    "product_id": product_id,
+                    "spec_values": combo,
+                    "spec_key": spec_key(combo),
+                    "price_fen": price,
+                    "original_price_fen": price * 13 // 10 if position % 3 == 0 else None,
+                    "stock": rng.randint(0, 300),
+                    "position": position,
+                    "is_active": True,
+                }
+            )
+        for position in range(3):
+            images.append({"product_id": product_id, "image_key": rng.choice(pictures), "position": position})
+    session.execute(insert(Sku), skus)
+    session.execute(insert(ProductImage), images)
+    session.commit()
