@@ -6,6 +6,7 @@ import math
 import time
 from urllib.parse import urlsplit
 
+import click
 from flask import Flask, Response, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
@@ -20,7 +21,7 @@ from werkzeug.routing import IntegerConverter
 from app import request_input
 from app.config import load_config
 from app.db_types import MAX_ID
-from app.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate, select_locale
+from app.extensions import babel, csrf, db, htmx, limiter, login_manager, select_locale
 
 WECHAT_JSSDK_ORIGIN = "https://res.wx.qq.com"
 # Checkout forms end in a redirect to the gateway's cashier, and inside WeChat a form (log in, pay) may end
@@ -101,13 +102,23 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     _tune_sqlite(app)
-    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    _init_migrations(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
     _configure_login(app)
+
+
+def _init_migrations(app: Flask) -> None:
+    """Flask-Migrate (and Alembic under it, about 11 MB per process) for `flask db`, the tests and
+    development. A production web worker never migrates, so it does not load them."""
+    if app.config["FENXIAO_ENV"] == "production" and click.get_current_context(silent=True) is None:
+        return
+    from flask_migrate import Migrate
+
+    Migrate(app, db, render_as_batch=True, compare_type=True)
 
 
 def _tune_sqlite(app: Flask) -> None:

@@ -1,15 +1,21 @@
 """Uploaded images: checked to be real JPEG/PNG/WebP pictures, re-encoded without EXIF, stored under
-content-hash names with 400 px and 800 px thumbnails, and served with long cache headers."""
+content-hash names with 400 px and 800 px thumbnails, and served with long cache headers. Pillow loads
+with the first upload, not in every worker: showing a picture only needs its URL."""
+
+from __future__ import annotations
 
 import hashlib
 import io
 import secrets
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, current_app, send_from_directory, url_for
 from flask_babel import lazy_gettext as _l
-from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
 THUMBNAIL_SIZES = (400, 800)
@@ -25,6 +31,8 @@ class ImageError(ValueError):
 
 def save_image(data: bytes | object, *, max_bytes: int | None = None) -> str:
     """Check, clean and store an uploaded image; return its key (e.g. "3f/3f9a….jpg")."""
+    from PIL import Image
+
     raw = _read_limited(data, max_bytes or current_app.config["MAX_IMAGE_BYTES"])
     image = _open_checked(raw)
     encoded, ext = _encode(image)
@@ -84,6 +92,8 @@ def _read_limited(data, max_bytes: int) -> bytes:
 
 
 def _open_checked(raw: bytes) -> Image.Image:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     not_image = ImageError(_l("This file is not a picture. Please upload a JPEG, PNG or WebP image."))
     too_many_pixels = ImageError(
         _l("The picture is too large in pixels (at most %(side)d px on a side).", side=MAX_SIDE)

@@ -4,11 +4,16 @@ The key comes from the environment (SECRETS_KEY, a Fernet key) — never from th
 Development and tests derive one from SECRET_KEY so that `make run` needs no extra step.
 """
 
+from __future__ import annotations
+
 import base64
 import hashlib
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 
 class SecretsKeyMissing(RuntimeError):
@@ -16,6 +21,8 @@ class SecretsKeyMissing(RuntimeError):
 
 
 def _fernet() -> Fernet:
+    from cryptography.fernet import Fernet  # loaded when a secret is first used, not at start
+
     key = current_app.config.get("SECRETS_KEY")
     if not key:
         if current_app.config["FENXIAO_ENV"] == "production":
@@ -35,6 +42,8 @@ def seal(plain: str) -> str:
 def unseal(token: str | None) -> str | None:
     if not token:
         return None
+    from cryptography.fernet import InvalidToken
+
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken:

@@ -6,7 +6,6 @@ by money.yuan from integer fen — never floats."""
 import logging
 from zoneinfo import ZoneInfo
 
-from alipay.exceptions import AliPayException, AliPayValidationError
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -51,42 +50,33 @@ class AlipayProvider(PaymentProvider):
         return PaymentStart(redirect_url=f"{client._gateway}?{query}")
 
     def refund(self, session: Session, payment: Payment, refund: Refund) -> bool:
-        try:
-            result = alipay_client(
-                payment_settings(session)
-            ).api_alipay_trade_refund(
-                refund_amount=yuan(refund.amount_fen),
-                out_trade_no=payment.out_trade_no,
-                out_request_no=refund.number,  # the same number refunds once: safe to retry
-                refund_reason=refund.reason[:80],
-            )
-        except (AliPayException, AliPayValidationError, OSError) as error:
-            raise GatewayError(f"alipay refund: {error}") from error
+        result = _call(
+            "alipay refund",
+            alipay_client(payment_settings(session)).api_alipay_trade_refund,
+            refund_amount=yuan(refund.amount_fen),
+            out_trade_no=payment.out_trade_no,
+            out_request_no=refund.number,  # the same number refunds once: safe to retry
+            refund_reason=refund.reason[:80],
+        )
         if result.get("code") != "10000":
             raise GatewayError(f"alipay refund: {result.get('sub_msg') or result.get('msg')}")
         return True  # Alipay refunds synchronously
 
     def query(self, session: Session, payment: Payment) -> dict:
-        try:
-            result = alipay_client(payment_settings(session)).api_alipay_trade_query(
-                out_trade_no=payment.out_trade_no
-            )
-        except AliPayException as error:
-            if "ACQ.TRADE_NOT_EXIST" in str(error):
-                return {"trade_status": "WAIT_BUYER_PAY"}
-            raise GatewayError(f"alipay query: {error}") from error
-        except (AliPayValidationError, OSError) as error:
-            raise GatewayError(f"alipay query: {error}") from error
-        return result
+        return _call(
+            "alipay query",
+            alipay_client(payment_settings(session)).api_alipay_trade_query,
+            unknown_trade={"trade_status": "WAIT_BUYER_PAY"},
+            out_trade_no=payment.out_trade_no,
+        )
 
     def close(self, session: Session, payment: Payment) -> None:
-        try:
-            alipay_client(payment_settings(session)).api_alipay_trade_close(out_trade_no=payment.out_trade_no)
-        except AliPayException as error:
-            if "ACQ.TRADE_NOT_EXIST" not in str(error):  # never opened at the gateway: nothing to close
-                raise GatewayError(f"alipay close: {error}") from error
-        except (AliPayValidationError, OSError) as error:
-            raise GatewayError(f"alipay close: {error}") from error
+        _call(  # a trade never opened at the gateway has nothing to close
+            "alipay close",
+            alipay_client(payment_settings(session)).api_alipay_trade_close,
+            unknown_trade={},
+            out_trade_no=payment.out_trade_no,
+        )
 
     def parse_notify(self, session: Session, form: dict) -> dict | None:
         """The verified notify fields, or None when the signature does not verify."""
@@ -95,6 +85,8 @@ class AlipayProvider(PaymentProvider):
         if not signature:
             return None
         settings = payment_settings(session)
+        from alipay.exceptions import AliPayException
+
         try:
             verified = alipay_client(settings).verify(dict(data), signature)
         except (AliPayException, GatewayNotConfigured, ValueError, TypeError) as error:
@@ -103,6 +95,21 @@ class AlipayProvider(PaymentProvider):
         if not verified or data.get("app_id") != settings.alipay_app_id:
             return None
         return data
+
+
+def _call(what: str, method, *, unknown_trade: dict | None = None, **kwargs) -> dict:
+    """Call the SDK. Where `unknown_trade` is given, a trade the gateway does not know (never opened there)
+    answers it; any other refusal, bad answer or network failure becomes GatewayError."""
+    from alipay.exceptions import AliPayException, AliPayValidationError  # loaded with the client
+
+    try:
+        return method(**kwargs)
+    except AliPayException as error:
+        if unknown_trade is not None and "ACQ.TRADE_NOT_EXIST" in str(error):
+            return unknown_trade
+        raise GatewayError(f"{what}: {error}") from error
+    except (AliPayValidationError, OSError) as error:
+        raise GatewayError(f"{what}: {error}") from error
 
 
 def amount_fen(text: str | None) -> int | None:

@@ -1,15 +1,23 @@
 """Clients for the real gateways, built from the merchant's sealed credentials. Every outside address can
 be pointed elsewhere by configuration (WECHATPAY_GATEWAY, ALIPAY_GATEWAY, WECHAT_API_BASE,
-WECHAT_OPEN_BASE) — the tests point them at local fake gateways that speak the real protocols."""
+WECHAT_OPEN_BASE) — the tests point them at local fake gateways that speak the real protocols.
 
-from alipay import AliPay
-from alipay.utils import AliPayConfig
+The SDKs (and the crypto libraries under them, some 20 MB) are imported when a client is first built, not
+when a worker starts: most requests to a shop never reach a gateway."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask import current_app, has_request_context, url_for
 from sqlalchemy.orm import Session
-from wechatpayv3 import WeChatPay, WeChatPayType
 
 from app.payments.models import PaymentSettings
 from app.secrets_box import SecretsKeyMissing, unseal
+
+if TYPE_CHECKING:
+    from alipay import AliPay
+    from wechatpayv3 import WeChatPay
 
 SETTINGS_ID = 1
 # Gateways are called while a shopper or the merchant waits, and a gunicorn worker is held meanwhile: give
@@ -80,15 +88,15 @@ def alipay_complete(settings: PaymentSettings) -> bool:
     )
 
 
-def wechat_client(
-    settings: PaymentSettings, pay_type: WeChatPayType = WeChatPayType.JSAPI, *, certificates=()
-) -> WeChatPay:
-    """A client that verifies with the public key and the given platform certificates (see
-    wechat_certificates), and never downloads certificates itself."""
+def wechat_client(settings: PaymentSettings, pay_type: str = "JSAPI", *, certificates=()) -> WeChatPay:
+    """A client for `pay_type` (a WeChatPayType name: "JSAPI", "H5") that verifies with the public key and
+    the given platform certificates (see wechat_certificates), and never downloads certificates itself."""
     if not wechat_complete(settings):
         raise GatewayNotConfigured("WeChat Pay is not fully configured")
+    from wechatpayv3 import WeChatPay, WeChatPayType
+
     client = WeChatPay(
-        wechatpay_type=pay_type,
+        wechatpay_type=WeChatPayType[pay_type],
         mchid=settings.wechat_mchid,
         private_key=unseal(settings.wechat_private_key_sealed),
         cert_serial_no=settings.wechat_serial_no,
@@ -115,6 +123,9 @@ def _never_download() -> None:
 def alipay_client(settings: PaymentSettings) -> AliPay:
     if not alipay_complete(settings):
         raise GatewayNotConfigured("Alipay is not fully configured")
+    from alipay import AliPay
+    from alipay.utils import AliPayConfig
+
     client = AliPay(
         appid=settings.alipay_app_id,
         app_notify_url=public_url("payments.alipay_notify"),

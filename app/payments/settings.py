@@ -5,8 +5,6 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from alipay.exceptions import AliPayException, AliPayValidationError
-from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
@@ -61,6 +59,8 @@ def _strip(value: str | None) -> str:
 
 
 def _check_public_key(text: str, field: str) -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key  # only this page needs it
+
     try:
         load_pem_public_key(_pem(text, "PUBLIC KEY").encode())
     except ValueError:
@@ -68,6 +68,8 @@ def _check_public_key(text: str, field: str) -> None:
 
 
 def _check_private_key(text: str, field: str) -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     for kind in ("PRIVATE KEY", "RSA PRIVATE KEY"):
         try:
             load_pem_private_key(_pem(text, kind).encode(), password=None)
@@ -193,6 +195,8 @@ def check_wechat_connection(session: Session) -> list[tuple[bool, str]]:
 
 
 def check_alipay_connection(session: Session) -> list[tuple[bool, str]]:
+    from alipay.exceptions import AliPayException, AliPayValidationError  # the SDK loads on use
+
     settings = payment_settings(session)
     try:
         alipay_client(settings).api_alipay_trade_query(out_trade_no="FXTEST" + secrets.token_hex(8))

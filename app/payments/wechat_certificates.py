@@ -8,21 +8,24 @@ anything: a serial that is neither the public key ID nor a cached certificate is
 every forged notify with a random serial would make the SDK download certificates, holding a worker while
 the gateway answers)."""
 
+from __future__ import annotations
+
 import hmac
 import json
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from wechatpayv3 import WeChatPay, WeChatPayType
-from wechatpayv3.core import Core
 
 from app.payments.gateways import payment_settings, wechat_client, wechat_complete
 from app.payments.models import ApiToken, PaymentSettings
 from app.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from wechatpayv3 import WeChatPay
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ def cached_certificates(session: Session) -> list[x509.Certificate]:
     row = session.get(ApiToken, TOKEN_NAME)
     if row is None or not row.value:
         return []
+    from cryptography import x509
+
     now = utcnow()
     certificates = []
     for pem in json.loads(row.value):
@@ -58,7 +63,7 @@ def is_known_serial(serial: str, settings: PaymentSettings, certificates: list[x
     return any(certificate.serial_number == number for certificate in certificates)
 
 
-def client(session: Session, pay_type: WeChatPayType = WeChatPayType.JSAPI) -> WeChatPay:
+def client(session: Session, pay_type: str = "JSAPI") -> WeChatPay:
     """The shop's WeChat Pay client, verifying with the public key and the cached certificates."""
     return wechat_client(payment_settings(session), pay_type, certificates=cached_certificates(session))
 
@@ -77,6 +82,9 @@ def refresh_certificates(session: Session, *, force: bool = False) -> None:
     row.expires_at = now + REFRESH_INTERVAL
     session.commit()  # the next interval starts now, whatever the gateway answers
     downloader = wechat_client(settings)
+    from cryptography.hazmat.primitives import serialization
+    from wechatpayv3.core import Core
+
     try:
         Core._update_certificates(downloader._core)  # the SDK's own download; our clients never call it
     except Exception as error:  # noqa: BLE001 - the SDK raises plain Exceptions, requests its own

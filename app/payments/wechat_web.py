@@ -10,7 +10,6 @@ import time
 from datetime import timedelta
 from urllib.parse import urlencode
 
-import requests
 from flask import current_app
 from sqlalchemy.orm import Session
 
@@ -63,6 +62,8 @@ def _credentials(session: Session) -> tuple[str, str]:
 
 
 def _get(path: str, params: dict) -> dict:
+    import requests  # loaded on the first call to WeChat, not in every worker at start
+
     try:
         response = requests.get(api_base() + path, params=params, timeout=HTTP_TIMEOUT)
         data = response.json()

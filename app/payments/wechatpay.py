@@ -12,7 +12,6 @@ from datetime import UTC
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
-from wechatpayv3 import WeChatPayType
 
 from app.orders.models import Order, Refund
 from app.payments import wechat_certificates, wechat_web
@@ -43,9 +42,12 @@ def _check(code: int, message, what: str) -> dict:
     return json.loads(message) if message else {}
 
 
-def _place_order(client, pay_type: WeChatPayType, order: Order, payment: Payment, **who) -> dict:
-    """Ask the gateway to open a payment (JSAPI or H5) for the attempt; `who` is the payer or the scene."""
-    what = f"{pay_type.name.lower()} order"
+def _place_order(client, pay_type: str, order: Order, payment: Payment, **who) -> dict:
+    """Ask the gateway to open a payment ("JSAPI" or "H5") for the attempt; `who` is the payer or the
+    scene."""
+    from wechatpayv3 import WeChatPayType  # loaded with the client already
+
+    what = f"{pay_type.lower()} order"
     code, message = _call(
         what,
         client.pay,
@@ -53,7 +55,7 @@ def _place_order(client, pay_type: WeChatPayType, order: Order, payment: Payment
         out_trade_no=payment.out_trade_no,
         amount={"total": payment.amount_fen, "currency": "CNY"},
         time_expire=_rfc3339(order.expires_at),
-        pay_type=pay_type,
+        pay_type=WeChatPayType[pay_type],
         **who,
     )
     return _check(code, message, what)
@@ -98,8 +100,8 @@ class WechatPayProvider(PaymentProvider):
 
     def jsapi(self, session: Session, order: Order, payment: Payment, openid: str) -> JsapiParams:
         settings = payment_settings(session)
-        client = wechat_certificates.client(session, WeChatPayType.JSAPI)
-        opened = _place_order(client, WeChatPayType.JSAPI, order, payment, payer={"openid": openid})
+        client = wechat_certificates.client(session, "JSAPI")
+        opened = _place_order(client, "JSAPI", order, payment, payer={"openid": openid})
         timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
         package = f"prepay_id={opened['prepay_id']}"
         pay_sign = client.sign([settings.wechat_appid, timestamp, nonce, package])
@@ -107,9 +109,9 @@ class WechatPayProvider(PaymentProvider):
 
     def h5(self, session: Session, order: Order, payment: Payment, client_ip: str) -> str:
         """The gateway's h5_url (valid for a few minutes) to send the shopper's browser to."""
-        client = wechat_certificates.client(session, WeChatPayType.H5)
+        client = wechat_certificates.client(session, "H5")
         scene = {"payer_client_ip": client_ip or "127.0.0.1", "h5_info": {"type": "Wap"}}
-        return _place_order(client, WeChatPayType.H5, order, payment, scene_info=scene)["h5_url"]
+        return _place_order(client, "H5", order, payment, scene_info=scene)["h5_url"]
 
     def refund(self, session: Session, payment: Payment, refund: Refund) -> bool:
         client = wechat_certificates.client(session)
