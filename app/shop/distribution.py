@@ -167,6 +167,11 @@ def _join_page(form: ApplyForm, status: int = 200):
     )
 
 
+def _texts(form, *names: str) -> dict[str, str]:
+    """What was typed in these fields, as the services take it ("" for an empty one)."""
+    return {name: form[name].data or "" for name in names}
+
+
 @bp.post("/d/apply")
 @login_required
 def distribution_apply():
@@ -176,13 +181,7 @@ def distribution_apply():
     if not form.validate():
         return _join_page(form, 422)
     try:
-        dist.apply(
-            db.session,
-            current_user,
-            real_name=form.real_name.data or "",
-            mobile=form.mobile.data or "",
-            reason=form.reason.data or "",
-        )
+        dist.apply(db.session, current_user, **_texts(form, "real_name", "mobile", "reason"))
         db.session.commit()
     except dist.DistributionError as error:
         db.session.rollback()
@@ -491,11 +490,7 @@ def distribution_withdraw_post(distributor: Distributor):
             distributor,
             ledger.WithdrawalInput(
                 amount_fen=form.amount_fen.data,
-                method=form.method.data or "",
-                real_name=form.real_name.data or "",
-                account=form.account.data or "",
-                bank_name=form.bank_name.data or "",
-                bank_branch=form.bank_branch.data or "",
+                **_texts(form, "method", "real_name", "account", "bank_name", "bank_branch"),
             ),
         )
         db.session.commit()
