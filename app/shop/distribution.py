@@ -331,7 +331,7 @@ def _sharing_distributor(distributor: Distributor) -> Distributor:
 
 def _poster_version(distributor: Distributor, product) -> str:
     share_url = _product_link(distributor, product.id) if product else _shop_link(distributor)
-    path = posters.poster_path(distributor, product, _shop_name(), share_url)
+    path = posters.Poster(distributor, product, _shop_name(), share_url).path
     return path.stem.rsplit("-", 1)[-1]
 
 
@@ -405,13 +405,8 @@ def _private_cache(response):
 
 def _poster_response(distributor: Distributor, product):
     share_url = _product_link(distributor, product.id) if product else _shop_link(distributor)
-    path = posters.get_poster(
-        distributor,
-        product,
-        shop_name=_shop_name(),
-        share_url=share_url,
-        logo_key=None if product else get_shop_settings(db.session).logo_key,
-    )
+    logo_key = None if product else get_shop_settings(db.session).logo_key
+    path = posters.Poster(distributor, product, _shop_name(), share_url, logo_key).cached_png()
     response = send_file(path, mimetype="image/png", etag=path.stem, max_age=IMAGE_MAX_AGE, conditional=True)
     return _private_cache(response)
 
