@@ -7,6 +7,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+import click
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import String, text
@@ -61,6 +62,15 @@ def run_job(name: str, work: Callable[[], Counts]) -> str:
             if engine.dialect.name == "postgresql":
                 lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 lock_conn.commit()
+
+
+def run_job_from_cron(name: str, work: Callable[[], Counts]) -> None:
+    """A job's `flask …` command: run it and print what it did; a run already going on elsewhere is said, and
+    is not an error (cron simply starts it again next time)."""
+    try:
+        click.echo(run_job(name, work))
+    except JobAlreadyRunning:
+        click.echo(f"{name} is already running elsewhere; nothing done.")
 
 
 def _record(name: str, **values) -> None:

@@ -13,9 +13,8 @@ from app.numbers import FULL_WIDTH
 MAX_FEN = 100_000_000_00
 BP_PER_UNIT = 10_000
 
-_YUAN = re.compile(r"^(?P<int>\d+)(?:\.(?P<frac>\d{0,2}))?$", re.ASCII)
+_HUNDREDTHS = re.compile(r"^(?P<int>\d+)(?:\.(?P<frac>\d{0,2}))?$", re.ASCII)
 _TOO_MANY_DECIMALS = re.compile(r"^\d+\.\d{3,}$", re.ASCII)
-_PERCENT = re.compile(r"^(?P<int>\d+)(?:\.(?P<frac>\d{0,2}))?$", re.ASCII)
 
 
 class MoneyError(ValueError):
@@ -38,15 +37,21 @@ def parse_yuan(text: str | None, *, allow_zero: bool = True, max_fen: int = MAX_
         raise MoneyError(_l("The amount cannot be negative."))
     if _TOO_MANY_DECIMALS.match(cleaned):
         raise MoneyError(_l("Amounts have at most two decimal places (fen)."))
-    match = _YUAN.match(cleaned)
-    if not match or len(match["int"]) > 12:
-        raise MoneyError(_l("Please enter an amount such as 12.30."))
-    fen = int(match["int"]) * 100 + int((match["frac"] or "").ljust(2, "0"))
+    fen = _hundredths(cleaned, 12, _l("Please enter an amount such as 12.30."))
     if fen > max_fen:
         raise MoneyError(_l("The amount is too large (at most %(limit)s).", limit=format_fen(max_fen)))
     if fen == 0 and not allow_zero:
         raise MoneyError(_l("The amount must be greater than zero."))
     return fen
+
+
+def _hundredths(cleaned: str, max_digits: int, error) -> int:
+    """ "12.3" -> 1230: a plain number with at most two decimal places (yuan to fen, per cent to basis
+    points), in hundredths. Anything else, or more than `max_digits` whole digits, raises `error`."""
+    match = _HUNDREDTHS.match(cleaned)
+    if not match or len(match["int"]) > max_digits:
+        raise MoneyError(error)
+    return int(match["int"]) * 100 + int((match["frac"] or "").ljust(2, "0"))
 
 
 def yuan(fen: int) -> str:
@@ -82,10 +87,7 @@ def parse_percent_bp(text: str | None) -> int:
     cleaned = cleaned.removesuffix("%").removesuffix("％").strip()
     if cleaned.startswith("-"):
         raise MoneyError(_l("The rate cannot be negative."))
-    match = _PERCENT.match(cleaned)
-    if not match or len(match["int"]) > 3:
-        raise MoneyError(_l("Please enter a percentage such as 10 or 7.5."))
-    bp = int(match["int"]) * 100 + int((match["frac"] or "").ljust(2, "0"))
+    bp = _hundredths(cleaned, 3, _l("Please enter a percentage such as 10 or 7.5."))
     if bp > BP_PER_UNIT:
         raise MoneyError(_l("A rate cannot exceed 100%."))
     return bp

@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 
 from app.distribution import ledger
 from app.extensions import db
-from app.jobs import JobAlreadyRunning, run_job
+from app.jobs import run_job, run_job_from_cron
 from app.marketing import points
 
 distribution_cli = AppGroup("distribution", help="Distribution jobs.")
@@ -24,10 +24,7 @@ def settle_work() -> dict:
 @distribution_cli.command("settle")
 def settle():
     """Release frozen commission whose order has been completed for the freeze days (idempotent)."""
-    try:
-        click.echo(run_job("distribution-settle", settle_work))
-    except JobAlreadyRunning:
-        click.echo("distribution-settle is already running elsewhere; nothing done.")
+    run_job_from_cron("distribution-settle", settle_work)
 
 
 @ledger_cli.command("audit")

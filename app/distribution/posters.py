@@ -4,6 +4,7 @@ static/fonts, so it renders on a fresh machine. Posters are cached per distribut
 
 import hashlib
 import io
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,58 +33,56 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(Path(current_app.static_folder) / "fonts" / name), size)
 
 
-def poster_path(
-    distributor: Distributor,
-    product: Product | None,
-    shop_name: str,
-    share_url: str,
-    logo_key: str | None = None,
-) -> Path:
-    """Where the poster for this distributor, product and product version is (or will be) cached."""
-    nickname = distributor.user.display_name
-    parts = [POSTER_VERSION, share_url, nickname, shop_name, logo_key or ""]
-    if product is not None:
-        low, high = pricing.display_range([sku.price_fen for sku in product.active_skus])
-        parts += [
-            str(product.id),
-            product.updated_at.isoformat(),
-            product.title,
-            str(low),
-            str(high),
-            product.main_image_key or "",
-        ]
-    version = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
-    name = f"product-{product.id}-{version}.png" if product is not None else f"shop-{version}.png"
-    return Path(current_app.instance_path) / "posters" / str(distributor.id) / name
+@dataclass(frozen=True)
+class Poster:
+    """A distributor's poster for a product, or (product None) for the whole shop with its logo."""
 
+    distributor: Distributor
+    product: Product | None
+    shop_name: str
+    share_url: str
+    logo_key: str | None = None
 
-def get_poster(
-    distributor: Distributor,
-    product: Product | None,
-    *,
-    shop_name: str,
-    share_url: str,
-    logo_key: str | None = None,
-) -> Path:
-    """The cached poster PNG for a product (or, with product None, for the whole shop with its logo)."""
-    path = poster_path(distributor, product, shop_name, share_url, logo_key)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for old in path.parent.glob(
-            f"{path.name.split('-')[0]}-{product.id}-*.png" if product else "shop-*.png"
-        ):
-            old.unlink(missing_ok=True)  # an older version of the same poster
-        png = draw_poster(
-            distributor.user.display_name,
-            product,
-            shop_name=shop_name,
-            share_url=share_url,
-            logo_key=logo_key,
-        )
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(png)
-        tmp.replace(path)
-    return path
+    @property
+    def path(self) -> Path:
+        """Where the poster for this distributor, product and product version is (or will be) cached."""
+        product = self.product
+        nickname = self.distributor.user.display_name
+        parts = [POSTER_VERSION, self.share_url, nickname, self.shop_name, self.logo_key or ""]
+        if product is not None:
+            low, high = pricing.display_range([sku.price_fen for sku in product.active_skus])
+            parts += [
+                str(product.id),
+                product.updated_at.isoformat(),
+                product.title,
+                str(low),
+                str(high),
+                product.main_image_key or "",
+            ]
+        version = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+        name = f"product-{product.id}-{version}.png" if product is not None else f"shop-{version}.png"
+        return Path(current_app.instance_path) / "posters" / str(self.distributor.id) / name
+
+    def cached_png(self) -> Path:
+        """The cached poster PNG, drawn first if this version is not there yet."""
+        path = self.path
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for old in path.parent.glob(
+                f"{path.name.split('-')[0]}-{self.product.id}-*.png" if self.product else "shop-*.png"
+            ):
+                old.unlink(missing_ok=True)  # an older version of the same poster
+            png = draw_poster(
+                self.distributor.user.display_name,
+                self.product,
+                shop_name=self.shop_name,
+                share_url=self.share_url,
+                logo_key=self.logo_key,
+            )
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(png)
+            tmp.replace(path)
+        return path
 
 
 def draw_poster(

@@ -160,6 +160,17 @@ def distributor_of(session: Session, user_id: int) -> Distributor | None:
     return session.scalar(select(Distributor).where(Distributor.user_id == user_id))
 
 
+def _inserted(session: Session, row) -> bool:
+    """Insert `row` in a savepoint. False, and nothing written, when a unique constraint says it is there
+    already (a repeat, or a concurrent request that came first)."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
 def make_distributor(session: Session, user: User, *, source: str, real_name: str = "") -> Distributor:
     """Make a member a distributor (idempotent: an existing one is returned as it is). Never costs money."""
     existing = distributor_of(session, user.id)
@@ -177,14 +188,11 @@ def make_distributor(session: Session, user: User, *, source: str, real_name: st
             withdrawn_fen=0,
             created_at=utcnow(),
         )
-        try:
-            with session.begin_nested():
-                session.add(distributor)
+        if _inserted(session, distributor):
             return distributor
-        except IntegrityError:
-            existing = distributor_of(session, user.id)
-            if existing is not None:  # made by a concurrent request
-                return existing
+        existing = distributor_of(session, user.id)
+        if existing is not None:  # made by a concurrent request
+            return existing
     raise DistributionError(_l("Could not create a share code. Please try again."))
 
 
@@ -407,12 +415,7 @@ def record_visit(
         day=today,
         created_at=utcnow(),
     )
-    try:
-        with session.begin_nested():
-            session.add(visit)
-        return True
-    except IntegrityError:
-        return False
+    return _inserted(session, visit)
 
 
 def remember_device(session: Session, user_id: int, device_id: str | None) -> None:
@@ -423,11 +426,7 @@ def remember_device(session: Session, user_id: int, device_id: str | None) -> No
         select(Device.id).where(Device.user_id == user_id, Device.device_hash == device_hash)
     )
     if exists is None:
-        try:
-            with session.begin_nested():
-                session.add(Device(user_id=user_id, device_hash=device_hash, first_seen_at=utcnow()))
-        except IntegrityError:
-            pass
+        _inserted(session, Device(user_id=user_id, device_hash=device_hash, first_seen_at=utcnow()))
 
 
 # ---------------------------------------------------------------- binding

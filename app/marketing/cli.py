@@ -1,10 +1,9 @@
 """`flask points expire`: the marketing job cron runs (daily is enough)."""
 
-import click
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.jobs import JobAlreadyRunning, run_job
+from app.jobs import run_job_from_cron
 from app.marketing import points
 
 points_cli = AppGroup("points", help="Points jobs.")
@@ -18,7 +17,4 @@ def expire_work() -> dict:
 @points_cli.command("expire")
 def expire():
     """Expire points earned more than the set months ago that were not used (idempotent)."""
-    try:
-        click.echo(run_job("points-expire", expire_work))
-    except JobAlreadyRunning:
-        click.echo("points-expire is already running elsewhere; nothing done.")
+    run_job_from_cron("points-expire", expire_work)

@@ -5,6 +5,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, insert, select, update
@@ -39,21 +40,11 @@ class Quote:
     lines: list[CartLine]
     priced: pricing.PricedBasket
 
-    @property
-    def goods_fen(self) -> int:
-        return self.priced.goods_fen
-
-    @property
-    def discount_fen(self) -> int:
-        return self.priced.discount_fen
-
-    @property
-    def shipping_fen(self) -> int:
-        return self.priced.shipping_fen
-
-    @property
-    def total_fen(self) -> int:
-        return self.priced.total_fen
+    # The amounts are price_basket's own.
+    goods_fen = property(attrgetter("priced.goods_fen"))
+    discount_fen = property(attrgetter("priced.discount_fen"))
+    shipping_fen = property(attrgetter("priced.shipping_fen"))
+    total_fen = property(attrgetter("priced.total_fen"))
 
 
 def shipping_rule(settings: ShopSettings, lines: list[CartLine]) -> pricing.Shipping:

@@ -1,6 +1,6 @@
 """Shopper accounts: register, log in, log out, profile."""
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
@@ -21,13 +21,20 @@ from app.settings.services import get_shop_settings
 from app.shop import bp
 
 
+def _visitor_form(form_class):
+    """The login or register form, which remembers where to go afterwards. Someone already logged in goes
+    straight there instead."""
+    form = form_class(next=request.args.get("next"))
+    if current_user.is_authenticated:
+        abort(redirect(safe_next(form.next.data, url_for("shop.me"))))
+    return form
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @login_rate_limit_by_ip
 @login_rate_limit_by_mobile
 def login():
-    form = LoginForm(next=request.args.get("next"))
-    if current_user.is_authenticated:
-        return redirect(safe_next(form.next.data, url_for("shop.me")))
+    form = _visitor_form(LoginForm)
     if form.validate_on_submit():
         try:
             user = accounts.authenticate(db.session, mobile=form.mobile.data, password=form.password.data)
@@ -43,9 +50,7 @@ def login():
 @bp.route("/register", methods=["GET", "POST"])
 @register_rate_limit
 def register():
-    form = RegisterForm(next=request.args.get("next"))
-    if current_user.is_authenticated:
-        return redirect(safe_next(form.next.data, url_for("shop.me")))
+    form = _visitor_form(RegisterForm)
     if form.validate_on_submit():
         try:
             user = accounts.register_user(

@@ -167,6 +167,11 @@ def _join_page(form: ApplyForm, status: int = 200):
     )
 
 
+def _texts(form, *names: str) -> dict[str, str]:
+    """What was typed in these fields, as the services take it ("" for an empty one)."""
+    return {name: form[name].data or "" for name in names}
+
+
 @bp.post("/d/apply")
 @login_required
 def distribution_apply():
@@ -176,13 +181,7 @@ def distribution_apply():
     if not form.validate():
         return _join_page(form, 422)
     try:
-        dist.apply(
-            db.session,
-            current_user,
-            real_name=form.real_name.data or "",
-            mobile=form.mobile.data or "",
-            reason=form.reason.data or "",
-        )
+        dist.apply(db.session, current_user, **_texts(form, "real_name", "mobile", "reason"))
         db.session.commit()
     except dist.DistributionError as error:
         db.session.rollback()
@@ -332,7 +331,7 @@ def _sharing_distributor(distributor: Distributor) -> Distributor:
 
 def _poster_version(distributor: Distributor, product) -> str:
     share_url = _product_link(distributor, product.id) if product else _shop_link(distributor)
-    path = posters.poster_path(distributor, product, _shop_name(), share_url)
+    path = posters.Poster(distributor, product, _shop_name(), share_url).path
     return path.stem.rsplit("-", 1)[-1]
 
 
@@ -406,13 +405,8 @@ def _private_cache(response):
 
 def _poster_response(distributor: Distributor, product):
     share_url = _product_link(distributor, product.id) if product else _shop_link(distributor)
-    path = posters.get_poster(
-        distributor,
-        product,
-        shop_name=_shop_name(),
-        share_url=share_url,
-        logo_key=None if product else get_shop_settings(db.session).logo_key,
-    )
+    logo_key = None if product else get_shop_settings(db.session).logo_key
+    path = posters.Poster(distributor, product, _shop_name(), share_url, logo_key).cached_png()
     response = send_file(path, mimetype="image/png", etag=path.stem, max_age=IMAGE_MAX_AGE, conditional=True)
     return _private_cache(response)
 
@@ -491,11 +485,7 @@ def distribution_withdraw_post(distributor: Distributor):
             distributor,
             ledger.WithdrawalInput(
                 amount_fen=form.amount_fen.data,
-                method=form.method.data or "",
-                real_name=form.real_name.data or "",
-                account=form.account.data or "",
-                bank_name=form.bank_name.data or "",
-                bank_branch=form.bank_branch.data or "",
+                **_texts(form, "method", "real_name", "account", "bank_name", "bank_branch"),
             ),
         )
         db.session.commit()

@@ -354,26 +354,20 @@ def _payment_label(method: str | None) -> str:
         return method
 
 
-@bp.post("/orders/<number>/cancel")
-@login_required
-def cancel_order(number: str):
-    order = _own_order(number)
-    return _act(
-        order,
-        lambda: orders.transitions.shopper_cancel(db.session, order, current_user),
-        _("Order cancelled."),
-    )
+# The shopper's own moves on an order: the service that makes each, and what is said once it is made.
+SHOPPER_MOVES = {
+    "cancel": (orders.transitions.shopper_cancel, _l("Order cancelled.")),
+    "receive": (orders.transitions.confirm_receipt, _l("Thank you! The order is complete.")),
+}
 
 
-@bp.post("/orders/<number>/receive")
+@bp.post("/orders/<number>/cancel", endpoint="cancel_order", defaults={"move": "cancel"})
+@bp.post("/orders/<number>/receive", endpoint="confirm_receipt", defaults={"move": "receive"})
 @login_required
-def confirm_receipt(number: str):
+def shopper_move(number: str, move: str):
     order = _own_order(number)
-    return _act(
-        order,
-        lambda: orders.transitions.confirm_receipt(db.session, order, current_user),
-        _("Thank you! The order is complete."),
-    )
+    service, done = SHOPPER_MOVES[move]
+    return _act(order, lambda: service(db.session, order, current_user), str(done))
 
 
 @bp.post("/orders/<number>/refund/withdraw")

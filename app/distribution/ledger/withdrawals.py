@@ -3,6 +3,7 @@ approves and pays it with a transfer reference, or rejects it and the money goes
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
@@ -110,76 +111,77 @@ def request_withdrawal(session: Session, distributor: Distributor, data: Withdra
     return withdrawal
 
 
-# The statuses each of the merchant's actions starts from: approve or reject a request, pay or reject an
-# approved one. withdrawal_actions offers them and the transitions check them again.
-ACTION_FROM = {
-    "approve": (WithdrawalStatus.REQUESTED,),
-    "pay": (WithdrawalStatus.APPROVED,),
-    "reject": (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED),
+class _Action(NamedTuple):
+    starts_from: tuple[WithdrawalStatus, ...]
+    leads_to: WithdrawalStatus
+    too_late: str  # said when the withdrawal has moved on meanwhile
+    entry: EntryKind | None = None  # the ledger entry it posts, moving the amount to `balance`
+    balance: str = ""
+
+
+_HANDLED = _l("This withdrawal has already been handled.")
+
+# The merchant's actions: approve or reject a request, pay or reject an approved one. Paid money counts as
+# withdrawn; rejected money goes back to available. withdrawal_actions offers the actions and _act checks
+# them again, inside the UPDATE.
+ACTIONS = {
+    "approve": _Action((WithdrawalStatus.REQUESTED,), WithdrawalStatus.APPROVED, _HANDLED),
+    "pay": _Action(
+        (WithdrawalStatus.APPROVED,),
+        WithdrawalStatus.PAID,
+        _l("Only approved withdrawals can be marked as paid."),
+        EntryKind.WITHDRAWAL_PAID,
+        "withdrawn",
+    ),
+    "reject": _Action(
+        (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED),
+        WithdrawalStatus.REJECTED,
+        _HANDLED,
+        EntryKind.WITHDRAWAL_RETURNED,
+        "available",
+    ),
 }
 
 
 def withdrawal_actions(withdrawal: Withdrawal) -> set[str]:
     """What the merchant may do with a withdrawal now."""
-    return {action for action, allowed in ACTION_FROM.items() if withdrawal.status in allowed}
+    return {name for name, action in ACTIONS.items() if withdrawal.status in action.starts_from}
+
+
+def _act(
+    session: Session, withdrawal: Withdrawal, name: str, *, actor: User, note: str = "", **values
+) -> None:
+    """Apply one of the merchant's actions, only if the withdrawal is still where it starts from, and post
+    its ledger entry."""
+    action = ACTIONS[name]
+    if not transition(session, withdrawal, action.starts_from, action.leads_to, **values):
+        raise LedgerError(action.too_late)
+    if action.entry is not None:
+        post_entry(
+            session,
+            withdrawal.distributor_id,
+            action.entry,
+            **{action.balance: withdrawal.amount_fen},
+            withdrawal_id=withdrawal.id,
+            note=note,
+            actor=actor,
+        )
 
 
 def approve_withdrawal(session: Session, withdrawal: Withdrawal, *, actor: User) -> None:
-    if not transition(
-        session,
-        withdrawal,
-        ACTION_FROM["approve"],
-        WithdrawalStatus.APPROVED,
-        decided_at=utcnow(),
-        decided_by_id=actor.id,
-    ):
-        raise LedgerError(_l("This withdrawal has already been handled."))
+    _act(session, withdrawal, "approve", actor=actor, decided_at=utcnow(), decided_by_id=actor.id)
 
 
 def mark_withdrawal_paid(session: Session, withdrawal: Withdrawal, *, actor: User, reference: str) -> None:
     reference = (reference or "").strip()
     if not reference or len(reference) > 64:
         raise LedgerError(_l("Please enter the transfer reference (at most 64 characters)."), "reference")
-    if not transition(
-        session,
-        withdrawal,
-        ACTION_FROM["pay"],
-        WithdrawalStatus.PAID,
-        paid_at=utcnow(),
-        reference=reference,
-    ):
-        raise LedgerError(_l("Only approved withdrawals can be marked as paid."))
-    post_entry(
-        session,
-        withdrawal.distributor_id,
-        EntryKind.WITHDRAWAL_PAID,
-        withdrawn=withdrawal.amount_fen,
-        withdrawal_id=withdrawal.id,
-        note=reference,
-        actor=actor,
-    )
+    _act(session, withdrawal, "pay", actor=actor, note=reference, paid_at=utcnow(), reference=reference)
 
 
 def reject_withdrawal(session: Session, withdrawal: Withdrawal, *, actor: User, reason: str) -> None:
     reason = " ".join((reason or "").split())
     if not reason:
         raise LedgerError(_l("Please give the distributor a reason."), "reason")
-    if not transition(
-        session,
-        withdrawal,
-        ACTION_FROM["reject"],
-        WithdrawalStatus.REJECTED,
-        reject_reason=reason[:200],
-        decided_at=utcnow(),
-        decided_by_id=actor.id,
-    ):
-        raise LedgerError(_l("This withdrawal has already been handled."))
-    post_entry(
-        session,
-        withdrawal.distributor_id,
-        EntryKind.WITHDRAWAL_RETURNED,
-        available=withdrawal.amount_fen,
-        withdrawal_id=withdrawal.id,
-        note=reason,
-        actor=actor,
-    )
+    decided = {"decided_at": utcnow(), "decided_by_id": actor.id}
+    _act(session, withdrawal, "reject", actor=actor, note=reason, reject_reason=reason[:200], **decided)
