@@ -1,23 +1,28 @@
 """Share posters: a PNG with the product picture, title, price, the distributor's name and a QR code of
 their share link, for WeChat's long-press "save image". Chinese is drawn with the Noto Sans SC subset in
-static/fonts, so it renders on a fresh machine. Posters are cached per distributor, product and version."""
+static/fonts, so it renders on a fresh machine. Posters are cached per distributor, product and version.
+Pillow and qrcode load with the first poster drawn, not in every worker."""
+
+from __future__ import annotations
 
 import hashlib
 import io
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import qrcode
 from flask import current_app
 from flask_babel import gettext as _
-from PIL import Image, ImageDraw, ImageFont
 
 from app.catalog.models import Product
 from app.distribution.models import Distributor
 from app.marketing import pricing
 from app.media import thumbnail_key
 from app.money import format_fen, format_fen_range
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageFont
 
 WIDTH, HEIGHT = 750, 1200
 MARGIN = 40
@@ -29,6 +34,8 @@ POSTER_VERSION = "2"  # bump when the layout changes, so old cached posters are 
 
 @lru_cache(maxsize=8)
 def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
+    from PIL import ImageFont
+
     name = "NotoSansSC-Bold-GB2312.otf" if bold else "NotoSansSC-Regular-GB2312.otf"
     return ImageFont.truetype(str(Path(current_app.static_folder) / "fonts" / name), size)
 
@@ -88,6 +95,8 @@ class Poster:
 def draw_poster(
     nickname: str, product: Product | None, *, shop_name: str, share_url: str, logo_key: str | None = None
 ) -> bytes:
+    from PIL import Image, ImageDraw
+
     canvas = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(canvas)
     picture_side = WIDTH - 2 * MARGIN
@@ -169,6 +178,8 @@ def wrap(text: str, face: ImageFont.FreeTypeFont, width: int, *, max_lines: int)
 
 def _picture(key: str | None, side: int) -> Image.Image:
     """The product's main picture (or the shop's logo), centred on a light square."""
+    from PIL import Image
+
     if key:
         path = Path(current_app.config["UPLOAD_FOLDER"]) / thumbnail_key(key, 800)
         if path.exists():
@@ -182,6 +193,8 @@ def _picture(key: str | None, side: int) -> Image.Image:
 
 
 def _qr(url: str, side: int) -> Image.Image:
+    import qrcode
+
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=1, box_size=10)
     code.add_data(url)
     code.make(fit=True)
