@@ -9,7 +9,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint bench bench-http translations extract-messages clean
+.PHONY: install run test lint bench bench-http css translations extract-messages clean
 
 install: $(STAMP) $(MO)
 
@@ -24,6 +24,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pybabel -q compile -i $< -o $@
 
 translations: $(MO)
+
+# Development only (needs Node.js and the npm registry): rebuild the shop's WeUI subset after a template
+# starts using a WeUI class it did not use before. The output is committed; `make run` never needs Node.
+css:
+	cd frontend && npm ci --silent && node build-css.mjs
 
 # Collect new msgids from the code and templates into the catalogs (then translate them in the .po).
 extract-messages: $(STAMP)
