@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, SelectField, StringField
 
 from app.catalog.models import Product, Sku
 from app.catalog.services import (
@@ -27,7 +26,7 @@ from app.catalog.services import (
     spec_key,
 )
 from app.db_types import parse_id
-from app.forms import Form
+from app.forms import Form, text_field
 from app.money import MoneyError, parse_yuan, yuan
 from app.numbers import parse_whole_number
 
@@ -110,30 +109,22 @@ def category_choices(categories, *, none_label, exclude_id: int | None = None, t
 
 
 class ProductForm(Form):
-    title = StringField(
+    title = text_field(
         _l("Title"),
-        validators=[
-            DataRequired(_l("Please give the product a title.")),
-            Length(max=TITLE_MAX, message=_l("The title may have at most %(n)d characters.", n=TITLE_MAX)),
-        ],
+        TITLE_MAX,
+        required=_l("Please give the product a title."),
+        too_long=_l("The title may have at most %(n)d characters.", n=TITLE_MAX),
     )
-    subtitle = StringField(
+    subtitle = text_field(
         _l("Subtitle"),
-        validators=[
-            Length(
-                max=SUBTITLE_MAX,
-                message=_l("The subtitle may have at most %(n)d characters.", n=SUBTITLE_MAX),
-            )
-        ],
+        SUBTITLE_MAX,
+        too_long=_l("The subtitle may have at most %(n)d characters.", n=SUBTITLE_MAX),
     )
-    description = TextAreaField(
+    description = text_field(
         _l("Description"),
-        validators=[
-            Length(
-                max=DESCRIPTION_MAX,
-                message=_l("The description may have at most %(n)d characters.", n=DESCRIPTION_MAX),
-            )
-        ],
+        DESCRIPTION_MAX,
+        too_long=_l("The description may have at most %(n)d characters.", n=DESCRIPTION_MAX),
+        multiline=True,
     )
     category_id = IdSelectField(_l("Category"))
     is_on_shelf = BooleanField(_l("Put on shelf (visible in the shop)"))
@@ -141,12 +132,11 @@ class ProductForm(Form):
 
 
 class CategoryForm(Form):
-    name = StringField(
+    name = text_field(
         _l("Name"),
-        validators=[
-            DataRequired(_l("Please give the category a name.")),
-            Length(max=32, message=_l("The name may have at most %(n)d characters.", n=32)),
-        ],
+        32,
+        required=_l("Please give the category a name."),
+        too_long=_l("The name may have at most %(n)d characters.", n=32),
     )
     parent_id = IdSelectField(_l("Parent category"))
     sort = WholeNumberField(_l("Sort"), maximum=SORT_MAX)
