@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, SelectField
 
 from app.catalog.models import Product, Sku
 from app.catalog.services import (
@@ -26,7 +26,7 @@ from app.catalog.services import (
     spec_key,
 )
 from app.db_types import parse_id
-from app.forms import Form, text_field
+from app.forms import Form, ParsedField, text_field
 from app.money import MoneyError, parse_yuan, yuan
 from app.numbers import parse_whole_number
 
@@ -52,7 +52,7 @@ def _optional_id(value) -> int | None:
     return parsed
 
 
-class WholeNumberField(StringField):
+class WholeNumberField(ParsedField):
     """A whole number typed by a merchant; `data` is an int (or `default` when left empty)."""
 
     def __init__(self, label=None, validators=None, *, minimum: int = 0, maximum: int = SORT_MAX, **kwargs):
@@ -60,23 +60,18 @@ class WholeNumberField(StringField):
         super().__init__(label, validators, **kwargs)
         self.minimum, self.maximum = minimum, maximum
 
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        return "" if self.data is None else str(self.data)
-
-    def process_formdata(self, valuelist):
-        text = (valuelist[0] if valuelist else "").strip()
+    def parse(self, text: str) -> int:
         if not text:
-            self.data = self.default
-            return
+            return self.default
         number = parse_whole_number(text, allow_negative=True)
         if number is None or not self.minimum <= number <= self.maximum:
-            self.data = None
             raise ValueError(
                 str(_l("Enter a whole number from %(low)d to %(high)d.", low=self.minimum, high=self.maximum))
             )
-        self.data = number
+        return number
+
+    def show(self, value: int) -> str:
+        return str(value)
 
 
 class IdSelectField(SelectField):
