@@ -30,16 +30,17 @@ class Form(FlaskForm):
 
 
 class ParsedField(StringField):
-    """A text input whose `data` is what `parse` makes of the text typed (spaces around it dropped, empty
-    included), or None with the reason next to the field when `parse` raises ValueError. What was typed
-    shows again as typed; a value of `data_type` shows as `show` writes it, anything else as empty."""
+    """A text input whose `data` is what `parse` makes of the text typed, or None with the reason next to
+    the field. What was typed shows again as typed; otherwise `data` shows as `show` writes it."""
 
-    data_type: type = int
+    data_type: type = int  # data of another type (None) shows as an empty input
 
     def parse(self, text: str):
+        """The value of `text` (spaces around it dropped; it may be empty), or ValueError saying why not."""
         raise NotImplementedError
 
     def show(self, value) -> str:
+        """How a value of `data_type` is written in the input."""
         raise NotImplementedError
 
     def _value(self) -> str:
