@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, SelectField
 
 from app.catalog.models import Product, Sku
 from app.catalog.services import (
@@ -27,7 +26,7 @@ from app.catalog.services import (
     spec_key,
 )
 from app.db_types import parse_id
-from app.forms import Form
+from app.forms import Form, ParsedField, text_field
 from app.money import MoneyError, parse_yuan, yuan
 from app.numbers import parse_whole_number
 
@@ -53,7 +52,7 @@ def _optional_id(value) -> int | None:
     return parsed
 
 
-class WholeNumberField(StringField):
+class WholeNumberField(ParsedField):
     """A whole number typed by a merchant; `data` is an int (or `default` when left empty)."""
 
     def __init__(self, label=None, validators=None, *, minimum: int = 0, maximum: int = SORT_MAX, **kwargs):
@@ -61,23 +60,18 @@ class WholeNumberField(StringField):
         super().__init__(label, validators, **kwargs)
         self.minimum, self.maximum = minimum, maximum
 
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        return "" if self.data is None else str(self.data)
-
-    def process_formdata(self, valuelist):
-        text = (valuelist[0] if valuelist else "").strip()
+    def parse(self, text: str) -> int:
         if not text:
-            self.data = self.default
-            return
+            return self.default
         number = parse_whole_number(text, allow_negative=True)
         if number is None or not self.minimum <= number <= self.maximum:
-            self.data = None
             raise ValueError(
                 str(_l("Enter a whole number from %(low)d to %(high)d.", low=self.minimum, high=self.maximum))
             )
-        self.data = number
+        return number
+
+    def show(self, value: int) -> str:
+        return str(value)
 
 
 class IdSelectField(SelectField):
@@ -110,30 +104,22 @@ def category_choices(categories, *, none_label, exclude_id: int | None = None, t
 
 
 class ProductForm(Form):
-    title = StringField(
+    title = text_field(
         _l("Title"),
-        validators=[
-            DataRequired(_l("Please give the product a title.")),
-            Length(max=TITLE_MAX, message=_l("The title may have at most %(n)d characters.", n=TITLE_MAX)),
-        ],
+        TITLE_MAX,
+        required=_l("Please give the product a title."),
+        too_long=_l("The title may have at most %(n)d characters.", n=TITLE_MAX),
     )
-    subtitle = StringField(
+    subtitle = text_field(
         _l("Subtitle"),
-        validators=[
-            Length(
-                max=SUBTITLE_MAX,
-                message=_l("The subtitle may have at most %(n)d characters.", n=SUBTITLE_MAX),
-            )
-        ],
+        SUBTITLE_MAX,
+        too_long=_l("The subtitle may have at most %(n)d characters.", n=SUBTITLE_MAX),
     )
-    description = TextAreaField(
+    description = text_field(
         _l("Description"),
-        validators=[
-            Length(
-                max=DESCRIPTION_MAX,
-                message=_l("The description may have at most %(n)d characters.", n=DESCRIPTION_MAX),
-            )
-        ],
+        DESCRIPTION_MAX,
+        too_long=_l("The description may have at most %(n)d characters.", n=DESCRIPTION_MAX),
+        multiline=True,
     )
     category_id = IdSelectField(_l("Category"))
     is_on_shelf = BooleanField(_l("Put on shelf (visible in the shop)"))
@@ -141,12 +127,11 @@ class ProductForm(Form):
 
 
 class CategoryForm(Form):
-    name = StringField(
+    name = text_field(
         _l("Name"),
-        validators=[
-            DataRequired(_l("Please give the category a name.")),
-            Length(max=32, message=_l("The name may have at most %(n)d characters.", n=32)),
-        ],
+        32,
+        required=_l("Please give the category a name."),
+        too_long=_l("The name may have at most %(n)d characters.", n=32),
     )
     parent_id = IdSelectField(_l("Parent category"))
     sort = WholeNumberField(_l("Sort"), maximum=SORT_MAX)

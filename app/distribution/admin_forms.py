@@ -3,37 +3,26 @@ queues ask for. Rates are typed as percentages and carried as basis points; the 
 checked by distribution.services and distribution.ledger."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, RadioField, SelectField, StringField
+from wtforms import BooleanField, SelectField
 from wtforms import Form as NestedForm
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired
 
 from app.db_types import parse_id
 from app.distribution.services import DistributionError, SettingsInput, check_product_rates
-from app.forms import Form, IntegerField, MoneyField, apply_service_error, reason_field
-from app.money import MoneyError, format_bp, parse_percent_bp
+from app.forms import (
+    Form,
+    IntegerField,
+    MoneyField,
+    PercentField,
+    apply_service_error,
+    radio_field,
+    reason_field,
+    text_field,
+    whole_number,
+)
 
 LEVELS = (1, 2, 3)
-
-
-class PercentField(StringField):
-    """Typed as a percentage ("10", "7.5"); `data` is integer basis points, or None when left empty."""
-
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        return format_bp(self.data).removesuffix("%") if isinstance(self.data, int) else ""
-
-    def process_formdata(self, valuelist):
-        text = (valuelist[0] if valuelist else "").strip()
-        if not text:
-            self.data = None
-            return
-        try:
-            self.data = parse_percent_bp(text)
-        except MoneyError as error:
-            self.data = None
-            raise ValueError(str(error)) from None
 
 
 class RateFields:
@@ -77,21 +66,21 @@ def _whole_days(label):
 
 class DistributionSettingsForm(RateFields, Form):
     enabled = BooleanField(_l("Distribution is on"))
-    mode = RadioField(
+    mode = radio_field(
         _l("Who can become a distributor"),
-        choices=[
-            ("apply", _l("Members apply and you approve")),
-            ("everyone", _l("Every member")),
-            ("spend", _l("Members who have spent enough")),
-        ],
-        validators=[InputRequired(_l("Choose who can become a distributor."))],
+        {
+            "apply": _l("Members apply and you approve"),
+            "everyone": _l("Every member"),
+            "spend": _l("Members who have spent enough"),
+        },
+        required=_l("Choose who can become a distributor."),
     )
     spend_threshold_fen = MoneyField(_l("Spend that makes a member a distributor (yuan)"), allow_zero=True)
-    levels = RadioField(
+    levels = radio_field(
         _l("Levels that earn"),
+        {1: _l("1 level"), 2: _l("2 levels"), 3: _l("3 levels")},
+        required=_l("Choose 1, 2 or 3 levels."),
         coerce=int,
-        choices=[(1, _l("1 level")), (2, _l("2 levels")), (3, _l("3 levels"))],
-        validators=[InputRequired(_l("Choose 1, 2 or 3 levels."))],
     )
     rate_1 = PercentField(_l("Level 1 (the buyer's referrer)"))
     rate_2 = PercentField(_l("Level 2 (the referrer's referrer)"))
@@ -103,34 +92,31 @@ class DistributionSettingsForm(RateFields, Form):
         )
     )
     self_purchase = BooleanField(_l("A distributor's own purchases earn them commission (自购返佣)"))
-    binding_mode = RadioField(
+    binding_mode = radio_field(
         _l("When a shopper opens another distributor's link"),
-        choices=[
-            ("first", _l("Keep the first referrer")),
-            ("last", _l("Switch to the newest link until the first paid order")),
-        ],
-        validators=[InputRequired(_l("Choose how shoppers are bound."))],
+        {
+            "first": _l("Keep the first referrer"),
+            "last": _l("Switch to the newest link until the first paid order"),
+        },
+        required=_l("Choose how shoppers are bound."),
     )
     binding_days = _whole_days(_l("A binding lasts (days)"))
     freeze_days = _whole_days(_l("Commission stays frozen after completion (days)"))
     withdrawal_min_fen = MoneyField(_l("Smallest withdrawal (yuan)"), allow_zero=True)
     withdrawal_fee_bp = PercentField(_l("Withdrawal fee (%)"))
 
+    # The fields that show, and save as, the settings' attribute of the same name.
+    SETTINGS_FIELDS = (
+        "enabled", "mode", "spend_threshold_fen", "levels", "self_purchase", "binding_mode", "binding_days",
+        "freeze_days", "withdrawal_min_fen", "withdrawal_fee_bp",
+    )  # fmt: skip
+
     def __init__(self, *args, settings=None, **kwargs):
         if settings is not None and not kwargs.get("formdata") and "data" not in kwargs:
             kwargs["data"] = {
-                "enabled": settings.enabled,
-                "mode": settings.mode,
-                "spend_threshold_fen": settings.spend_threshold_fen,
-                "levels": settings.levels,
+                **{name: getattr(settings, name) for name in self.SETTINGS_FIELDS},
                 **self.rates_data(settings.rates_bp),
                 "three_levels_acknowledged": settings.three_levels_acknowledged_at is not None,
-                "self_purchase": settings.self_purchase,
-                "binding_mode": settings.binding_mode,
-                "binding_days": settings.binding_days,
-                "freeze_days": settings.freeze_days,
-                "withdrawal_min_fen": settings.withdrawal_min_fen,
-                "withdrawal_fee_bp": settings.withdrawal_fee_bp,
             }
         super().__init__(*args, **kwargs)
 
@@ -151,40 +137,31 @@ class DistributionSettingsForm(RateFields, Form):
         return [field.data for field in self.rate_fields()[: self.chosen_levels]]
 
     def to_input(self, current) -> SettingsInput:
-        """What to save; a field the chosen mode does not use and that was left empty keeps `current`."""
-        spend = self.spend_threshold_fen.data
+        """What to save. Left empty, the spend threshold (which only one mode uses) keeps `current`'s and the
+        withdrawal fee is 0."""
+        typed = {name: self[name].data for name in self.SETTINGS_FIELDS}
+        if typed["spend_threshold_fen"] is None:
+            typed["spend_threshold_fen"] = current.spend_threshold_fen
+        if typed["withdrawal_fee_bp"] is None:
+            typed["withdrawal_fee_bp"] = 0
         return SettingsInput(
-            enabled=self.enabled.data,
-            mode=self.mode.data,
-            spend_threshold_fen=spend if spend is not None else current.spend_threshold_fen,
-            levels=self.levels.data,
-            rates_bp=self.rates_bp(),
-            three_levels_acknowledged=self.three_levels_acknowledged.data,
-            self_purchase=self.self_purchase.data,
-            binding_mode=self.binding_mode.data,
-            binding_days=self.binding_days.data,
-            freeze_days=self.freeze_days.data,
-            withdrawal_min_fen=self.withdrawal_min_fen.data,
-            withdrawal_fee_bp=self.withdrawal_fee_bp.data if self.withdrawal_fee_bp.data is not None else 0,
+            **typed, rates_bp=self.rates_bp(), three_levels_acknowledged=self.three_levels_acknowledged.data
         )
 
 
 class GradeForm(RateFields, Form):
-    name = StringField(
+    name = text_field(
         _l("Grade name"),
-        validators=[
-            DataRequired(_l("Please name the grade (at most 20 characters).")),
-            Length(max=20, message=_l("Please name the grade (at most 20 characters).")),
-        ],
+        20,
+        required=_l("Please name the grade (at most 20 characters)."),
+        too_long=_l("Please name the grade (at most 20 characters)."),
     )
     own_rates = BooleanField(_l("This grade has its own rates"))
     rate_1 = PercentField(_l("Level 1"))
     rate_2 = PercentField(_l("Level 2"))
     rate_3 = PercentField(_l("Level 3"))
-    sort = IntegerField(
-        _l("Sort"),
-        default=0,
-        validators=[Optional(), NumberRange(0, 9999, _l("Enter a number from 0 to 9999."))],
+    sort = whole_number(
+        _l("Sort"), 0, 9999, required=False, default=0, message=_l("Enter a number from 0 to 9999.")
     )
 
     def __init__(self, *args, grade=None, **kwargs):
@@ -225,8 +202,8 @@ class GradeChoiceForm(Form):
 
     def __init__(self, *args, grades=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.grade_id.choices = [("", _l("No grade (the shop's rates)"))] + [
-            (str(grade.id), grade.name) for grade in grades
+        self.grade_id.choices = [SelectChoice("", _l("No grade (the shop's rates)"))] + [
+            SelectChoice(str(grade.id), grade.name) for grade in grades
         ]
 
     @property
@@ -235,12 +212,11 @@ class GradeChoiceForm(Form):
 
 
 class PayWithdrawalForm(Form):
-    reference = StringField(
+    reference = text_field(
         _l("Transfer reference"),
-        validators=[
-            DataRequired(_l("Please enter the transfer reference (at most 64 characters).")),
-            Length(max=64, message=_l("Please enter the transfer reference (at most 64 characters).")),
-        ],
+        64,
+        required=_l("Please enter the transfer reference (at most 64 characters)."),
+        too_long=_l("Please enter the transfer reference (at most 64 characters)."),
     )
 
 
@@ -256,13 +232,13 @@ class ProductCommissionForm(RateFields, NestedForm):
     """The product form's commission settings (佣金设置): follow the shop's rates, the product's own rate per
     level, or no commission at all. Nested in the back office's product form (admin.catalog) as a FormField."""
 
-    mode = RadioField(
+    mode = radio_field(
         _l("Commission"),
-        choices=[
-            SelectChoice("shop", _l("Follow the shop's rates")),
-            SelectChoice("own", _l("Own rate per level")),
-            SelectChoice("none", _l("No commission on this product")),
-        ],
+        {
+            "shop": _l("Follow the shop's rates"),
+            "own": _l("Own rate per level"),
+            "none": _l("No commission on this product"),
+        },
         default="shop",  # a form without the choice (an older page, a script) keeps the shop's rates
     )
     rate_1 = PercentField(_l("Level 1"))

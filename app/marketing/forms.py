@@ -8,15 +8,14 @@ import re
 from datetime import UTC, datetime
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, Field, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, Field, HiddenField, RadioField, SelectField, TextAreaField
 from wtforms import Form as NestedForm
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import Length
 from wtforms.widgets import DateTimeLocalInput
 
 from app.db_types import parse_id
-from app.distribution.admin_forms import PercentField
-from app.forms import Form, IntegerField, apply_service_error
+from app.forms import Form, ParsedField, PercentField, apply_service_error, text_field, whole_number
 from app.marketing.errors import MarketingError
 from app.marketing.members import multiplier_words
 from app.money import BP_PER_UNIT
@@ -62,48 +61,34 @@ def zhe_text(bp: int | None) -> str:
     return f"{whole}.{digits}" if digits else str(whole)
 
 
-class ZheField(StringField):
+class ZheField(ParsedField):
     """A discount typed in 折; `data` is basis points, or `empty_bp` when left empty."""
 
     def __init__(self, label=None, validators=None, *, empty_bp: int | None = None, **kwargs):
         super().__init__(label, validators, **kwargs)
         self.empty_bp = empty_bp
 
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        return zhe_text(self.data) if isinstance(self.data, int) else ""
+    def parse(self, text: str) -> int | None:
+        return parse_zhe_bp(text) if text else self.empty_bp
 
-    def process_formdata(self, valuelist):
-        text = (valuelist[0] if valuelist else "").strip()
-        if not text:
-            self.data = self.empty_bp
-            return
-        try:
-            self.data = parse_zhe_bp(text)
-        except ValueError:
-            self.data = None
-            raise
+    def show(self, value: int) -> str:
+        return zhe_text(value)
 
 
-class TimesField(StringField):
+class TimesField(ParsedField):
     """A multiplier typed in times ("1.5"); `data` is basis points (15000), ×1 when left empty."""
 
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        return multiplier_words(self.data) if isinstance(self.data, int) else ""
-
-    def process_formdata(self, valuelist):
-        text = (valuelist[0] if valuelist else "").translate(FULL_WIDTH).strip().removeprefix("×").strip()
+    def parse(self, text: str) -> int:
+        text = text.translate(FULL_WIDTH).strip().removeprefix("×").strip()
         if not text:
-            self.data = BP_PER_UNIT
-            return
+            return BP_PER_UNIT
         match = _TIMES.fullmatch(text)
         if not match:
-            self.data = None
             raise ValueError(str(_l("Enter a multiplier such as 1 or 1.5.")))
-        self.data = int(match["int"]) * BP_PER_UNIT + int((match["frac"] or "").ljust(2, "0")) * 100
+        return int(match["int"]) * BP_PER_UNIT + int((match["frac"] or "").ljust(2, "0")) * 100
+
+    def show(self, value: int) -> str:
+        return multiplier_words(value)
 
 
 def parse_local_time(text: str) -> datetime:
@@ -124,26 +109,17 @@ def local_input_value(moment: datetime | None) -> str:
     return moment.astimezone(SHOP_TZ).strftime("%Y-%m-%dT%H:%M") if moment else ""
 
 
-class ShopTimeField(Field):
+class ShopTimeField(ParsedField):
     """A datetime-local input read in the shop's time zone (Beijing time); `data` is aware UTC or None."""
 
     widget = DateTimeLocalInput()
+    data_type = datetime
 
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        return local_input_value(self.data)
+    def parse(self, text: str) -> datetime | None:
+        return parse_local_time(text[:40]) if text else None
 
-    def process_formdata(self, valuelist):
-        text = (valuelist[0] if valuelist else "").strip()[:40]
-        if not text:
-            self.data = None
-            return
-        try:
-            self.data = parse_local_time(text)
-        except ValueError:
-            self.data = None
-            raise
+    def show(self, value: datetime) -> str:
+        return local_input_value(value)
 
 
 class IdListField(Field):
@@ -158,22 +134,6 @@ class IdListField(Field):
     def process_formdata(self, valuelist):
         ids = (parse_id(value) for value in valuelist)
         self.data = list(dict.fromkeys(i for i in ids if i is not None))[: self.limit]
-
-
-def name_field(label, message, limit=NAME_MAX):
-    return StringField(
-        label,
-        validators=[
-            DataRequired(message),
-            Length(max=limit, message=_l("At most %(n)d characters.", n=limit)),
-        ],
-    )
-
-
-def whole_number(label, low, high, *, required=True, default=None):
-    checks = [InputRequired(_l("Please enter a whole number."))] if required else [Optional()]
-    checks.append(NumberRange(low, high, _l("Enter a whole number from %(min)s to %(max)s.")))
-    return IntegerField(label, validators=checks, default=default)
 
 
 def same_names(*names: str) -> dict[str, str]:
@@ -195,6 +155,10 @@ class MarketingForm(Form):
             data = {field: getattr(record, attribute) for field, attribute in self.RECORD.items()}
         super().__init__(formdata=formdata, data=data)
         self.record = record
+
+    def to_data(self) -> dict:
+        """What the service saves: each field RECORD names, under the record's attribute."""
+        return {attribute: self[field].data for field, attribute in self.RECORD.items()}
 
     def refused(self, error) -> None:
         """A service said no (MarketingError), or the database did because two saves met (IntegrityError)."""
@@ -220,7 +184,7 @@ class MarketingForm(Form):
 
 
 class LevelForm(MarketingForm):
-    name = name_field(_l("Level name"), _l("Please name the level."), LEVEL_NAME_MAX)
+    name = text_field(_l("Level name"), LEVEL_NAME_MAX, required=_l("Please name the level."))
     growth_threshold = whole_number(_l("Growth needed"), 0, 10**9)
     discount = ZheField(_l("Member discount (折)"), empty_bp=BP_PER_UNIT)
     points_multiplier = TimesField(_l("Points multiplier"))
@@ -232,13 +196,7 @@ class LevelForm(MarketingForm):
     }
 
     def to_data(self) -> dict:
-        return {
-            "name": self.name.data.strip(),
-            "growth_threshold": self.growth_threshold.data,
-            "discount_bp": self.discount.data,
-            "points_multiplier_bp": self.points_multiplier.data,
-            "free_shipping": self.free_shipping.data,
-        }
+        return super().to_data() | {"name": self.name.data.strip()}
 
 
 class PointsSettingsForm(MarketingForm):
@@ -250,20 +208,16 @@ class PointsSettingsForm(MarketingForm):
     points_expiry_months = whole_number(_l("Points expire after (months)"), 0, 120)
     growth_per_order = whole_number(_l("Extra growth per completed order"), 0, 100_000)
 
-    FIELDS = (
+    RECORD = same_names(
         "points_enabled", "earn_per_yuan", "fen_per_point", "points_max_bp", "max_points_per_order",
         "points_expiry_months", "growth_per_order",
     )  # fmt: skip
-    RECORD = same_names(*FIELDS)
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
         if not self.points_max_bp.errors and not self.points_max_bp.data:  # empty, or 0 %
             self.points_max_bp.errors.append(str(_l("Enter a percentage from 1 to 100.")))
         return ok and not self.points_max_bp.errors
-
-    def to_data(self) -> dict:
-        return {name: getattr(self, name).data for name in self.FIELDS}
 
 
 class IssueForm(Form):

@@ -11,18 +11,17 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional
 
 from app.db_types import parse_id
-from app.forms import IntegerField, MoneyField
+from app.forms import IntegerField, MoneyField, text_field, whole_number
 from app.marketing import campaigns
 from app.marketing.forms import (
     MAX_SCOPE_IDS,
+    NAME_MAX,
     IdListField,
     MarketingForm,
     ShopTimeField,
     ZheField,
-    name_field,
     parse_zhe_bp,
     same_names,
-    whole_number,
     zhe_text,
 )
 from app.marketing.models import CouponChannel, CouponKind
@@ -77,10 +76,18 @@ class ScopeMixin:
             chosen.remove(product_id)
 
 
-def suggest_times(form) -> None:
-    """A new campaign starts at the next full hour and runs a week, until the merchant says otherwise."""
-    start = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    form.starts_at.data, form.ends_at.data = start, start + timedelta(days=SUGGESTED_DAYS)
+class CampaignForm(MarketingForm):
+    """A campaign (限时折扣, 满减/满折): it runs from starts_at to ends_at. A new one starts at the next full
+    hour and runs a week, until the merchant says otherwise."""
+
+    starts_at = ShopTimeField(_l("Starts"), validators=[InputRequired(_l("Enter when it starts."))])
+    ends_at = ShopTimeField(_l("Ends"), validators=[InputRequired(_l("Enter when it ends."))])
+
+    def __init__(self, formdata=None, *, record=None):
+        super().__init__(formdata, record=record)
+        if formdata is None and record is None:
+            start = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+            self.starts_at.data, self.ends_at.data = start, start + timedelta(days=SUGGESTED_DAYS)
 
 
 # ---------------------------------------------------------------- 限时折扣
@@ -113,10 +120,8 @@ class ItemRow:
         return True
 
 
-class TimedDiscountForm(MarketingForm):
-    name = name_field(_l("Name"), _l("Please name the discount."))
-    starts_at = ShopTimeField(_l("Starts"), validators=[InputRequired(_l("Enter when it starts."))])
-    ends_at = ShopTimeField(_l("Ends"), validators=[InputRequired(_l("Enter when it ends."))])
+class TimedDiscountForm(CampaignForm):
+    name = text_field(_l("Name"), NAME_MAX, required=_l("Please name the discount."))
     per_user_limit = whole_number(_l("Limit per customer (units)"), 1, 9999, required=False)
     allow_points = BooleanField(_l("Points may be used on these products"))
     pays_commission = BooleanField(_l("Distributors earn commission on these sales"))
@@ -126,8 +131,6 @@ class TimedDiscountForm(MarketingForm):
 
     def __init__(self, formdata=None, *, record=None):
         super().__init__(formdata, record=record)
-        if formdata is None and record is None:
-            suggest_times(self)
         self.items_errors: list[str] = []
         if formdata is None:
             items = record.items if record is not None else []
@@ -166,15 +169,7 @@ class TimedDiscountForm(MarketingForm):
         return fields_ok and rows_ok
 
     def to_data(self) -> dict:
-        return {
-            "name": self.name.data.strip(),
-            "starts_at": self.starts_at.data,
-            "ends_at": self.ends_at.data,
-            "per_user_limit": self.per_user_limit.data,
-            "allow_points": self.allow_points.data,
-            "pays_commission": self.pays_commission.data,
-            "items": [row.draft for row in self.rows],
-        }
+        return super().to_data() | {"name": self.name.data.strip(), "items": [row.draft for row in self.rows]}
 
 
 # ---------------------------------------------------------------- 满减 / 满折
@@ -213,12 +208,10 @@ class TierRow:
         return True
 
 
-class FullReductionForm(ScopeMixin, MarketingForm):
+class FullReductionForm(ScopeMixin, CampaignForm):
     ALIASES = SCOPE_ALIASES
 
-    name = name_field(_l("Name"), _l("Please name the campaign."))
-    starts_at = ShopTimeField(_l("Starts"), validators=[InputRequired(_l("Enter when it starts."))])
-    ends_at = ShopTimeField(_l("Ends"), validators=[InputRequired(_l("Enter when it ends."))])
+    name = text_field(_l("Name"), NAME_MAX, required=_l("Please name the campaign."))
     include_activity = BooleanField(_l("Products in a 限时折扣 count too"))
     repeat = BooleanField(_l("每满: the amount off repeats for every full threshold"))
     max_reduce_fen = MoneyField(_l("At most this much off (yuan)"), required=False)
@@ -227,8 +220,6 @@ class FullReductionForm(ScopeMixin, MarketingForm):
 
     def __init__(self, formdata=None, *, record=None):
         super().__init__(formdata, record=record)
-        if formdata is None and record is None:
-            suggest_times(self)
         self.tiers_errors: list[str] = []
         self.scope_errors: list[str] = []
         if formdata is None:
@@ -260,15 +251,11 @@ class FullReductionForm(ScopeMixin, MarketingForm):
         return fields_ok and rows_ok and not self.max_reduce_fen.errors
 
     def to_data(self) -> dict:
-        return {
+        return super().to_data() | {
             "name": self.name.data.strip(),
-            "starts_at": self.starts_at.data,
-            "ends_at": self.ends_at.data,
             "tiers": [row.draft for row in self.tier_rows if not row.empty],
             "scope_kind": self.scope_kind.data,
             "scope_ids": self.scope_ids(),
-            "include_activity": self.include_activity.data,
-            "repeat": self.repeat.data,
             "max_reduce_fen": self.max_reduce_fen.data if self.repeat.data else None,
         }
 
@@ -295,7 +282,7 @@ VALIDITY_CHOICES = [
 class CouponTemplateForm(ScopeMixin, MarketingForm):
     ALIASES = SCOPE_ALIASES
 
-    name = name_field(_l("Name"), _l("Please name the coupon."))
+    name = text_field(_l("Name"), NAME_MAX, required=_l("Please name the coupon."))
     kind = RadioField(
         _l("Kind"), choices=KIND_CHOICES, default=CouponKind.AMOUNT.value, validate_choice=False
     )

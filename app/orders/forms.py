@@ -3,10 +3,10 @@ The rules themselves (what may be shipped, refunded …) are checked by the serv
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from app.forms import Form, reason_field
+from app.forms import Form, reason_field, text_field
 from app.orders.queries import STAFF_NOTE_MAX
 from app.orders.transitions import CARRIER_MAX
 
@@ -80,12 +80,8 @@ class AdminCancelOrderForm(Form):
 
 
 class AdminStaffNoteForm(Form):
-    note = TextAreaField(
-        _l("Staff note"),
-        validators=[
-            DataRequired(_l("Please write the note first.")),
-            Length(max=STAFF_NOTE_MAX, message=_l("At most %(n)d characters.", n=STAFF_NOTE_MAX)),
-        ],
+    note = text_field(
+        _l("Staff note"), STAFF_NOTE_MAX, required=_l("Please write the note first."), multiline=True
     )
 
     def __init__(self, *args, **kwargs):

@@ -1,4 +1,4 @@
-"""The back office's payment settings form. Secret fields are never filled back in."""
+"""The back office's payment settings form, in the two parts its page shows: WeChat Pay and Alipay."""
 
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
@@ -6,7 +6,10 @@ from wtforms import BooleanField, PasswordField, StringField, TextAreaField
 from app.forms import Form
 
 
-class PaymentSettingsForm(Form):
+class WechatPayFields:
+    """WeChat Pay (API v3) and the official account it pays in. The private key, the APIv3 key and the
+    AppSecret are secrets: the settings keep them sealed (`…_sealed`), so their fields always start empty."""
+
     wechat_enabled = BooleanField(_l("Offer WeChat Pay"))
     wechat_h5_enabled = BooleanField(
         _l("Also offer WeChat Pay in other mobile browsers (H5; needs H5 payment activated)")
@@ -21,7 +24,16 @@ class PaymentSettingsForm(Form):
     wechat_app_secret = PasswordField(
         _l("Official account AppSecret (needed to pay inside WeChat; also for silent login and share cards)")
     )
+
+
+class AlipayFields:
+    """Alipay mobile web payment. The app private key is a secret: its field always starts empty."""
+
     alipay_enabled = BooleanField(_l("Offer Alipay (outside WeChat)"))
     alipay_app_id = StringField(_l("Alipay APPID"))
     alipay_private_key = TextAreaField(_l("App private key"))
     alipay_public_key = TextAreaField(_l("Alipay public key"))
+
+
+class PaymentSettingsForm(WechatPayFields, AlipayFields, Form):
+    """Field names are PaymentSettingsInput's: the view fills one from the other."""

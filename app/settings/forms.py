@@ -3,9 +3,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import BooleanField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from app.forms import Form, IntegerField, MoneyField
+from app.forms import Form, IntegerField, MoneyField, whole_number
 
 
 class ShopSettingsForm(Form):
@@ -35,22 +35,14 @@ class ShopSettingsForm(Form):
     # Orders and payment
     shipping_flat_fen = MoneyField(_l("Shipping fee per order (yuan)"), allow_zero=True)
     free_shipping_over_fen = MoneyField(_l("Free shipping from (yuan)"), required=False)
-    order_expire_minutes = IntegerField(
-        _l("Unpaid orders are cancelled after (minutes)"),
-        default=30,
-        validators=[
-            InputRequired(_l("Enter a number of minutes from %(low)d to %(high)d.", low=5, high=1440)),
-            NumberRange(5, 1440, _l("Enter a number of minutes from %(low)d to %(high)d.", low=5, high=1440)),
-        ],
-    )
-    autocomplete_days = IntegerField(
-        _l("Receipt is confirmed automatically after (days)"),
-        default=10,
-        validators=[
-            InputRequired(_l("Enter a number of days from %(low)d to %(high)d.", low=1, high=30)),
-            NumberRange(1, 30, _l("Enter a number of days from %(low)d to %(high)d.", low=1, high=30)),
-        ],
-    )
+    order_expire_minutes = whole_number(
+        _l("Unpaid orders are cancelled after (minutes)"), 5, 1440, default=30,
+        message=_l("Enter a number of minutes from %(low)d to %(high)d.", low=5, high=1440),
+    )  # fmt: skip
+    autocomplete_days = whole_number(
+        _l("Receipt is confirmed automatically after (days)"), 1, 30, default=10,
+        message=_l("Enter a number of days from %(low)d to %(high)d.", low=1, high=30),
+    )  # fmt: skip
     manual_payment_enabled = BooleanField(
         _l("Offer manual transfer (shoppers pay your QR code, you confirm)")
     )
