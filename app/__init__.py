@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from app import request_input
+from app import request_input, static_files
 from app.config import load_config
 from app.db_types import MAX_ID
 from app.extensions import babel, csrf, db, htmx, limiter, login_manager, select_locale
@@ -98,6 +98,7 @@ def register_extensions(app: Flask) -> None:
     marketing_receivers.connect()
     payment_receivers.connect()
     web.init_app(app)
+    static_files.init_app(app)
     wechat_hooks.init_app(app)
 
     db.init_app(app)
