@@ -1,5 +1,5 @@
 """Small pieces the back office's views share: the new and edit addresses of a form, a button that changes
-one record, saving a form, a refused form's message, the answer after an action, local times, list pages
+one record, a refused form's message, the answer after an action, local times, list pages
 and their fragments, text arguments, 404s and streamed CSV exports."""
 
 from collections.abc import Callable, Iterable, Iterator
@@ -101,18 +101,6 @@ def record_action(
         return decorator
 
     return action
-
-
-def saved(form, save: Callable[[], object]) -> bool:
-    """A form that validated is saved: run `save()` (the service call) and commit. If the service refuses
-    (a UserError), roll back, show why on the form and return False."""
-    try:
-        save()
-    except UserError as error:
-        service_refused(form, error)
-        return False
-    db.session.commit()
-    return True
 
 
 def action_answer(message: str, refused: bool, page_url: str, render_part) -> Response:
