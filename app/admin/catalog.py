@@ -21,6 +21,7 @@ from wtforms import FormField
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
+from app.admin.viewutil import form_routes
 from app.catalog import services as catalog
 from app.catalog.forms import (
     IMAGE_KEY,
@@ -232,18 +233,7 @@ def products_stock(product_id: int):
 # ---------------------------------------------------------------- product form
 
 
-@bp.route("/products/new", methods=["GET", "POST"])
-@permission_required(Permission.CATALOG)
-def products_new():
-    return _product_form(None)
-
-
-@bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
-@permission_required(Permission.CATALOG)
-def products_edit(product_id: int):
-    return _product_form(_product_or_404(product_id))
-
-
+@form_routes("/products", "<int:product_id>/edit", Permission.CATALOG, _product_or_404)
 def _product_form(product: Product | None):
     form = AdminProductForm(obj=product)
     form.category_id.choices = category_choices(
@@ -373,18 +363,7 @@ def categories():
     return _render_categories()
 
 
-@bp.route("/categories/new", methods=["GET", "POST"])
-@permission_required(Permission.CATALOG)
-def categories_new():
-    return _category_form(None)
-
-
-@bp.route("/categories/<int:category_id>/edit", methods=["GET", "POST"])
-@permission_required(Permission.CATALOG)
-def categories_edit(category_id: int):
-    return _category_form(_category_or_404(category_id))
-
-
+@form_routes("/categories", "<int:category_id>/edit", Permission.CATALOG, _category_or_404)
 def _category_form(category: Category | None):
     form = CategoryForm(obj=category)
     form.parent_id.choices = category_choices(

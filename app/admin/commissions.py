@@ -19,12 +19,11 @@ from app.admin.distribution import COMMISSION_STATUS_LABELS, ENTRY_KIND_LABELS, 
 from app.admin.viewutil import (
     PER_PAGE,
     action_answer,
-    first_error,
     get_or_404,
     is_fragment,
     local_time,
     newest_first_batches,
-    service_refused,
+    record_action,
     streamed_csv,
     text_arg,
 )
@@ -269,8 +268,8 @@ def distribution_order_commission(order_id: int):
     return render_template("admin/distribution/order_commission.html", **context)
 
 
-def _panel_result(order: Order, message: str, *, void_form=None):
-    refused = void_form is not None
+def _panel_result(order: Order, message: str, failed: dict | None = None):
+    refused = failed is not None
     from_fraud = request.form.get("back", "") == "fraud"
     if from_fraud and htmx:
         # A handled row leaves the list; a refusal leaves it as it was and says why in a toast.
@@ -279,6 +278,7 @@ def _panel_result(order: Order, message: str, *, void_form=None):
 
     def panel() -> str:
         fresh = db.session.get(Order, order.id)
+        void_form = (failed or {}).get("void")  # a refused void shows again as typed
         return render_template(
             "admin/distribution/_order_commission.html", **_panel_context(fresh, void_form=void_form)
         )
@@ -290,32 +290,19 @@ def _panel_result(order: Order, message: str, *, void_form=None):
     return action_answer(message, refused, page_url, panel)
 
 
+# The buttons on an order's commission panel or fraud row.
+commission_action = record_action(Permission.DISTRIBUTION, _order_or_404, _panel_result)
+
+
 @bp.post("/distribution/orders/<int:order_id>/clear-flags")
-@permission_required(Permission.DISTRIBUTION)
-def distribution_order_clear_flags(order_id: int):
-    order = _order_or_404(order_id)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        return _panel_result(order, first_error(form), void_form=VoidCommissionForm(formdata=None))
-    try:
-        ledger.clear_flags(db.session, order, actor=current_user)
-    except ledger.LedgerError as error:
-        db.session.rollback()
-        return _panel_result(order, str(error.message), void_form=VoidCommissionForm(formdata=None))
-    db.session.commit()
-    return _panel_result(order, _("Flags cleared: the commission is released as usual once due."))
+@commission_action("clear", ActionForm)
+def distribution_order_clear_flags(order: Order, form: ActionForm) -> str:
+    ledger.clear_flags(db.session, order, actor=current_user)
+    return _("Flags cleared: the commission is released as usual once due.")
 
 
 @bp.post("/distribution/orders/<int:order_id>/void")
-@permission_required(Permission.DISTRIBUTION)
-def distribution_order_void(order_id: int):
-    order = _order_or_404(order_id)
-    form = VoidCommissionForm()
-    if not form.validate_on_submit():
-        return _panel_result(order, first_error(form), void_form=form)
-    try:
-        count = ledger.void_order_commission(db.session, order, actor=current_user, reason=form.reason.data)
-    except ledger.LedgerError as error:
-        return _panel_result(order, service_refused(form, error), void_form=form)
-    db.session.commit()
-    return _panel_result(order, _("%(n)d commissions voided; the distributors see your reason.", n=count))
+@commission_action("void", VoidCommissionForm)
+def distribution_order_void(order: Order, form: VoidCommissionForm) -> str:
+    count = ledger.void_order_commission(db.session, order, actor=current_user, reason=form.reason.data)
+    return _("%(n)d commissions voided; the distributors see your reason.", n=count)

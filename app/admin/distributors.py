@@ -10,7 +10,16 @@ from sqlalchemy import select
 from app.accounts.models import Permission, User
 from app.admin import bp, permission_required
 from app.admin.distribution import APPLICATION_STATUS_LABELS
-from app.admin.viewutil import PER_PAGE, action_answer, first_error, get_or_404, is_fragment, text_arg
+from app.admin.viewutil import (
+    PER_PAGE,
+    action_answer,
+    form_routes,
+    get_or_404,
+    is_fragment,
+    list_page,
+    record_action,
+    text_arg,
+)
 from app.db_types import parse_id
 from app.distribution import admin_queries as queries
 from app.distribution import ledger
@@ -57,9 +66,7 @@ def distribution_distributors():
         "filtering": bool(filters.q or filters.status or filters.grade),
         "grades": queries.grades(db.session),
     }
-    if is_fragment("results"):
-        return render_block("admin/distribution/distributors.html", "results", **context)
-    return render_template("admin/distribution/distributors.html", **context)
+    return list_page("admin/distribution/distributors.html", **context)
 
 
 def _distributor_context(distributor: Distributor, **forms) -> dict:
@@ -119,7 +126,7 @@ def distribution_distributor(distributor_id: int):
     return render_template("admin/distribution/distributor.html", **context)
 
 
-def _distributor_result(distributor: Distributor, message: str, *, failed: dict | None = None):
+def _distributor_result(distributor: Distributor, message: str, failed: dict | None = None):
     """After a change on the distributor page: its status card again (htmx) or the page with a flash."""
 
     def status_card() -> str:
@@ -131,41 +138,26 @@ def _distributor_result(distributor: Distributor, message: str, *, failed: dict 
     return action_answer(message, bool(failed), page_url, status_card)
 
 
+# The forms on the distributor's status card; a refused one shows again under its name.
+distributor_action = record_action(Permission.DISTRIBUTION, _distributor_or_404, _distributor_result)
+
+
 @bp.post("/distribution/distributors/<int:distributor_id>/active")
-@permission_required(Permission.DISTRIBUTION)
-def distribution_distributor_active(distributor_id: int):
-    distributor = _distributor_or_404(distributor_id)
-    form = DisableDistributorForm()
-    if not form.validate_on_submit():
-        return _distributor_result(distributor, first_error(form), failed={"status_form": form})
+@distributor_action("status_form", DisableDistributorForm)
+def distribution_distributor_active(distributor: Distributor, form: DisableDistributorForm) -> str:
     active = request.form.get("active") == "1"
     dist.set_distributor_active(db.session, distributor, active, reason=form.reason.data or "")
-    db.session.commit()
     if active:
-        message = _("%(name)s can share and earn again.", name=distributor.user.display_name)
-    else:
-        message = _(
-            "%(name)s is disabled: no new commission, no new bindings.", name=distributor.user.display_name
-        )
-    return _distributor_result(distributor, message)
+        return _("%(name)s can share and earn again.", name=distributor.user.display_name)
+    return _("%(name)s is disabled: no new commission, no new bindings.", name=distributor.user.display_name)
 
 
 @bp.post("/distribution/distributors/<int:distributor_id>/grade")
-@permission_required(Permission.DISTRIBUTION)
-def distribution_distributor_grade(distributor_id: int):
-    distributor = _distributor_or_404(distributor_id)
-    form = GradeChoiceForm(grades=queries.grades(db.session))
-    if not form.validate_on_submit():
-        return _distributor_result(distributor, first_error(form), failed={"grade_form": form})
-    try:
-        dist.set_grade(db.session, distributor, form.chosen)
-    except dist.DistributionError as error:
-        db.session.rollback()
-        form.grade_id.errors = [str(error.message)]
-        return _distributor_result(distributor, str(error.message), failed={"grade_form": form})
-    db.session.commit()
+@distributor_action("grade_form", lambda: GradeChoiceForm(grades=queries.grades(db.session)))
+def distribution_distributor_grade(distributor: Distributor, form: GradeChoiceForm) -> str:
+    dist.set_grade(db.session, distributor, form.chosen)
     grade = distributor.grade.name if distributor.grade else _("No grade")
-    return _distributor_result(distributor, _("Grade changed to %(grade)s.", grade=grade))
+    return _("Grade changed to %(grade)s.", grade=grade)
 
 
 # ---------------------------------------------------------------- grades
@@ -183,18 +175,11 @@ def distribution_grades():
     )
 
 
-@bp.route("/distribution/grades/new", methods=["GET", "POST"])
-@permission_required(Permission.SETTINGS)
-def distribution_grades_new():
-    return _grade_form(None)
+def _grade_or_404(grade_id: int) -> DistributorGrade:
+    return get_or_404(DistributorGrade, grade_id, _("This grade does not exist."))
 
 
-@bp.route("/distribution/grades/<int:grade_id>", methods=["GET", "POST"])
-@permission_required(Permission.SETTINGS)
-def distribution_grades_edit(grade_id: int):
-    return _grade_form(get_or_404(DistributorGrade, grade_id, _("This grade does not exist.")))
-
-
+@form_routes("/distribution/grades", "<int:grade_id>", Permission.SETTINGS, _grade_or_404)
 def _grade_form(grade: DistributorGrade | None):
     form = GradeForm(grade=grade) if request.method == "GET" else GradeForm()
     status = 200
@@ -221,7 +206,7 @@ def _grade_form(grade: DistributorGrade | None):
 @bp.post("/distribution/grades/<int:grade_id>/delete")
 @permission_required(Permission.SETTINGS)
 def distribution_grades_delete(grade_id: int):
-    grade = get_or_404(DistributorGrade, grade_id, _("This grade does not exist."))
+    grade = _grade_or_404(grade_id)
     if ActionForm().validate_on_submit():
         name = grade.name
         # Its distributors fall back to no grade (the shop's rates); commission already written keeps the
@@ -261,47 +246,42 @@ def distribution_applications():
     return render_template("admin/distribution/applications.html", **context)
 
 
-def _application_row(application: DistributorApplication, message: str, *, form=None):
+def _application_row(application: DistributorApplication, message: str, failed: dict | None = None):
+    """After a decision: the application's row again, with the reject form (as typed, when it was the one
+    refused) after a refusal."""
+    reject_form = None
+    if failed is not None:
+        reject_form = failed.get("reject") or RejectApplicationForm(formdata=None)
+
     def row() -> str:
         fresh = db.session.get(DistributorApplication, application.id)
         return render_template(
-            "admin/distribution/_application_row.html", application=fresh, reject_form=form
+            "admin/distribution/_application_row.html", application=fresh, reject_form=reject_form
         )
 
-    return action_answer(message, form is not None, url_for("admin.distribution_applications"), row)
+    return action_answer(message, failed is not None, url_for("admin.distribution_applications"), row)
+
+
+# The decisions on an application's row.
+application_action = record_action(Permission.DISTRIBUTION, _application_or_404, _application_row)
 
 
 @bp.post("/distribution/applications/<int:application_id>/approve")
-@permission_required(Permission.DISTRIBUTION)
-def distribution_applications_approve(application_id: int):
-    application = _application_or_404(application_id)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        return _application_row(application, first_error(form), form=RejectApplicationForm(formdata=None))
-    try:
-        dist.approve_application(db.session, application, actor=current_user)
-    except dist.DistributionError as error:
-        db.session.rollback()
-        return _application_row(application, str(error.message), form=RejectApplicationForm(formdata=None))
-    db.session.commit()
-    return _application_row(application, _("%(name)s is now a distributor.", name=application.real_name))
+@application_action("approve", ActionForm)
+def distribution_applications_approve(application: DistributorApplication, form: ActionForm) -> str:
+    dist.approve_application(db.session, application, actor=current_user)
+    return _("%(name)s is now a distributor.", name=application.real_name)
 
 
 @bp.post("/distribution/applications/<int:application_id>/reject")
-@permission_required(Permission.DISTRIBUTION)
-def distribution_applications_reject(application_id: int):
-    application = _application_or_404(application_id)
-    form = RejectApplicationForm()
-    if not form.validate_on_submit():
-        return _application_row(application, first_error(form), form=form)
+@application_action("reject", RejectApplicationForm)
+def distribution_applications_reject(application: DistributorApplication, form: RejectApplicationForm) -> str:
     try:
         dist.reject_application(db.session, application, actor=current_user, reason=form.reject_reason.data)
     except dist.DistributionError as error:
-        db.session.rollback()
-        form.reject_reason.errors = [str(error.message)]
-        return _application_row(application, str(error.message), form=form)
-    db.session.commit()
-    return _application_row(application, _("Application rejected; the applicant sees your reason."))
+        error.field = "reject_reason"  # the row shows the reject form's messages under the reason only
+        raise
+    return _("Application rejected; the applicant sees your reason.")
 
 
 # ---------------------------------------------------------------- binding log
@@ -318,6 +298,4 @@ def distribution_bindings():
         "member": member,
         "distributor_q": distributor,
     }
-    if is_fragment("results"):
-        return render_block("admin/distribution/bindings.html", "results", **context)
-    return render_template("admin/distribution/bindings.html", **context)
+    return list_page("admin/distribution/bindings.html", **context)

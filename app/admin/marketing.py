@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
-from app.admin.viewutil import get_or_404, local_time, text_arg
+from app.admin.viewutil import form_routes, get_or_404, list_page, local_time, text_arg
 from app.catalog import services as catalog
 from app.catalog.models import Category, Product
 from app.extensions import db, htmx
@@ -81,12 +81,6 @@ def list_answer(page: str, endpoint: str, context: dict, message: str, level: st
         flash(message, "success" if level == "success" else "error")
         return redirect(url_for(endpoint))
     return toast(make_response(render_block(page, "results", **context)), message, level)
-
-
-def list_page(page: str, **context) -> Response:
-    if htmx and htmx.target == "results" and not htmx.history_restore_request:
-        return make_response(render_block(page, "results", **context))
-    return make_response(render_template(page, **context))
 
 
 def refresh_action() -> str | None:
@@ -195,18 +189,11 @@ def marketing_levels():
     return list_page("admin/marketing/levels.html", **_levels_context())
 
 
-@bp.route("/marketing/levels/new", methods=["GET", "POST"])
-@permission_required(Permission.MARKETING)
-def marketing_levels_new():
-    return _level_form(None)
+def _level_or_404(level_id: int) -> MemberLevel:
+    return get_or_404(MemberLevel, level_id, _("The level does not exist or has been deleted."))
 
 
-@bp.route("/marketing/levels/<int:level_id>/edit", methods=["GET", "POST"])
-@permission_required(Permission.MARKETING)
-def marketing_levels_edit(level_id: int):
-    return _level_form(get_or_404(MemberLevel, level_id, _("The level does not exist or has been deleted.")))
-
-
+@form_routes("/marketing/levels", "<int:level_id>/edit", Permission.MARKETING, _level_or_404)
 def _level_form(level: MemberLevel | None):
     return edit_page(
         "admin/marketing/level_form.html",
@@ -232,7 +219,7 @@ def _save_level(session, level: MemberLevel | None, data: dict) -> MemberLevel:
 @bp.post("/marketing/levels/<int:level_id>/delete")
 @permission_required(Permission.MARKETING)
 def marketing_levels_delete(level_id: int):
-    level = get_or_404(MemberLevel, level_id, _("The level does not exist or has been deleted."))
+    level = _level_or_404(level_id)
     name = level.name
     db.session.delete(level)
     db.session.flush()

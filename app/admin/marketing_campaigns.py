@@ -12,12 +12,11 @@ from app.admin import bp, permission_required
 from app.admin.marketing import (
     edit_page,
     list_answer,
-    list_page,
     scope_context,
     scope_names,
     search_products,
 )
-from app.admin.viewutil import get_or_404
+from app.admin.viewutil import form_routes, get_or_404, list_page
 from app.catalog.models import Sku
 from app.extensions import db
 from app.marketing import campaigns
@@ -61,18 +60,6 @@ def marketing_discounts():
     return list_page("admin/marketing/discounts.html", **_discounts_context())
 
 
-@bp.route("/marketing/discounts/new", methods=["GET", "POST"])
-@permission_required(Permission.MARKETING)
-def marketing_discounts_new():
-    return _discount_form(None)
-
-
-@bp.route("/marketing/discounts/<int:discount_id>/edit", methods=["GET", "POST"])
-@permission_required(Permission.MARKETING)
-def marketing_discounts_edit(discount_id: int):
-    return _discount_form(_discount_or_404(discount_id))
-
-
 def _discount_or_404(discount_id: int) -> TimedDiscount:
     return get_or_404(TimedDiscount, discount_id, _("The discount does not exist or has been deleted."))
 
@@ -88,6 +75,7 @@ def _discount_context(form: TimedDiscountForm) -> dict:
     }
 
 
+@form_routes("/marketing/discounts", "<int:discount_id>/edit", Permission.MARKETING, _discount_or_404)
 def _discount_form(discount: TimedDiscount | None):
     return edit_page(
         "admin/marketing/discount_form.html",
@@ -140,24 +128,13 @@ def marketing_reductions():
     return list_page("admin/marketing/reductions.html", **_reductions_context())
 
 
-@bp.route("/marketing/reductions/new", methods=["GET", "POST"])
-@permission_required(Permission.MARKETING)
-def marketing_reductions_new():
-    return _reduction_form(None)
-
-
-@bp.route("/marketing/reductions/<int:campaign_id>/edit", methods=["GET", "POST"])
-@permission_required(Permission.MARKETING)
-def marketing_reductions_edit(campaign_id: int):
-    return _reduction_form(_reduction_or_404(campaign_id))
-
-
 def _reduction_or_404(campaign_id: int) -> FullReductionCampaign:
     return get_or_404(
         FullReductionCampaign, campaign_id, _("The campaign does not exist or has been deleted.")
     )
 
 
+@form_routes("/marketing/reductions", "<int:campaign_id>/edit", Permission.MARKETING, _reduction_or_404)
 def _reduction_form(campaign: FullReductionCampaign | None):
     return edit_page(
         "admin/marketing/reduction_form.html",

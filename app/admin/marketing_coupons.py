@@ -16,12 +16,11 @@ from app.admin.marketing import (
     form_answer,
     level_member_counts,
     list_answer,
-    list_page,
     saved_answer,
     scope_context,
     scope_names,
 )
-from app.admin.viewutil import get_or_404, local_time
+from app.admin.viewutil import form_routes, get_or_404, list_page, local_time
 from app.db_types import parse_id
 from app.extensions import db
 from app.marketing import coupons, members
@@ -94,22 +93,11 @@ def marketing_coupons():
     return list_page("admin/marketing/coupons.html", **_coupons_context())
 
 
-@bp.route("/marketing/coupons/new", methods=["GET", "POST"])
-@permission_required(Permission.MARKETING)
-def marketing_coupons_new():
-    return _coupon_form(None)
-
-
-@bp.route("/marketing/coupons/<int:template_id>/edit", methods=["GET", "POST"])
-@permission_required(Permission.MARKETING)
-def marketing_coupons_edit(template_id: int):
-    return _coupon_form(_template_or_404(template_id))
-
-
 def _template_or_404(template_id: int) -> CouponTemplate:
     return get_or_404(CouponTemplate, template_id, _("The coupon does not exist or has been deleted."))
 
 
+@form_routes("/marketing/coupons", "<int:template_id>/edit", Permission.MARKETING, _template_or_404)
 def _coupon_form(template: CouponTemplate | None):
     return edit_page(
         "admin/marketing/coupon_form.html",

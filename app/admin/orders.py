@@ -21,11 +21,10 @@ from app.admin import bp, permission_required
 from app.admin.viewutil import (
     PER_PAGE,
     action_answer,
-    first_error,
-    is_fragment,
+    list_page,
     local_time,
     newest_first_batches,
-    service_refused,
+    record_action,
     streamed_csv,
 )
 from app.extensions import db
@@ -238,9 +237,7 @@ def orders_list():
         "tab_labels": TAB_LABELS,
         "counts": orders.queries.admin_order_tab_counts(db.session, filters),
     }
-    if is_fragment("results"):
-        return render_block("admin/orders.html", "results", **context)
-    return render_template("admin/orders.html", **context)
+    return list_page("admin/orders.html", **context)
 
 
 # ---------------------------------------------------------------- CSV export
@@ -399,52 +396,36 @@ def order_result(number: str, message: str, *, failed: dict | None = None, **ext
     return action_answer(message, refused, url_for("admin.orders_detail", number=number), order_main)
 
 
+# The buttons on the order page; a refused form shows again as the page's forms[name].
+order_action = record_action(
+    Permission.ORDERS,
+    _order_or_404,
+    lambda order, message, failed: order_result(order.number, message, failed=failed),
+)
+
+
 @bp.post("/orders/<number>/confirm-transfer")
-@permission_required(Permission.ORDERS)
-def orders_confirm_transfer(number: str):
-    order = _order_or_404(number)
-    form = AdminConfirmTransferForm()
-    if not form.validate_on_submit():
-        return order_result(number, first_error(form), failed={"confirm": form})
-    try:
-        result = payments.confirm_manual_payment(db.session, order, actor=current_user)
-    except payments.PaymentError as error:
-        return order_result(number, service_refused(form, error), failed={"confirm": form})
-    db.session.commit()
+@order_action("confirm", AdminConfirmTransferForm)
+def orders_confirm_transfer(order: Order, form: AdminConfirmTransferForm) -> str:
+    result = payments.confirm_manual_payment(db.session, order, actor=current_user)
     if result.outcome == payments.Outcome.FLAGGED:
-        message = _("The order could no longer take the money: it is listed under money to send back.")
-    else:
-        message = _("Transfer confirmed. The order is ready to ship.")
-    return order_result(number, message)
+        return _("The order could no longer take the money: it is listed under money to send back.")
+    return _("Transfer confirmed. The order is ready to ship.")
 
 
 @bp.post("/orders/<number>/reject-transfer")
-@permission_required(Permission.ORDERS)
-def orders_reject_transfer(number: str):
-    order = _order_or_404(number)
-    form = AdminRejectTransferForm()
-    if not form.validate_on_submit():
-        return order_result(number, first_error(form), failed={"reject_transfer": form})
+@order_action("reject_transfer", AdminRejectTransferForm)
+def orders_reject_transfer(order: Order, form: AdminRejectTransferForm) -> str:
     minutes = get_shop_settings(db.session).order_expire_minutes or 30
-    try:
-        payments.reject_manual_payment(
-            db.session, order, actor=current_user, reason=form.reason.data, expire_minutes=minutes
-        )
-    except payments.PaymentError as error:
-        return order_result(number, service_refused(form, error), failed={"reject_transfer": form})
-    db.session.commit()
-    return order_result(
-        number, _("Transfer rejected. The buyer can pay again within %(n)d minutes.", n=minutes)
+    payments.reject_manual_payment(
+        db.session, order, actor=current_user, reason=form.reason.data, expire_minutes=minutes
     )
+    return _("Transfer rejected. The buyer can pay again within %(n)d minutes.", n=minutes)
 
 
 @bp.post("/orders/<number>/ship")
-@permission_required(Permission.ORDERS)
-def orders_ship(number: str):
-    order = _order_or_404(number)
-    form = AdminShipForm()
-    if not form.validate_on_submit():
-        return order_result(number, first_error(form), failed={"ship": form})
+@order_action("ship", AdminShipForm)
+def orders_ship(order: Order, form: AdminShipForm) -> str:
     try:
         orders.transitions.ship_order(
             db.session, order, actor=current_user, carrier=form.carrier, tracking_no=form.tracking_no.data
@@ -452,39 +433,21 @@ def orders_ship(number: str):
     except orders.events.OrderError as error:
         if error.field == "carrier":
             error.field = "carrier_other" if form.carrier_choice.data == "other" else "carrier_choice"
-        return order_result(number, service_refused(form, error), failed={"ship": form})
-    db.session.commit()
-    return order_result(
-        number, _("Shipped with %(carrier)s %(no)s.", carrier=order.carrier, no=order.tracking_no)
-    )
+        raise
+    return _("Shipped with %(carrier)s %(no)s.", carrier=order.carrier, no=order.tracking_no)
 
 
 @bp.post("/orders/<number>/cancel")
-@permission_required(Permission.ORDERS)
-def orders_cancel(number: str):
-    order = _order_or_404(number)
-    form = AdminCancelOrderForm()
-    if not form.validate_on_submit():
-        return order_result(number, first_error(form), failed={"cancel": form})
+@order_action("cancel", AdminCancelOrderForm)
+def orders_cancel(order: Order, form: AdminCancelOrderForm) -> str:
     reason = " ".join((form.reason.data or "").split()) or _("Cancelled by the shop")
     if not orders.transitions.cancel_order(db.session, order, actor=current_user, reason=reason):
-        db.session.rollback()
-        form.form_errors.append(_("Only unpaid orders can be cancelled."))
-        return order_result(number, _("Only unpaid orders can be cancelled."), failed={"cancel": form})
-    db.session.commit()
-    return order_result(number, _("Order cancelled. Its stock is back on sale."))
+        raise orders.events.OrderError(_("Only unpaid orders can be cancelled."))
+    return _("Order cancelled. Its stock is back on sale.")
 
 
 @bp.post("/orders/<number>/note")
-@permission_required(Permission.ORDERS)
-def orders_note(number: str):
-    order = _order_or_404(number)
-    form = AdminStaffNoteForm()
-    if not form.validate_on_submit():
-        return order_result(number, first_error(form), failed={"note": form})
-    try:
-        orders.queries.add_staff_note(db.session, order, actor=current_user, note=form.note.data)
-    except orders.events.OrderError as error:
-        return order_result(number, service_refused(form, error), failed={"note": form})
-    db.session.commit()
-    return order_result(number, _("Note added."))
+@order_action("note", AdminStaffNoteForm)
+def orders_note(order: Order, form: AdminStaffNoteForm) -> str:
+    orders.queries.add_staff_note(db.session, order, actor=current_user, note=form.note.data)
+    return _("Note added.")

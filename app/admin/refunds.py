@@ -11,7 +11,7 @@ from app import orders
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
 from app.admin.orders import order_result, refund_actions, refund_forms
-from app.admin.viewutil import PER_PAGE, first_error, get_or_404, service_refused
+from app.admin.viewutil import PER_PAGE, first_error, get_or_404, record_action, service_refused
 from app.extensions import db, htmx
 from app.money import format_fen
 from app.orders.forms import (
@@ -43,8 +43,9 @@ def _refund_or_404(refund_id: int) -> Refund:
     return refund
 
 
-def _refund_result(refund_id: int, message: str, *, failed: dict | None = None) -> Response:
+def _refund_result(refund: Refund, message: str, failed: dict | None = None) -> Response:
     """After a refund action: the refund card (queue), or the whole order area (order page)."""
+    refund_id = refund.id
     level = "error" if failed is not None else "success"
     if htmx and htmx.target == f"refund-{refund_id}":
         db.session.expire_all()
@@ -65,65 +66,39 @@ def _refund_result(refund_id: int, message: str, *, failed: dict | None = None) 
     return redirect(request.referrer or url_for("admin.orders_detail", number=number))
 
 
+# The buttons on a refund; a refused form shows again as the refund's forms[name].
+refund_action = record_action(
+    Permission.ORDERS, _refund_or_404, _refund_result, lambda refund: {"refund_id": refund.id}
+)
+
+
 @bp.post("/refunds/<int:refund_id>/approve")
-@permission_required(Permission.ORDERS)
-def refunds_approve(refund_id: int):
-    refund = _refund_or_404(refund_id)
-    form = AdminApproveRefundForm(refund_id=refund.id)
-    if not form.validate_on_submit():
-        return _refund_result(refund_id, first_error(form), failed={"approve": form})
-    try:
-        orders.refunds.approve_refund(db.session, refund, actor=current_user, restock=form.restock.data)
-    except orders.events.OrderError as error:
-        return _refund_result(refund_id, service_refused(form, error), failed={"approve": form})
-    db.session.commit()
+@refund_action("approve", AdminApproveRefundForm)
+def refunds_approve(refund: Refund, form: AdminApproveRefundForm) -> str:
+    orders.refunds.approve_refund(db.session, refund, actor=current_user, restock=form.restock.data)
     if refund.status == "refunded":
-        message = _("Refund of %(amount)s approved and paid back.", amount=format_fen(refund.amount_fen))
-    else:
-        message = _(
-            "Refund of %(amount)s approved. Pay it back to the buyer, then mark it as refunded.",
-            amount=format_fen(refund.amount_fen),
-        )
-    return _refund_result(refund_id, message)
+        return _("Refund of %(amount)s approved and paid back.", amount=format_fen(refund.amount_fen))
+    return _(
+        "Refund of %(amount)s approved. Pay it back to the buyer, then mark it as refunded.",
+        amount=format_fen(refund.amount_fen),
+    )
 
 
 @bp.post("/refunds/<int:refund_id>/reject")
-@permission_required(Permission.ORDERS)
-def refunds_reject(refund_id: int):
-    refund = _refund_or_404(refund_id)
-    form = AdminRejectRefundForm(refund_id=refund.id)
-    if not form.validate_on_submit():
-        return _refund_result(refund_id, first_error(form), failed={"reject": form})
-    try:
-        orders.refunds.reject_refund(db.session, refund, actor=current_user, reason=form.reject_reason.data)
-    except orders.events.OrderError as error:
-        return _refund_result(refund_id, service_refused(form, error), failed={"reject": form})
-    db.session.commit()
-    return _refund_result(refund_id, _("After-sales request rejected."))
+@refund_action("reject", AdminRejectRefundForm)
+def refunds_reject(refund: Refund, form: AdminRejectRefundForm) -> str:
+    orders.refunds.reject_refund(db.session, refund, actor=current_user, reason=form.reject_reason.data)
+    return _("After-sales request rejected.")
 
 
 @bp.post("/refunds/<int:refund_id>/complete")
-@permission_required(Permission.ORDERS)
-def refunds_complete(refund_id: int):
-    refund = _refund_or_404(refund_id)
-    form = AdminCompleteRefundForm(refund_id=refund.id)
-    if not form.validate_on_submit():
-        return _refund_result(refund_id, first_error(form), failed={"complete": form})
+@refund_action("complete", AdminCompleteRefundForm)
+def refunds_complete(refund: Refund, form: AdminCompleteRefundForm) -> str:
     if "complete" not in refund_actions(refund):
-        form.form_errors.append(_("This refund is not waiting to be paid back by hand."))
-        return _refund_result(refund_id, form.form_errors[-1], failed={"complete": form})
-    try:
-        done = orders.refunds.complete_refund(db.session, refund, actor=current_user)
-    except orders.events.OrderError as error:
-        return _refund_result(refund_id, service_refused(form, error), failed={"complete": form})
-    if not done:
-        db.session.rollback()
-        form.form_errors.append(_("This request has already been handled."))
-        return _refund_result(refund_id, form.form_errors[-1], failed={"complete": form})
-    db.session.commit()
-    return _refund_result(
-        refund_id, _("Marked as refunded: %(amount)s.", amount=format_fen(refund.amount_fen))
-    )
+        raise orders.events.OrderError(_("This refund is not waiting to be paid back by hand."))
+    if not orders.refunds.complete_refund(db.session, refund, actor=current_user):
+        raise orders.events.OrderError(_("This request has already been handled."))
+    return _("Marked as refunded: %(amount)s.", amount=format_fen(refund.amount_fen))
 
 
 @bp.get("/refunds")

@@ -1,12 +1,18 @@
-"""Small pieces the back office's order and distribution views share: a refused form's message, the answer
-after an action, local times, fragment requests, text arguments, 404s and streamed CSV exports."""
+"""Small pieces the back office's views share: the new and edit addresses of a form, a button that changes
+one record, a refused form's message, the answer after an action, local times, list pages
+and their fragments, text arguments, 404s and streamed CSV exports."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import wraps
 
-from flask import Response, abort, flash, make_response, redirect, request, stream_with_context
+from flask import Response, flash, make_response, redirect, render_template, request, stream_with_context
 from flask_babel import format_datetime
 from flask_babel import gettext as _
+from jinja2_fragments.flask import render_block
 
+from app.accounts.models import Permission
+from app.admin import bp, permission_required
+from app.errors import UserError
 from app.extensions import db, htmx
 from app.forms import apply_service_error
 from app.webutil import csv_download, csv_line, toast
@@ -38,6 +44,65 @@ def service_refused(form, error) -> str:
     return str(error.message)
 
 
+def form_routes(path: str, edit: str, permission: Permission, load: Callable):
+    """Serve one form view for GET and POST under `permission`, at two addresses named after `path`
+    ("/marketing/coupons": endpoints marketing_coupons_new and marketing_coupons_edit): `<path>/new` calls it
+    with None, `<path>/<edit>` (whose one value is the record's id) with the record `load(id)` finds."""
+
+    def register(view):
+        def new():
+            return view(None)
+
+        def edit_existing(**url_values):
+            (ident,) = url_values.values()
+            return view(load(ident))
+
+        for rule, name, handler in ((f"{path}/new", "new", new), (f"{path}/{edit}", "edit", edit_existing)):
+            handler = permission_required(permission)(handler)
+            endpoint = path.strip("/").replace("/", "_") + "_" + name
+            bp.add_url_rule(rule, endpoint, handler, methods=["GET", "POST"])
+        return view
+
+    return register
+
+
+def record_action(
+    permission: Permission, load: Callable, answer: Callable, form_args: Callable | None = None
+):
+    """The decorator of the buttons that change one kind of record (an order, a refund, a withdrawal …), used
+    as `@order_action("note", AdminStaffNoteForm)` under each button's route.
+
+    Every button needs `permission`. `load(id)` finds the record (or 404s); the button's form is built with
+    `form_args(record)`. Once the form has validated (its CSRF token too), the view runs as
+    `act(record, form)`: it calls the service and returns what to tell the merchant, and the change is
+    committed. `answer(record, message, failed)` builds the response: `failed` is None after a success, and
+    {name: form} when the form did not validate or the service refused (a UserError: rolled back and shown
+    on the form)."""
+
+    def action(name: str, form_class):
+        def decorator(act):
+            @permission_required(permission)
+            @wraps(act)
+            def view(**url_values):
+                (ident,) = url_values.values()
+                record = load(ident)
+                form = form_class(**(form_args(record) if form_args else {}))
+                if not form.validate_on_submit():
+                    return answer(record, first_error(form), {name: form})
+                try:
+                    message = act(record, form)
+                except UserError as error:
+                    return answer(record, service_refused(form, error), {name: form})
+                db.session.commit()
+                return answer(record, message, None)
+
+            return view
+
+        return decorator
+
+    return action
+
+
 def action_answer(message: str, refused: bool, page_url: str, render_part) -> Response:
     """After a button that changes something: without htmx, the page at `page_url` with a flash; with htmx,
     the part of the page `render_part()` renders afresh from the database, with a toast (a 422 when the
@@ -55,15 +120,19 @@ def is_fragment(target: str) -> bool:
     return bool(htmx) and htmx.target == target and not htmx.history_restore_request
 
 
+def list_page(template: str, /, **context) -> str:
+    """A list page, or only its "results" block when htmx asks for that part (a live filter, a page link)."""
+    if is_fragment("results"):
+        return render_block(template, "results", **context)
+    return render_template(template, **context)
+
+
 def text_arg(name: str, limit: int = 40) -> str:
     return " ".join(request.args.get(name, "").split())[:limit]
 
 
 def get_or_404(model, ident: int, message: str):
-    row = db.session.get(model, ident)
-    if row is None:
-        abort(404, message)
-    return row
+    return db.get_or_404(model, ident, description=message)
 
 
 def newest_first_batches(query, id_column) -> Iterator[list]:

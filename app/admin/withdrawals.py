@@ -6,7 +6,6 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from jinja2_fragments.flask import render_block
 from sqlalchemy import func, select
 
 from app.accounts.models import Permission
@@ -14,10 +13,9 @@ from app.admin import bp, permission_required
 from app.admin.viewutil import (
     PER_PAGE,
     action_answer,
-    first_error,
     get_or_404,
-    is_fragment,
-    service_refused,
+    list_page,
+    record_action,
     text_arg,
 )
 from app.distribution import admin_queries as queries
@@ -48,78 +46,51 @@ def distribution_withdrawals():
         ),
         "forms": {},
     }
-    if is_fragment("results"):
-        return render_block("admin/distribution/withdrawals.html", "results", **context)
-    return render_template("admin/distribution/withdrawals.html", **context)
+    return list_page("admin/distribution/withdrawals.html", **context)
 
 
 def _withdrawal_or_404(withdrawal_id: int) -> Withdrawal:
     return get_or_404(Withdrawal, withdrawal_id, _("This withdrawal does not exist."))
 
 
-def _withdrawal_row(withdrawal: Withdrawal, message: str, *, failed: dict | None = None):
+def _withdrawal_row(withdrawal: Withdrawal, message: str, failed: dict | None = None):
     def row() -> str:
         fresh = db.session.get(Withdrawal, withdrawal.id)
         return render_template(
             "admin/distribution/_withdrawal_row.html", withdrawal=fresh, forms=failed or {}
         )
 
-    page_url = url_for("admin.distribution_withdrawals", tab=withdrawal.status)
-    return action_answer(message, bool(failed), page_url, row)
-
-
-@bp.post("/distribution/withdrawals/<int:withdrawal_id>/approve")
-@permission_required(Permission.DISTRIBUTION)
-def distribution_withdrawals_approve(withdrawal_id: int):
-    withdrawal = _withdrawal_or_404(withdrawal_id)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        return _withdrawal_row(withdrawal, first_error(form), failed={"approve": form})
-    try:
-        ledger.approve_withdrawal(db.session, withdrawal, actor=current_user)
-    except ledger.LedgerError as error:
-        return _withdrawal_row(withdrawal, service_refused(form, error), failed={"approve": form})
-    db.session.commit()
-    return _withdrawal_row(
-        withdrawal,
-        _("Approved. Transfer %(amount)s, then mark it paid.", amount=format_fen(withdrawal.net_fen)),
+    return action_answer(
+        message, bool(failed), url_for("admin.distribution_withdrawals", tab=withdrawal.status), row
     )
 
 
+# The buttons on a withdrawal's row; a refused form shows again as the row's forms[name].
+withdrawal_action = record_action(Permission.DISTRIBUTION, _withdrawal_or_404, _withdrawal_row)
+
+
+@bp.post("/distribution/withdrawals/<int:withdrawal_id>/approve")
+@withdrawal_action("approve", ActionForm)
+def distribution_withdrawals_approve(withdrawal: Withdrawal, form: ActionForm) -> str:
+    ledger.approve_withdrawal(db.session, withdrawal, actor=current_user)
+    return _("Approved. Transfer %(amount)s, then mark it paid.", amount=format_fen(withdrawal.net_fen))
+
+
 @bp.post("/distribution/withdrawals/<int:withdrawal_id>/pay")
-@permission_required(Permission.DISTRIBUTION)
-def distribution_withdrawals_pay(withdrawal_id: int):
-    withdrawal = _withdrawal_or_404(withdrawal_id)
-    form = PayWithdrawalForm()
-    if not form.validate_on_submit():
-        return _withdrawal_row(withdrawal, first_error(form), failed={"pay": form})
-    try:
-        ledger.mark_withdrawal_paid(db.session, withdrawal, actor=current_user, reference=form.reference.data)
-    except ledger.LedgerError as error:
-        return _withdrawal_row(withdrawal, service_refused(form, error), failed={"pay": form})
-    db.session.commit()
-    return _withdrawal_row(withdrawal, _("Marked as paid. The distributor sees 已打款."))
+@withdrawal_action("pay", PayWithdrawalForm)
+def distribution_withdrawals_pay(withdrawal: Withdrawal, form: PayWithdrawalForm) -> str:
+    ledger.mark_withdrawal_paid(db.session, withdrawal, actor=current_user, reference=form.reference.data)
+    return _("Marked as paid. The distributor sees 已打款.")
 
 
 @bp.post("/distribution/withdrawals/<int:withdrawal_id>/reject")
-@permission_required(Permission.DISTRIBUTION)
-def distribution_withdrawals_reject(withdrawal_id: int):
-    withdrawal = _withdrawal_or_404(withdrawal_id)
-    form = RejectWithdrawalForm()
-    if not form.validate_on_submit():
-        return _withdrawal_row(withdrawal, first_error(form), failed={"reject": form})
-    try:
-        ledger.reject_withdrawal(db.session, withdrawal, actor=current_user, reason=form.reason.data)
-    except ledger.LedgerError as error:
-        # Only a missing reason names a field; "already handled" leaves no reject form on the row.
-        return _withdrawal_row(withdrawal, service_refused(form, error), failed={"reject": form})
-    db.session.commit()
-    return _withdrawal_row(
-        withdrawal,
-        _(
-            "Rejected. %(amount)s is back in the distributor's balance.",
-            amount=format_fen(withdrawal.amount_fen),
-        ),
+@withdrawal_action("reject", RejectWithdrawalForm)
+def distribution_withdrawals_reject(withdrawal: Withdrawal, form: RejectWithdrawalForm) -> str:
+    # Only a missing reason names a field; "already handled" leaves no reject form on the row.
+    ledger.reject_withdrawal(db.session, withdrawal, actor=current_user, reason=form.reason.data)
+    return _(
+        "Rejected. %(amount)s is back in the distributor's balance.",
+        amount=format_fen(withdrawal.amount_fen),
     )
 
 
