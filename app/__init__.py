@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from app import request_input, static_files
+from app import lazy_csrf, request_input, static_files
 from app.config import load_config
 from app.db_types import MAX_ID
 from app.extensions import babel, csrf, db, htmx, limiter, login_manager, select_locale
@@ -99,6 +99,7 @@ def register_extensions(app: Flask) -> None:
     payment_receivers.connect()
     web.init_app(app)
     static_files.init_app(app)
+    lazy_csrf.init_app(app)
     wechat_hooks.init_app(app)
 
     db.init_app(app)
@@ -238,6 +239,9 @@ def too_many_requests_message() -> str:
 def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
+        retry = lazy_csrf.retry_first_post()
+        if retry is not None:
+            return retry
         return render_error(400, _("The page has expired. Please refresh it and try again."))
 
     @app.errorhandler(HTTPException)

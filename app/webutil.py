@@ -4,10 +4,27 @@ import csv
 import io
 import json
 from datetime import date
+from urllib.parse import urlsplit
 
 from flask import Response, request
 
 from app.numbers import parse_whole_number
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """`target` if it is a path on this site, else `default`: never an open redirect."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+    ):
+        return default
+    return target
 
 
 def in_wechat() -> bool:

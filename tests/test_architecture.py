@@ -25,6 +25,8 @@ LAYERS = {
         "jobs",
         "media",
         "ratelimit",
+        "static_files",
+        "lazy_csrf",
     },  # fmt: skip
     1: {"accounts", "catalog", "settings"},
     2: {"orders"},

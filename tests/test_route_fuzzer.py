@@ -93,7 +93,7 @@ def real_values(role_user: User | None) -> dict[str, list[str]]:
 
 def urls_for(adapter, rule, values: dict[str, list[str]], method: str) -> list[str]:
     """The rule with real values first, then with each hostile string in each text argument."""
-    names = sorted(rule.arguments)
+    names = sorted(rule.arguments - set(rule.defaults or {}))  # a default is the rule's own, not the URL's
     choices = []
     for name in names:
         real = [v for v in values.get(name, []) if v][:1] or ["1"]

@@ -763,6 +763,7 @@ def test_the_product_page_adds_to_the_cart_with_or_without_javascript(client, se
     assert fields["sku_id"] == str(mug.skus[0].id)  # one SKU: chosen already
     assert 'name="qty"' in page and 'form="buy-form"' in page
 
+    client.get("/csrf-token")  # a visitor with a session: a first-time one has no token yet (test_lazy_csrf)
     page = text_of(client.get(f"/p/{tee.id}"))
     fields = form_fields(page, "/cart/add")
     assert fields["sku_id"] == ""  # the picker (or the radios, without JavaScript) chooses

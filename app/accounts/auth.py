@@ -3,7 +3,6 @@
 import hashlib
 import hmac
 import unicodedata
-from urllib.parse import urlsplit
 
 from flask import after_this_request, current_app, request
 from flask_login import login_user
@@ -11,6 +10,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.accounts.models import User
 from app.extensions import limiter
+from app.webutil import safe_next  # noqa: F401 - the login views import it from here
 
 
 def _login_limit() -> str:
@@ -83,22 +83,6 @@ login_rate_limit_by_mobile = limiter.shared_limit(
     _login_limit, scope="login-mobile", key_func=_mobile_key, methods=["POST"]
 )
 register_rate_limit = limiter.shared_limit("20 per hour", scope="register", methods=["POST"])
-
-
-def safe_next(target: str | None, default: str) -> str:
-    """Only ever redirect to a path on this site after login (no open redirects)."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if (
-        parts.scheme
-        or parts.netloc
-        or not target.startswith("/")
-        or target.startswith("//")
-        or "\\" in target
-    ):
-        return default
-    return target
 
 
 def start_session(user: User) -> None:

@@ -1,4 +1,5 @@
-// H5 shop behaviour: the SKU picker, the gallery counter, avatar preview, toasts and network errors.
+// H5 shop behaviour: the SKU picker, the gallery counter, avatar preview, toasts and network errors, and a
+// CSRF token fetched on first use for visitors who arrived without a session.
 // Every page works without it; this only makes them nicer.
 (function () {
   "use strict";
@@ -18,6 +19,50 @@
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
     if (!xhr.getResponseHeader("HX-Trigger")) toast(document.body.dataset.msgNetwork);
+  });
+
+  // The pages a shared link opens come without a session, so without a CSRF token (app/lazy_csrf.py).
+  // The first request that changes something fetches one (which starts the session), then goes.
+  function pageToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; }
+    catch (e) { return ""; }
+  }
+  var tokenRequest = null;
+  function ensureToken() {
+    if (pageToken()) return Promise.resolve(pageToken());
+    if (!tokenRequest) {
+      tokenRequest = fetch("/csrf-token", { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) throw new Error("csrf-token " + response.status);
+          return response.json();
+        })
+        .then(function (data) {
+          document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRFToken": data.token }));
+          document.querySelectorAll("input[name=csrf_token]").forEach(function (input) {
+            if (!input.value) input.value = data.token;
+          });
+          return data.token;
+        })
+        .catch(function (error) { tokenRequest = null; throw error; });
+    }
+    return tokenRequest;
+  }
+  function networkError() { toast(document.body.dataset.msgNetwork); }
+  document.addEventListener("htmx:confirm", function (event) {
+    var verb = String(event.detail.verb || "get").toLowerCase();
+    if (event.defaultPrevented || verb === "get" || pageToken()) return;
+    event.preventDefault();
+    ensureToken().then(function () { event.detail.issueRequest(true); }, networkError);
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var input = form.querySelector("input[name=csrf_token]");
+    if (event.defaultPrevented || !input || input.value || form.method.toLowerCase() !== "post") return;
+    event.preventDefault();
+    var submitter = event.submitter;
+    ensureToken().then(function () {
+      if (form.requestSubmit) form.requestSubmit(submitter || undefined); else form.submit();
+    }, networkError);
   });
 
   // SKU picker: one value per option; values no SKU in stock could complete are disabled, and the

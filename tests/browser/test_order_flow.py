@@ -320,3 +320,30 @@ def test_the_main_path_works_without_javascript(live_server, shop, phone_without
     page.wait_for_url("**/result")
     expect(page.locator(".weui-msg__title")).to_have_text("支付成功")
     shot(page, "paid-without-js")
+
+
+def test_a_visitor_from_a_shared_link_gets_a_cookie_only_when_adding_to_the_cart(
+    live_server, shop, phone, shot
+):
+    """The product page a shared link opens sets no cookie and carries no token; the first tap on 加入购物车
+    fetches one (app/lazy_csrf.py) and the mug lands in the guest cart."""
+    phone.goto(live_server(f"/p/{shop['mug'].id}"))
+    assert phone.context.cookies() == []
+    phone.get_by_role("button", name="加入购物车").click()
+    expect(phone.locator(".weui-toast__content")).to_have_text("已加入购物车。")
+    expect(phone.locator(".action-bar .cart-badge")).to_have_text("1")
+    assert "fenxiao_session" in {cookie["name"] for cookie in phone.context.cookies()}
+    phone.get_by_role("button", name="加入购物车").click()  # the second tap needs no new token
+    expect(phone.locator(".action-bar .cart-badge")).to_have_text("2")
+    phone.goto(live_server("/cart"))
+    expect(phone.locator(".cart-line .stepper__input")).to_have_value("2")
+    shot(phone, "guest-cart-from-a-shared-link")
+
+
+def test_without_javascript_a_first_time_visitor_taps_twice(live_server, shop, phone_without_js, shot):
+    page = phone_without_js
+    page.goto(live_server(f"/p/{shop['mug'].id}"))
+    page.get_by_role("button", name="加入购物车").click()
+    expect(page.locator(".flash")).to_contain_text("请再点一次")
+    page.get_by_role("button", name="加入购物车").click()
+    expect(page.locator(".flash")).to_contain_text("已加入购物车")
