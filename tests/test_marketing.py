@@ -23,6 +23,7 @@ from app.orders.models import OrderStatus
 from app.settings.models import ShopSettings
 from app.timeutil import set_clock, utcnow
 from tests import factories
+from tests.conftest import login
 from tests.test_orders import key, pay_with_sandbox
 
 
@@ -661,3 +662,15 @@ def test_a_distributor_chooses_their_own_code(client, session, shop, shopper):
         codes.choose_code(
             session, session.scalar(select(Distributor).where(Distributor.user_id == other.id)), "LINJIE88"
         )
+
+
+def test_my_points_and_my_level_show_the_signed_in_shoppers_own_figures(client, session, shop, shopper):
+    assert client.get("/me/points").status_code == 302  # to the login page
+    session.add(MemberLevel(name="银卡", growth_threshold=100, discount_bp=9500))
+    members.add_growth(session, shopper.id, 120, "adjust")
+    points.add_points(session, shopper.id, 321, "adjust", note="补发")
+    session.commit()
+    login(client, shopper)
+    page = client.get("/me/points").get_data(as_text=True)
+    assert "321" in page and "补发" in page
+    assert "银卡" in client.get("/me/level").get_data(as_text=True)

@@ -352,3 +352,42 @@ def test_a_sale_counts_but_is_not_an_edit_of_the_product(session, shopper, addre
     product = session.get(type(tee), tee.id)
     assert product.sales_count == 3
     assert product.updated_at == edited_at  # posters and caches keyed on updated_at stay valid
+
+
+def test_the_audit_trail_says_who_moved_an_order_and_from_which_status(session, shopper, address, tee):
+    session.add(ShopSettings(id=1, name="店", manual_payment_enabled=True, manual_payment_text="转账"))
+    session.commit()
+    staff = factories.UserFactory(role="staff")
+    order = place(session, shopper, address, {tee.skus[0].id: 1}, n=1)
+    payments.claim_manual_payment(session, order, shopper)
+    payments.reject_manual_payment(session, order, actor=staff, reason="没有收到", expire_minutes=30)
+    pay_with_sandbox(session, order, shopper)
+    orders.transitions.ship_order(session, order, actor=staff, carrier="顺丰", tracking_no="SF1234567890")
+    orders.transitions.complete_order(session, order, actor=None, automatic=True)
+    late = place(session, shopper, address, {tee.skus[0].id: 1}, n=2)
+    payment = payments.start_payment(session, late, "sandbox", user=shopper)
+    orders.transitions.cancel_order(session, late, actor=None, reason="timeout")
+    payments.confirm_payment(
+        session, provider="sandbox", out_trade_no=payment.out_trade_no, amount_fen=payment.amount_fen
+    )
+    session.commit()
+
+    def trail(o):
+        events = session.scalars(
+            select(OrderEvent).where(OrderEvent.order_id == o.id).order_by(OrderEvent.id)
+        )
+        return [(e.action, e.actor_kind, e.from_status, e.to_status) for e in events]
+
+    assert trail(order) == [
+        ("placed", "shopper", None, "pending_payment"),
+        ("manual_payment_claimed", "shopper", "pending_payment", "awaiting_confirmation"),
+        ("manual_payment_rejected", "staff", "awaiting_confirmation", "pending_payment"),
+        ("paid", "gateway", "pending_payment", "paid"),
+        ("shipped", "staff", "paid", "shipped"),
+        ("auto_completed", "system", "shipped", "completed"),
+    ]
+    assert trail(late) == [
+        ("placed", "shopper", None, "pending_payment"),
+        ("cancelled", "system", "pending_payment", "cancelled"),
+        ("payment_flagged", "gateway", None, None),
+    ]

@@ -2,7 +2,7 @@
 balances now, share visits and the orders they brought, what waits for a decision, the top distributors
 and commission per day — in a fixed handful of queries."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, func, select
@@ -31,87 +31,51 @@ def local_today(now: datetime | None = None) -> date:
 
 
 @dataclass
-class TopDistributor:
-    distributor: Distributor
-    commission_fen: int
-    sales_fen: int
+class MonthCommission:
+    """Commission moved this month, each figure a positive amount."""
+
+    earned_fen: int  # frozen credits written
+    released_fen: int
+    voided_fen: int
+    reversed_fen: int  # refunds before release and claw-backs after it
+    paid_out_fen: int
+
+
+def month_commission(session: Session, since: datetime) -> MonthCommission:
+    """The month's commission figures in one query, each a filtered sum of ledger deltas."""
+    frozen, available = LedgerEntry.frozen_delta_fen, LedgerEntry.available_delta_fen
+    # figure: (the delta it sums, over entries of these kinds, with this sign: voids and reversals take away)
+    figures = {
+        "earned_fen": (frozen, [EntryKind.FROZEN_CREDIT], 1),
+        "released_fen": (available, [EntryKind.RELEASE], 1),
+        "voided_fen": (frozen, [EntryKind.VOID], -1),
+        "reversed_fen": (frozen + available, [EntryKind.REVERSAL, EntryKind.CLAWBACK], -1),
+        "paid_out_fen": (LedgerEntry.withdrawn_delta_fen, [EntryKind.WITHDRAWAL_PAID], 1),
+    }
+    this_month = LedgerEntry.created_at >= since
+    sums = [
+        func.coalesce(func.sum(delta).filter(this_month, LedgerEntry.kind.in_(kinds)), 0)
+        for delta, kinds, _sign in figures.values()
+    ]
+    row = session.execute(select(*sums)).one()
+    signs = [sign for _delta, _kinds, sign in figures.values()]
+    return MonthCommission(
+        **{name: sign * int(value) for name, sign, value in zip(figures, signs, row, strict=True)}
+    )
 
 
 @dataclass
-class Overview:
-    month_start: date
-    earned_fen: int = 0  # frozen credits written this month
-    released_fen: int = 0
-    voided_fen: int = 0
-    reversed_fen: int = 0  # refunds before release and claw-backs after it
-    paid_out_fen: int = 0
-    frozen_now_fen: int = 0
-    available_now_fen: int = 0
-    withdrawn_now_fen: int = 0
-    visits: int = 0
-    visitors: int = 0
-    visits_in_wechat: int = 0
-    orders: int = 0  # orders brought by a share this month (level-1 commission)
-    sales_fen: int = 0
-    pending_applications: int = 0
-    requested_withdrawals: int = 0
-    approved_withdrawals: int = 0
-    held_orders: int = 0
-    distributors: int = 0
-    new_distributors: int = 0
-    top: list[TopDistributor] = field(default_factory=list)
-    daily: list[tuple[date, int]] = field(default_factory=list)
+class Balances:
+    """What the distributors hold now, and how many they are."""
 
-    @property
-    def conversion_bp(self) -> int | None:
-        """Orders per unique visitor, in basis points (None without visitors)."""
-        return self.orders * 10000 // self.visitors if self.visitors else None
+    frozen_fen: int
+    available_fen: int
+    withdrawn_fen: int
+    distributors: int
+    new_distributors: int  # joined this month
 
 
-def overview(session: Session, now: datetime | None = None, *, days: int = 30, top: int = 10) -> Overview:
-    """The distribution overview in a fixed handful of queries."""
-    now = now or utcnow()
-    today = local_today(now)
-    month_start = today.replace(day=1)
-    since = local_midnight_utc(month_start)
-    result = Overview(month_start=month_start)
-
-    this_month = LedgerEntry.created_at >= since
-    row = session.execute(
-        select(
-            func.coalesce(
-                func.sum(LedgerEntry.frozen_delta_fen).filter(
-                    this_month, LedgerEntry.kind == EntryKind.FROZEN_CREDIT
-                ),
-                0,
-            ),
-            func.coalesce(
-                func.sum(LedgerEntry.available_delta_fen).filter(
-                    this_month, LedgerEntry.kind == EntryKind.RELEASE
-                ),
-                0,
-            ),
-            func.coalesce(
-                func.sum(LedgerEntry.frozen_delta_fen).filter(this_month, LedgerEntry.kind == EntryKind.VOID),
-                0,
-            ),
-            func.coalesce(
-                func.sum(LedgerEntry.frozen_delta_fen + LedgerEntry.available_delta_fen).filter(
-                    this_month, LedgerEntry.kind.in_([EntryKind.REVERSAL, EntryKind.CLAWBACK])
-                ),
-                0,
-            ),
-            func.coalesce(
-                func.sum(LedgerEntry.withdrawn_delta_fen).filter(
-                    this_month, LedgerEntry.kind == EntryKind.WITHDRAWAL_PAID
-                ),
-                0,
-            ),
-        )
-    ).one()
-    result.earned_fen, result.released_fen = int(row[0]), int(row[1])
-    result.voided_fen, result.reversed_fen, result.paid_out_fen = -int(row[2]), -int(row[3]), int(row[4])
-
+def balances(session: Session, since: datetime) -> Balances:
     row = session.execute(
         select(
             func.coalesce(func.sum(Distributor.frozen_fen), 0),
@@ -121,68 +85,128 @@ def overview(session: Session, now: datetime | None = None, *, days: int = 30, t
             func.count().filter(Distributor.created_at >= since),
         )
     ).one()
-    result.frozen_now_fen, result.available_now_fen, result.withdrawn_now_fen = map(int, row[:3])
-    result.distributors, result.new_distributors = row[3], row[4]
+    return Balances(*map(int, row))
 
-    row = session.execute(
+
+@dataclass
+class Shares:
+    """Share-link visits this month and the orders they brought."""
+
+    visits: int
+    visitors: int
+    visits_in_wechat: int
+    orders: int  # orders brought by a share this month (level-1 commission)
+    sales_fen: int
+
+    @property
+    def conversion_bp(self) -> int | None:
+        """Orders per unique visitor, in basis points (None without visitors)."""
+        return self.orders * 10000 // self.visitors if self.visitors else None
+
+
+def shares(session: Session, month_start: date, since: datetime) -> Shares:
+    visits = session.execute(
         select(
             func.count(),
             func.count(func.distinct(Visit.visitor_key)),
             func.count().filter(Visit.in_wechat),
         ).where(Visit.day >= month_start)
     ).one()
-    result.visits, result.visitors, result.visits_in_wechat = row
-
     brought = (
         select(Commission.order_id)
         .where(Commission.level == 1, Commission.created_at >= since)
         .distinct()
         .subquery()
     )
-    row = session.execute(
+    orders = session.execute(
         select(func.count(), func.coalesce(func.sum(Order.total_fen - Order.refunded_fen), 0)).where(
             Order.id.in_(select(brought.c.order_id))
         )
     ).one()
-    result.orders, result.sales_fen = row[0], int(row[1])
+    return Shares(*visits, orders=orders[0], sales_fen=int(orders[1]))
 
-    result.pending_applications = session.scalar(
+
+@dataclass
+class Queues:
+    """What waits for the merchant's decision."""
+
+    pending_applications: int
+    requested_withdrawals: int
+    approved_withdrawals: int
+    held_orders: int
+
+
+def queues(session: Session) -> Queues:
+    pending = session.scalar(
         select(func.count())
         .select_from(DistributorApplication)
         .where(DistributorApplication.status == ApplicationStatus.PENDING)
     )
     counts = withdrawal_counts(session)
-    result.requested_withdrawals, result.approved_withdrawals = counts["requested"], counts["approved"]
-    result.held_orders = held_count(session)
+    return Queues(pending, counts["requested"], counts["approved"], held_count(session))
 
+
+@dataclass
+class TopDistributor:
+    distributor: Distributor
+    commission_fen: int
+    sales_fen: int
+
+
+def top_distributors(session: Session, since: datetime, top: int) -> list[TopDistributor]:
+    """The distributors who earned most commission this month, with the sales their shares brought."""
     earned = func.sum(LedgerEntry.frozen_delta_fen).label("earned")
     leaders = session.execute(
         select(LedgerEntry.distributor_id, earned)
-        .where(this_month, LedgerEntry.kind == EntryKind.FROZEN_CREDIT)
+        .where(LedgerEntry.created_at >= since, LedgerEntry.kind == EntryKind.FROZEN_CREDIT)
         .group_by(LedgerEntry.distributor_id)
         .order_by(earned.desc(), LedgerEntry.distributor_id)
         .limit(top)
     ).all()
-    if leaders:
-        ids = [row[0] for row in leaders]
-        people = distributors_by_id(session, ids)
-        sales = dict(
-            session.execute(
-                select(Commission.distributor_id, func.sum(Order.total_fen - Order.refunded_fen))
-                .join(Order, Order.id == Commission.order_id)
-                .where(
-                    Commission.distributor_id.in_(ids), Commission.level == 1, Commission.created_at >= since
-                )
-                .group_by(Commission.distributor_id)
-            ).all()
-        )
-        result.top = [
-            TopDistributor(people[distributor_id], int(amount), int(sales.get(distributor_id) or 0))
-            for distributor_id, amount in leaders
-        ]
+    if not leaders:
+        return []
+    ids = [row[0] for row in leaders]
+    people = distributors_by_id(session, ids)
+    sales = dict(
+        session.execute(
+            select(Commission.distributor_id, func.sum(Order.total_fen - Order.refunded_fen))
+            .join(Order, Order.id == Commission.order_id)
+            .where(Commission.distributor_id.in_(ids), Commission.level == 1, Commission.created_at >= since)
+            .group_by(Commission.distributor_id)
+        ).all()
+    )
+    return [
+        TopDistributor(people[distributor_id], int(amount), int(sales.get(distributor_id) or 0))
+        for distributor_id, amount in leaders
+    ]
 
-    result.daily = daily_commission(session, today, days)
-    return result
+
+@dataclass
+class Overview:
+    month_start: date
+    commission: MonthCommission
+    balances: Balances
+    shares: Shares
+    queues: Queues
+    top: list[TopDistributor]
+    daily: list[tuple[date, int]]
+
+
+def overview(session: Session, now: datetime | None = None, *, days: int = 30, top: int = 10) -> Overview:
+    """The distribution overview in a fixed handful of queries."""
+    now = now or utcnow()
+    today = local_today(now)
+    month_start = today.replace(day=1)
+    since = local_midnight_utc(month_start)
+    return Overview(
+        month_start=month_start,
+        commission=month_commission(session, since),
+        balances=balances(session, since),
+        shares=shares(session, month_start, since),
+        queues=queues(session),
+        top=top_distributors(session, since, top),
+        daily=daily_commission(session, today, days),
+    )
 
 
 def daily_commission(session: Session, today: date, days: int) -> list[tuple[date, int]]:

@@ -21,16 +21,17 @@ def record_event(
     action: str,
     *,
     actor: User | None = None,
-    actor_kind: str | None = None,
+    machine: str = "system",
     from_status: str | None = None,
     to_status: str | None = None,
     note: str = "",
 ) -> OrderEvent:
+    """Write an event of the order's audit trail. The actor is a shopper or staff; without one, `machine`
+    says what acted: the system (a job, a lazy expiry) or a payment gateway ("gateway")."""
     event = OrderEvent(
         order_id=order.id,
         actor_id=actor.id if actor else None,
-        actor_kind=actor_kind
-        or ("system" if actor is None else "staff" if actor.is_back_office else "shopper"),
+        actor_kind=machine if actor is None else "staff" if actor.is_back_office else "shopper",
         action=action,
         from_status=from_status,
         to_status=to_status,
@@ -53,3 +54,32 @@ def transition(session: Session, row, allowed: tuple, to_status: str, **values) 
     )
     session.refresh(row)
     return result.rowcount == 1
+
+
+def change_status(
+    session: Session,
+    order: Order,
+    allowed: tuple,
+    to_status: str,
+    action: str,
+    *,
+    actor: User | None,
+    machine: str = "system",
+    note: str = "",
+    **values,
+) -> bool:
+    """transition() the order and, when this call moved it, record `action` from the status it was in."""
+    before = order.status
+    if not transition(session, order, allowed, to_status, **values):
+        return False
+    record_event(
+        session,
+        order,
+        action,
+        actor=actor,
+        machine=machine,
+        from_status=before,
+        to_status=to_status,
+        note=note,
+    )
+    return True

@@ -12,7 +12,7 @@ from app.catalog.models import Product
 from app.catalog.services import adjust_stock
 from app.orders import signals
 from app.orders.access import require_buyer
-from app.orders.events import OrderError, record_event, transition
+from app.orders.events import OrderError, change_status
 from app.orders.models import UNPAID_STATUSES, Order, OrderStatus, RefundStatus
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
@@ -21,23 +21,21 @@ from app.timeutil import utcnow
 def cancel_order(session: Session, order: Order, *, actor: User | None, reason: str) -> bool:
     """Cancel an unpaid order and give its stock back — exactly once, whoever calls first."""
     allowed = (OrderStatus.PENDING_PAYMENT,) if actor is None or not actor.is_back_office else UNPAID_STATUSES
-    before = order.status
-    if not transition(
-        session, order, allowed, OrderStatus.CANCELLED, cancelled_at=utcnow(), cancel_reason=reason[:200]
+    if not change_status(
+        session,
+        order,
+        allowed,
+        OrderStatus.CANCELLED,
+        "cancelled",
+        actor=actor,
+        note=reason,
+        cancelled_at=utcnow(),
+        cancel_reason=reason[:200],
     ):
         return False
     for line in order.lines:
         if line.sku_id is not None:
             adjust_stock(session, line.sku_id, line.qty)
-    record_event(
-        session,
-        order,
-        "cancelled",
-        actor=actor,
-        from_status=before,
-        to_status=OrderStatus.CANCELLED,
-        note=reason,
-    )
     signals.order_cancelled.send(order, session=session)
     return True
 
@@ -81,21 +79,19 @@ def mark_paid(
     session: Session, order: Order, *, method: str, actor: User | None = None, note: str = ""
 ) -> bool:
     """The order's side of confirm_payment: unpaid → paid once. Returns False if it could not take it."""
-    before = order.status
-    if not transition(
-        session, order, UNPAID_STATUSES, OrderStatus.PAID, paid_at=utcnow(), payment_method=method
-    ):
-        return False
-    record_event(
+    if not change_status(
         session,
         order,
+        UNPAID_STATUSES,
+        OrderStatus.PAID,
         "paid",
         actor=actor,
-        actor_kind="gateway" if actor is None else None,
-        from_status=before,
-        to_status=OrderStatus.PAID,
+        machine="gateway",
         note=note,
-    )
+        paid_at=utcnow(),
+        payment_method=method,
+    ):
+        return False
     sold: dict[int, int] = {}
     for line in order.lines:
         if line.product_id is not None:
@@ -130,38 +126,33 @@ def ship_order(session: Session, order: Order, *, actor: User, carrier: str, tra
         )
     if order.refund_status == RefundStatus.REQUESTED:
         raise OrderError(_l("This order has an open after-sales request. Handle it before shipping."))
-    if not transition(
+    if not change_status(
         session,
         order,
         (OrderStatus.PAID,),
         OrderStatus.SHIPPED,
+        "shipped",
+        actor=actor,
+        note=f"{carrier} {tracking_no}",
         shipped_at=utcnow(),
         carrier=carrier,
         tracking_no=tracking_no,
     ):
         raise OrderError(_l("Only paid orders that have not been shipped can be shipped."))
-    record_event(
-        session,
-        order,
-        "shipped",
-        actor=actor,
-        from_status=OrderStatus.PAID,
-        to_status=OrderStatus.SHIPPED,
-        note=f"{carrier} {tracking_no}",
-    )
 
 
 def complete_order(session: Session, order: Order, *, actor: User | None, automatic: bool = False) -> bool:
-    if not transition(session, order, (OrderStatus.SHIPPED,), OrderStatus.COMPLETED, completed_at=utcnow()):
-        return False
-    record_event(
+    action = "auto_completed" if automatic else "completed"
+    if not change_status(
         session,
         order,
-        "auto_completed" if automatic else "completed",
+        (OrderStatus.SHIPPED,),
+        OrderStatus.COMPLETED,
+        action,
         actor=actor,
-        from_status=OrderStatus.SHIPPED,
-        to_status=OrderStatus.COMPLETED,
-    )
+        completed_at=utcnow(),
+    ):
+        return False
     signals.order_completed.send(order, session=session)
     return True
 

@@ -4,12 +4,11 @@ gateway what can no longer be paid here."""
 import logging
 from datetime import timedelta
 
-import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.extensions import db
-from app.jobs import JobAlreadyRunning, run_job
+from app.jobs import run_job_from_cron
 from app.orders.models import OrderStatus
 from app.orders.transitions import expire_due_orders
 from app.payments import alipay, get_provider, wechat_certificates
@@ -79,11 +78,4 @@ def _reconcile_one(session, payment: Payment) -> str:
 @payments_cli.command("reconcile")
 def reconcile_command():
     """Recover lost notifies by asking the gateways; close expired orders at the gateway."""
-
-    def work() -> dict:
-        return reconcile(db.session)
-
-    try:
-        click.echo(run_job("payments-reconcile", work))
-    except JobAlreadyRunning:
-        click.echo("payments-reconcile is already running elsewhere; nothing done.")
+    run_job_from_cron("payments-reconcile", lambda: reconcile(db.session))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.orders.access import require_buyer
-from app.orders.events import OrderError, record_event
+from app.orders.events import OrderError, change_status, record_event
 from app.orders.models import Order, OrderStatus, Refund, RefundRequestStatus
 from app.orders.refunds import complete_refund
 from app.orders.transitions import expire_if_due, mark_paid
@@ -111,7 +111,7 @@ def confirm_payment(
         order,
         "payment_flagged",
         actor=actor,
-        actor_kind="gateway" if actor is None else None,
+        machine="gateway",
         note=f"{payment.out_trade_no} {payment.amount_fen}",
     )
     session.flush()
@@ -167,23 +167,16 @@ def claim_manual_payment(session: Session, order: Order, user: User) -> Payment:
     """The shopper taps "I have paid": the order waits for the merchant to check the money arrived.
     It no longer expires while it waits."""
     payment = start_payment(session, order, "manual", user=user)
-    result = session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.status == OrderStatus.PENDING_PAYMENT)
-        .values(status=OrderStatus.AWAITING_CONFIRMATION, payment_method="manual")
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(order)
-    if result.rowcount != 1:
-        raise PaymentError(_l("This order cannot be paid any more."))
-    record_event(
+    if not change_status(
         session,
         order,
+        (OrderStatus.PENDING_PAYMENT,),
+        OrderStatus.AWAITING_CONFIRMATION,
         "manual_payment_claimed",
         actor=user,
-        from_status=OrderStatus.PENDING_PAYMENT,
-        to_status=OrderStatus.AWAITING_CONFIRMATION,
-    )
+        payment_method="manual",
+    ):
+        raise PaymentError(_l("This order cannot be paid any more."))
     return payment
 
 
@@ -250,22 +243,15 @@ def reject_manual_payment(
     if not reason:
         raise PaymentError(_l("Please tell the buyer what is wrong with the transfer."), "reason")
     payment = _manual_payment(order)
-    result = session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.status == OrderStatus.AWAITING_CONFIRMATION)
-        .values(status=OrderStatus.PENDING_PAYMENT, expires_at=utcnow() + timedelta(minutes=expire_minutes))
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(order)
-    if result.rowcount != 1 or payment is None:
-        raise PaymentError(_l("There is no transfer waiting for confirmation on this order."))
-    payment.status = PaymentStatus.FAILED
-    record_event(
+    if payment is None or not change_status(
         session,
         order,
+        (OrderStatus.AWAITING_CONFIRMATION,),
+        OrderStatus.PENDING_PAYMENT,
         "manual_payment_rejected",
         actor=actor,
-        from_status=OrderStatus.AWAITING_CONFIRMATION,
-        to_status=OrderStatus.PENDING_PAYMENT,
         note=reason[:200],
-    )
+        expires_at=utcnow() + timedelta(minutes=expire_minutes),
+    ):
+        raise PaymentError(_l("There is no transfer waiting for confirmation on this order."))
+    payment.status = PaymentStatus.FAILED

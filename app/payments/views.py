@@ -117,7 +117,7 @@ def _wechat_refund_notify(data: dict, resource: dict, settings):
             db.session,
             refund.order,
             "refund_failed",
-            actor_kind="gateway",
+            machine="gateway",
             note=f"{refund.number} {resource.get('refund_status', '')}",
         )
     db.session.commit()

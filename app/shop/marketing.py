@@ -1,6 +1,9 @@
 """The shopper's side of marketing: the coupon centre (领券中心), my coupons, my points and my member level.
 The rules live in the marketing package; these pages only show them and pass on a claim."""
 
+from collections.abc import Callable
+from functools import wraps
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -73,39 +76,44 @@ def claim_coupon(template_id: int):
     return redirect(url_for("shop.coupon_centre"))
 
 
+def my_page(template: str):
+    """A page of 我的 for the signed-in shopper: the view is given their user id and returns what `template`
+    shows."""
+
+    def decorate(view: Callable[[int], dict]):
+        @wraps(view)
+        @login_required
+        def page():
+            return render_template(template, **view(current_user.id))
+
+        return page
+
+    return decorate
+
+
 @bp.get("/me/coupons")
-@login_required
-def my_coupons():
+@my_page("shop/my_coupons.html")
+def my_coupons(user_id: int) -> dict:
     tab = tab_arg(COUPON_TABS, "usable")
-    return render_template(
-        "shop/my_coupons.html",
-        tabs=COUPON_TABS,
-        tab=tab,
-        found=coupons.mine(db.session, current_user.id, tab),
-        channel_words=CHANNEL_WORDS,
-    )
+    found = coupons.mine(db.session, user_id, tab)
+    return {"tabs": COUPON_TABS, "tab": tab, "found": found, "channel_words": CHANNEL_WORDS}
 
 
 @bp.get("/me/points")
-@login_required
-def my_points():
-    return render_template(
-        "shop/points.html",
-        balance=points.balance(db.session, current_user.id),
-        entries=points.history(db.session, current_user.id, limit=100),
-        kind_words=points.KIND_LABELS,
-        settings=members.marketing_settings(db.session),
-    )
+@my_page("shop/points.html")
+def my_points(user_id: int) -> dict:
+    return {
+        "balance": points.balance(db.session, user_id),
+        "entries": points.history(db.session, user_id, limit=100),
+        "kind_words": points.KIND_LABELS,
+        "settings": members.marketing_settings(db.session),
+    }
 
 
 @bp.get("/me/level")
-@login_required
-def my_level():
-    return render_template(
-        "shop/level.html",
-        progress=members.progress(db.session, current_user.id),
-        levels=members.all_levels(db.session),
-    )
+@my_page("shop/level.html")
+def my_level(user_id: int) -> dict:
+    return {"progress": members.progress(db.session, user_id), "levels": members.all_levels(db.session)}
 
 
 @bp.post("/d/share/code")

@@ -18,6 +18,14 @@ class LedgerError(DistributionError):
     pass
 
 
+# A distributor's three balances, each with the ledger column that moves it.
+BALANCES = (
+    ("frozen", Distributor.frozen_fen, LedgerEntry.frozen_delta_fen),
+    ("available", Distributor.available_fen, LedgerEntry.available_delta_fen),
+    ("withdrawn", Distributor.withdrawn_fen, LedgerEntry.withdrawn_delta_fen),
+)
+
+
 def post_entry(
     session: Session,
     distributor_id: int,
@@ -34,6 +42,7 @@ def post_entry(
 ) -> LedgerEntry:
     """Write one entry and move the balances by the same deltas, in one conditional UPDATE.
     `require_available`: refuse unless at least this much is available (withdrawals)."""
+    moves = {"frozen": frozen, "available": available, "withdrawn": withdrawn}
     query = update(Distributor).where(Distributor.id == distributor_id)
     if require_available is not None:
         query = query.where(Distributor.available_fen >= require_available)
@@ -41,9 +50,7 @@ def post_entry(
         query = query.where(Distributor.frozen_fen + frozen >= 0)
     result = session.execute(
         query.values(
-            frozen_fen=Distributor.frozen_fen + frozen,
-            available_fen=Distributor.available_fen + available,
-            withdrawn_fen=Distributor.withdrawn_fen + withdrawn,
+            {balance: balance + moves[name] for name, balance, _delta in BALANCES}
         ).execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -53,12 +60,10 @@ def post_entry(
         kind=kind,
         commission_id=commission_id,
         withdrawal_id=withdrawal_id,
-        frozen_delta_fen=frozen,
-        available_delta_fen=available,
-        withdrawn_delta_fen=withdrawn,
         note=note[:200],
         created_at=utcnow(),
         created_by_id=actor.id if actor else None,
+        **{delta.key: moves[name] for name, _balance, delta in BALANCES},
     )
     session.add(entry)
     session.flush()
@@ -91,32 +96,23 @@ def audit(session: Session) -> list[Mismatch]:
     """Every distributor's frozen, available and withdrawn equal the sums of their ledger entries."""
     sums = (
         select(
-            LedgerEntry.distributor_id,
-            func.sum(LedgerEntry.frozen_delta_fen).label("frozen"),
-            func.sum(LedgerEntry.available_delta_fen).label("available"),
-            func.sum(LedgerEntry.withdrawn_delta_fen).label("withdrawn"),
+            LedgerEntry.distributor_id, *(func.sum(delta).label(name) for name, _balance, delta in BALANCES)
         )
         .group_by(LedgerEntry.distributor_id)
         .subquery()
     )
+    names = [name for name, _balance, _delta in BALANCES]
     rows = session.execute(
         select(
             Distributor.id,
-            Distributor.frozen_fen,
-            Distributor.available_fen,
-            Distributor.withdrawn_fen,
-            sums.c.frozen,
-            sums.c.available,
-            sums.c.withdrawn,
+            *(balance for _name, balance, _delta in BALANCES),
+            *(sums.c[name] for name in names),
         ).outerjoin(sums, sums.c.distributor_id == Distributor.id)
     )
     mismatches = []
-    for row in rows:
-        for field, balance, ledger in (
-            ("frozen", row[1], row[4]),
-            ("available", row[2], row[5]),
-            ("withdrawn", row[3], row[6]),
-        ):
+    for distributor_id, *figures in rows:
+        held, posted = figures[: len(names)], figures[len(names) :]
+        for name, balance, ledger in zip(names, held, posted, strict=True):
             if int(balance) != int(ledger or 0):
-                mismatches.append(Mismatch(row[0], field, int(balance), int(ledger or 0)))
+                mismatches.append(Mismatch(distributor_id, name, int(balance), int(ledger or 0)))
     return mismatches
