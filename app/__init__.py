@@ -281,7 +281,7 @@ def register_request_hooks(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     from app import money
     from app.jobs import job_result
-    from app.media import image_url
+    from app.media import image_srcset, image_url
     from app.settings.services import get_shop_settings
     from app.webutil import in_wechat
 
@@ -290,6 +290,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["bp"] = money.format_bp
     app.jinja_env.globals["fen_range"] = money.format_fen_range
     app.jinja_env.globals["image_url"] = image_url
+    app.jinja_env.globals["image_srcset"] = image_srcset
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
     app.jinja_env.globals["job_result"] = job_result
     app.jinja_env.globals["in_wechat"] = in_wechat

@@ -1,4 +1,4 @@
-"""Command-line tools: `flask create-admin`, `flask seed-demo`."""
+"""Command-line tools: `flask create-admin`, `flask seed-demo`, `flask media webp`."""
 
 import click
 from flask import Flask
@@ -53,3 +53,17 @@ def register(app: Flask) -> None:
             )
 
         seed(db.session, if_empty=if_empty, url=url, echo=click.echo)
+
+    media_group = click.Group("media", help="Uploaded pictures.")
+    app.cli.add_command(media_group)
+
+    @media_group.command("webp")
+    def media_webp():
+        """Make the WebP thumbnails of pictures uploaded before Fenxiao made them (idempotent). Run once after
+        upgrading; until then the shop shows those pictures as JPEG/PNG only."""
+        from pathlib import Path
+
+        from app.media import add_missing_webp
+
+        made = add_missing_webp(Path(app.config["UPLOAD_FOLDER"]))
+        click.echo(f"{made} WebP thumbnails made")

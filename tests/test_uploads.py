@@ -117,7 +117,7 @@ def test_a_transparent_png_stays_a_png(media_app):
 
 def test_the_same_picture_twice_is_stored_once(media_app):
     assert save_image(picture("PNG")) == save_image(picture("PNG"))
-    assert len(stored_files(media_app)) == 3  # the picture and its two thumbnails
+    assert len(stored_files(media_app)) == 5  # the picture, its two thumbnails and their WebP versions
 
 
 def test_exif_is_stripped_and_the_photo_is_turned_upright(media_app):
@@ -276,3 +276,40 @@ def test_media_never_serves_anything_outside_the_uploads(media_app, tmp_path, pa
     response = media_app.test_client().get(path, follow_redirects=True)
     assert response.status_code == 404
     assert "database password" not in response.get_data(as_text=True)
+
+
+def test_each_thumbnail_is_also_stored_as_webp_and_offered_in_a_srcset(media_app):
+    from app.media import image_srcset
+
+    key = save_image(picture("JPEG"))
+    stem = key.rsplit(".", 1)[0]
+    assert {f"{stem}_400.webp", f"{stem}_800.webp"} <= set(stored_files(media_app))
+    with Image.open(uploads(media_app) / f"{stem}_800.webp") as webp:
+        assert webp.format == "WEBP" and webp.size == (800, 600)
+    with media_app.test_request_context():
+        assert image_srcset(key) == f"/media/{stem}_400.jpg 400w, /media/{stem}_800.jpg 800w"
+        assert image_srcset(key, "webp") == f"/media/{stem}_400.webp 400w, /media/{stem}_800.webp 800w"
+        assert image_srcset(None) == ""
+
+
+def test_pictures_stored_before_webp_get_theirs_from_the_command(media_app):
+    from app.media import image_srcset
+
+    key = save_image(picture("PNG"))
+    stem = key.rsplit(".", 1)[0]
+    for size in (400, 800):
+        (uploads(media_app) / f"{stem}_{size}.webp").unlink()
+    with media_app.test_request_context():
+        assert image_srcset(key, "webp") == ""  # the page offers no WebP that is not there
+    result = media_app.test_cli_runner().invoke(args=["media", "webp"])
+    assert result.exit_code == 0 and "2 WebP thumbnails made" in result.output
+    assert media_app.test_cli_runner().invoke(args=["media", "webp"]).output.startswith("0 ")
+    with media_app.test_request_context():
+        assert image_srcset(key, "webp").count("webp") == 2
+
+
+def test_the_webp_thumbnails_carry_no_exif_either(media_app):
+    key = save_image(photo_with_gps_and_rotation())
+    for size in (400, 800):
+        data = (uploads(media_app) / thumbnail_key(key, size, "webp")).read_bytes()
+        assert b"FenxiaoPhone" not in data and b"Exif" not in data
