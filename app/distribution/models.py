@@ -4,18 +4,9 @@ log, share-link visits, commissions and the append-only ledger, withdrawals."""
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    CheckConstraint,
-    Date,
-    ForeignKey,
-    Index,
-    String,
-    UniqueConstraint,
-    text,
-)
+from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import JSON, BigInteger, Date, String
 
 from app.db_types import UTCDateTime
 from app.extensions import db
