@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from app.numbers import parse_whole_number
@@ -27,6 +28,12 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class IdPrimaryKey:
+    """The integer id most tables are keyed by, kept as the table's first column."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
 
 
 # Ids are 32-bit integers in PostgreSQL: a larger number from a URL or a form is no id, not a server error.

@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.db_types import UTCDateTime
+from app.db_types import IdPrimaryKey, UTCDateTime
 from app.extensions import db
 from app.timeutil import utcnow
 
@@ -47,11 +47,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
-class User(UserMixin, db.Model):
+class User(IdPrimaryKey, UserMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("role IN ('customer', 'staff', 'owner')", name="role_known"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     mobile: Mapped[str | None] = mapped_column(String(11), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     nickname: Mapped[str] = mapped_column(String(32), default="")

@@ -2,28 +2,18 @@
 
 from datetime import datetime
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    String,
-    Text,
-    UniqueConstraint,
-    true,
-)
+from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import JSON, BigInteger, String, Text
 
-from app.db_types import UTCDateTime
+from app.db_types import IdPrimaryKey, UTCDateTime
 from app.extensions import db
 from app.timeutil import utcnow
 
 
-class Category(db.Model):
+class Category(IdPrimaryKey, db.Model):
     __tablename__ = "categories"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("categories.id", ondelete="RESTRICT"), index=True
     )
@@ -33,7 +23,7 @@ class Category(db.Model):
     is_visible: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    parent: Mapped["Category | None"] = relationship(remote_side=[id], back_populates="children")
+    parent: Mapped["Category | None"] = relationship(remote_side="Category.id", back_populates="children")
     children: Mapped[list["Category"]] = relationship(
         back_populates="parent", order_by="(Category.sort, Category.id)"
     )
@@ -42,12 +32,11 @@ class Category(db.Model):
         return f"<Category {self.id} {self.name}>"
 
 
-class Product(db.Model):
+class Product(IdPrimaryKey, db.Model):
     __tablename__ = "products"
     # The shop lists on-shelf products by weight, newest first: one index serves it (scanned backwards).
     __table_args__ = (Index("ix_products_shelf_order", "is_on_shelf", "sort_weight", "id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     category_id: Mapped[int | None] = mapped_column(
         ForeignKey("categories.id", ondelete="SET NULL"), index=True
     )
@@ -103,10 +92,9 @@ class Product(db.Model):
         return f"<Product {self.id} {self.title}>"
 
 
-class ProductImage(db.Model):
+class ProductImage(IdPrimaryKey, db.Model):
     __tablename__ = "product_images"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
     image_key: Mapped[str] = mapped_column(String(80))
     position: Mapped[int] = mapped_column(default=0)
@@ -114,7 +102,7 @@ class ProductImage(db.Model):
     product: Mapped[Product] = relationship(back_populates="images")
 
 
-class Sku(db.Model):
+class Sku(IdPrimaryKey, db.Model):
     """One sellable combination of a product's options. Never deleted once made (orders point at it):
     a combination dropped from the options is deactivated instead."""
 
@@ -128,7 +116,6 @@ class Sku(db.Model):
         UniqueConstraint("product_id", "spec_key", name="uq_skus_product_spec"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
     # The option values in axis order, e.g. ["红", "M"]; [] for the default SKU.
     spec_values: Mapped[list] = mapped_column(JSON, default=list)

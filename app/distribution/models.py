@@ -4,30 +4,20 @@ log, share-link visits, commissions and the append-only ledger, withdrawals."""
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    CheckConstraint,
-    Date,
-    ForeignKey,
-    Index,
-    String,
-    UniqueConstraint,
-    text,
-)
+from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import JSON, BigInteger, Date, String
 
-from app.db_types import UTCDateTime
+from app.db_types import IdPrimaryKey, UTCDateTime
 from app.extensions import db
 from app.timeutil import utcnow
 
 
-class DistributionSettings(db.Model):
+class DistributionSettings(IdPrimaryKey, db.Model):
     """One row: the rules of ../shared/DISTRIBUTION.md as the merchant set them."""
 
     __tablename__ = "distribution_settings"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     enabled: Mapped[bool] = mapped_column(default=True)
     mode: Mapped[str] = mapped_column(String(16), default="apply")  # everyone / apply / spend
     spend_threshold_fen: Mapped[int] = mapped_column(BigInteger, default=10000)
@@ -43,10 +33,9 @@ class DistributionSettings(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class DistributorGrade(db.Model):
+class DistributorGrade(IdPrimaryKey, db.Model):
     __tablename__ = "distributor_grades"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(20))
     rates_bp: Mapped[list | None] = mapped_column(JSON)  # None: use the shop's rates
     sort: Mapped[int] = mapped_column(default=0)
@@ -57,7 +46,7 @@ class DistributorStatus(StrEnum):
     DISABLED = "disabled"
 
 
-class Distributor(db.Model):
+class Distributor(IdPrimaryKey, db.Model):
     """A member who may share and earn. Balances are kept in step with the ledger by conditional updates."""
 
     __tablename__ = "distributors"
@@ -66,7 +55,6 @@ class Distributor(db.Model):
         CheckConstraint("withdrawn_fen >= 0", name="withdrawn_not_negative"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), unique=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=DistributorStatus.ACTIVE, index=True)
@@ -103,10 +91,9 @@ class ApplicationStatus(StrEnum):
     REJECTED = "rejected"
 
 
-class DistributorApplication(db.Model):
+class DistributorApplication(IdPrimaryKey, db.Model):
     __tablename__ = "distributor_applications"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     real_name: Mapped[str] = mapped_column(String(20))
     mobile: Mapped[str] = mapped_column(String(11))
@@ -120,12 +107,11 @@ class DistributorApplication(db.Model):
     user = relationship("User", foreign_keys=[user_id])
 
 
-class BindingLog(db.Model):
+class BindingLog(IdPrimaryKey, db.Model):
     """Every change of a shopper's referrer: who, from whom, to whom, through which link, when."""
 
     __tablename__ = "binding_logs"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     old_parent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     new_parent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
@@ -138,7 +124,7 @@ class BindingLog(db.Model):
     new_parent = relationship("User", foreign_keys=[new_parent_id])
 
 
-class Visit(db.Model):
+class Visit(IdPrimaryKey, db.Model):
     """A share-link visit: one per visitor per page per day. The IP is kept only as a salted hash."""
 
     __tablename__ = "visits"
@@ -147,7 +133,6 @@ class Visit(db.Model):
         Index("ix_visits_distributor_day", "distributor_id", "day"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id", ondelete="CASCADE"))
     visitor_key: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -165,7 +150,7 @@ class CommissionStatus(StrEnum):
     VOIDED = "voided"
 
 
-class Commission(db.Model):
+class Commission(IdPrimaryKey, db.Model):
     """What one distributor earns at one level of one order. Its amounts live in the ledger; this row only
     carries the state that the bulk release and the merchant's void move forward (each exactly once)."""
 
@@ -186,7 +171,6 @@ class Commission(db.Model):
         Index("ix_commissions_held", "held", sqlite_where=text("held"), postgresql_where=text("held")),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
     distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id", ondelete="RESTRICT"))
     level: Mapped[int]
@@ -207,13 +191,12 @@ class Commission(db.Model):
     distributor: Mapped[Distributor] = relationship()
 
 
-class CommissionExplanation(db.Model):
+class CommissionExplanation(IdPrimaryKey, db.Model):
     """Why each person got what they got on an order, and why others got nothing: the chain at payment
     time, the rate vectors and where they came from, every line's base, rounding, caps and reasons."""
 
     __tablename__ = "commission_explanations"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
     data: Mapped[dict] = mapped_column(JSON)
     flags: Mapped[list] = mapped_column(JSON, default=list)  # fraud flags raised at payment time
@@ -263,17 +246,19 @@ class LedgerEntry(db.Model):
 
 
 class WithdrawalStatus(StrEnum):
+    """Asking holds the amount out of the available balance; the merchant approves, then pays (the amount
+    becomes withdrawn), or rejects a requested or approved withdrawal (the amount becomes available again)."""
+
     REQUESTED = "requested"
     APPROVED = "approved"
     PAID = "paid"
     REJECTED = "rejected"
 
 
-class Withdrawal(db.Model):
+class Withdrawal(IdPrimaryKey, db.Model):
     __tablename__ = "withdrawals"
     __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     distributor_id: Mapped[int] = mapped_column(
         ForeignKey("distributors.id", ondelete="RESTRICT"), index=True
     )
@@ -296,13 +281,12 @@ class Withdrawal(db.Model):
         return self.amount_fen - self.fee_fen
 
 
-class Device(db.Model):
+class Device(IdPrimaryKey, db.Model):
     """A browser seen signing in to an account (a hashed cookie id): used only for fraud flags."""
 
     __tablename__ = "devices"
     __table_args__ = (UniqueConstraint("user_id", "device_hash", name="uq_devices_user_device"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     device_hash: Mapped[str] = mapped_column(String(64), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

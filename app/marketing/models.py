@@ -6,28 +6,24 @@ proves one equals the sum of the other."""
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    String,
-    UniqueConstraint,
-)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
-from app.db_types import UTCDateTime
+from app.db_types import IdPrimaryKey, UTCDateTime
 from app.extensions import db
 from app.timeutil import utcnow
 
 
-class MarketingSettings(db.Model):
+def discount_in_range() -> CheckConstraint:
+    """discount_bp is the share of the price paid (10000 = the full price): above nothing, at most all."""
+    return CheckConstraint("discount_bp > 0 AND discount_bp <= 10000", name="discount_in_range")
+
+
+class MarketingSettings(IdPrimaryKey, db.Model):
     """One row: how points are earned and spent, and how growth is counted."""
 
     __tablename__ = "marketing_settings"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     points_enabled: Mapped[bool] = mapped_column(default=True)
     earn_per_yuan: Mapped[int] = mapped_column(default=1)  # points per whole yuan of paid goods
     fen_per_point: Mapped[int] = mapped_column(default=1)  # 1: 100 points = ¥1
@@ -38,15 +34,14 @@ class MarketingSettings(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class MemberLevel(db.Model):
+class MemberLevel(IdPrimaryKey, db.Model):
     __tablename__ = "member_levels"
     __table_args__ = (
-        CheckConstraint("discount_bp > 0 AND discount_bp <= 10000", name="discount_in_range"),
+        discount_in_range(),
         CheckConstraint("points_multiplier_bp >= 0", name="multiplier_not_negative"),
         CheckConstraint("growth_threshold >= 0", name="threshold_not_negative"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(20))
     growth_threshold: Mapped[int] = mapped_column(unique=True)
     discount_bp: Mapped[int] = mapped_column(default=10000)
@@ -78,11 +73,10 @@ class PointsKind(StrEnum):
     ADJUST = "adjust"  # by the merchant
 
 
-class MemberEntry:
+class MemberEntry(IdPrimaryKey):
     """What the points and the growth ledgers share: append-only entries, amount positive or negative,
     never updated."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(12))
     amount: Mapped[int] = mapped_column(BigInteger)
@@ -115,28 +109,36 @@ class GrowthEntry(MemberEntry, db.Model):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
 
 
-class TimedDiscount(db.Model):
-    """限时折扣: SKUs at a fixed price or a discount between two moments."""
+class Campaign(IdPrimaryKey):
+    """What 限时折扣 and 满减 share (app.marketing.campaigns treats them alike): a name, the two moments the
+    campaign runs between, and the merchant's stop."""
 
-    __tablename__ = "timed_discounts"
-    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+    @declared_attr.directive
+    def __table_args__(cls):
+        return (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(30))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    is_stopped: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TimedDiscount(Campaign, db.Model):
+    """限时折扣: SKUs at a fixed price or a discount between two moments."""
+
+    __tablename__ = "timed_discounts"
+
     per_user_limit: Mapped[int | None]
     allow_points: Mapped[bool] = mapped_column(default=False)
     pays_commission: Mapped[bool] = mapped_column(default=False)
-    is_stopped: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     items: Mapped[list["TimedDiscountItem"]] = relationship(
         back_populates="discount", order_by="TimedDiscountItem.id", cascade="all, delete-orphan"
     )
 
 
-class TimedDiscountItem(db.Model):
+class TimedDiscountItem(IdPrimaryKey, db.Model):
     __tablename__ = "timed_discount_items"
     __table_args__ = (
         UniqueConstraint("discount_id", "sku_id", name="uq_timed_discount_items_sku"),
@@ -147,7 +149,6 @@ class TimedDiscountItem(db.Model):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     discount_id: Mapped[int] = mapped_column(ForeignKey("timed_discounts.id", ondelete="CASCADE"))
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), index=True)
     price_fen: Mapped[int | None] = mapped_column(BigInteger)
@@ -157,25 +158,18 @@ class TimedDiscountItem(db.Model):
     sku = relationship("Sku")
 
 
-class FullReductionCampaign(db.Model):
+class FullReductionCampaign(Campaign, db.Model):
     """满减 / 满折: tiers over a scope, between two moments. Tiers: [{"threshold_fen", "reduce_fen"} or
     {"threshold_fen", "discount_bp"}], ascending thresholds."""
 
     __tablename__ = "full_reduction_campaigns"
-    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(30))
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     tiers: Mapped[list] = mapped_column(JSON, default=list)
     scope_kind: Mapped[str] = mapped_column(String(12), default="all")  # all | products | categories
     scope_ids: Mapped[list] = mapped_column(JSON, default=list)
     include_activity: Mapped[bool] = mapped_column(default=False)
     repeat: Mapped[bool] = mapped_column(default=False)
     max_reduce_fen: Mapped[int | None] = mapped_column(BigInteger)
-    is_stopped: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CouponKind(StrEnum):
@@ -190,16 +184,15 @@ class CouponChannel(StrEnum):
     CODE = "code"  # a distributor coupon code typed at checkout
 
 
-class CouponTemplate(db.Model):
+class CouponTemplate(IdPrimaryKey, db.Model):
     __tablename__ = "coupon_templates"
     __table_args__ = (
         CheckConstraint("total_qty >= 0", name="total_not_negative"),
         CheckConstraint("total_qty = 0 OR claimed_qty <= total_qty", name="claimed_within_total"),
         CheckConstraint("threshold_fen >= 0 AND value_fen >= 0", name="amounts_not_negative"),
-        CheckConstraint("discount_bp > 0 AND discount_bp <= 10000", name="discount_in_range"),
+        discount_in_range(),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(30))
     kind: Mapped[str] = mapped_column(String(10))
     channel: Mapped[str] = mapped_column(String(10), default=CouponChannel.CENTRE, index=True)
@@ -227,13 +220,12 @@ class CouponStatus(StrEnum):
     USED = "used"
 
 
-class Coupon(db.Model):
+class Coupon(IdPrimaryKey, db.Model):
     """A coupon a shopper holds. Expired is read from `valid_until`, never written: nothing is deleted."""
 
     __tablename__ = "coupons"
     __table_args__ = (Index("ix_coupons_user_status", "user_id", "status", "valid_until"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     template_id: Mapped[int] = mapped_column(
         ForeignKey("coupon_templates.id", ondelete="RESTRICT"), index=True
     )
@@ -249,12 +241,11 @@ class Coupon(db.Model):
     template: Mapped[CouponTemplate] = relationship()
 
 
-class DistributorCode(db.Model):
+class DistributorCode(IdPrimaryKey, db.Model):
     """A distributor's personal coupon code (unique, compared in upper case)."""
 
     __tablename__ = "distributor_codes"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,20 +4,11 @@ edits never rewrite history. Amount columns are integer fen."""
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    String,
-    Text,
-    UniqueConstraint,
-    true,
-)
+from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import JSON, BigInteger, String, Text
 
-from app.db_types import UTCDateTime
+from app.db_types import IdPrimaryKey, UTCDateTime
 from app.extensions import db
 from app.timeutil import utcnow
 
@@ -47,14 +38,18 @@ PAID_STATUSES = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED)
 REFUNDABLE_STATUSES = PAID_STATUSES  # after-sales may be asked for once paid, until refunded
 
 
-class CartItem(db.Model):
+def refunded_within(refunded: str, whole: str, *, name: str) -> CheckConstraint:
+    """What has been refunded of an amount or a quantity: never negative, never more than the whole."""
+    return CheckConstraint(f"{refunded} >= 0 AND {refunded} <= {whole}", name=name)
+
+
+class CartItem(IdPrimaryKey, db.Model):
     __tablename__ = "cart_items"
     __table_args__ = (
         UniqueConstraint("user_id", "sku_id", name="uq_cart_items_user_sku"),
         CheckConstraint("qty > 0", name="qty_positive"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
     qty: Mapped[int]
@@ -66,10 +61,9 @@ class CartItem(db.Model):
     sku = relationship("Sku")
 
 
-class Address(db.Model):
+class Address(IdPrimaryKey, db.Model):
     __tablename__ = "addresses"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     recipient: Mapped[str] = mapped_column(String(20))
     mobile: Mapped[str] = mapped_column(String(11))
@@ -91,16 +85,15 @@ class Address(db.Model):
         return f"{self.region} {self.detail}"
 
 
-class Order(db.Model):
+class Order(IdPrimaryKey, db.Model):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("user_id", "idempotency_key", name="uq_orders_user_idempotency"),
         CheckConstraint("total_fen >= 0", name="total_not_negative"),
-        CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refund_within_total"),
+        refunded_within("refunded_fen", "total_fen", name="refund_within_total"),
         Index("ix_orders_status_expires", "status", "expires_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     status: Mapped[str] = mapped_column(String(24), default=OrderStatus.PENDING_PAYMENT, index=True)
@@ -165,15 +158,14 @@ class Order(db.Model):
         return next((r for r in self.refunds if r.status in OPEN_REFUND_STATUSES), None)
 
 
-class OrderLine(db.Model):
+class OrderLine(IdPrimaryKey, db.Model):
     __tablename__ = "order_lines"
     __table_args__ = (
         CheckConstraint("qty > 0", name="qty_positive"),
-        CheckConstraint("refunded_qty >= 0 AND refunded_qty <= qty", name="refunded_qty_within_qty"),
-        CheckConstraint("refunded_fen >= 0 AND refunded_fen <= paid_fen", name="refunded_within_paid"),
+        refunded_within("refunded_qty", "qty", name="refunded_qty_within_qty"),
+        refunded_within("refunded_fen", "paid_fen", name="refunded_within_paid"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
     sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id", ondelete="SET NULL"), index=True)
@@ -208,12 +200,11 @@ class OrderLine(db.Model):
         return self.qty - self.refunded_qty
 
 
-class OrderEvent(db.Model):
+class OrderEvent(IdPrimaryKey, db.Model):
     """The audit trail: every transition, who made it and when."""
 
     __tablename__ = "order_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_kind: Mapped[str] = mapped_column(String(16))  # shopper / staff / system / gateway
@@ -238,13 +229,12 @@ class RefundRequestStatus(StrEnum):
 OPEN_REFUND_STATUSES = (RefundRequestStatus.REQUESTED, RefundRequestStatus.APPROVED)
 
 
-class Refund(db.Model):
+class Refund(IdPrimaryKey, db.Model):
     """An after-sales request for some units of some lines (or the whole order)."""
 
     __tablename__ = "refunds"
     __table_args__ = (CheckConstraint("amount_fen >= 0", name="amount_not_negative"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
     number: Mapped[str] = mapped_column(
         String(32), unique=True
@@ -265,11 +255,10 @@ class Refund(db.Model):
     lines: Mapped[list["RefundLine"]] = relationship(back_populates="refund", cascade="all, delete-orphan")
 
 
-class RefundLine(db.Model):
+class RefundLine(IdPrimaryKey, db.Model):
     __tablename__ = "refund_lines"
     __table_args__ = (CheckConstraint("qty > 0", name="qty_positive"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id", ondelete="CASCADE"), index=True)
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="RESTRICT"), index=True)
     qty: Mapped[int]

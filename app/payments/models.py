@@ -7,18 +7,17 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
-from app.db_types import UTCDateTime
+from app.db_types import IdPrimaryKey, UTCDateTime
 from app.extensions import db
 from app.orders.models import Order
 from app.timeutil import utcnow
 
 
-class PaymentSettings(db.Model):
+class PaymentSettings(IdPrimaryKey, db.Model):
     """One row. Columns ending in _sealed hold encrypted secrets; they are never shown back in full."""
 
     __tablename__ = "payment_settings"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     wechat_enabled: Mapped[bool] = mapped_column(default=False)
     wechat_h5_enabled: Mapped[bool] = mapped_column(default=False)
     wechat_appid: Mapped[str] = mapped_column(String(32), default="")
@@ -54,13 +53,12 @@ class PaymentStatus(StrEnum):
     CLOSED = "closed"
 
 
-class Payment(db.Model):
+class Payment(IdPrimaryKey, db.Model):
     """One attempt to pay an order through one provider. Money that arrives for an order that can no
     longer take it (cancelled, already paid) is kept here with needs_refund set — never lost."""
 
     __tablename__ = "payments"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
     provider: Mapped[str] = mapped_column(String(16))
     out_trade_no: Mapped[str] = mapped_column(String(32), unique=True)

@@ -5,15 +5,14 @@ from datetime import datetime
 from sqlalchemy import BigInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db_types import UTCDateTime
+from app.db_types import IdPrimaryKey, UTCDateTime
 from app.extensions import db
 from app.timeutil import utcnow
 
 
-class ShopSettings(db.Model):
+class ShopSettings(IdPrimaryKey, db.Model):
     __tablename__ = "shop_settings"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40), default="")
     logo_key: Mapped[str | None] = mapped_column(String(80))
     service_phone: Mapped[str] = mapped_column(String(20), default="")
