@@ -109,7 +109,7 @@ def test_the_new_product_form_shows_one_default_row(owner_client):
     html = owner_client.get("/admin/products/new").get_data(as_text=True)
     assert len(re.findall(r'name="sku-\d+-spec"', html)) == 1
     assert "默认" in html
-    assert 'src="/static/js/product-form.js"' in html
+    assert 'src="/static/js/product-form.js?v=' in html
 
 
 def test_the_matrix_is_generated_on_the_server_and_keeps_what_was_typed(owner_client):
