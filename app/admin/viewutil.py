@@ -1,6 +1,6 @@
-"""Small pieces the back office's views share: the new and edit addresses of a form, a button that changes
-one record, a refused form's message, the answer after an action, local times, list pages
-and their fragments, text arguments, 404s and streamed CSV exports."""
+"""Small pieces the back office's views share: status badges' words and colours, the new and edit addresses
+of a form, a button that changes one record, a refused form's message, the answer after an action, local
+times, list pages and their fragments, text arguments, 404s and streamed CSV exports."""
 
 from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
@@ -24,6 +24,14 @@ EXPORT_BATCH = 500  # rows a streamed CSV export loads at a time
 def local_time(moment) -> str:
     """A UTC time in the shop's time zone, to the minute."""
     return format_datetime(moment, "yyyy-MM-dd HH:mm") if moment else ""
+
+
+def badges(**states: tuple[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The words and the colour of each state's badge, given together (`paid=(_l("Paid out"), "success")`),
+    as the two lookups the templates read: {state: label} and {state: Bootstrap colour}."""
+    labels = {state: label for state, (label, _colour) in states.items()}
+    colours = {state: colour for state, (_label, colour) in states.items()}
+    return labels, colours
 
 
 def first_error(form) -> str:
