@@ -1,11 +1,20 @@
 """Small pieces the back office's views share: status badges' words and colours, the new and edit addresses
-of a form, a button that changes one record, a refused form's message, the answer after an action, local
+of a form, a button that changes one record, a form that saves, a refused form's message, the answer after an action, local
 times, list pages and their fragments, text arguments, 404s and streamed CSV exports."""
 
 from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
 
-from flask import Response, flash, make_response, redirect, render_template, request, stream_with_context
+from flask import (
+    Response,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
@@ -50,6 +59,27 @@ def service_refused(form, error) -> str:
     db.session.rollback()
     apply_service_error(form, error)
     return str(error.message)
+
+
+def save_form(
+    form, save: Callable, saved: str, endpoint: str, then: Callable | None = None
+) -> Response | None:
+    """A form that saves: once it validates (its CSRF token too), `save()` runs the service and the change is
+    committed, `then()` runs if given, and the answer goes on to `endpoint` with the flash `saved`. None when
+    the form is to be shown again: it did not validate, or the service refused (a UserError: rolled back
+    and shown on the form)."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        save()
+    except UserError as error:
+        service_refused(form, error)
+        return None
+    db.session.commit()
+    if then is not None:
+        then()
+    flash(saved, "success")
+    return redirect(url_for(endpoint))
 
 
 def form_routes(path: str, edit: str, permission: Permission, load: Callable):
