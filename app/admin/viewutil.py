@@ -2,6 +2,8 @@
 of a form, a button that changes one record, a form that saves, a refused form's message, the answer after an action, local
 times, list pages and their fragments, text arguments, 404s and streamed CSV exports."""
 
+import csv
+import io
 from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
 
@@ -188,12 +190,23 @@ def newest_first_batches(query, id_column) -> Iterator[list]:
         last_id = batch[-1].id
 
 
+def csv_rows(columns, rows: Iterable[tuple]) -> str:
+    """The CSV text of `rows`: a line each, whose cells the `columns` ((label, cell) pairs) fill, each as
+    `cell(*row)`."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    for row in rows:
+        writer.writerow([cell(*row) for _label, cell in columns])
+    return text.getvalue()
+
+
 def streamed_csv(name: str, columns, chunks: Iterable[str]) -> Response:
-    """A CSV download named `name`-<local time>.csv: a BOM (so Excel reads the Chinese as UTF-8), the column
-    labels, then the text `chunks` as they come, inside the request's context."""
+    """A CSV download named `name`-<local time>.csv: a BOM (so Excel reads the Chinese as UTF-8), the labels
+    of the `columns` ((label, cell) pairs), then the text `chunks` as they come, inside the request's
+    context."""
 
     def generate() -> Iterator[str]:
-        yield "\ufeff" + csv_line([str(column) for column in columns])
+        yield "\ufeff" + csv_line([str(label) for label, _cell in columns])
         yield from chunks
 
     stamp = format_datetime(format="yyyyMMdd-HHmm")
