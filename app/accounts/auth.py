@@ -1,16 +1,21 @@
-"""Sign-in plumbing the shop and the back office share: rate limits, safe redirects, logging in."""
+"""Sign-in plumbing the shop and the back office share: rate limits, safe redirects, logging in, the login
+page."""
 
 import hashlib
 import hmac
 import unicodedata
+from collections.abc import Callable
 
-from flask import after_this_request, current_app, request
-from flask_login import login_user
+from flask import after_this_request, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from app.accounts import services as accounts
+from app.accounts.forms import LoginForm
 from app.accounts.models import User
-from app.extensions import limiter
-from app.webutil import safe_next  # noqa: F401 - the login views import it from here
+from app.extensions import db, limiter
+from app.forms import apply_service_error
+from app.webutil import safe_next
 
 
 def _login_limit() -> str:
@@ -88,3 +93,45 @@ register_rate_limit = limiter.shared_limit("20 per hour", scope="register", meth
 def start_session(user: User) -> None:
     login_user(user, remember=True)
     _remember_known_device(user)
+
+
+def sign_in_page(
+    template: str, home: str, form_class, enter: Callable, admits=lambda user: True, welcome=None
+):
+    """A page whose form signs someone in (log in, register), the shop's and the back office's alike,
+    rendered with `template`. Someone signed in whom `admits(user)` lets in goes on at once, as does
+    someone the form signs in now: to the form's `next` path when it is one of ours, else to the endpoint
+    `home` (with the flash `welcome`, if any). `enter(form)` is the service that returns the user or
+    refuses with an AccountError, shown on the form with nothing saved."""
+    form = form_class(next=request.args.get("next"))
+    if current_user.is_authenticated and admits(current_user):
+        return redirect(safe_next(form.next.data, url_for(home)))
+    if form.validate_on_submit():
+        try:
+            user = enter(form)
+        except accounts.AccountError as error:
+            db.session.rollback()
+            apply_service_error(form, error)
+        else:
+            db.session.commit()
+            start_session(user)
+            if welcome:
+                flash(welcome, "success")
+            return redirect(safe_next(form.next.data, url_for(home)))
+    return render_template(template, form=form)
+
+
+def login_page(
+    template: str, home: str, admits: Callable[[User], bool] = lambda user: True, refusal: str = ""
+):
+    """The login form (see sign_in_page). The right password of an account that `admits` turns away is
+    refused with `refusal`, like a wrong one. (Rate limit the view with login_rate_limit_by_ip and
+    login_rate_limit_by_mobile.)"""
+
+    def enter(form: LoginForm) -> User:
+        user = accounts.authenticate(db.session, mobile=form.mobile.data, password=form.password.data)
+        if not admits(user):
+            raise accounts.AccountError(refusal)
+        return user
+
+    return sign_in_page(template, home, LoginForm, enter, admits)

@@ -21,7 +21,7 @@ from wtforms import FormField
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
-from app.admin.viewutil import form_routes
+from app.admin.viewutil import action_answer, form_routes
 from app.catalog import services as catalog
 from app.catalog.forms import (
     IMAGE_KEY,
@@ -137,29 +137,21 @@ def products_bulk_shelf():
 # ---------------------------------------------------------------- one row: shelf toggle and stock
 
 
-def _row(
-    product: Product,
-    *,
-    edit_stock: bool = False,
-    stock_errors: dict | None = None,
-    status: int = 200,
-    message: str | None = None,
-    level: str = "success",
-) -> Response:
-    html = render_template(
+def _row(product: Product, *, edit_stock: bool = False, stock_errors: dict | None = None) -> str:
+    return render_template(
         "admin/_product_row.html",
         product=product,
         threshold=_low_stock_threshold(),
         edit_stock=edit_stock,
         stock_errors=stock_errors or {},
     )
-    response = make_response(html, status)
-    return toast(response, message, level) if message else response
 
 
-def _no_htmx_fallback(message: str, level: str = "success") -> Response:
-    flash(message, level)
-    return redirect(request.referrer if request.referrer else url_for("admin.products"))
+def _row_answer(product: Product, message: str, refused: bool = False, **row) -> Response:
+    """After a change to one product in the list: its row afresh with a toast, or without htmx the page
+    before with a flash."""
+    page_url = request.referrer or url_for("admin.products")
+    return action_answer(message, refused, page_url, lambda: _row(product, **row))
 
 
 @bp.get("/products/<int:product_id>/row")
@@ -174,21 +166,14 @@ def products_row(product_id: int):
 def products_shelf(product_id: int):
     product = _product_or_404(product_id)
     on_shelf = request.form.get("on") == "1"
-    result = catalog.change_shelf(db.session, [product.id], on_shelf)
-    if result.refused:
+    if catalog.change_shelf(db.session, [product.id], on_shelf).refused:
         db.session.rollback()
         message = _("“%(title)s” has no SKU on sale, so it cannot go on shelf.", title=product.title)
-        if not htmx:
-            return _no_htmx_fallback(message, "error")
-        return _row(product, status=422, message=message, level="error")
+        return _row_answer(product, message, refused=True)
     db.session.commit()
     if on_shelf:
-        message = _("“%(title)s” is on shelf.", title=product.title)
-    else:
-        message = _("“%(title)s” is off shelf.", title=product.title)
-    if not htmx:
-        return _no_htmx_fallback(message)
-    return _row(product, message=message)
+        return _row_answer(product, _("“%(title)s” is on shelf.", title=product.title))
+    return _row_answer(product, _("“%(title)s” is off shelf.", title=product.title))
 
 
 @bp.post("/products/<int:product_id>/stock")
@@ -218,16 +203,9 @@ def products_stock(product_id: int):
     if errors:
         db.session.rollback()
         message = next(iter(errors.values()))
-        if not htmx:
-            return _no_htmx_fallback(message, "error")
-        return _row(
-            product, edit_stock=several, stock_errors=errors, status=422, message=message, level="error"
-        )
+        return _row_answer(product, message, refused=True, edit_stock=several, stock_errors=errors)
     db.session.commit()
-    message = _("Stock of “%(title)s” saved.", title=product.title)
-    if not htmx:
-        return _no_htmx_fallback(message)
-    return _row(product, message=message)
+    return _row_answer(product, _("Stock of “%(title)s” saved.", title=product.title))
 
 
 # ---------------------------------------------------------------- product form
@@ -350,6 +328,12 @@ def _render_categories(status: int = 200) -> Response:
     return make_response(render_template("admin/categories.html", **context), status)
 
 
+def _categories_answer(message: str) -> Response:
+    """After a change to the category tree: the tree afresh with a toast, or without htmx the page with a
+    flash."""
+    return action_answer(message, False, url_for("admin.categories"), _render_categories)
+
+
 def _category_or_404(category_id: int) -> Category:
     category = db.session.get(Category, category_id)
     if category is None:
@@ -413,13 +397,8 @@ def categories_visibility(category_id: int):
     catalog.set_category_visible(db.session, category, visible)
     db.session.commit()
     if visible:
-        message = _("“%(name)s” is shown in the shop.", name=category.name)
-    else:
-        message = _("“%(name)s” is hidden from the shop.", name=category.name)
-    if not htmx:
-        flash(message, "success")
-        return redirect(url_for("admin.categories"))
-    return toast(_render_categories(), message)
+        return _categories_answer(_("“%(name)s” is shown in the shop.", name=category.name))
+    return _categories_answer(_("“%(name)s” is hidden from the shop.", name=category.name))
 
 
 @bp.post("/categories/<int:category_id>/delete")
@@ -438,8 +417,4 @@ def categories_delete(category_id: int):
             return redirect(url_for("admin.categories"))
         # Not swapped (4xx): the tree stays as it is and the toast says why.
         return toast(Response(message, status=409, mimetype="text/plain"), message, "error")
-    message = _("Category “%(name)s” deleted.", name=name)
-    if not htmx:
-        flash(message, "success")
-        return redirect(url_for("admin.categories"))
-    return toast(_render_categories(), message)
+    return _categories_answer(_("Category “%(name)s” deleted.", name=name))

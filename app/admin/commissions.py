@@ -2,8 +2,6 @@
 audit jobs by hand, orders whose commission a fraud flag holds, and one order's commission explained, with
 the merchant's hand on it (void, clear the flags)."""
 
-import csv
-import io
 from collections.abc import Iterator
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
@@ -19,6 +17,7 @@ from app.admin.distribution import COMMISSION_STATUS_LABELS, ENTRY_KIND_LABELS, 
 from app.admin.viewutil import (
     PER_PAGE,
     action_answer,
+    csv_rows,
     get_or_404,
     is_fragment,
     local_time,
@@ -102,20 +101,29 @@ def distribution_ledger():
     return render_template("admin/distribution/ledger.html", **context)
 
 
+def _order_number(entry: LedgerEntry) -> str:
+    return csv_digits(entry.commission.order.number if entry.commission else "")
+
+
+def _commission_status(entry: LedgerEntry) -> str:
+    return str(COMMISSION_STATUS_LABELS.get(entry.commission.status, "")) if entry.commission else ""
+
+
+# The export's columns: each one's label, and its cell for an entry and its distributor (None if gone).
 LEDGER_COLUMNS = (
-    _l("Entry No."),
-    _l("Time"),
-    _l("Distributor"),
-    _l("Distributor code"),
-    _l("Mobile"),
-    _l("Type"),
-    _l("Order No."),
-    _l("Level"),
-    _l("Frozen change"),
-    _l("Available change"),
-    _l("Withdrawn change"),
-    _l("Commission status"),
-    _l("Note"),
+    (_l("Entry No."), lambda entry, person: entry.id),
+    (_l("Time"), lambda entry, person: local_time(entry.created_at)),
+    (_l("Distributor"), lambda entry, person: csv_text(_distributor_name(person))),
+    (_l("Distributor code"), lambda entry, person: person.code if person else ""),
+    (_l("Mobile"), lambda entry, person: csv_digits(person.user.mobile if person else "")),
+    (_l("Type"), lambda entry, person: str(ENTRY_KIND_LABELS.get(entry.kind, entry.kind))),
+    (_l("Order No."), lambda entry, person: _order_number(entry)),
+    (_l("Level"), lambda entry, person: entry.commission.level if entry.commission else ""),
+    (_l("Frozen change"), lambda entry, person: yuan(entry.frozen_delta_fen)),
+    (_l("Available change"), lambda entry, person: yuan(entry.available_delta_fen)),
+    (_l("Withdrawn change"), lambda entry, person: yuan(entry.withdrawn_delta_fen)),
+    (_l("Commission status"), lambda entry, person: _commission_status(entry)),
+    (_l("Note"), lambda entry, person: csv_text(entry.note)),
 )
 
 
@@ -129,28 +137,7 @@ def distribution_ledger_export():
     def chunks() -> Iterator[str]:
         for batch in newest_first_batches(query, LedgerEntry.id):
             people = queries.distributors_by_id(db.session, [entry.distributor_id for entry in batch])
-            chunk = io.StringIO()
-            writer = csv.writer(chunk)
-            for entry in batch:
-                person = people.get(entry.distributor_id)
-                commission = entry.commission
-                writer.writerow(
-                    [
-                        entry.id,
-                        local_time(entry.created_at),
-                        csv_text(_distributor_name(person)),
-                        person.code if person else "",
-                        csv_digits(person.user.mobile if person else ""),
-                        str(ENTRY_KIND_LABELS.get(entry.kind, entry.kind)),
-                        csv_digits(commission.order.number if commission else ""),
-                        commission.level if commission else "",
-                        yuan(entry.frozen_delta_fen),
-                        yuan(entry.available_delta_fen),
-                        yuan(entry.withdrawn_delta_fen),
-                        str(COMMISSION_STATUS_LABELS.get(commission.status, "")) if commission else "",
-                        csv_text(entry.note),
-                    ]
-                )
+            chunk = csv_rows(LEDGER_COLUMNS, [(entry, people.get(entry.distributor_id)) for entry in batch])
             # Long exports must not keep every row in the session.
             loaded = {*batch, *people.values(), *(person.user for person in people.values())}
             for entry in batch:
@@ -159,7 +146,7 @@ def distribution_ledger_export():
             for row in loaded:
                 if row in db.session:
                     db.session.expunge(row)
-            yield chunk.getvalue()
+            yield chunk
 
     return streamed_csv("commission-ledger", LEDGER_COLUMNS, chunks())
 

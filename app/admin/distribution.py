@@ -11,7 +11,7 @@ from jinja2_fragments.flask import render_block
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
-from app.admin.viewutil import local_time
+from app.admin.viewutil import badges, local_time
 from app.distribution import admin_queries as queries
 from app.distribution import engine, ledger
 from app.distribution import services as dist
@@ -41,18 +41,12 @@ COMMISSION_STATUS_LABELS = {
     "released": _l("Available"),
     "voided": _l("Voided"),
 }
-WITHDRAWAL_STATUS_LABELS = {
-    "requested": _l("Requested"),
-    "approved": _l("Approved"),
-    "paid": _l("Paid out"),
-    "rejected": _l("Declined"),
-}
-WITHDRAWAL_STATUS_COLOURS = {
-    "requested": "warning",
-    "approved": "primary",
-    "paid": "success",
-    "rejected": "secondary",
-}
+WITHDRAWAL_STATUS_LABELS, WITHDRAWAL_STATUS_COLOURS = badges(
+    requested=(_l("Requested"), "warning"),
+    approved=(_l("Approved"), "primary"),
+    paid=(_l("Paid out"), "success"),
+    rejected=(_l("Declined"), "secondary"),
+)
 METHOD_LABELS = {"wechat": _l("WeChat"), "alipay": _l("Alipay"), "bank": _l("Bank card")}
 APPLICATION_STATUS_LABELS = {
     "pending": _l("To review"),

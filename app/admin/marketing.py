@@ -3,6 +3,8 @@ the points settings, and the product and SKU searches the offer forms use. 限�
 app.admin.marketing_campaigns, coupons in app.admin.marketing_coupons. The rules live in app.marketing; these
 views parse input, call them, commit or roll back, and render."""
 
+from collections.abc import Callable
+
 from flask import Response, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,6 +22,7 @@ from app.marketing import members
 from app.marketing.errors import MarketingError
 from app.marketing.forms import LevelForm, PointsSettingsForm, zhe_text
 from app.marketing.models import MemberAccount, MemberLevel
+from app.marketing.offer_forms import ScopeMixin
 from app.money import format_fen
 from app.webutil import toast
 
@@ -115,6 +118,76 @@ def edit_page(page: str, form_class, record, *, save, saved, context=None, refre
     return form_answer(page, status, form=form, record=record, **(context(form) if context else {}))
 
 
+class RecordPages:
+    """The pages of one kind of marketing record, all named after its plural `kinds` ("discounts"): the list
+    at /marketing/discounts (endpoint marketing_discounts, template admin/marketing/discounts.html), the form
+    at /marketing/discounts/new and /marketing/discounts/<discount_id>/edit (marketing_discounts_new and
+    _edit, template admin/marketing/discount_form.html), and the buttons in the list's rows at
+    /marketing/discounts/<discount_id>/<action> (marketing_discounts_<action>). All need MARKETING."""
+
+    def __init__(self, kinds: str, id_name: str, model, missing: str):
+        self.kinds = kinds
+        self.id_name = id_name  # the record's id in the addresses, as the templates' url_for names it
+        self.model = model
+        self.missing = missing  # a 404's message
+        self.path = f"/marketing/{kinds}"
+        self.list_template = f"admin/marketing/{kinds}.html"
+        self.list_endpoint = f"admin.marketing_{kinds}"
+        self.list_context: Callable[[], dict] = dict
+
+    def load(self, ident: int):
+        return get_or_404(self.model, ident, str(self.missing))
+
+    def list_view(self, list_context: Callable[[], dict]):
+        """Decorator of the function that gives the list page its rows: the page is served with them, and
+        shown again with them after a button."""
+        self.list_context = list_context
+
+        def view():
+            return list_page(self.list_template, **list_context())
+
+        self._add_route("", "", view, "GET")
+        return list_context
+
+    def form_view(self, form_class, save, saved: str, *, context=None, refresh=None) -> None:
+        """Serve the form of a new record and of one to edit (see edit_page); once saved, the list with the
+        message `saved`, whose %(name)s is the record's name."""
+
+        def view(record):
+            return edit_page(
+                f"admin/marketing/{self.kinds.removesuffix('s')}_form.html",
+                form_class,
+                record,
+                save=save,
+                saved=lambda result: (str(saved) % {"name": result.name}, self.list_endpoint),
+                context=context,
+                refresh=refresh,
+            )
+
+        form_routes(self.path, f"<int:{self.id_name}>/edit", Permission.MARKETING, self.load)(view)
+
+    def row_button(self, action: str):
+        """Decorator of a button in the list ("stop", "delete"): `act(record)` does it and returns (message,
+        toast level); the list answers."""
+
+        def register(act):
+            def view(**url_values):
+                (ident,) = url_values.values()
+                message, level = act(self.load(ident))
+                return list_answer(
+                    self.list_template, self.list_endpoint, self.list_context(), message, level
+                )
+
+            self._add_route(f"/<int:{self.id_name}>/{action}", f"_{action}", view, "POST")
+            return act
+
+        return register
+
+    def _add_route(self, rule: str, endpoint: str, view, method: str) -> None:
+        view = permission_required(Permission.MARKETING)(view)
+        bp.add_url_rule(self.path + rule, f"marketing_{self.kinds}{endpoint}", view, methods=[method])
+
+
 def scope_context(form) -> dict:
     """What the scope chooser shows: the category tree and the chosen products by name."""
     chosen = form.scope_product_ids.data
@@ -125,6 +198,11 @@ def scope_context(form) -> dict:
         "missing_products": len([i for i in chosen if i not in products]),
         "product_results": search_products(request.form.get("product_q", "")) if request.form else None,
     }
+
+
+# What the scope chooser adds to a form page: the categories and products to pick from, and the refresh of its
+# search and buttons.
+SCOPE_CHOOSER = {"context": scope_context, "refresh": ScopeMixin.scope_action}
 
 
 def search_products(text: str) -> list[Product] | None:
@@ -179,29 +257,12 @@ def level_member_counts() -> dict[int | None, int]:
     return dict(rows.all())
 
 
+LEVELS = RecordPages("levels", "level_id", MemberLevel, _l("The level does not exist or has been deleted."))
+
+
+@LEVELS.list_view
 def _levels_context() -> dict:
     return {"levels": members.all_levels(db.session), "counts": level_member_counts()}
-
-
-@bp.get("/marketing/levels")
-@permission_required(Permission.MARKETING)
-def marketing_levels():
-    return list_page("admin/marketing/levels.html", **_levels_context())
-
-
-def _level_or_404(level_id: int) -> MemberLevel:
-    return get_or_404(MemberLevel, level_id, _("The level does not exist or has been deleted."))
-
-
-@form_routes("/marketing/levels", "<int:level_id>/edit", Permission.MARKETING, _level_or_404)
-def _level_form(level: MemberLevel | None):
-    return edit_page(
-        "admin/marketing/level_form.html",
-        LevelForm,
-        level,
-        save=_save_level,
-        saved=lambda saved: (_("Level “%(name)s” saved.", name=saved.name), "admin.marketing_levels"),
-    )
 
 
 def _save_level(session, level: MemberLevel | None, data: dict) -> MemberLevel:
@@ -216,17 +277,19 @@ def _save_level(session, level: MemberLevel | None, data: dict) -> MemberLevel:
     return level
 
 
-@bp.post("/marketing/levels/<int:level_id>/delete")
-@permission_required(Permission.MARKETING)
-def marketing_levels_delete(level_id: int):
-    level = _level_or_404(level_id)
+LEVELS.form_view(LevelForm, _save_level, _l("Level “%(name)s” saved."))
+
+
+@LEVELS.row_button("delete")
+def _delete_level(level: MemberLevel) -> tuple[str, str]:
     name = level.name
     db.session.delete(level)
     db.session.flush()
     members.recompute_levels(db.session)
     db.session.commit()
-    message = _("Level “%(name)s” deleted; its members moved to the level their growth reaches.", name=name)
-    return list_answer("admin/marketing/levels.html", "admin.marketing_levels", _levels_context(), message)
+    return _(
+        "Level “%(name)s” deleted; its members moved to the level their growth reaches.", name=name
+    ), "success"
 
 
 # ---------------------------------------------------------------- points and growth

@@ -2,21 +2,15 @@
 rows with a search for the discount, tiers and the scope chooser for full reduction). The checks are
 marketing.campaigns'."""
 
+from collections.abc import Callable
+
 from flask import request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.accounts.models import Permission
-from app.admin import bp, permission_required
-from app.admin.marketing import (
-    edit_page,
-    list_answer,
-    scope_context,
-    scope_names,
-    search_products,
-)
-from app.admin.viewutil import form_routes, get_or_404, list_page
+from app.admin.marketing import SCOPE_CHOOSER, RecordPages, scope_names, search_products
 from app.catalog.models import Sku
 from app.extensions import db
 from app.marketing import campaigns
@@ -34,8 +28,19 @@ def campaign_actions(status: str) -> list[str]:
     return actions + (["stop"] if status in STOPPABLE else [])
 
 
-def _stop(campaign, name: str) -> tuple[str, str]:
+def _campaign_rows(found, more: Callable[..., tuple] = lambda campaign: ()) -> dict:
+    """A campaign list's rows: each campaign, its status, what may be done with it, then what `more` says
+    of it."""
+    rows = []
+    for campaign in found:
+        status = campaigns.status_of(campaign)
+        rows.append((campaign, status, campaign_actions(status), *more(campaign)))
+    return {"rows": rows}
+
+
+def _stop(campaign) -> tuple[str, str]:
     """Stop it now if it has not ended: (message, toast level)."""
+    name = campaign.name
     if campaigns.status_of(campaign) not in STOPPABLE:
         return _("“%(name)s” has already ended or been stopped.", name=name), "warning"
     campaigns.stop(db.session, campaign)
@@ -46,22 +51,14 @@ def _stop(campaign, name: str) -> tuple[str, str]:
 # ---------------------------------------------------------------- 限时折扣
 
 
+DISCOUNTS = RecordPages(
+    "discounts", "discount_id", TimedDiscount, _l("The discount does not exist or has been deleted.")
+)
+
+
+@DISCOUNTS.list_view
 def _discounts_context() -> dict:
-    rows = []
-    for discount in campaigns.timed_discounts(db.session):
-        status = campaigns.status_of(discount)
-        rows.append((discount, status, campaign_actions(status)))
-    return {"rows": rows}
-
-
-@bp.get("/marketing/discounts")
-@permission_required(Permission.MARKETING)
-def marketing_discounts():
-    return list_page("admin/marketing/discounts.html", **_discounts_context())
-
-
-def _discount_or_404(discount_id: int) -> TimedDiscount:
-    return get_or_404(TimedDiscount, discount_id, _("The discount does not exist or has been deleted."))
+    return _campaign_rows(campaigns.timed_discounts(db.session))
 
 
 def _discount_context(form: TimedDiscountForm) -> dict:
@@ -75,27 +72,14 @@ def _discount_context(form: TimedDiscountForm) -> dict:
     }
 
 
-@form_routes("/marketing/discounts", "<int:discount_id>/edit", Permission.MARKETING, _discount_or_404)
-def _discount_form(discount: TimedDiscount | None):
-    return edit_page(
-        "admin/marketing/discount_form.html",
-        TimedDiscountForm,
-        discount,
-        save=campaigns.save_timed_discount,
-        saved=lambda saved: (_("Discount “%(name)s” saved.", name=saved.name), "admin.marketing_discounts"),
-        context=_discount_context,
-        refresh=TimedDiscountForm.items_action,
-    )
-
-
-@bp.post("/marketing/discounts/<int:discount_id>/stop")
-@permission_required(Permission.MARKETING)
-def marketing_discounts_stop(discount_id: int):
-    discount = _discount_or_404(discount_id)
-    message, level = _stop(discount, discount.name)
-    return list_answer(
-        "admin/marketing/discounts.html", "admin.marketing_discounts", _discounts_context(), message, level
-    )
+DISCOUNTS.form_view(
+    TimedDiscountForm,
+    campaigns.save_timed_discount,
+    _l("Discount “%(name)s” saved."),
+    context=_discount_context,
+    refresh=TimedDiscountForm.items_action,
+)
+DISCOUNTS.row_button("stop")(_stop)
 
 
 # ---------------------------------------------------------------- 满减 / 满折
@@ -112,46 +96,22 @@ def tier_words(tier: dict, repeat: bool) -> str:
     return _("%(rate)s from %(threshold)s", rate=discount_words(tier["discount_bp"]), threshold=threshold)
 
 
+REDUCTIONS = RecordPages(
+    "reductions", "campaign_id", FullReductionCampaign, _l("The campaign does not exist or has been deleted.")
+)
+
+
+def _tiers_and_scope(campaign: FullReductionCampaign) -> tuple[list[str], str]:
+    tiers = [tier_words(tier, campaign.repeat) for tier in campaign.tiers]
+    return tiers, scope_names(campaign.scope_kind, campaign.scope_ids or [])
+
+
+@REDUCTIONS.list_view
 def _reductions_context() -> dict:
-    rows = []
-    for campaign in campaigns.full_reductions(db.session):
-        status = campaigns.status_of(campaign)
-        tiers = [tier_words(tier, campaign.repeat) for tier in campaign.tiers]
-        scope = scope_names(campaign.scope_kind, campaign.scope_ids or [])
-        rows.append((campaign, status, campaign_actions(status), tiers, scope))
-    return {"rows": rows}
+    return _campaign_rows(campaigns.full_reductions(db.session), _tiers_and_scope)
 
 
-@bp.get("/marketing/reductions")
-@permission_required(Permission.MARKETING)
-def marketing_reductions():
-    return list_page("admin/marketing/reductions.html", **_reductions_context())
-
-
-def _reduction_or_404(campaign_id: int) -> FullReductionCampaign:
-    return get_or_404(
-        FullReductionCampaign, campaign_id, _("The campaign does not exist or has been deleted.")
-    )
-
-
-@form_routes("/marketing/reductions", "<int:campaign_id>/edit", Permission.MARKETING, _reduction_or_404)
-def _reduction_form(campaign: FullReductionCampaign | None):
-    return edit_page(
-        "admin/marketing/reduction_form.html",
-        FullReductionForm,
-        campaign,
-        save=campaigns.save_full_reduction,
-        saved=lambda saved: (_("Campaign “%(name)s” saved.", name=saved.name), "admin.marketing_reductions"),
-        context=scope_context,
-        refresh=FullReductionForm.scope_action,
-    )
-
-
-@bp.post("/marketing/reductions/<int:campaign_id>/stop")
-@permission_required(Permission.MARKETING)
-def marketing_reductions_stop(campaign_id: int):
-    campaign = _reduction_or_404(campaign_id)
-    message, level = _stop(campaign, campaign.name)
-    return list_answer(
-        "admin/marketing/reductions.html", "admin.marketing_reductions", _reductions_context(), message, level
-    )
+REDUCTIONS.form_view(
+    FullReductionForm, campaigns.save_full_reduction, _l("Campaign “%(name)s” saved."), **SCOPE_CHOOSER
+)
+REDUCTIONS.row_button("stop")(_stop)

@@ -12,15 +12,14 @@ from sqlalchemy import select
 from app.accounts.models import Permission, User
 from app.admin import bp, permission_required
 from app.admin.marketing import (
-    edit_page,
+    SCOPE_CHOOSER,
+    RecordPages,
     form_answer,
     level_member_counts,
-    list_answer,
     saved_answer,
-    scope_context,
     scope_names,
 )
-from app.admin.viewutil import form_routes, get_or_404, list_page, local_time
+from app.admin.viewutil import local_time
 from app.db_types import parse_id
 from app.extensions import db
 from app.marketing import coupons, members
@@ -68,6 +67,12 @@ def validity_words(template: CouponTemplate) -> str:
     return f"{local_time(template.valid_from)} – {local_time(template.valid_until)}"
 
 
+COUPONS = RecordPages(
+    "coupons", "template_id", CouponTemplate, _l("The coupon does not exist or has been deleted.")
+)
+
+
+@COUPONS.list_view
 def _coupons_context() -> dict:
     now = utcnow()
     rows = []
@@ -87,46 +92,19 @@ def _coupons_context() -> dict:
     return {"rows": rows}
 
 
-@bp.get("/marketing/coupons")
-@permission_required(Permission.MARKETING)
-def marketing_coupons():
-    return list_page("admin/marketing/coupons.html", **_coupons_context())
+COUPONS.form_view(CouponTemplateForm, coupons.save_template, _l("Coupon “%(name)s” saved."), **SCOPE_CHOOSER)
 
 
-def _template_or_404(template_id: int) -> CouponTemplate:
-    return get_or_404(CouponTemplate, template_id, _("The coupon does not exist or has been deleted."))
-
-
-@form_routes("/marketing/coupons", "<int:template_id>/edit", Permission.MARKETING, _template_or_404)
-def _coupon_form(template: CouponTemplate | None):
-    return edit_page(
-        "admin/marketing/coupon_form.html",
-        CouponTemplateForm,
-        template,
-        save=coupons.save_template,
-        saved=lambda saved: (_("Coupon “%(name)s” saved.", name=saved.name), "admin.marketing_coupons"),
-        context=scope_context,
-        refresh=CouponTemplateForm.scope_action,
-    )
-
-
-@bp.post("/marketing/coupons/<int:template_id>/stop")
-@permission_required(Permission.MARKETING)
-def marketing_coupons_stop(template_id: int):
-    template = _template_or_404(template_id)
+@COUPONS.row_button("stop")
+def _stop_coupon(template: CouponTemplate) -> tuple[str, str]:
+    """No more claims from now on; coupons already held stay usable."""
     name = template.name
     if template.is_stopped:
-        message, level = _("“%(name)s” has already been stopped.", name=name), "warning"
-    else:
-        template.is_stopped = True
-        db.session.commit()
-        message, level = (
-            _("“%(name)s” stopped: no more can be claimed. Coupons already held stay usable.", name=name),
-            "success",
-        )
-    return list_answer(
-        "admin/marketing/coupons.html", "admin.marketing_coupons", _coupons_context(), message, level
-    )
+        return _("“%(name)s” has already been stopped.", name=name), "warning"
+    template.is_stopped = True
+    db.session.commit()
+    message = _("“%(name)s” stopped: no more can be claimed. Coupons already held stay usable.", name=name)
+    return message, "success"
 
 
 # ---------------------------------------------------------------- issuing
@@ -135,7 +113,7 @@ def marketing_coupons_stop(template_id: int):
 @bp.route("/marketing/coupons/<int:template_id>/issue", methods=["GET", "POST"])
 @permission_required(Permission.MARKETING)
 def marketing_coupons_issue(template_id: int):
-    template = _template_or_404(template_id)
+    template = COUPONS.load(template_id)
     page = "admin/marketing/coupon_issue.html"
     levels = members.all_levels(db.session)
     context = {

@@ -2,8 +2,6 @@
 the order page with its actions (confirm or reject a transfer, ship, cancel, notes). Refunds and money to
 send back are in app.admin.refunds, bulk shipping in app.admin.bulk_ship."""
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,6 +19,7 @@ from app.admin import bp, permission_required
 from app.admin.viewutil import (
     PER_PAGE,
     action_answer,
+    csv_rows,
     list_page,
     local_time,
     newest_first_batches,
@@ -242,65 +241,34 @@ def orders_list():
 
 # ---------------------------------------------------------------- CSV export
 
+
+# The export's columns: each one's label, and its cell for an order line (one row per line).
 EXPORT_COLUMNS = (
-    _l("Order No."),
-    _l("Placed at"),
-    _l("Paid at"),
-    _l("Shipped at"),
-    _l("Order status"),
-    _l("After-sales"),
-    _l("Buyer"),
-    _l("Buyer mobile"),
-    _l("Recipient"),
-    _l("Recipient phone"),
-    _l("Address"),
-    _l("Product"),
-    _l("Specification"),
-    _l("Quantity"),
-    _l("Unit price"),
-    _l("Line paid"),
-    _l("Units refunded"),
-    _l("Line refunded"),
-    _l("Shipping"),
-    _l("Order total"),
-    _l("Order refunded"),
-    _l("Carrier"),
-    _l("Tracking No."),
-    _l("Buyer note"),
+    (_l("Order No."), lambda order, line: csv_digits(order.number)),
+    (_l("Placed at"), lambda order, line: local_time(order.created_at)),
+    (_l("Paid at"), lambda order, line: local_time(order.paid_at)),
+    (_l("Shipped at"), lambda order, line: local_time(order.shipped_at)),
+    (_l("Order status"), lambda order, line: str(ORDER_STATUS_LABELS.get(order.status, order.status))),
+    (_l("After-sales"), lambda order, line: str(ORDER_REFUND_LABELS.get(order.refund_status, ""))),
+    (_l("Buyer"), lambda order, line: csv_text(order.user.display_name if order.user else "")),
+    (_l("Buyer mobile"), lambda order, line: csv_digits(order.user.mobile if order.user else "")),
+    (_l("Recipient"), lambda order, line: csv_text(order.ship_recipient)),
+    (_l("Recipient phone"), lambda order, line: csv_digits(order.ship_mobile)),
+    (_l("Address"), lambda order, line: csv_text(f"{order.ship_region} {order.ship_detail}")),
+    (_l("Product"), lambda order, line: csv_text(line.title)),
+    (_l("Specification"), lambda order, line: csv_text(line.spec_text)),
+    (_l("Quantity"), lambda order, line: str(line.qty)),
+    (_l("Unit price"), lambda order, line: yuan(line.unit_fen)),
+    (_l("Line paid"), lambda order, line: yuan(line.paid_fen)),
+    (_l("Units refunded"), lambda order, line: str(line.refunded_qty)),
+    (_l("Line refunded"), lambda order, line: yuan(line.refunded_fen)),
+    (_l("Shipping"), lambda order, line: yuan(order.shipping_fen)),
+    (_l("Order total"), lambda order, line: yuan(order.total_fen)),
+    (_l("Order refunded"), lambda order, line: yuan(order.refunded_fen)),
+    (_l("Carrier"), lambda order, line: csv_text(order.carrier or "")),
+    (_l("Tracking No."), lambda order, line: csv_digits(order.tracking_no or "")),
+    (_l("Buyer note"), lambda order, line: csv_text(order.buyer_note)),
 )
-
-
-def _export_rows(order: Order) -> Iterator[list[str]]:
-    status = str(ORDER_STATUS_LABELS.get(order.status, order.status))
-    refund_state = str(ORDER_REFUND_LABELS.get(order.refund_status, ""))
-    buyer = order.user
-    for line in order.lines:
-        yield [
-            csv_digits(order.number),
-            local_time(order.created_at),
-            local_time(order.paid_at),
-            local_time(order.shipped_at),
-            status,
-            refund_state,
-            csv_text(buyer.display_name if buyer else ""),
-            csv_digits(buyer.mobile if buyer else ""),
-            csv_text(order.ship_recipient),
-            csv_digits(order.ship_mobile),
-            csv_text(f"{order.ship_region} {order.ship_detail}"),
-            csv_text(line.title),
-            csv_text(line.spec_text),
-            str(line.qty),
-            yuan(line.unit_fen),
-            yuan(line.paid_fen),
-            str(line.refunded_qty),
-            yuan(line.refunded_fen),
-            yuan(order.shipping_fen),
-            yuan(order.total_fen),
-            yuan(order.refunded_fen),
-            csv_text(order.carrier or ""),
-            csv_digits(order.tracking_no or ""),
-            csv_text(order.buyer_note),
-        ]
 
 
 @bp.get("/orders/export.csv")
@@ -313,12 +281,11 @@ def orders_export():
 
     def chunks() -> Iterator[str]:
         for batch in newest_first_batches(query, Order.id):
-            chunk = io.StringIO()
-            writer = csv.writer(chunk)
+            rows = [(order, line) for order in batch for line in order.lines]
+            chunk = csv_rows(EXPORT_COLUMNS, rows)
             for order in batch:
-                writer.writerows(_export_rows(order))
                 db.session.expunge(order)
-            yield chunk.getvalue()
+            yield chunk
 
     return streamed_csv("orders", EXPORT_COLUMNS, chunks())
 

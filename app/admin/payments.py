@@ -1,12 +1,13 @@
 """Payment settings in the back office (owner only): gateway credentials and a connection test."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import render_template
 from flask_babel import gettext as _
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
+from app.admin.viewutil import save_form
 from app.extensions import db
-from app.forms import ActionForm, apply_service_error
+from app.forms import ActionForm
 from app.payments import wechat_certificates
 from app.payments.forms import PaymentSettingsForm
 from app.payments.gateways import payment_settings
@@ -27,30 +28,28 @@ def payment_settings_page():
     settings = payment_settings(db.session)
     # Secret fields have no attribute of their name on the model, so they always start empty.
     form = PaymentSettingsForm(obj=settings)
-    if form.validate_on_submit():
-        try:
-            save_payment_settings(
-                db.session,
-                PaymentSettingsInput(
-                    **{name: getattr(form, name).data for name in PaymentSettingsInput.__dataclass_fields__}
-                ),
-            )
-        except PaymentSettingsError as error:
-            db.session.rollback()
-            apply_service_error(form, error)
-        except SecretsKeyMissing as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            # New credentials may come with platform certificates (merchants still moving to the public key).
-            wechat_certificates.refresh_certificates(db.session, force=True)
-            flash(_("Payment settings saved."), "success")
-            return redirect(url_for("admin.payment_settings_page"))
+    saved = save_form(
+        form,
+        lambda: _save(form),
+        _("Payment settings saved."),
+        "admin.payment_settings_page",
+        # New credentials may come with platform certificates (merchants still moving to the public key).
+        then=lambda: wechat_certificates.refresh_certificates(db.session, force=True),
+    )
+    if saved is not None:
+        return saved
     status = 422 if form.errors or form.form_errors else 200
     return render_template(
         "admin/payment_settings.html", form=form, hints=_hints(settings), results=None
     ), status
+
+
+def _save(form: PaymentSettingsForm) -> None:
+    fields = {name: getattr(form, name).data for name in PaymentSettingsInput.__dataclass_fields__}
+    try:
+        save_payment_settings(db.session, PaymentSettingsInput(**fields))
+    except SecretsKeyMissing as error:
+        raise PaymentSettingsError(str(error)) from error
 
 
 def _hints(settings) -> dict:

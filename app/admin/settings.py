@@ -1,13 +1,13 @@
 """Shop settings: name, logo, customer service, announcement; and how orders and payment work (shipping
 fee, time limit for unpaid orders, automatic receipt, manual transfer)."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import render_template
 from flask_babel import gettext as _
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
+from app.admin.viewutil import save_form
 from app.extensions import db
-from app.forms import apply_service_error
 from app.media import ImageError, save_image
 from app.settings.forms import ShopSettingsForm
 from app.settings.services import (
@@ -40,35 +40,27 @@ IMAGE_FIELDS = (
 def shop_settings():
     settings = get_shop_settings(db.session)
     form = ShopSettingsForm(obj=settings)
-    if form.validate_on_submit():
-        uploads = {}
-        try:
-            for field_name, key in IMAGE_FIELDS:
-                upload = getattr(form, field_name).data
-                if upload and getattr(upload, "filename", ""):
-                    try:
-                        uploads[key] = save_image(upload)
-                    except ImageError as error:
-                        getattr(form, field_name).errors = [str(error)]
-                        raise
-            update_shop_settings(
-                db.session,
-                **{name: getattr(form, name).data for name in SHOP_FIELDS},
-                logo_key=uploads.get("logo_key"),
-                service_wechat_qr_key=uploads.get("service_wechat_qr_key"),
-            )
-            update_order_settings(
-                db.session,
-                **{name: getattr(form, name).data for name in ORDER_FIELDS},
-                manual_payment_qr_key=uploads.get("manual_payment_qr_key"),
-            )
-        except ImageError:
-            db.session.rollback()
-        except SettingsError as error:
-            db.session.rollback()
-            apply_service_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Settings saved."), "success")
-            return redirect(url_for("admin.shop_settings"))
-    return render_template("admin/settings.html", form=form, settings=settings)
+    saved = save_form(form, lambda: _save(form), _("Settings saved."), "admin.shop_settings")
+    return saved or render_template("admin/settings.html", form=form, settings=settings)
+
+
+def _save(form: ShopSettingsForm) -> None:
+    uploads = {}
+    for field_name, key in IMAGE_FIELDS:
+        upload = getattr(form, field_name).data
+        if upload and getattr(upload, "filename", ""):
+            try:
+                uploads[key] = save_image(upload)
+            except ImageError as error:
+                raise SettingsError(str(error), field=field_name) from error
+    update_shop_settings(
+        db.session,
+        **{name: getattr(form, name).data for name in SHOP_FIELDS},
+        logo_key=uploads.get("logo_key"),
+        service_wechat_qr_key=uploads.get("service_wechat_qr_key"),
+    )
+    update_order_settings(
+        db.session,
+        **{name: getattr(form, name).data for name in ORDER_FIELDS},
+        manual_payment_qr_key=uploads.get("manual_payment_qr_key"),
+    )

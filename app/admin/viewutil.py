@@ -1,11 +1,22 @@
-"""Small pieces the back office's views share: the new and edit addresses of a form, a button that changes
-one record, a refused form's message, the answer after an action, local times, list pages
-and their fragments, text arguments, 404s and streamed CSV exports."""
+"""Small pieces the back office's views share: status badges' words and colours, the new and edit addresses
+of a form, a button that changes one record, a form that saves, a refused form's message, the answer after an action, local
+times, list pages and their fragments, text arguments, 404s and streamed CSV exports."""
 
+import csv
+import io
 from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
 
-from flask import Response, flash, make_response, redirect, render_template, request, stream_with_context
+from flask import (
+    Response,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
@@ -26,6 +37,14 @@ def local_time(moment) -> str:
     return format_datetime(moment, "yyyy-MM-dd HH:mm") if moment else ""
 
 
+def badges(**states: tuple[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The words and the colour of each state's badge, given together (`paid=(_l("Paid out"), "success")`),
+    as the two lookups the templates read: {state: label} and {state: Bootstrap colour}."""
+    labels = {state: label for state, (label, _colour) in states.items()}
+    colours = {state: colour for state, (_label, colour) in states.items()}
+    return labels, colours
+
+
 def first_error(form) -> str:
     """The first message of a form that did not validate."""
     for name, errors in form.errors.items():
@@ -42,6 +61,27 @@ def service_refused(form, error) -> str:
     db.session.rollback()
     apply_service_error(form, error)
     return str(error.message)
+
+
+def save_form(
+    form, save: Callable, saved: str, endpoint: str, then: Callable | None = None
+) -> Response | None:
+    """A form that saves: once it validates (its CSRF token too), `save()` runs the service and the change is
+    committed, `then()` runs if given, and the answer goes on to `endpoint` with the flash `saved`. None when
+    the form is to be shown again: it did not validate, or the service refused (a UserError: rolled back
+    and shown on the form)."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        save()
+    except UserError as error:
+        service_refused(form, error)
+        return None
+    db.session.commit()
+    if then is not None:
+        then()
+    flash(saved, "success")
+    return redirect(url_for(endpoint))
 
 
 def form_routes(path: str, edit: str, permission: Permission, load: Callable):
@@ -150,12 +190,23 @@ def newest_first_batches(query, id_column) -> Iterator[list]:
         last_id = batch[-1].id
 
 
+def csv_rows(columns, rows: Iterable[tuple]) -> str:
+    """The CSV text of `rows`: a line each, whose cells the `columns` ((label, cell) pairs) fill, each as
+    `cell(*row)`."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    for row in rows:
+        writer.writerow([cell(*row) for _label, cell in columns])
+    return text.getvalue()
+
+
 def streamed_csv(name: str, columns, chunks: Iterable[str]) -> Response:
-    """A CSV download named `name`-<local time>.csv: a BOM (so Excel reads the Chinese as UTF-8), the column
-    labels, then the text `chunks` as they come, inside the request's context."""
+    """A CSV download named `name`-<local time>.csv: a BOM (so Excel reads the Chinese as UTF-8), the labels
+    of the `columns` ((label, cell) pairs), then the text `chunks` as they come, inside the request's
+    context."""
 
     def generate() -> Iterator[str]:
-        yield "\ufeff" + csv_line([str(column) for column in columns])
+        yield "\ufeff" + csv_line([str(label) for label, _cell in columns])
         yield from chunks
 
     stamp = format_datetime(format="yyyyMMdd-HHmm")

@@ -21,7 +21,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.accounts import services as accounts
-from app.accounts.auth import safe_next, start_session
+from app.accounts.auth import start_session
 from app.extensions import csrf, db
 from app.orders.access import is_buyer
 from app.orders.events import record_event
@@ -33,7 +33,7 @@ from app.payments.models import Payment, PaymentStatus
 from app.payments.services import PaymentError, confirm_payment
 from app.payments.wechat_web import WechatApiError
 from app.payments.wechatpay import GatewayError
-from app.webutil import in_wechat
+from app.webutil import in_wechat, safe_next
 
 OAUTH_SESSION_KEY = "wechat_oauth"
 # The openid WeChat's OAuth gave this browser: the payer for JSAPI, whichever account is signed in (an

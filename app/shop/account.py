@@ -1,18 +1,19 @@
 """Shopper accounts: register, log in, log out, profile."""
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
 from app.accounts import services as accounts
 from app.accounts.auth import (
+    login_page,
     login_rate_limit_by_ip,
     login_rate_limit_by_mobile,
     register_rate_limit,
-    safe_next,
+    sign_in_page,
     start_session,
 )
-from app.accounts.forms import AddMobileForm, LoginForm, PasswordForm, ProfileForm, RegisterForm
+from app.accounts.forms import AddMobileForm, PasswordForm, ProfileForm, RegisterForm
 from app.accounts.models import mask_mobile
 from app.extensions import db
 from app.forms import ActionForm, apply_service_error
@@ -21,50 +22,23 @@ from app.settings.services import get_shop_settings
 from app.shop import bp
 
 
-def _visitor_form(form_class):
-    """The login or register form, which remembers where to go afterwards. Someone already logged in goes
-    straight there instead."""
-    form = form_class(next=request.args.get("next"))
-    if current_user.is_authenticated:
-        abort(redirect(safe_next(form.next.data, url_for("shop.me"))))
-    return form
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @login_rate_limit_by_ip
 @login_rate_limit_by_mobile
 def login():
-    form = _visitor_form(LoginForm)
-    if form.validate_on_submit():
-        try:
-            user = accounts.authenticate(db.session, mobile=form.mobile.data, password=form.password.data)
-        except accounts.AccountError as error:
-            apply_service_error(form, error)
-        else:
-            db.session.commit()
-            start_session(user)
-            return redirect(safe_next(form.next.data, url_for("shop.me")))
-    return render_template("shop/login.html", form=form)
+    return login_page("shop/login.html", "shop.me")
 
 
 @bp.route("/register", methods=["GET", "POST"])
 @register_rate_limit
 def register():
-    form = _visitor_form(RegisterForm)
-    if form.validate_on_submit():
-        try:
-            user = accounts.register_user(
-                db.session, mobile=form.mobile.data, password=form.password.data, nickname=form.nickname.data
-            )
-        except accounts.AccountError as error:
-            db.session.rollback()
-            apply_service_error(form, error)
-        else:
-            db.session.commit()
-            start_session(user)
-            flash(_("Welcome! Your account is ready."), "success")
-            return redirect(safe_next(form.next.data, url_for("shop.me")))
-    return render_template("shop/register.html", form=form)
+    def enter(form: RegisterForm):
+        return accounts.register_user(
+            db.session, mobile=form.mobile.data, password=form.password.data, nickname=form.nickname.data
+        )
+
+    welcome = _("Welcome! Your account is ready.")
+    return sign_in_page("shop/register.html", "shop.me", RegisterForm, enter, welcome=welcome)
 
 
 @bp.post("/logout")

@@ -8,7 +8,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import orders
-from app.accounts.auth import safe_next
 from app.db_types import parse_id
 from app.extensions import db
 from app.forms import ActionForm, apply_service_error
@@ -16,6 +15,7 @@ from app.orders.events import OrderError
 from app.orders.models import Address
 from app.orders.shop_forms import AddressForm
 from app.shop import bp
+from app.webutil import safe_next
 
 
 def _choose_mode() -> dict:
