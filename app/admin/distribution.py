@@ -48,12 +48,12 @@ WITHDRAWAL_STATUS_LABELS, WITHDRAWAL_STATUS_COLOURS = badges(
     rejected=(_l("Declined"), "secondary"),
 )
 METHOD_LABELS = {"wechat": _l("WeChat"), "alipay": _l("Alipay"), "bank": _l("Bank card")}
-APPLICATION_STATUS_LABELS = {
-    "pending": _l("To review"),
-    "approved": _l("Approved"),
-    "rejected": _l("Rejected"),
-    "all": _l("All"),
-}
+APPLICATION_STATUS_LABELS, APPLICATION_STATUS_COLOURS = badges(
+    pending=(_l("To review"), "warning"),
+    approved=(_l("Approved"), "success"),
+    rejected=(_l("Rejected"), "secondary"),
+)
+APPLICATION_TAB_LABELS = {**APPLICATION_STATUS_LABELS, "all": _l("All")}
 SOURCE_LABELS = {
     "apply": _l("Application"),
     "everyone": _l("Every member"),
@@ -95,6 +95,7 @@ def distribution_helpers():
         "source_labels": SOURCE_LABELS,
         "binding_reason_labels": BINDING_REASON_LABELS,
         "application_status_labels": APPLICATION_STATUS_LABELS,
+        "application_status_colours": APPLICATION_STATUS_COLOURS,
         "application_actions": dist.application_actions,
         "withdrawal_actions": ledger.withdrawal_actions,
         "shop_rates": lambda: dist.get_settings(db.session).rates_bp,

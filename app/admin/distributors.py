@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.accounts.models import Permission, User
 from app.admin import bp, permission_required
-from app.admin.distribution import APPLICATION_STATUS_LABELS
+from app.admin.distribution import APPLICATION_TAB_LABELS
 from app.admin.viewutil import (
     PER_PAGE,
     action_answer,
@@ -238,7 +238,7 @@ def distribution_applications():
         ),
         "tab": tab,
         "tabs": queries.APPLICATION_TABS,
-        "tab_labels": APPLICATION_STATUS_LABELS,
+        "tab_labels": APPLICATION_TAB_LABELS,
         "counts": queries.application_counts(db.session),
         "settings": dist.get_settings(db.session),
         "forms": {},

@@ -19,6 +19,7 @@ from app.admin import bp, permission_required
 from app.admin.viewutil import (
     PER_PAGE,
     action_answer,
+    badges,
     csv_rows,
     list_page,
     local_time,
@@ -86,12 +87,12 @@ REFUND_STATUS_COLOURS = {
     "rejected": "secondary",
     "cancelled": "light",
 }
-PAYMENT_STATUS_LABELS = {
-    "pending": _l("Not paid"),
-    "succeeded": _l("Payment succeeded"),
-    "failed": _l("Payment failed"),
-    "closed": _l("Closed"),
-}
+PAYMENT_STATUS_LABELS, PAYMENT_STATUS_COLOURS = badges(
+    pending=(_l("Not paid"), "light border"),
+    succeeded=(_l("Payment succeeded"), "success"),
+    failed=(_l("Payment failed"), "danger"),
+    closed=(_l("Closed"), "light border"),
+)
 EVENT_LABELS = {
     "placed": _l("Order placed"),
     "paid": _l("Payment received"),
@@ -156,6 +157,7 @@ def order_helpers():
         "refund_status_labels": REFUND_STATUS_LABELS,
         "refund_status_colours": REFUND_STATUS_COLOURS,
         "payment_status_labels": PAYMENT_STATUS_LABELS,
+        "payment_status_colours": PAYMENT_STATUS_COLOURS,
         "event_labels": EVENT_LABELS,
         "event_note": event_note,
         "event_actor": event_actor,
