@@ -8,14 +8,15 @@ token from /csrf-token — which starts the session — and sends the request wi
 form arrives without a token: `retry_first_post` starts the session and sends the visitor back to the page,
 which now carries one."""
 
-from urllib.parse import urlsplit, urlunsplit
-
-from flask import Flask, current_app, flash, jsonify, redirect, request
+from flask import Flask, current_app, flash, jsonify, redirect, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from app.webutil import safe_next
+from app.webutil import referrer_path
+
+# The forms on the pages that print no token (without JavaScript they arrive without one).
+RETRY_ENDPOINTS = {"shop.cart_add"}
 
 
 def init_app(app: Flask) -> None:
@@ -30,19 +31,17 @@ def _has_session() -> bool:
 
 
 def page_csrf_token() -> str:
-    return generate_csrf() if _has_session() else ""
+    """The token, unless the visitor has no session (and this request starts none: a share link's does)."""
+    return generate_csrf() if _has_session() or session.modified else ""
 
 
 def retry_first_post():
     """For a form refused for want of a token from a visitor who had no session: back to the page it was
     sent from (this site's only), now with a session, to send it once more. None otherwise: a token that
     expired or was forged gets the usual error page."""
-    if request.method != "POST" or _has_session():
+    if request.endpoint not in RETRY_ENDPOINTS or request.headers.get("HX-Request") or _has_session():
         return None
-    referrer = urlsplit(request.referrer or "")
-    if referrer.netloc != request.host:
-        return None
-    back = safe_next(urlunsplit(("", "", referrer.path, referrer.query, "")), "")
+    back = referrer_path("")
     if not back:
         return None
     generate_csrf()

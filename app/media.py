@@ -77,8 +77,8 @@ def add_missing_webp(folder: Path) -> int:
     for size in THUMBNAIL_SIZES:
         for thumb in sorted(folder.glob(f"*/*_{size}.*")):
             target = thumb.with_suffix(".webp")
-            if thumb.suffix == ".webp" or target.exists():
-                continue
+            if thumb.name.startswith(".") or thumb.suffix not in (".jpg", ".png") or target.exists():
+                continue  # a WebP already, one made before, or a half-written file (_write_atomic)
             with Image.open(thumb) as image:
                 image.load()
                 _write_atomic(target, _webp(image))

@@ -77,6 +77,7 @@ def serve(filename: str) -> Response:
     if compressible:
         response.vary.add("Accept-Encoding")
     if request.args.get("v") == current:  # this URL always means these bytes
+        response.cache_control.no_cache = None  # send_file's default when no max_age was given
         response.cache_control.public = True
         response.cache_control.max_age = ONE_YEAR
         response.cache_control.immutable = True

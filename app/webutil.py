@@ -4,7 +4,7 @@ import csv
 import io
 import json
 from datetime import date
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Response, request
 
@@ -25,6 +25,14 @@ def safe_next(target: str | None, default: str) -> str:
     ):
         return default
     return target
+
+
+def referrer_path(default: str) -> str:
+    """The page this request came from (its path and query) when that is on this site, else `default`."""
+    parts = urlsplit(request.referrer or "")
+    if parts.netloc != request.host:
+        return default
+    return safe_next(urlunsplit(("", "", parts.path, parts.query, "")), default)
 
 
 def in_wechat() -> bool:

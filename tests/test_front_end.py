@@ -39,6 +39,11 @@ def test_static_urls_name_the_content_and_are_cached_for_a_year(client):
     response = client.get(urls[0])
     assert response.cache_control.max_age == 365 * 24 * 3600
     assert response.cache_control.immutable and response.cache_control.public
+    assert not response.cache_control.no_cache
+    for url in urls:  # without gzip too (the plain file goes through send_file)
+        plain = client.get(url, headers={"Accept-Encoding": "identity"})
+        assert "Content-Encoding" not in plain.headers
+        assert plain.cache_control.max_age == 365 * 24 * 3600 and not plain.cache_control.no_cache
     again = client.get(urls[0], headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304
 

@@ -87,3 +87,30 @@ def test_a_signed_in_shopper_gets_the_token_in_the_page(client, session):
     session.commit()
     login(client, shopper)
     assert _token_in(client.get("/").get_data(as_text=True)) != ""
+
+
+def test_a_share_link_starts_the_session_so_its_page_carries_the_token(client, session):
+    from app.distribution import services as dist
+
+    product = factories.ProductFactory()
+    sharer = factories.UserFactory()
+    session.flush()
+    code = dist.make_distributor(session, sharer, source="merchant").code
+    session.commit()
+    response = client.get(f"/p/{product.id}?ref={code}")
+    assert any(cookie.startswith("fenxiao_session=") for cookie in _cookies(response))
+    assert _token_in(response.get_data(as_text=True)) != ""
+
+
+def test_only_the_add_to_cart_form_is_sent_back_once(client, session):
+    """Other forms always printed their token; one arriving without it is the usual error."""
+    refused = client.post(
+        "/login",
+        data={"mobile": "13700000000", "password": "x"},
+        headers={"Referer": "http://localhost/login"},
+    )
+    assert refused.status_code == 400
+    htmx = client.post(
+        "/cart/add", data={"sku_id": "1"}, headers={"Referer": "http://localhost/p/1", "HX-Request": "true"}
+    )
+    assert htmx.status_code == 400  # shop.js fetched a token before any htmx post: this one is forged

@@ -5,8 +5,9 @@ from enum import StrEnum
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import String
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.db_types import IdPrimaryKey, UTCDateTime

@@ -40,7 +40,7 @@ from app.marketing.forms import ProductMarketingForm
 from app.media import ImageError, save_image
 from app.numbers import parse_whole_number
 from app.settings.services import get_shop_settings
-from app.webutil import page_arg, toast
+from app.webutil import page_arg, referrer_path, toast
 
 
 class AdminProductForm(ProductForm):
@@ -150,7 +150,7 @@ def _row(product: Product, *, edit_stock: bool = False, stock_errors: dict | Non
 def _row_answer(product: Product, message: str, refused: bool = False, **row) -> Response:
     """After a change to one product in the list: its row afresh with a toast, or without htmx the page
     before with a flash."""
-    page_url = request.referrer or url_for("admin.products")
+    page_url = referrer_path(url_for("admin.products"))
     return action_answer(message, refused, page_url, lambda: _row(product, **row))
 
 

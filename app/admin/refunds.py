@@ -23,7 +23,7 @@ from app.orders.forms import (
 from app.orders.models import Order, Refund, RefundLine
 from app.payments import services as payments
 from app.payments.models import Payment
-from app.webutil import page_arg, toast
+from app.webutil import page_arg, referrer_path, toast
 
 # ---------------------------------------------------------------- refunds
 
@@ -63,7 +63,7 @@ def _refund_result(refund: Refund, message: str, failed: dict | None = None) -> 
         failed_refund = (refund_id, failed) if failed is not None else None
         return order_result(number, message, failed_refund=failed_refund)
     flash(message, level)
-    return redirect(request.referrer or url_for("admin.orders_detail", number=number))
+    return redirect(referrer_path(url_for("admin.orders_detail", number=number)))
 
 
 # The buttons on a refund; a refused form shows again as the refund's forms[name].

@@ -6,8 +6,9 @@ proves one equals the sum of the other."""
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.types import JSON, BigInteger, String
 
 from app.db_types import IdPrimaryKey, UTCDateTime
 from app.extensions import db

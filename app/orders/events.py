@@ -68,8 +68,9 @@ def change_status(
     note: str = "",
     **values,
 ) -> bool:
-    """transition() the order and, when this call moved it, record `action` from the status it was in."""
-    before = order.status
+    """transition() the order and, when this call moved it, record `action` from the status it was in (the
+    one allowed, when there is one: the UPDATE guarantees it, whatever the loaded object says)."""
+    before = allowed[0] if len(allowed) == 1 else order.status
     if not transition(session, order, allowed, to_status, **values):
         return False
     record_event(

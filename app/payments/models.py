@@ -4,8 +4,9 @@ tokens."""
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
+from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
+from sqlalchemy.types import JSON, BigInteger, String, Text
 
 from app.db_types import IdPrimaryKey, UTCDateTime
 from app.extensions import db

@@ -2,8 +2,8 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import BigInteger, String, Text
 
 from app.db_types import IdPrimaryKey, UTCDateTime
 from app.extensions import db

@@ -52,7 +52,8 @@
     var verb = String(event.detail.verb || "get").toLowerCase();
     if (event.defaultPrevented || verb === "get" || pageToken()) return;
     event.preventDefault();
-    ensureToken().then(function () { event.detail.issueRequest(true); }, networkError);
+    // false: htmx asks again (now with the token) and still shows any hx-confirm question.
+    ensureToken().then(function () { event.detail.issueRequest(false); }, networkError);
   });
   document.addEventListener("submit", function (event) {
     var form = event.target;

@@ -183,5 +183,13 @@ def reject_withdrawal(session: Session, withdrawal: Withdrawal, *, actor: User, 
     reason = " ".join((reason or "").split())
     if not reason:
         raise LedgerError(_l("Please give the distributor a reason."), "reason")
-    decided = {"decided_at": utcnow(), "decided_by_id": actor.id}
-    _act(session, withdrawal, "reject", actor=actor, note=reason, reject_reason=reason[:200], **decided)
+    _act(
+        session,
+        withdrawal,
+        "reject",
+        actor=actor,
+        note=reason,
+        reject_reason=reason[:200],
+        decided_at=utcnow(),
+        decided_by_id=actor.id,
+    )
