@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from app import lazy_csrf, request_input, static_files
+from app import lazy_csrf, page_cache, request_input, static_files
 from app.config import load_config
 from app.db_types import MAX_ID
 from app.extensions import babel, csrf, db, htmx, limiter, login_manager, select_locale
@@ -101,6 +101,7 @@ def register_extensions(app: Flask) -> None:
     static_files.init_app(app)
     lazy_csrf.init_app(app)
     wechat_hooks.init_app(app)
+    page_cache.init_app(app)  # last: the other before_request hooks run first
 
     db.init_app(app)
     _tune_sqlite(app)
@@ -114,9 +115,10 @@ def register_extensions(app: Flask) -> None:
 
 
 def _init_migrations(app: Flask) -> None:
-    """Flask-Migrate (and Alembic under it, about 11 MB per process) for `flask db`, the tests and
-    development. A production web worker never migrates, so it does not load them."""
-    if app.config["FENXIAO_ENV"] == "production" and click.get_current_context(silent=True) is None:
+    """Flask-Migrate (and Alembic under it, about 11 MB per process) for `flask db`, the tests, the
+    benchmarks and development. A production web worker never migrates, so it does not load them."""
+    serving = app.config["FENXIAO_ENV"] == "production" and not app.config.get("TESTING")
+    if serving and click.get_current_context(silent=True) is None:
         return
     from flask_migrate import Migrate
 

@@ -38,6 +38,7 @@ from app.orders.models import (  # noqa: F401
     Refund,
     RefundLine,
 )
+from app.page_cache import PageGeneration  # noqa: F401
 from app.payments.models import ApiToken, Payment, PaymentSettings  # noqa: F401
 from app.ratelimit import RateLimitCounter  # noqa: F401
 from app.settings.models import ShopSettings  # noqa: F401

@@ -27,6 +27,7 @@ LAYERS = {
         "ratelimit",
         "static_files",
         "lazy_csrf",
+        "page_cache",
     },  # fmt: skip
     1: {"accounts", "catalog", "settings"},
     2: {"orders"},

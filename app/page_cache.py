@@ -1,0 +1,208 @@
+"""Whole pages for visitors without a session, kept in each worker's memory.
+
+The pages a shared link opens are the same for every first-time visitor (app/lazy_csrf.py): no cookie, no
+token, no name, no cart. A worker keeps the bytes of such a page and serves them again while nothing they
+show has changed:
+- every commit that wrote to a table those pages read (the catalogue, the shop settings, a promotion) raises
+  one counter in the database, in the same transaction — whichever worker or host made it — and a cached
+  page is served only while the counter is the one it was made under (one small read per request);
+- a page also expires PAGE_CACHE_SECONDS after it was made (10 by default), which bounds how far a
+  countdown drifts and when a promotion that starts or ends on its own shows.
+A request with a session cookie, from htmx, with ?ref= (a share visit is recorded) or ?lang=, and an
+answer that sets a cookie or is not a 200 page, are never cached. PAGE_CACHE_ENTRIES (300) bounds the
+memory per worker."""
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from flask import Flask, Response, current_app, g, request, request_finished, session
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import BigInteger
+
+from app.extensions import db
+from app.webutil import in_wechat
+
+GENERATION_ID = 1
+# The pages served from here, and the tables whose writes change what they show.
+ENDPOINTS = {"shop.index", "shop.categories", "shop.category", "shop.search", "shop.product"}
+WATCHED_TABLES = {
+    "products",
+    "skus",
+    "product_images",
+    "categories",
+    "shop_settings",
+    "marketing_settings",
+    "member_levels",
+    "timed_discounts",
+    "timed_discount_items",
+    "full_reduction_campaigns",
+    "coupon_templates",
+    "distribution_settings",
+}
+_DIRTY = "page_cache_dirty"
+_UNCACHED_HEADERS = {"set-cookie", "date", "content-length"}
+
+
+class PageGeneration(db.Model):
+    """One row: raised by every commit that changes what a cached page shows."""
+
+    __tablename__ = "page_generation"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+@dataclass(frozen=True)
+class Entry:
+    generation: int
+    expires: float
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class _Pages:
+    def __init__(self, size: int):
+        self.size = size
+        self.entries: OrderedDict[tuple, Entry] = OrderedDict()
+
+    def get(self, key: tuple) -> Entry | None:
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.entries.move_to_end(key)
+        return entry
+
+    def put(self, key: tuple, entry: Entry) -> None:
+        self.entries[key] = entry
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+def init_app(app: Flask) -> None:
+    """Call after every other before_request hook is registered: those (WeChat's silent login, share-link
+    tracking) run first."""
+    app.config.setdefault("PAGE_CACHE_SECONDS", 10)
+    app.config.setdefault("PAGE_CACHE_ENTRIES", 300)
+    app.extensions["page_cache"] = _Pages(app.config["PAGE_CACHE_ENTRIES"])
+    app.before_request(_serve)
+    request_finished.connect(_keep, app)
+
+
+# --- what raises the counter --------------------------------------------------------------------------
+
+
+def _watched(objects) -> bool:
+    return any(getattr(obj, "__tablename__", None) in WATCHED_TABLES for obj in objects)
+
+
+@event.listens_for(FlaskSession, "do_orm_execute")
+def _note_statement(state) -> None:
+    """A statement run through the session (conditional stock updates, bulk inserts)."""
+    if (
+        state.is_insert or state.is_update or state.is_delete
+    ) and state.statement.table.name in WATCHED_TABLES:
+        state.session.info[_DIRTY] = True
+
+
+@event.listens_for(FlaskSession, "after_flush")
+def _note_flush(session, _flush_context) -> None:
+    if _watched(session.new) or _watched(session.dirty) or _watched(session.deleted):
+        session.info[_DIRTY] = True
+
+
+@event.listens_for(FlaskSession, "before_commit")
+def _raise_generation(session) -> None:
+    # Before the commit's own flush: what is still pending counts too.
+    pending = _watched(session.new) or _watched(session.dirty) or _watched(session.deleted)
+    if session.info.pop(_DIRTY, False) or pending:
+        bump(session)
+
+
+@event.listens_for(FlaskSession, "after_rollback")
+def _forget(session) -> None:
+    session.info.pop(_DIRTY, None)
+
+
+def bump(session) -> None:
+    """Raise the counter inside the caller's transaction. The row comes with the migration; should it be
+    gone (a test emptied the tables), the first bump makes it, and of two at once the second raises it."""
+    if _raise(session) == 0:
+        try:
+            with session.begin_nested():
+                session.add(PageGeneration(id=GENERATION_ID, value=1))
+        except IntegrityError:
+            _raise(session)
+
+
+def _raise(session) -> int:
+    statement = (
+        update(PageGeneration)
+        .where(PageGeneration.id == GENERATION_ID)
+        .values(value=PageGeneration.value + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).rowcount
+
+
+def generation() -> int:
+    value = db.session.scalar(select(PageGeneration.value).where(PageGeneration.id == GENERATION_ID))
+    return value or 0
+
+
+# --- serving ------------------------------------------------------------------------------------------
+
+
+def _key() -> tuple | None:
+    if (
+        request.method != "GET"
+        or request.endpoint not in ENDPOINTS
+        or request.cookies.get(current_app.config["SESSION_COOKIE_NAME"])
+        or request.headers.get("HX-Request")
+        or "ref" in request.args
+        or "lang" in request.args
+        or current_app.config["PAGE_CACHE_SECONDS"] <= 0
+    ):
+        return None
+    return (request.host, request.full_path, in_wechat())
+
+
+def _serve():
+    key = _key()
+    if key is None:
+        return None
+    g.page_cache_key = key
+    g.page_generation = generation()
+    entry = current_app.extensions["page_cache"].get(key)
+    if entry is None or entry.generation != g.page_generation or entry.expires < time.monotonic():
+        return None
+    g.page_cache_hit = True
+    return Response(entry.body, status=entry.status, headers=entry.headers)
+
+
+def _keep(sender: Flask, response: Response, **_extra) -> None:
+    """Once the answer is final (after every after_request hook and the session's cookie): keep it."""
+    key = g.get("page_cache_key")
+    if (
+        key is None
+        or g.get("page_cache_hit")
+        or response.status_code != 200
+        or response.mimetype != "text/html"
+        or response.is_streamed
+        or "Set-Cookie" in response.headers
+        or session.modified
+    ):
+        return
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _UNCACHED_HEADERS]
+    entry = Entry(
+        generation=g.page_generation,
+        expires=time.monotonic() + sender.config["PAGE_CACHE_SECONDS"],
+        status=response.status_code,
+        headers=headers,
+        body=response.get_data(),
+    )
+    sender.extensions["page_cache"].put(key, entry)

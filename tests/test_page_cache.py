@@ -1,0 +1,153 @@
+"""Whole pages for first-time visitors, kept in memory (app/page_cache.py): served again while nothing they
+show has changed, and never stale after a change — a price, a stock, a promotion, a shop setting — made by
+this worker or by any other instance on the same database."""
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import func, select, update
+
+from app import create_app
+from app.catalog.models import Sku
+from app.distribution import services as dist
+from app.distribution.models import Visit
+from app.extensions import db
+from app.marketing import campaigns
+from app.settings.services import update_shop_settings
+from app.timeutil import utcnow
+from tests import factories
+from tests.conftest import IsolatedClient, base_config
+
+
+def visit(app, path: str, cookie_client=None) -> tuple[str, int]:
+    """(page, SQL statements it took) for a first-time visitor (a new browser), or for `cookie_client`."""
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = (cookie_client or app.test_client()).get(path)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 200, path
+    return response.get_data(as_text=True), len(statements)
+
+
+def test_a_first_time_visitor_gets_the_page_kept_from_the_visitor_before(app, session):
+    product = factories.ProductFactory(title="手冲咖啡壶")
+    session.commit()
+    for path in ("/", f"/p/{product.id}", "/search?q=%E5%92%96%E5%95%A1", "/categories"):
+        first, made = visit(app, path)
+        again, served = visit(app, path)
+        assert again == first
+        assert served == 1 < made  # only the read of the generation counter
+
+
+def test_a_price_a_stock_and_a_setting_show_on_the_next_request(app, session):
+    product = factories.ProductFactory(skus=[{"price_fen": 99_00, "stock": 7}])
+    session.commit()
+    path = f"/p/{product.id}"
+    page, _ = visit(app, path)
+    assert "¥99.00" in page and "7" in page
+
+    product.skus[0].price_fen = 88_00  # through the ORM
+    session.commit()
+    assert "¥88.00" in visit(app, path)[0]
+
+    sku_id = product.skus[0].id
+    session.expunge_all()  # as checkout does: a conditional UPDATE, no object loaded
+    session.execute(update(Sku).where(Sku.id == sku_id, Sku.stock >= 4).values(stock=Sku.stock - 4))
+    session.commit()
+    assert "库存 3 件" in visit(app, path)[0]
+
+    update_shop_settings(session, name="新名字小店")
+    session.commit()
+    assert "新名字小店" in visit(app, path)[0]
+
+
+def test_a_promotion_shows_on_the_next_request(app, session):
+    product = factories.ProductFactory(skus=[{"price_fen": 50_00}])
+    session.commit()
+    path = f"/p/{product.id}"
+    assert "¥40.00" not in visit(app, path)[0]
+    now = utcnow()
+    campaigns.save_timed_discount(
+        session,
+        None,
+        {
+            "name": "周末特价",
+            "starts_at": now - timedelta(hours=1),
+            "ends_at": now + timedelta(hours=5),
+            "items": [campaigns.ItemDraft(product.skus[0].id, price_fen=40_00)],
+        },
+    )
+    session.commit()
+    assert "¥40.00" in visit(app, path)[0]
+
+
+def test_a_rolled_back_change_keeps_the_page(app, session):
+    product = factories.ProductFactory()
+    session.commit()
+    path = f"/p/{product.id}"
+    visit(app, path)
+    product.title = "没有保存的名字"
+    session.flush()
+    session.rollback()
+    session.add(factories.UserFactory.build())  # a commit that touches nothing a page shows
+    session.commit()
+    assert visit(app, path)[1] == 1
+
+
+def test_another_instance_on_the_same_database_sees_the_change_at_once(app, session, db_url, tmp_path):
+    product = factories.ProductFactory(skus=[{"price_fen": 12_00}])
+    session.commit()
+    other = create_app(base_config(db_url, tmp_path / "other"))
+    other.test_client_class = IsolatedClient
+    path = f"/p/{product.id}"
+    assert "¥12.00" in visit(other, path)[0]
+    assert visit(other, path)[1] == 1  # kept there
+    product.skus[0].price_fen = 13_00  # this instance changes it
+    session.commit()
+    assert "¥13.00" in visit(other, path)[0]
+    with other.app_context():
+        db.engine.dispose()
+
+
+def test_a_visitor_with_a_session_gets_a_page_of_their_own_and_it_is_not_kept(app, session):
+    product = factories.ProductFactory()
+    session.commit()
+    path = f"/p/{product.id}"
+    mine = app.test_client()
+    token = mine.get("/csrf-token").get_json()["token"]
+    mine.post(
+        "/cart/add",
+        data={"sku_id": product.skus[0].id, "qty": 1},
+        headers={"X-CSRFToken": token, "HX-Request": "1"},
+    )
+    page, made = visit(app, path, mine)
+    assert token in page and made > 1
+    assert visit(app, path, mine)[1] > 1
+    anonymous, _ = visit(app, path)
+    assert token not in anonymous and '"X-CSRFToken": ""' in anonymous
+
+
+def test_every_share_visit_is_recorded(app, session):
+    product = factories.ProductFactory()
+    sharer = factories.UserFactory()
+    session.flush()
+    code = dist.make_distributor(session, sharer, source="merchant").code
+    session.commit()
+    for _ in range(3):
+        visit(app, f"/p/{product.id}?ref={code}")
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Visit)) == 3
+
+
+def test_the_cache_can_be_turned_off(app, session):
+    app.config["PAGE_CACHE_SECONDS"] = 0
+    visit(app, "/")
+    assert visit(app, "/")[1] > 1
