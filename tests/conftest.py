@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,20 @@ def run_together(app, count: int, work):
     for thread in threads:
         thread.join(120)
     return results
+
+
+@contextmanager
+def counting_statements(engine=None):
+    """Every statement sent to the database (an executemany counts once: it is one round of work), on
+    `engine` or the current app's."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = engine or db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)

@@ -1,6 +1,7 @@
 """factory-boy factories for test data, bound to the test's session by conftest."""
 
 import itertools
+from datetime import timedelta
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
@@ -8,7 +9,9 @@ from factory.alchemy import SQLAlchemyModelFactory
 from app.accounts.models import User
 from app.catalog.models import Category, Product, ProductImage, Sku
 from app.catalog.services import spec_key
+from app.marketing import campaigns
 from app.orders.models import Address
+from app.timeutil import utcnow
 
 DEFAULT_PASSWORD = "secret123"
 _mobiles = itertools.count(13900000000)
@@ -112,3 +115,20 @@ FACTORIES = [UserFactory, CategoryFactory, ProductFactory, ProductImageFactory, 
 def bind(session) -> None:
     for factory_class in FACTORIES:
         factory_class._meta.sqlalchemy_session = session
+
+
+def running_discount(session, *items, name="限时", ends_in=timedelta(hours=1), **fields):
+    """A 限时折扣 on `items` (campaigns.ItemDraft) that began an hour ago and ends `ends_in` from now."""
+    return campaigns.save_timed_discount(session, None, _running(name, ends_in, items=list(items), **fields))
+
+
+def running_reduction(session, *tiers, name="满减", ends_in=timedelta(hours=1), **fields):
+    """A 满减 on the whole shop with `tiers` (campaigns.TierDraft), begun an hour ago, ending `ends_in` from
+    now."""
+    fields = {"scope_kind": "all", **fields}
+    return campaigns.save_full_reduction(session, None, _running(name, ends_in, tiers=list(tiers), **fields))
+
+
+def _running(name: str, ends_in: timedelta, **fields) -> dict:
+    now = utcnow()
+    return {"name": name, "starts_at": now - timedelta(hours=1), "ends_at": now + ends_in, **fields}

@@ -1,31 +1,12 @@
 """Placing an order costs the same number of SQL statements whatever the number of cart lines (issue 3:
 the query count of checkout must not grow with the cart)."""
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from app import orders
 from app.catalog.models import Sku
-from app.extensions import db
 from tests import factories
-
-
-@contextmanager
-def counting_statements():
-    """Every statement sent to the database (an executemany counts once: it is one round of work)."""
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+from tests.conftest import counting_statements
 
 
 def products_in_cart(session, shopper, count: int) -> dict[int, int]:

@@ -92,13 +92,10 @@ def test_a_signed_in_shopper_gets_the_token_in_the_page(client, session):
 
 
 def test_a_share_link_starts_the_session_so_its_page_carries_the_token(client, session):
-    from app.distribution import services as dist
+    from tests.test_distribution import distributor
 
     product = factories.ProductFactory()
-    sharer = factories.UserFactory()
-    session.flush()
-    code = dist.make_distributor(session, sharer, source="merchant").code
-    session.commit()
+    code = distributor(session).code
     response = client.get(f"/p/{product.id}?ref={code}")
     assert any(cookie.startswith("fenxiao_session=") for cookie in _cookies(response))
     assert _token_in(response.get_data(as_text=True)) != ""

@@ -99,30 +99,18 @@ def balance(session, user) -> int:
 
 
 def test_an_order_with_every_offer_keeps_what_price_basket_said(session, shop, shopper, address, tee, mug):
-    now = utcnow()
-    campaigns.save_full_reduction(
+    factories.running_reduction(
         session,
-        None,
-        {
-            "name": "满200减30",
-            "starts_at": now - timedelta(hours=1),
-            "ends_at": now + timedelta(days=1),
-            "tiers": [
-                campaigns.TierDraft(100_00, reduce_fen=10_00),
-                campaigns.TierDraft(200_00, reduce_fen=30_00),
-            ],
-            "scope_kind": "all",
-        },
+        campaigns.TierDraft(100_00, reduce_fen=10_00),
+        campaigns.TierDraft(200_00, reduce_fen=30_00),
+        name="满200减30",
+        ends_in=timedelta(days=1),
     )
-    campaigns.save_timed_discount(
+    factories.running_discount(
         session,
-        None,
-        {
-            "name": "杯子限时",
-            "starts_at": now - timedelta(hours=1),
-            "ends_at": now + timedelta(hours=5),
-            "items": [campaigns.ItemDraft(mug.skus[0].id, price_fen=40_00)],
-        },
+        campaigns.ItemDraft(mug.skus[0].id, price_fen=40_00),
+        name="杯子限时",
+        ends_in=timedelta(hours=5),
     )
     session.add(MemberLevel(name="银卡", growth_threshold=0, discount_bp=9000, points_multiplier_bp=10000))
     session.commit()
@@ -325,17 +313,8 @@ def test_the_audit_finds_a_balance_that_does_not_match_its_ledger(session, shopp
 
 
 def test_a_timed_discount_limit_per_customer_refuses_more(session, shop, shopper, address, tee):
-    now = utcnow()
-    campaigns.save_timed_discount(
-        session,
-        None,
-        {
-            "name": "T恤限时",
-            "starts_at": now - timedelta(hours=1),
-            "ends_at": now + timedelta(hours=1),
-            "per_user_limit": 2,
-            "items": [campaigns.ItemDraft(tee.skus[0].id, discount_bp=8000)],
-        },
+    factories.running_discount(
+        session, campaigns.ItemDraft(tee.skus[0].id, discount_bp=8000), name="T恤限时", per_user_limit=2
     )
     session.commit()
     order = place(session, shopper, address, {tee.skus[0].id: 2})
@@ -604,17 +583,8 @@ def test_an_activity_line_pays_commission_only_when_its_activity_says_so(session
     settings(session)
     bind(session, shopper, distributor(session))
     product = factories.ProductFactory(skus=[{"price_fen": 100_00, "stock": 10}])
-    now = utcnow()
-    campaigns.save_timed_discount(
-        session,
-        None,
-        {
-            "name": "限时",
-            "starts_at": now - timedelta(hours=1),
-            "ends_at": now + timedelta(hours=1),
-            "pays_commission": pays,
-            "items": [campaigns.ItemDraft(product.skus[0].id, price_fen=80_00)],
-        },
+    factories.running_discount(
+        session, campaigns.ItemDraft(product.skus[0].id, price_fen=80_00), pays_commission=pays
     )
     session.commit()
     order = place(session, shopper, address, {product.skus[0].id: 1})

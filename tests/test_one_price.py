@@ -75,12 +75,10 @@ def test_with_every_offer_cart_checkout_quote_and_order_agree(client, session):
     """The same walk with a member level, a 限时折扣, a 满减 campaign, a coupon and points: the cart (its
     goods after offers), the checkout page, the quote the API will serve (orders.checkout.quote with
     marketing's offers) and the placed order all say what price_basket says."""
-    from datetime import timedelta
 
     from app import orders
     from app.marketing import campaigns, coupons, members, offers, points
     from app.marketing.models import MemberLevel
-    from app.timeutil import utcnow
 
     session.add(ShopSettings(id=1, name="店", shipping_flat_fen=800, free_shipping_over_fen=300_00))
     session.add(MemberLevel(name="银卡", growth_threshold=0, discount_bp=9500))
@@ -89,28 +87,9 @@ def test_with_every_offer_cart_checkout_quote_and_order_agree(client, session):
     factories.AddressFactory(user=shopper)
     tee = factories.ProductFactory(skus=[{"price_fen": 3333, "stock": 10}])
     mug = factories.ProductFactory(skus=[{"price_fen": 1999, "stock": 10}])
-    now = utcnow()
-    campaigns.save_timed_discount(
-        session,
-        None,
-        {
-            "name": "限时",
-            "starts_at": now - timedelta(hours=1),
-            "ends_at": now + timedelta(hours=1),
-            "items": [campaigns.ItemDraft(mug.skus[0].id, discount_bp=8000)],
-        },
-    )
-    campaigns.save_full_reduction(
-        session,
-        None,
-        {
-            "name": "满60减7",
-            "starts_at": now - timedelta(hours=1),
-            "ends_at": now + timedelta(hours=1),
-            "tiers": [campaigns.TierDraft(60_00, reduce_fen=7_00)],
-            "scope_kind": "all",
-            "include_activity": True,
-        },
+    factories.running_discount(session, campaigns.ItemDraft(mug.skus[0].id, discount_bp=8000))
+    factories.running_reduction(
+        session, campaigns.TierDraft(60_00, reduce_fen=7_00), name="满60减7", include_activity=True
     )
     template = coupons.save_template(
         session, None,

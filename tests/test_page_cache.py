@@ -2,37 +2,25 @@
 show has changed, and never stale after a change — a price, a stock, a promotion, a shop setting — made by
 this worker or by any other instance on the same database."""
 
-from datetime import timedelta
-
-import sqlalchemy as sa
 from sqlalchemy import func, select, update
 
 from app import create_app
 from app.catalog.models import Sku
-from app.distribution import services as dist
 from app.distribution.models import Visit
 from app.extensions import db
 from app.marketing import campaigns
 from app.settings.services import update_shop_settings
-from app.timeutil import utcnow
 from tests import factories
-from tests.conftest import IsolatedClient, base_config
+from tests.conftest import IsolatedClient, base_config, counting_statements
+from tests.test_distribution import distributor
 
 
 def visit(app, path: str, cookie_client=None) -> tuple[str, int]:
     """(page, SQL statements it took) for a first-time visitor (a new browser), or for `cookie_client`."""
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
     with app.app_context():
         engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with counting_statements(engine) as statements:
         response = (cookie_client or app.test_client()).get(path)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     assert response.status_code == 200, path
     return response.get_data(as_text=True), len(statements)
 
@@ -74,17 +62,7 @@ def test_a_promotion_shows_on_the_next_request(app, session):
     session.commit()
     path = f"/p/{product.id}"
     assert "¥40.00" not in visit(app, path)[0]
-    now = utcnow()
-    campaigns.save_timed_discount(
-        session,
-        None,
-        {
-            "name": "周末特价",
-            "starts_at": now - timedelta(hours=1),
-            "ends_at": now + timedelta(hours=5),
-            "items": [campaigns.ItemDraft(product.skus[0].id, price_fen=40_00)],
-        },
-    )
+    factories.running_discount(session, campaigns.ItemDraft(product.skus[0].id, price_fen=40_00))
     session.commit()
     assert "¥40.00" in visit(app, path)[0]
 
@@ -138,10 +116,7 @@ def test_a_visitor_with_a_session_gets_a_page_of_their_own_and_it_is_not_kept(ap
 
 def test_every_share_visit_is_recorded(app, session):
     product = factories.ProductFactory()
-    sharer = factories.UserFactory()
-    session.flush()
-    code = dist.make_distributor(session, sharer, source="merchant").code
-    session.commit()
+    code = distributor(session).code
     for _ in range(3):
         visit(app, f"/p/{product.id}?ref={code}")
     session.expire_all()

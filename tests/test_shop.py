@@ -5,13 +5,12 @@ import json
 import re
 
 import pytest
-import sqlalchemy as sa
 from PIL import Image
 
 from app.accounts.models import User
 from app.extensions import db
 from tests import factories
-from tests.conftest import csrf_token, login
+from tests.conftest import counting_statements, csrf_token, login
 
 SKU_JSON_RE = re.compile(r'<script type="application/json" data-sku-json>(.*?)</script>', re.S)
 
@@ -434,18 +433,10 @@ def test_english_on_request(client):
 
 
 def count_queries(app, client, path: str) -> int:
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
     with app.app_context():
         engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with counting_statements(engine) as statements:
         assert client.get(path).status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     return len(statements)
 
 

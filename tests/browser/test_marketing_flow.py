@@ -14,7 +14,6 @@ from app.marketing import campaigns, coupons, points
 from app.marketing.models import Coupon, CouponStatus, MarketingSettings
 from app.orders.models import Order
 from app.settings.models import ShopSettings
-from app.timeutil import utcnow
 from tests import factories
 from tests.browser.helpers import SHOPPER_MOBILE, SHOPPER_PASSWORD, layout_problems, log_in, product
 
@@ -30,29 +29,19 @@ def promotions(live_server):
     factories.AddressFactory(user=shopper)
     mug = product("北欧简约陶瓷马克杯", skus=[([], 100_00, 20)], images=1, colour=2)
     tea = product("明前龙井 100g", skus=[([], 80_00, 20)], images=1, colour=4)
-    now = utcnow()
-    campaigns.save_timed_discount(
+    factories.running_discount(
         db.session,
-        None,
-        {
-            "name": "周末限时",
-            "starts_at": now - timedelta(hours=1),
-            "ends_at": now + timedelta(days=1, hours=3),
-            "allow_points": True,
-            "items": [campaigns.ItemDraft(mug.skus[0].id, discount_bp=9000)],
-        },
+        campaigns.ItemDraft(mug.skus[0].id, discount_bp=9000),
+        name="周末限时",
+        ends_in=timedelta(days=1, hours=3),
+        allow_points=True,
     )
-    campaigns.save_full_reduction(
+    factories.running_reduction(
         db.session,
-        None,
-        {
-            "name": "满150减15",
-            "starts_at": now - timedelta(hours=1),
-            "ends_at": now + timedelta(days=5),
-            "tiers": [campaigns.TierDraft(150_00, reduce_fen=15_00)],
-            "scope_kind": "all",
-            "include_activity": True,
-        },
+        campaigns.TierDraft(150_00, reduce_fen=15_00),
+        name="满150减15",
+        ends_in=timedelta(days=5),
+        include_activity=True,
     )
     coupons.save_template(
         db.session,
