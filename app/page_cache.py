@@ -6,24 +6,31 @@ show has changed:
 - every commit that wrote to a table those pages read (the catalogue, the shop settings, a promotion) raises
   one counter in the database, in the same transaction — whichever worker or host made it — and a cached
   page is served only while the counter is the one it was made under (one small read per request);
-- a page also expires PAGE_CACHE_SECONDS after it was made (10 by default), which bounds how far a
-  countdown drifts and when a promotion that starts or ends on its own shows.
+- a promotion that starts or ends on its own changes pages without a write: a page is kept no later than
+  the next moment a promotion or coupon window opens or closes (one query when the counter moves);
+- a page also expires PAGE_CACHE_SECONDS after it was made (10 by default), a bound for anything else
+  that changes with time alone;
+- a countdown stays exact: the page says the server's time in `data-server-now`, written afresh each time a
+  kept page is served, and the phone counts from the end time against it (static/js/orders.js).
 A request with a session cookie, from htmx, with ?ref= (a share visit is recorded) or ?lang=, and an
 answer that sets a cookie or is not a 200 page, are never cached. PAGE_CACHE_ENTRIES (300) bounds the
 memory per worker."""
 
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, request, request_finished, session
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import event, update
+from sqlalchemy import bindparam, column, event, func, select, table, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import BigInteger
 
+from app.db_types import UTCDateTime
 from app.extensions import db
+from app.timeutil import utcnow
 from app.webutil import in_wechat
 
 GENERATION_ID = 1
@@ -43,6 +50,13 @@ WATCHED_TABLES = {
     "coupon_templates",
     "distribution_settings",
 }
+# The moments at which what those pages show changes by itself (a promotion starts or ends).
+SCHEDULES = {
+    "timed_discounts": ("starts_at", "ends_at"),
+    "full_reduction_campaigns": ("starts_at", "ends_at"),
+    "coupon_templates": ("claim_starts_at", "claim_ends_at"),
+}
+_SERVER_NOW = re.compile(rb'data-server-now="\d+"')
 _DIRTY = "page_cache_dirty"
 _READ_GENERATION = f"SELECT value FROM page_generation WHERE id = {GENERATION_ID}"
 _UNCACHED_HEADERS = {"set-cookie", "date", "content-length"}
@@ -63,13 +77,18 @@ class Entry:
     expires: float
     status: int
     headers: list[tuple[str, str]]
-    body: bytes
+    body: list[bytes]  # split where the server's time goes
+
+    def render(self) -> bytes:
+        return f'data-server-now="{int(time.time())}"'.encode().join(self.body)
 
 
 class _Pages:
     def __init__(self, size: int):
         self.size = size
         self.entries: OrderedDict[tuple, Entry] = OrderedDict()
+        # (generation, monotonic time of the next scheduled change) — read again when the counter moves
+        self.schedule: tuple[int, float] | None = None
 
     def get(self, key: tuple) -> Entry | None:
         entry = self.entries.get(key)
@@ -183,7 +202,7 @@ def _serve():
     if entry is None or entry.generation != g.page_generation or entry.expires < time.monotonic():
         return None
     g.page_cache_hit = True
-    return Response(entry.body, status=entry.status, headers=entry.headers)
+    return Response(entry.render(), status=entry.status, headers=entry.headers)
 
 
 def _keep(sender: Flask, response: Response, **_extra) -> None:
@@ -199,12 +218,40 @@ def _keep(sender: Flask, response: Response, **_extra) -> None:
         or session.modified
     ):
         return
+    pages = sender.extensions["page_cache"]
     headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _UNCACHED_HEADERS]
     entry = Entry(
         generation=g.page_generation,
-        expires=time.monotonic() + sender.config["PAGE_CACHE_SECONDS"],
+        expires=min(time.monotonic() + sender.config["PAGE_CACHE_SECONDS"], _next_change(pages)),
         status=response.status_code,
         headers=headers,
-        body=response.get_data(),
+        body=_SERVER_NOW.split(response.get_data()),
     )
-    sender.extensions["page_cache"].put(key, entry)
+    pages.put(key, entry)
+
+
+def _next_change(pages: _Pages) -> float:
+    """When (on the monotonic clock) the next promotion or coupon window opens or closes; infinity when
+    none is ahead. Asked of the database again only when the counter has moved or that moment has come."""
+    now = time.monotonic()
+    if pages.schedule is None or pages.schedule[0] != g.page_generation or pages.schedule[1] <= now:
+        wall = utcnow()
+        moments = [m for m in db.session.execute(_NEXT_CHANGE, {"now": wall}).one() if m is not None]
+        pages.schedule = (
+            g.page_generation,
+            now + (min(moments) - wall).total_seconds() if moments else float("inf"),
+        )
+    return pages.schedule[1]
+
+
+def _soonest(table_name: str, name: str):
+    moment = column(name, UTCDateTime)
+    return (
+        select(func.min(moment))
+        .select_from(table(table_name, moment))
+        .where(moment > bindparam("now", type_=UTCDateTime))
+        .scalar_subquery()
+    )
+
+
+_NEXT_CHANGE = select(*(_soonest(name, moment) for name, moments in SCHEDULES.items() for moment in moments))

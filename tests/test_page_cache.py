@@ -2,6 +2,10 @@
 show has changed, and never stale after a change — a price, a stock, a promotion, a shop setting — made by
 this worker or by any other instance on the same database."""
 
+import re
+import time
+from datetime import timedelta
+
 from sqlalchemy import func, select, update
 
 from app import create_app
@@ -10,6 +14,7 @@ from app.distribution.models import Visit
 from app.extensions import db
 from app.marketing import campaigns
 from app.settings.services import update_shop_settings
+from app.timeutil import utcnow
 from tests import factories
 from tests.conftest import IsolatedClient, base_config, counting_statements
 from tests.test_distribution import distributor
@@ -127,3 +132,47 @@ def test_the_cache_can_be_turned_off(app, session):
     app.config["PAGE_CACHE_SECONDS"] = 0
     visit(app, "/")
     assert visit(app, "/")[1] > 1
+
+
+def test_a_promotion_that_starts_or_ends_on_its_own_shows_at_that_moment(app, session):
+    app.config["PAGE_CACHE_SECONDS"] = 3600  # so only the promotion's own moments can end a kept page
+    product = factories.ProductFactory(skus=[{"price_fen": 50_00}])
+    session.commit()
+    path = f"/p/{product.id}"
+    start = utcnow() + timedelta(seconds=1.5)
+    campaigns.save_timed_discount(
+        session,
+        None,
+        {
+            "name": "整点",
+            "starts_at": start,
+            "ends_at": start + timedelta(seconds=1.5),
+            "items": [campaigns.ItemDraft(product.skus[0].id, price_fen=40_00)],
+        },
+    )
+    session.commit()
+    assert "¥40.00" not in visit(app, path)[0]
+    assert visit(app, path)[1] == 1  # kept until the start
+    time.sleep(max(0.0, (start - utcnow()).total_seconds()) + 0.1)
+    assert "¥40.00" in visit(app, path)[0]
+    time.sleep(1.5)
+    assert "¥40.00" not in visit(app, path)[0]
+
+
+def test_a_kept_page_counts_down_from_the_time_it_is_served(app, session):
+    product = factories.ProductFactory(skus=[{"price_fen": 50_00}])
+    factories.running_discount(session, campaigns.ItemDraft(product.skus[0].id, price_fen=40_00))
+    session.commit()
+    path = f"/p/{product.id}"
+
+    def countdown(page: str) -> tuple[int, int]:
+        found = re.search(r'data-countdown-end="(\d+)" data-server-now="(\d+)"', page)
+        return int(found[1]), int(found[2])
+
+    end, made_at = countdown(visit(app, path)[0])
+    assert 3590 <= end - made_at <= 3600  # the discount ends in an hour
+    time.sleep(1.1)
+    page, statements = visit(app, path)
+    assert statements == 1  # the kept page …
+    served_end, served_at = countdown(page)
+    assert served_end == end and made_at + 1 <= served_at <= made_at + 2  # … with the server's time of now

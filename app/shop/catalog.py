@@ -210,12 +210,16 @@ def product(product_id: int):
         return render_template("shop/product_gone.html"), 404
     units = _sku_units(product)
     activity = next((activity for _unit, activity in units.values() if activity), None)
+    now = utcnow()
     return render_template(
         "shop/product.html",
         product=product,
         prices=_price_display(product, units),
         activity=activity,
-        activity_seconds=max(0, int((activity.ends_at - utcnow()).total_seconds())) if activity else 0,
+        # The phone counts down from the end against the server's time (app/page_cache.py keeps it fresh).
+        activity_seconds=max(0, int((activity.ends_at - now).total_seconds())) if activity else 0,
+        activity_end=int(activity.ends_at.timestamp()) if activity else 0,
+        server_now=int(now.timestamp()),
         sku_data=_sku_data(product, units),
         available=_available_values(product),
         share_image=_share_image(product),

@@ -86,10 +86,17 @@
 
   // Time left to pay, mm:ss (or an activity's hh:mm:ss); when it runs out the page reloads and the server
   // shows the new state.
+  var COUNTDOWNS = "[data-countdown], [data-countdown-end]";
+
   function setupCountdown(el) {
     if (el.dataset.ticking) return;
     el.dataset.ticking = "1";
-    var end = Date.now() + Number(el.dataset.countdown) * 1000;
+    // Seconds left: given as such, or as the end and the server's time now (a kept page, app/page_cache.py),
+    // so a phone whose clock is wrong still counts right.
+    var seconds = "countdownEnd" in el.dataset
+      ? Number(el.dataset.countdownEnd) - Number(el.dataset.serverNow)
+      : Number(el.dataset.countdown);
+    var end = Date.now() + seconds * 1000;
     function pad(n) { return n < 10 ? "0" + n : String(n); }
     var long = "countdownLong" in el.dataset; // an activity: hours (and days) too
     function tick() {
@@ -192,9 +199,9 @@
 
   // A deferred script runs once the page is parsed and before shop.js announces the first SKU choice
   // (on DOMContentLoaded), so the buy form hears every sku:change.
-  document.querySelectorAll("[data-countdown]").forEach(setupCountdown);
+  document.querySelectorAll(COUNTDOWNS).forEach(setupCountdown);
   document.querySelectorAll("form[data-buy-form]").forEach(setupBuyForm);
   document.addEventListener("htmx:load", function (event) {
-    event.detail.elt.querySelectorAll && event.detail.elt.querySelectorAll("[data-countdown]").forEach(setupCountdown);
+    event.detail.elt.querySelectorAll && event.detail.elt.querySelectorAll(COUNTDOWNS).forEach(setupCountdown);
   });
 })();
