@@ -9,10 +9,10 @@ starts a new window when the old one is over, so concurrent hits from several wo
 import hashlib
 import random
 import time
+from importlib import import_module
 
 from limits.storage import Storage
 from sqlalchemy import BigInteger, String, case, delete, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -56,7 +56,8 @@ class DatabaseStorage(Storage):
         now = _now_ms()
         table = RateLimitCounter.__table__
         engine = db.engine
-        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        # The upsert of the database in use; a shop on SQLite never loads PostgreSQL's dialects (~3 MB).
+        dialect = import_module(f"sqlalchemy.dialects.{engine.dialect.name}")
         window_over = table.c.window_ends_ms <= now
         statement = (
             dialect.insert(table)

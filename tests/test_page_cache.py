@@ -2,6 +2,7 @@
 show has changed, and never stale after a change — a price, a stock, a promotion, a shop setting — made by
 this worker or by any other instance on the same database."""
 
+import gzip
 import re
 import time
 from datetime import timedelta
@@ -176,3 +177,17 @@ def test_a_kept_page_counts_down_from_the_time_it_is_served(app, session):
     assert statements == 1  # the kept page …
     served_end, served_at = countdown(page)
     assert served_end == end and made_at + 1 <= served_at <= made_at + 2  # … with the server's time of now
+
+
+def test_a_kept_page_goes_gzipped_to_a_browser_that_takes_it(app, session):
+    product = factories.ProductFactory(title="压缩测试壶")
+    session.commit()
+    path = f"/p/{product.id}"
+    first, _ = visit(app, path)
+    taking = app.test_client().get(path, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert taking.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in taking.headers["Vary"]
+    assert gzip.decompress(taking.get_data()).decode() == first
+    assert int(taking.headers["Content-Length"]) < len(first.encode()) / 2
+    plain = app.test_client().get(path, headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers and plain.get_data(as_text=True) == first
