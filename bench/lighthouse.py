@@ -105,7 +105,10 @@ def _ensure_lighthouse() -> tuple[Path, str]:
     """Lighthouse from npm, installed once into the cache (outside the repo; `make run` never needs Node)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
-        sys.exit("make bench-lighthouse needs Node.js and npm: install them (Debian/Ubuntu: sudo apt-get install nodejs npm)")  # fmt: skip
+        sys.exit(
+            "make bench-lighthouse needs Node.js and npm: install them "
+            "(Debian/Ubuntu: sudo apt-get install nodejs npm)"
+        )
     version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
     if tuple(int(n) for n in re.findall(r"\d+", version)[:2]) < NODE_AT_LEAST:
         sys.exit(
@@ -287,9 +290,9 @@ def main(argv=None) -> int:
         finally:
             server.stop()
     setup = (
-        f"{machine}; Lighthouse {version} mobile, simulated throttling (its default: slow 4G, 4× CPU slowdown), "
-        f"{chromium} {CHROME_FLAGS}; demo shop (flask seed-demo) on SQLite under gunicorn {args.workers} sync "
-        f"workers, FENXIAO_ENV=production, HTML uncompressed as without nginx (README)"
+        f"{machine}; Lighthouse {version} mobile, simulated throttling (its default: slow 4G, 4× CPU "
+        f"slowdown), {chromium} {CHROME_FLAGS}; demo shop (flask seed-demo) on SQLite under gunicorn "
+        f"{args.workers} sync workers, FENXIAO_ENV=production, HTML uncompressed as without nginx (README)"
     )
     return _report(runs, args, setup)
 
