@@ -9,7 +9,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint bench bench-http css translations extract-messages clean
+.PHONY: install run test lint bench bench-http bench-lighthouse css translations extract-messages clean
 
 install: $(STAMP) $(MO)
 
@@ -51,8 +51,15 @@ bench: install
 	$(BIN)/python -m bench
 
 # Shop pages over HTTP under gunicorn (production settings) beside a bare Flask hello world; needs wrk.
+# Then Lighthouse, when Node.js is there (with its own defaults: BENCH_ARGS are bench.over_http's).
 bench-http: install
-	$(BIN)/python -m bench.over_http $(BENCH_ARGS)
+	$(BIN)/python -m bench.over_http $(BENCH_ARGS); status=$$?; \
+	if command -v node >/dev/null; then $(BIN)/python -m bench.lighthouse || status=1; \
+	else echo "Lighthouse not run: it needs Node.js and npm (then: make bench-lighthouse)"; fi; exit $$status
+
+# Lighthouse mobile scores of the demo shop's home, product and cart; needs Node.js (Lighthouse from npm).
+bench-lighthouse: install
+	$(BIN)/python -m bench.lighthouse $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache $(MO)

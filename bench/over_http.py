@@ -20,26 +20,22 @@ import io
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from http.cookiejar import CookieJar
 from pathlib import Path
 
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.servers import Browser, Server, apt_install, server_env
+
 PASSWORD = "bench1234"
 SHOPPERS = 8  # shoppers placing orders in the checkout measurement, one thread each
 GOALS = {("product", "SQLite"): 0.40, ("product", "PostgreSQL"): 0.25, ("home", "SQLite"): 0.30}
@@ -85,78 +81,6 @@ class Run:
     errors: int
     rss_mb: float
     unit: str = "req/s"
-
-
-# --- servers -------------------------------------------------------------------------------------------
-
-
-class Server:
-    """A gunicorn master started for the benchmark; its workers' RSS is read from /proc."""
-
-    def __init__(self, label: str, app: str, env: dict, *, workers: int, folder: Path):
-        self.label = label
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = folder / f"gunicorn-{self.port}.log"
-        command = [
-            sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
-            "--chdir", str(ROOT), "--error-logfile", str(self.log), app,
-        ]  # fmt: skip
-        with self.log.open("ab") as log:  # the app's own log lines go there too, not into the table
-            self.process = subprocess.Popen(
-                command, env={**os.environ, **env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-            )
-        self._wait_until_up()
-
-    def _wait_until_up(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn for {self.label} exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/", timeout=5) as response:
-                    if response.status == 200:
-                        return
-            except (OSError, urllib.error.URLError):
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn for {self.label} did not answer within 60 s")
-
-    def worker_rss_mb(self) -> list[float]:
-        sizes = []
-        for status in Path("/proc").glob("[0-9]*/status"):
-            try:
-                text = status.read_text()
-            except OSError:
-                continue
-            if re.search(rf"^PPid:\s+{self.process.pid}$", text, re.M):
-                found = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
-                if found:
-                    sizes.append(int(found.group(1)) / 1024)
-        return sorted(sizes)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _server_env(shop: Shop, folder: Path, environment: str) -> dict:
-    return {
-        "FENXIAO_ENV": environment,
-        "SECRET_KEY": "bench-http-secret-key",
-        "DATABASE_URL": shop.database_url,
-        "UPLOAD_FOLDER": str(folder / "uploads"),
-        "LOGIN_RATE_LIMIT": "1000 per minute",  # the benchmark logs its shoppers in from one address
-    }
 
 
 # --- databases -----------------------------------------------------------------------------------------
@@ -254,37 +178,6 @@ def _seed(shop: Shop, folder: Path, products: int) -> None:
 # --- a browser-like client -----------------------------------------------------------------------------
 
 
-class Browser:
-    """Cookies and CSRF tokens, as the shop's own pages hand them out."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.jar = CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
-
-    def get(self, path: str) -> tuple[str, str]:
-        with self.opener.open(self.base + path, timeout=30) as response:
-            return response.geturl(), response.read().decode()
-
-    def post(self, path: str, data: dict, csrf_from: str) -> tuple[str, str]:
-        token = re.search(r'"X-CSRFToken": "([^"]+)"', csrf_from) or re.search(
-            r'name="csrf_token" value="([^"]+)"', csrf_from
-        )
-        body = urllib.parse.urlencode({**data, "csrf_token": token.group(1) if token else ""}, doseq=True)
-        request = urllib.request.Request(self.base + path, data=body.encode(), method="POST")
-        with self.opener.open(request, timeout=30) as response:
-            return response.geturl(), response.read().decode()
-
-    def log_in(self, mobile: str) -> None:
-        _url, page = self.get("/login")
-        url, _page = self.post("/login", {"mobile": mobile, "password": PASSWORD}, page)
-        if "/login" in urllib.parse.urlparse(url).path:
-            raise RuntimeError(f"{mobile} could not log in")
-
-    def cookie_header(self) -> str:
-        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
-
-
 def _form_fields(page: str, action: str) -> dict[str, str]:
     """The values a browser would send from the form posting to `action`: hidden inputs and checked
     radios and checkboxes."""
@@ -303,7 +196,7 @@ def _form_fields(page: str, action: str) -> dict[str, str]:
 
 def _fill_cart(shop: Shop) -> None:
     browser = Browser(shop.server.url)
-    browser.log_in("13700000000")
+    browser.log_in("13700000000", PASSWORD)
     _url, page = browser.get(f"/p/{shop.product_ids[0]}")
     for sku_id in shop.buy_sku_ids[:3]:
         browser.post("/cart/add", {"sku_id": sku_id, "qty": 1}, page)
@@ -350,7 +243,7 @@ def _orders(shop: Shop, seconds: int) -> dict:
     browsers = []
     for n in range(SHOPPERS):
         browser = Browser(base)
-        browser.log_in(f"137{n:08d}")
+        browser.log_in(f"137{n:08d}", PASSWORD)
         browsers.append(browser)
     timings: list[float] = []
     errors: list[str] = []
@@ -442,16 +335,9 @@ def _report(runs: list[Run], args, machine: str) -> int:
 
 
 def _ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("installing wrk (apt-get install -y wrk) …")
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
-        found = shutil.which("wrk")
-    if not found:
-        sys.exit("make bench-http needs wrk: install it (Debian/Ubuntu: sudo apt-get install wrk)")
-    return found
+    if not shutil.which("wrk"):
+        apt_install(["wrk"], "make bench-http")
+    return shutil.which("wrk")
 
 
 def main(argv=None) -> int:
@@ -476,12 +362,12 @@ def main(argv=None) -> int:
         servers.callback(hello.stop)
         for shop in shops:
             shop.server = Server(
-                shop.label, "wsgi:app", _server_env(shop, folder, "production"), workers=args.workers,
+                shop.label, "wsgi:app", server_env(shop.database_url, folder, "production"), workers=args.workers,
                 folder=folder,
             )  # fmt: skip
             servers.callback(shop.server.stop)
             shop.checkout_server = Server(
-                f"{shop.label} checkout", "wsgi:app", _server_env(shop, folder, "development"),
+                f"{shop.label} checkout", "wsgi:app", server_env(shop.database_url, folder, "development"),
                 workers=args.workers, folder=folder,
             )  # fmt: skip
             servers.callback(shop.checkout_server.stop)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.lighthouse import median_measure, missed_goals, read_report
 from bench.over_http import _form_fields, _parse_wrk
 
 WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:8000
@@ -64,3 +65,94 @@ def test_make_bench_runs_on_a_small_catalog():
     )
     assert "shop product page" in result.stdout, result.stdout + result.stderr
     assert "cores" in result.stdout  # the machine it ran on is stated
+
+
+# --- make bench-lighthouse: what it reads from Lighthouse's JSON report --------------------------------
+
+
+def lighthouse_report(performance, accessibility, *, lcp_ms=2000.0, audits=None, **keys) -> dict:
+    """A report shaped as Lighthouse documents its JSON: categories[id] with a 0–1 `score` (null when the
+    category could not be scored) and `auditRefs`; audits[id] with `score`, `scoreDisplayMode`, `title`,
+    `displayValue` and `numericValue`."""
+    audits = {
+        "largest-contentful-paint": {"score": 0.9, "scoreDisplayMode": "numeric", "numericValue": lcp_ms},
+        "first-contentful-paint": {"score": 1, "scoreDisplayMode": "numeric", "numericValue": 900.5},
+        "total-blocking-time": {"score": 1, "scoreDisplayMode": "numeric", "numericValue": 12.0},
+        "cumulative-layout-shift": {"score": 1, "scoreDisplayMode": "numeric", "numericValue": 0.02},
+        "total-byte-weight": {"score": 1, "scoreDisplayMode": "numeric", "numericValue": 61_440},
+        **(audits or {}),
+    }
+    refs = {"performance": [], "accessibility": []}
+    for audit_id, audit in audits.items():
+        refs[audit.pop("category", "performance")].append({"id": audit_id, "weight": 1})
+    return {
+        "lighthouseVersion": "12.8.2",
+        "categories": {
+            "performance": {"id": "performance", "score": performance, "auditRefs": refs["performance"]},
+            "accessibility": {
+                "id": "accessibility",
+                "score": accessibility,
+                "auditRefs": refs["accessibility"],
+            },
+        },
+        "audits": audits,
+        **keys,
+    }
+
+
+def test_a_lighthouse_report_gives_its_scores_out_of_100_and_its_metrics():
+    measure = read_report(lighthouse_report(0.93, 1, lcp_ms=2345.6))
+    assert measure.scores == {"performance": 93, "accessibility": 100}
+    assert measure.metrics == {"LCP": 2345.6, "FCP": 900.5, "TBT": 12.0, "CLS": 0.02, "bytes": 61_440}
+    assert measure.error == ""
+
+
+def test_the_audits_that_cost_points_are_listed_under_their_category():
+    contrast = "Background and foreground colors do not have a sufficient contrast ratio."
+    audits = {
+        "color-contrast": {
+            "category": "accessibility", "score": 0, "scoreDisplayMode": "binary", "title": contrast,
+        },
+        "image-alt": {"category": "accessibility", "score": 1, "scoreDisplayMode": "binary", "title": "alt"},
+        "video-caption": {"category": "accessibility", "score": None, "scoreDisplayMode": "notApplicable"},
+        "render-blocking-resources": {
+            "score": 0.5, "scoreDisplayMode": "metricSavings", "title": "Eliminate render-blocking resources",
+            "displayValue": "Est savings of 300 ms",
+        },
+        "diagnostics": {"score": None, "scoreDisplayMode": "informative", "title": "Diagnostics"},
+    }  # fmt: skip
+    flagged = read_report(lighthouse_report(0.9, 0.95, audits=audits)).flagged
+    assert flagged["accessibility"] == [contrast]
+    assert flagged["performance"] == ["Eliminate render-blocking resources — Est savings of 300 ms"]
+
+
+def test_a_run_lighthouse_could_not_score_keeps_its_error_and_no_score():
+    report = lighthouse_report(
+        None, None, runtimeError={"code": "NO_FCP", "message": "The page did not paint"}
+    )
+    measure = read_report(report)
+    assert measure.scores == {"performance": None, "accessibility": None}
+    assert measure.error == "The page did not paint"
+    assert missed_goals(measure) == ["performance", "accessibility"]
+
+
+def test_the_median_run_is_reported_with_its_own_metrics():
+    runs = [
+        read_report(lighthouse_report(perf, a11y, lcp_ms=lcp))
+        for perf, a11y, lcp in [(0.90, 1, 3000.0), (0.99, 0.98, 1500.0), (0.95, 0.97, 2200.0)]
+    ]
+    median = median_measure(runs)
+    assert median.scores == {"performance": 95, "accessibility": 98}
+    assert median.metrics["LCP"] == 2200.0
+
+
+def test_a_failed_run_counts_as_the_lowest_score():
+    runs = [read_report(lighthouse_report(p, 1)) for p in (None, 0.99, 0.97, 0.98)]
+    assert median_measure(runs).scores["performance"] == 97
+
+
+def test_each_goal_is_met_at_98_and_missed_below():
+    met = read_report(lighthouse_report(0.98, 0.98))
+    assert missed_goals(met) == []
+    assert missed_goals(read_report(lighthouse_report(0.97, 1))) == ["performance"]
+    assert missed_goals(read_report(lighthouse_report(1, 0.97))) == ["accessibility"]
