@@ -1,5 +1,8 @@
 """Every Flask extension, unbound; create_app binds them."""
 
+from functools import cache
+
+from babel import Locale
 from flask import request
 from flask_babel import Babel
 from flask_htmx import HTMX
@@ -33,14 +36,27 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 
-def select_locale() -> str:
+def select_locale() -> Locale:
     """zh_CN unless the visitor chose English (?lang=en is remembered in the session)."""
     from flask import current_app, has_request_context, session
 
     if not has_request_context():  # CLI commands and jobs speak the default language
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return babel_locale(current_app.config["BABEL_DEFAULT_LOCALE"])
     languages = current_app.config["LANGUAGES"]
     chosen = request.args.get("lang")
     if chosen in languages:
         session["lang"] = chosen
-    return session.get("lang") or current_app.config["BABEL_DEFAULT_LOCALE"]
+    return babel_locale(session.get("lang") or current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+# The shop's languages as Babel spells them in full. Given "zh_CN", Babel would load its table of every
+# alias and likely script (2 MB, into each worker) to learn that it is zh_Hans_CN.
+_FULL_LOCALES = {"zh_CN": ("zh", "CN", "Hans"), "en": ("en", None, None)}
+
+
+@cache
+def babel_locale(tag: str) -> Locale:
+    if tag in _FULL_LOCALES:
+        language, territory, script = _FULL_LOCALES[tag]
+        return Locale(language, territory, script)
+    return Locale.parse(tag)

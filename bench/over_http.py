@@ -34,6 +34,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench import memory
 from bench.servers import Browser, Server, apt_install, server_env
 
 PASSWORD = "bench1234"
@@ -396,7 +397,18 @@ def main(argv=None) -> int:
             for shop in shops:
                 result = _orders(shop, args.seconds)
                 record("checkout + sandbox pay", shop.label, round_, shop.checkout_server, result, "orders/s")
-        return _report(runs, args, machine)
+        status = _report(runs, args, machine)
+        print()
+        memory.report(
+            {
+                shop.label: memory.steps(
+                    server_env(shop.database_url, folder, "production"),
+                    [paths(shop)[0] for page, paths in PAGES if not page.startswith("cart")],
+                )
+                for shop in shops
+            }
+        )
+        return status
 
 
 if __name__ == "__main__":
