@@ -1,6 +1,7 @@
 """The benchmarks' own pieces: what `make bench-http` reads from wrk and from the shop's forms, and that
 `make bench` still runs (on a tiny catalog: the figures are not the point here, the code path is)."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +157,21 @@ def test_each_goal_is_met_at_98_and_missed_below():
     assert missed_goals(met) == []
     assert missed_goals(read_report(lighthouse_report(0.97, 1))) == ["performance"]
     assert missed_goals(read_report(lighthouse_report(1, 0.97))) == ["accessibility"]
+
+
+def test_where_a_workers_memory_goes_is_measured_step_by_step(sqlite_template, tmp_path, capsys):
+    from bench import memory
+    from bench.servers import server_env
+
+    database = tmp_path / "shop.sqlite3"
+    shutil.copy(sqlite_template, database)
+    env = server_env(f"sqlite:///{database}", tmp_path, "production")
+    steps = memory.steps(env, ["/", "/categories"])
+    labels = [label for label, _mb in steps]
+    assert labels[0].startswith("Python") and labels[-1] == "+ the shop pages served once"
+    sizes = [mb for _label, mb in steps]
+    assert 10 < sizes[0] < sizes[2] < sizes[-1]  # gunicorn alone, then SQLAlchemy, then the app at work
+    assert sizes[-2] - sizes[-3] > 2  # Fenxiao's own code is a step of its own, megabytes big
+    memory.report({"SQLite": steps})
+    lines = capsys.readouterr().out.splitlines()
+    assert f"{sizes[-1]:.1f} (+{sizes[-1] - sizes[-2]:>5.1f})" in lines[-1]
