@@ -46,6 +46,7 @@ WATCHED_TABLES = {
 _DIRTY = "page_cache_dirty"
 _READ_GENERATION = f"SELECT value FROM page_generation WHERE id = {GENERATION_ID}"
 _UNCACHED_HEADERS = {"set-cookie", "date", "content-length"}
+HIT_HEADER = "X-Page-Cache"
 
 
 class PageGeneration(db.Model):
@@ -183,7 +184,9 @@ def _serve():
     if entry is None or entry.generation != g.page_generation or entry.expires < time.monotonic():
         return None
     g.page_cache_hit = True
-    return Response(entry.body, status=entry.status, headers=entry.headers)
+    response = Response(entry.body, status=entry.status, headers=entry.headers)
+    response.headers[HIT_HEADER] = "hit"  # says where a page came from (the scale-out test asks it)
+    return response
 
 
 def _keep(sender: Flask, response: Response, **_extra) -> None:
