@@ -22,6 +22,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import delete, func, select, update
 
 from app import create_app, orders
+from app.accounts.models import User
 from app.catalog.models import Sku
 from app.distribution.models import Commission, CommissionStatus, EntryKind, LedgerEntry
 from app.extensions import db
@@ -147,6 +148,13 @@ def test_a_login_on_one_host_is_a_login_on_the_other(pair, shop):
     # The session is the signed cookie itself, as on one host: a copy taken before the logout still opens
     # the account on every host until it expires or the password changes (README says so).
     assert logged_in(a, copied) and logged_in(b, copied)
+    with shop.setup.app_context():
+        db.session.scalars(select(User).where(User.mobile == shop.shopper_mobile)).one().set_password(
+            "new-pass-123"
+        )
+        db.session.commit()
+        db.session.remove()
+    assert not logged_in(a, copied) and not logged_in(b, copied)
 
 
 # ---------------------------------------------------------------- caches
