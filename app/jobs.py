@@ -1,10 +1,13 @@
-"""Scheduled jobs (`flask orders expire`, …): idempotent, safe to start from cron on every host. A
-database lock lets only one run of a job at a time; each run is recorded so the back office can show
-when a job last ran and what it did."""
+"""Scheduled jobs (`flask orders expire`, …): idempotent, safe to start from cron on every host at once. A
+lock lets only one run of a job at a time — on PostgreSQL an advisory lock, which every host shares; on
+SQLite (one host by definition) a lock on a file beside the database. Each run is recorded so the back office
+can show when a job last ran and what it did."""
 
+import fcntl
 import logging
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 
 import click
@@ -36,41 +39,75 @@ class JobAlreadyRunning(RuntimeError):
 
 Counts = Mapping[str, int]
 
+# Every scheduled job: its name (its lock and its record) → its `flask` command, filled by job_command. Cron
+# may start any of them on every host; tests/test_scale_out.py runs them all on two hosts at once.
+JOBS: dict[str, tuple[str, str]] = {}
+
+
+def job_command(group: click.Group, command: str):
+    """Declare `flask <group> <command>` a scheduled job named "<group>-<command>"; the command runs its work
+    through run_job_from_cron under that name (run_job refuses a name not declared here)."""
+    JOBS[f"{group.name}-{command}"] = (group.name, command)
+    return group.command(command)
+
 
 def run_job(name: str, work: Callable[[], Counts]) -> str:
     """Run `work` (which commits as it goes and returns what it did as counts, e.g. {"expired": 3}) under
     the job's lock. The counts are stored as "expired=3" so the back office can say them in the reader's
     language (`describe_counts`); the returned line is the same text, for cron's log."""
+    if name not in JOBS:
+        raise KeyError(f"{name!r} is not a scheduled job: declare its command with app.jobs.job_command")
+    with _job_lock(name):
+        _record(name, started_at=utcnow(), finished_at=None)
+        try:
+            summary = " ".join(f"{key}={int(value)}" for key, value in work().items())
+        except Exception as error:
+            db.session.rollback()
+            _record(name, finished_at=utcnow(), result=str(error)[:200], ok=False)
+            raise
+        _record(name, finished_at=utcnow(), result=summary[:200], ok=True)
+        log.info("job %s: %s", name, summary)
+        return summary
+
+
+@contextmanager
+def _job_lock(name: str) -> Iterator[None]:
+    """Held by one run of the job at a time, or JobAlreadyRunning. Both kinds are let go when their holder
+    dies (its connection or its file closes), so a killed run never blocks the next one."""
     engine = db.engine
-    with engine.connect() as lock_conn:
-        if engine.dialect.name == "postgresql":
-            key = zlib.crc32(f"fenxiao-job:{name}".encode())
+    if engine.dialect.name == "postgresql":
+        key = zlib.crc32(f"fenxiao-job:{name}".encode())
+        with engine.connect() as lock_conn:
             if not lock_conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
                 raise JobAlreadyRunning(name)
-        try:
-            _record(name, started_at=utcnow(), finished_at=None)
             try:
-                summary = " ".join(f"{key}={int(value)}" for key, value in work().items())
-            except Exception as error:
-                db.session.rollback()
-                _record(name, finished_at=utcnow(), result=str(error)[:200], ok=False)
-                raise
-            _record(name, finished_at=utcnow(), result=summary[:200], ok=True)
-            log.info("job %s: %s", name, summary)
-            return summary
-        finally:
-            if engine.dialect.name == "postgresql":
+                yield
+            finally:
                 lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 lock_conn.commit()
+        return
+    # SQLite: only processes on this host can open the file, so a lock on a file beside it is enough.
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield  # a database only this process sees
+        return
+    with open(f"{database}.{name}.lock", "a") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise JobAlreadyRunning(name) from None
+        yield
 
 
-def run_job_from_cron(name: str, work: Callable[[], Counts]) -> None:
+def run_job_from_cron(name: str, work: Callable[[], Counts]) -> bool:
     """A job's `flask …` command: run it and print what it did; a run already going on elsewhere is said, and
-    is not an error (cron simply starts it again next time)."""
+    is not an error (cron simply starts it again next time). Whether it ran."""
     try:
         click.echo(run_job(name, work))
     except JobAlreadyRunning:
         click.echo(f"{name} is already running elsewhere; nothing done.")
+        return False
+    return True
 
 
 def _record(name: str, **values) -> None:

@@ -4,15 +4,9 @@ rate limits (one count for all workers) and forged WeChat Pay notifies (refused 
 asked anything — a local fake gateway counts every request it gets)."""
 
 import base64
-import os
-import re
 import secrets
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -25,18 +19,10 @@ from tests import factories
 from tests.conftest import base_config
 from tests.fakes import merchant_settings
 from tests.fakes.wechat import FakeWechat
+from tests.instances import browser, hosts, production_env
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 SECRET_KEY = "gunicorn-test-secret-key"
 SECRETS_KEY = Fernet.generate_key().decode()
-CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -58,54 +44,14 @@ def shop(db_url, tmp_path, wechat):
         db.session.remove()
         db.engine.dispose()
 
-    port = free_port()
     gateways = {
         "WECHATPAY_GATEWAY": wechat.url,
         "WECHAT_API_BASE": wechat.url,
         "WECHAT_OPEN_BASE": wechat.url,
     }
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("FENXIAO_", "RATELIMIT_"))
-    } | {
-        "FENXIAO_ENV": "production",
-        "SECRET_KEY": SECRET_KEY,
-        "SECRETS_KEY": SECRETS_KEY,
-        "DATABASE_URL": db_url,
-        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
-    }
-    log = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [str(GUNICORN), "-w", "2", "-b", f"127.0.0.1:{port}", f"app:create_app({gateways!r})"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if requests.get(base + "/", timeout=10).status_code == 200:
-                    break
-            except (requests.ConnectionError, requests.Timeout):  # not up yet, or still warming up
-                pass
-            if process.poll() is not None:
-                pytest.fail("gunicorn stopped:\n" + (tmp_path / "gunicorn.log").read_text()[-3000:])
-            time.sleep(0.1)
-        else:
-            pytest.fail("gunicorn did not answer:\n" + (tmp_path / "gunicorn.log").read_text()[-3000:])
+    env = production_env(db_url, tmp_path, SECRET_KEY=SECRET_KEY, SECRETS_KEY=SECRETS_KEY)
+    with hosts([env], [tmp_path / "gunicorn.log"], f"app:create_app({gateways!r})") as (base,):
         yield base
-    finally:
-        process.terminate()
-        process.wait(15)
-        log.close()
-
-
-def browser(base: str, path: str) -> tuple[requests.Session, str]:
-    """A new visitor with the CSRF token of the page at `path`."""
-    visitor = requests.Session()
-    token = CSRF_RE.search(visitor.get(base + path, timeout=10).text)[1]
-    return visitor, token
 
 
 def post_many(base: str, path: str, form: dict, count: int, visitors: int = 4) -> list[int]:

@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 
 from app.distribution import ledger
 from app.extensions import db
-from app.jobs import run_job, run_job_from_cron
+from app.jobs import job_command, run_job_from_cron
 from app.marketing import points
 
 distribution_cli = AppGroup("distribution", help="Distribution jobs.")
@@ -21,26 +21,33 @@ def settle_work() -> dict:
     return {"released": released}
 
 
-@distribution_cli.command("settle")
+@job_command(distribution_cli, "settle")
 def settle():
     """Release frozen commission whose order has been completed for the freeze days (idempotent)."""
     run_job_from_cron("distribution-settle", settle_work)
 
 
-@ledger_cli.command("audit")
+@job_command(ledger_cli, "audit")
 def audit():
     """Prove every distributor's balances, and every shopper's points and growth, equal the sums of their
     ledger entries; exit 1 on any mismatch."""
-    mismatches = ledger.audit(db.session)
-    for m in mismatches:
-        click.echo(
-            f"distributor {m.distributor_id}: {m.field} balance {m.balance} != ledger {m.ledger}", err=True
+    found: list[str] = []
+
+    def work() -> dict:
+        found.extend(
+            f"distributor {m.distributor_id}: {m.field} balance {m.balance} != ledger {m.ledger}"
+            for m in ledger.audit(db.session)
         )
-    member_mismatches = points.audit(db.session)
-    for m in member_mismatches:
-        click.echo(f"shopper {m.user_id}: {m.what} balance {m.balance} != ledger {m.ledger}", err=True)
-    mismatches = [*mismatches, *member_mismatches]
-    run_job("ledger-audit", lambda: {"mismatches": len(mismatches)})
-    if mismatches:
+        found.extend(
+            f"shopper {m.user_id}: {m.what} balance {m.balance} != ledger {m.ledger}"
+            for m in points.audit(db.session)
+        )
+        return {"mismatches": len(found)}
+
+    if not run_job_from_cron("ledger-audit", work):
+        return
+    for line in found:
+        click.echo(line, err=True)
+    if found:
         sys.exit(1)
     click.echo("ledger audit: every balance matches its ledger")

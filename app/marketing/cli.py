@@ -3,7 +3,7 @@
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.jobs import run_job_from_cron
+from app.jobs import job_command, run_job_from_cron
 from app.marketing import points
 
 points_cli = AppGroup("points", help="Points jobs.")
@@ -14,7 +14,7 @@ def expire_work() -> dict:
     return {"expired_points": points.expire_due(db.session)}
 
 
-@points_cli.command("expire")
+@job_command(points_cli, "expire")
 def expire():
     """Expire points earned more than the set months ago that were not used (idempotent)."""
     run_job_from_cron("points-expire", expire_work)

@@ -3,19 +3,19 @@
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.jobs import run_job_from_cron
+from app.jobs import job_command, run_job_from_cron
 from app.orders import transitions
 
 orders_cli = AppGroup("orders", help="Order jobs: expire unpaid orders, complete received ones.")
 
 
-@orders_cli.command("expire")
+@job_command(orders_cli, "expire")
 def expire():
     """Cancel unpaid orders past their time limit and give their stock back (idempotent)."""
     run_job_from_cron("orders-expire", lambda: {"expired": transitions.expire_due_orders(db.session)})
 
 
-@orders_cli.command("autocomplete")
+@job_command(orders_cli, "autocomplete")
 def autocomplete():
     """Mark shipped orders as received once the shop's automatic-receipt days have passed."""
     run_job_from_cron(

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.extensions import db
-from app.jobs import run_job_from_cron
+from app.jobs import job_command, run_job_from_cron
 from app.orders.models import OrderStatus
 from app.orders.transitions import expire_due_orders
 from app.payments import alipay, get_provider, wechat_certificates
@@ -75,7 +75,7 @@ def _reconcile_one(session, payment: Payment) -> str:
     return "waiting"
 
 
-@payments_cli.command("reconcile")
+@job_command(payments_cli, "reconcile")
 def reconcile_command():
     """Recover lost notifies by asking the gateways; close expired orders at the gateway."""
     run_job_from_cron("payments-reconcile", lambda: reconcile(db.session))

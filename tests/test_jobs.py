@@ -1,0 +1,28 @@
+"""Scheduled jobs (app/jobs.py): one run of a job at a time, on SQLite as on PostgreSQL, and only the jobs
+declared with job_command run at all (so the scale-out test, which runs every declared one, misses none)."""
+
+import pytest
+
+from app.jobs import JOBS, run_job
+
+
+def test_a_job_started_while_it_runs_does_nothing(app, runner):
+    said = []
+
+    def work():
+        said.append(runner.invoke(args=["orders", "expire"]).output)  # cron starts it again meanwhile
+        return {"expired": 0}
+
+    run_job("orders-expire", work)
+    assert said == ["orders-expire is already running elsewhere; nothing done.\n"]
+    assert runner.invoke(args=["orders", "expire"]).output == "expired=0\n"  # let go once it finished
+
+
+def test_every_declared_job_is_a_command(app):
+    for group, command in JOBS.values():
+        assert app.cli.get_command(None, group).get_command(None, command) is not None
+
+
+def test_an_undeclared_job_is_refused(app):
+    with pytest.raises(KeyError, match="job_command"):
+        run_job("orders-archive", lambda: {})
