@@ -169,7 +169,7 @@ class S3Storage:
                     if not item["Key"].rpartition("/")[2].startswith("."):  # e.g. check()'s probe
                         yield item["Key"]
         except Exception as error:
-            raise self._error("list", prefix or "/", error) from error
+            raise self._error("list", prefix or "the keys", error) from error
 
     def url(self, key: str, *, external: bool = False) -> str:
         return f"{self.public_url}/{key}"
@@ -183,7 +183,7 @@ class S3Storage:
         from urllib.error import URLError
         from urllib.request import urlopen
 
-        self._call("reach", "the bucket", "head_bucket", Bucket=self.bucket)
+        self._call("reach", "it", "head_bucket", Bucket=self.bucket)
         probe = ".fenxiao-check"  # one small object, written again by each check
         written = secrets.token_hex(8).encode()
         self.put(probe, written, "text/plain", cache_control="no-store")
@@ -216,6 +216,8 @@ class S3Storage:
     def _error(self, doing: str, key: str, error: Exception) -> StorageError:
         from botocore.exceptions import ClientError
 
+        if isinstance(error.__context__, ClientError):  # boto3's transfer manager wraps the bucket's answer
+            error = error.__context__
         if isinstance(error, ClientError):
             info = error.response.get("Error", {})
             code = info.get("Code", "?")
@@ -224,7 +226,7 @@ class S3Storage:
                 reason += f" — check {S3_HINTS[code]}"
         else:
             reason = f"{type(error).__name__}: {error} — check MEDIA_S3_ENDPOINT_URL and the network"
-        return StorageError(f"could not {doing} {key} in {self.describe()}: {reason}")
+        return StorageError(f"{self.describe()}: could not {doing} {key}: {reason}")
 
     def client(self) -> BaseClient:
         if self._client is None:
