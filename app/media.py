@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, redirect, send_from_directory, url_for
 from flask_babel import lazy_gettext as _l
 
 from app import storage
-from app.storage import IMMUTABLE, LocalStorage, S3Storage, StorageError
+from app.storage import LocalStorage, S3Storage, Storage, StorageError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -27,6 +27,8 @@ ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
 THUMBNAIL_SIZES = (400, 800)
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo is already more than any phone takes
 MAX_SIDE = 8000
+# Names are content hashes: what is stored under a name never changes.
+IMMUTABLE = "public, max-age=31536000, immutable"
 
 log = logging.getLogger(__name__)
 bp = Blueprint("media", __name__)
@@ -86,7 +88,7 @@ def image_srcset(key: str | None, ext: str | None = None) -> str:
     return ", ".join(f"{store.url(thumbnail_key(key, size, ext))} {size}w" for size in found)
 
 
-def add_missing_webp(store: LocalStorage | S3Storage) -> int:
+def add_missing_webp(store: Storage) -> int:
     """WebP versions of the thumbnails of images stored before they were made; returns how many."""
     from PIL import Image
 
@@ -222,5 +224,5 @@ def _content_type(key: str) -> str:
     return mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
-def _put(store: LocalStorage | S3Storage, key: str, data: bytes) -> None:
+def _put(store: Storage, key: str, data: bytes) -> None:
     store.put(key, data, _content_type(key), cache_control=IMMUTABLE)

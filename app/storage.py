@@ -5,7 +5,6 @@ network call to the bucket, and boto3 loads with the first upload or command tha
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +16,6 @@ from flask import Flask, current_app, url_for
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
-log = logging.getLogger(__name__)
-
-# Keys are content hashes: what is stored under a key never changes.
-IMMUTABLE = "public, max-age=31536000, immutable"
 ADDRESSING_STYLES = ("virtual", "path", "auto")
 _CREDENTIALS = "MEDIA_S3_ACCESS_KEY_ID, MEDIA_S3_SECRET_ACCESS_KEY and the bucket's permissions"
 _BUCKET = "MEDIA_S3_BUCKET, MEDIA_S3_REGION and MEDIA_S3_ENDPOINT_URL"
@@ -51,7 +46,11 @@ class StorageError(RuntimeError):
 
 
 class Storage(Protocol):
-    def put(self, key: str, data: bytes, content_type: str, cache_control: str = IMMUTABLE) -> None: ...
+    """What uploads, posters, backups and the `flask media` commands may ask of either kind of storage.
+    put/put_file write under a key (a half-written file is never seen), get answers None for a missing
+    key; a storage that cannot answer raises StorageError."""
+
+    def put(self, key: str, data: bytes, content_type: str, cache_control: str = "") -> None: ...
     def put_file(
         self, key: str, path: Path, content_type: str = "application/octet-stream", cache_control: str = ""
     ) -> None: ...
@@ -68,7 +67,7 @@ class LocalStorage:
     def __init__(self, folder: Path):
         self.folder = folder
 
-    def put(self, key: str, data: bytes, content_type: str, cache_control: str = IMMUTABLE) -> None:
+    def put(self, key: str, data: bytes, content_type: str, cache_control: str = "") -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and renamed: a reader never sees half a file.
@@ -82,7 +81,8 @@ class LocalStorage:
         self.put(key, Path(path).read_bytes(), content_type, cache_control)
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        # Asked while pages render (which WebP thumbnails exist): keys come from the database, a plain stat.
+        return (self.folder / key).is_file()
 
     def get(self, key: str) -> bytes | None:
         path = self._path(key)
@@ -133,7 +133,7 @@ class S3Storage:
         self.addressing_style = addressing_style
         self._client: BaseClient | None = None
 
-    def put(self, key: str, data: bytes, content_type: str, cache_control: str = IMMUTABLE) -> None:
+    def put(self, key: str, data: bytes, content_type: str, cache_control: str = "") -> None:
         extra = {"CacheControl": cache_control} if cache_control else {}
         self._call(
             "store",
@@ -298,7 +298,7 @@ def init_app(app: Flask) -> None:
     )
 
 
-def current() -> LocalStorage | S3Storage:
+def current() -> Storage:
     return current_app.extensions["media_storage"]
 
 
