@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from app import lazy_csrf, page_cache, request_input, static_files
+from app import lazy_csrf, page_cache, request_input, static_files, storage
 from app.config import load_config
 from app.db_types import MAX_ID
 from app.extensions import babel, csrf, db, htmx, limiter, login_manager, select_locale
@@ -34,6 +34,8 @@ def content_security_policy(app: Flask) -> str:
     that load it (inside WeChat)."""
     scripts = ["'self'"] + ([WECHAT_JSSDK_ORIGIN] if g.get("wechat_jssdk") else [])
     forms = ["'self'", *PAYMENT_FORM_ORIGINS]
+    bucket = storage.public_origin(app)  # phones load the pictures from the bucket (or its CDN)
+    images = ["'self'", "data:", "blob:", *([bucket] if bucket else [])]
     for key in ("ALIPAY_GATEWAY", "WECHAT_OPEN_BASE"):
         if app.config.get(key):
             parts = urlsplit(app.config[key])
@@ -41,7 +43,7 @@ def content_security_policy(app: Flask) -> str:
     return "; ".join(
         [
             "default-src 'self'",
-            "img-src 'self' data: blob:",
+            f"img-src {' '.join(images)}",
             "style-src 'self'",
             f"script-src {' '.join(scripts)}",
             "font-src 'self'",
@@ -62,6 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder="../static",
     )
     load_config(app, config)
+    storage.init_app(app)
     # <int:…> in every route stops at the largest id the database can hold: a bigger number is a 404.
     app.url_map.converters["int"] = IdConverter
     request_input.init_app(app)
@@ -211,6 +214,7 @@ ERROR_TEXT = {
     405: (_l("Not allowed"), _l("This page cannot be used that way.")),
     413: (_l("Too large"), _l("The upload is too large.")),
     429: (_l("Too many attempts"), _l("Too many attempts. Please wait a minute and try again.")),
+    503: (_l("Not available just now"), _l("This is not available just now. Please try again in a minute.")),
     500: (_l("Server error"), _l("Something went wrong on our side. Please try again later.")),
 }
 

@@ -1,11 +1,13 @@
-"""Command-line tools: `flask create-admin`, `flask seed-demo`, `flask media webp`."""
+"""Command-line tools: `flask create-admin`, `flask seed-demo`, `flask media webp|push|check`."""
 
 import click
 from flask import Flask
 
+from app import storage
 from app.accounts import services as accounts
 from app.accounts.models import Role
 from app.extensions import db
+from app.storage import S3Storage, StorageError
 
 
 def register(app: Flask) -> None:
@@ -59,11 +61,46 @@ def register(app: Flask) -> None:
 
     @media_group.command("webp")
     def media_webp():
-        """Make the WebP thumbnails of pictures uploaded before Fenxiao made them (idempotent). Run once after
-        upgrading; until then the shop shows those pictures as JPEG/PNG only."""
-        from pathlib import Path
-
+        """Make the WebP thumbnails of pictures uploaded before Fenxiao made them (idempotent), in the folder
+        or the bucket in use. Run once after upgrading; until then the shop shows those pictures as JPEG/PNG
+        only (from a folder) or misses their WebP (from a bucket)."""
         from app.media import add_missing_webp
 
-        made = add_missing_webp(Path(app.config["UPLOAD_FOLDER"]))
+        made = _storage_command(add_missing_webp)
         click.echo(f"{made} WebP thumbnails made")
+
+    @media_group.command("push")
+    def media_push():
+        """Copy the pictures in UPLOAD_FOLDER into the bucket (MEDIA_S3_BUCKET), skipping those already there:
+        run it when the shop moves to object storage, and again until it copies nothing."""
+        from pathlib import Path
+
+        from app.media import push_folder
+
+        folder = Path(app.config["UPLOAD_FOLDER"])
+        if not isinstance(storage.current(), S3Storage):
+            raise click.ClickException(
+                "MEDIA_S3_BUCKET is not set: there is no bucket to copy to. Set the MEDIA_S3_* variables "
+                "and MEDIA_PUBLIC_URL (README: Images on object storage), then run this again."
+            )
+        if not folder.is_dir():
+            raise click.ClickException(f"UPLOAD_FOLDER {folder} is not a folder: nothing to copy.")
+        copied, skipped = _storage_command(lambda store: push_folder(folder, store))
+        click.echo(f"{copied} files copied to {storage.current().describe()}, {skipped} already there")
+
+    @media_group.command("check")
+    def media_check():
+        """Say where pictures are kept; with a bucket, check that it answers, takes a file with these
+        credentials and serves it back at MEDIA_PUBLIC_URL."""
+        store = storage.current()
+        if isinstance(store, S3Storage):
+            _storage_command(S3Storage.check)
+        click.echo(f"ok: pictures are kept in the {store.describe()}")
+
+
+def _storage_command(work):
+    """Run work(storage); a storage failure ends the command with its reason instead of a traceback."""
+    try:
+        return work(storage.current())
+    except StorageError as error:
+        raise click.ClickException(str(error)) from None

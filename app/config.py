@@ -43,6 +43,18 @@ class Config:
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or str(Path(instance_path) / "uploads")
+        # An S3-compatible bucket (腾讯云 COS, 阿里云 OSS, MinIO) instead of UPLOAD_FOLDER, shared by every host
+        # (app/storage.py). Phones load the pictures from MEDIA_PUBLIC_URL (the bucket's address or its CDN).
+        for name in (
+            "MEDIA_S3_BUCKET",
+            "MEDIA_S3_ENDPOINT_URL",
+            "MEDIA_S3_REGION",
+            "MEDIA_S3_ACCESS_KEY_ID",
+            "MEDIA_S3_SECRET_ACCESS_KEY",
+            "MEDIA_S3_ADDRESSING_STYLE",
+        ):
+            setattr(self, name, os.environ.get(name) or None)
+        self.MEDIA_PUBLIC_URL = (os.environ.get("MEDIA_PUBLIC_URL") or "").rstrip("/") or None
         self.MAX_IMAGE_BYTES = int(os.environ.get("MAX_IMAGE_BYTES", 5 * 1024 * 1024))
         # A request may carry a few images plus form fields.
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 32 * 1024 * 1024))

@@ -1,19 +1,24 @@
 """Uploaded images: checked to be real JPEG/PNG/WebP pictures, re-encoded without EXIF, stored under
 content-hash names with 400 px and 800 px thumbnails (each also in WebP, which phones take at about two
-thirds of the bytes), and served with long cache headers. Pillow loads with the first upload, not in every
-worker: showing a picture only needs its URL."""
+thirds of the bytes) in the media storage (app/storage.py: a local folder, or a bucket), and served with
+long cache headers. Pillow loads with the first upload, not in every worker: showing a picture only needs
+its URL."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import secrets
+import logging
+import mimetypes
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, current_app, send_from_directory, url_for
+from flask import Blueprint, current_app, redirect, send_from_directory, url_for
 from flask_babel import lazy_gettext as _l
+
+from app import storage
+from app.storage import LocalStorage, S3Storage, Storage, StorageError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -22,7 +27,10 @@ ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
 THUMBNAIL_SIZES = (400, 800)
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo is already more than any phone takes
 MAX_SIDE = 8000
+# Names are content hashes: what is stored under a name never changes.
+IMMUTABLE = "public, max-age=31536000, immutable"
 
+log = logging.getLogger(__name__)
 bp = Blueprint("media", __name__)
 
 
@@ -39,16 +47,23 @@ def save_image(data: bytes | object, *, max_bytes: int | None = None) -> str:
     encoded, ext = _encode(image)
     digest = hashlib.sha256(encoded).hexdigest()[:32]
     key = f"{digest[:2]}/{digest}.{ext}"
-    folder = Path(current_app.config["UPLOAD_FOLDER"])
-    target = folder / key
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        for size in THUMBNAIL_SIZES:
-            thumb = image.copy()
-            thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
-            _write_atomic(folder / thumbnail_key(key, size), _encode(thumb, ext)[0])
-            _write_atomic(folder / thumbnail_key(key, size, "webp"), _webp(thumb))
-        _write_atomic(target, encoded)
+    store = storage.current()
+    try:
+        if not store.exists(key):
+            for size in THUMBNAIL_SIZES:
+                thumb = image.copy()
+                thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
+                _put(store, thumbnail_key(key, size), _encode(thumb, ext)[0])
+                _put(store, thumbnail_key(key, size, "webp"), _webp(thumb))
+            _put(store, key, encoded)  # last: its presence says the thumbnails are there
+    except StorageError:
+        log.exception("upload not stored")
+        raise ImageError(
+            _l(
+                "The picture could not be stored just now. Please try again in a minute; if it keeps "
+                "failing, ask whoever runs the shop's server to run “flask media check”."
+            )
+        ) from None
     return key
 
 
@@ -58,46 +73,74 @@ def thumbnail_key(key: str, size: int, ext: str | None = None) -> str:
 
 
 def image_srcset(key: str | None, ext: str | None = None) -> str:
-    """The thumbnails of a stored image as a srcset ("…_400.jpg 400w, …_800.jpg 800w"); with ext="webp" only
-    the WebP ones that exist (an image stored before they were made has none until `flask media webp`)."""
+    """The thumbnails of a stored image as a srcset ("…_400.jpg 400w, …_800.jpg 800w"). With ext="webp" in a
+    local folder, only the WebP ones that exist (an image stored before they were made has none until
+    `flask media webp`); in a bucket always both, as a page asks the bucket nothing: every upload makes
+    them, and `flask media push` and `flask media webp` make them for older pictures."""
     if not key:
         return ""
-    folder = Path(current_app.config["UPLOAD_FOLDER"])
+    store = storage.current()
     found = [
-        size for size in THUMBNAIL_SIZES if ext is None or (folder / thumbnail_key(key, size, ext)).is_file()
+        size
+        for size in THUMBNAIL_SIZES
+        if ext is None or isinstance(store, S3Storage) or store.exists(thumbnail_key(key, size, ext))
     ]
-    return ", ".join(f"{url_for('media.file', key=thumbnail_key(key, size, ext))} {size}w" for size in found)
+    return ", ".join(f"{store.url(thumbnail_key(key, size, ext))} {size}w" for size in found)
 
 
-def add_missing_webp(folder: Path) -> int:
+def add_missing_webp(store: Storage) -> int:
     """WebP versions of the thumbnails of images stored before they were made; returns how many."""
     from PIL import Image
 
+    keys = set(store.list_keys())
     made = 0
-    for size in THUMBNAIL_SIZES:
-        for thumb in sorted(folder.glob(f"*/*_{size}.*")):
-            target = thumb.with_suffix(".webp")
-            if thumb.name.startswith(".") or thumb.suffix not in (".jpg", ".png") or target.exists():
-                continue  # a WebP already, one made before, or a half-written file (_write_atomic)
-            with Image.open(thumb) as image:
-                image.load()
-                _write_atomic(target, _webp(image))
-            made += 1
+    for key in sorted(keys):
+        stem, _dot, ext = key.rpartition(".")
+        size = stem.rpartition("_")[2]
+        if ext not in ("jpg", "png") or not size.isdigit() or int(size) not in THUMBNAIL_SIZES:
+            continue
+        target = f"{stem}.webp"
+        data = None if target in keys else store.get(key)
+        if data is None:
+            continue  # made before, or gone since the listing
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            _put(store, target, _webp(image))
+        made += 1
     return made
 
 
-def image_url(key: str | None, size: int | None = None) -> str:
-    """URL of a stored image (or of its thumbnail); a neutral placeholder when there is none."""
+def push_folder(folder: Path, store: S3Storage) -> tuple[int, int]:
+    """Copy the pictures of a local uploads folder into the bucket, skipping those already there (so it can
+    run again after an interruption); returns (copied, skipped)."""
+    there = set(store.list_keys())
+    copied = skipped = 0
+    for key in LocalStorage(folder).list_keys():
+        if key in there:
+            skipped += 1
+            continue
+        store.put_file(key, folder / key, content_type=_content_type(key), cache_control=IMMUTABLE)
+        copied += 1
+    return copied, skipped
+
+
+def image_url(key: str | None, size: int | None = None, *, external: bool = False) -> str:
+    """URL of a stored image (or of its thumbnail); a neutral placeholder when there is none. external=True
+    gives a full URL (for og:image and share cards) also when the pictures are served by this site."""
     if not key:
-        return url_for("static", filename="img/placeholder.svg")
+        return url_for("static", filename="img/placeholder.svg", _external=external)
     if size is not None:
         size = min((s for s in THUMBNAIL_SIZES if s >= size), default=None)
-    return url_for("media.file", key=thumbnail_key(key, size) if size else key)
+    return storage.current().url(thumbnail_key(key, size) if size else key, external=external)
 
 
 @bp.get("/<path:key>")
 def file(key: str):
-    response = send_from_directory(current_app.config["UPLOAD_FOLDER"], key, max_age=365 * 24 * 3600)
+    store = storage.current()
+    if isinstance(store, S3Storage):
+        # Pictures moved to the bucket: links written before the move (shared messages, cached pages) follow.
+        return redirect(store.url(key), 302)
+    response = send_from_directory(store.folder, key, max_age=365 * 24 * 3600)
     # Names are content hashes: a file at a name never changes.
     response.cache_control.immutable = True
     response.cache_control.public = True
@@ -177,7 +220,9 @@ def _webp(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _write_atomic(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_bytes(content)
-    tmp.replace(path)
+def _content_type(key: str) -> str:
+    return mimetypes.guess_type(key)[0] or "application/octet-stream"
+
+
+def _put(store: Storage, key: str, data: bytes) -> None:
+    store.put(key, data, _content_type(key), cache_control=IMMUTABLE)

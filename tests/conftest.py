@@ -130,8 +130,14 @@ class IsolatedClient(FlaskClient):
 
 
 @pytest.fixture
-def app(db_url, tmp_path):
-    app = create_app(base_config(db_url, tmp_path))
+def app_config() -> dict:
+    """Settings a test module adds to base_config for its `app`: override this fixture in the module."""
+    return {}
+
+
+@pytest.fixture
+def app(db_url, tmp_path, app_config):
+    app = create_app({**base_config(db_url, tmp_path), **app_config})
     app.test_client_class = IsolatedClient
     with app.app_context():
         factories.bind(db.session)

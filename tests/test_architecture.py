@@ -24,6 +24,7 @@ LAYERS = {
         "config",
         "jobs",
         "media",
+        "storage",
         "ratelimit",
         "static_files",
         "lazy_csrf",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 from flask_babel import gettext as _
 
+from app import storage
 from app.catalog.models import Product
 from app.distribution.models import Distributor
 from app.marketing import pricing
@@ -181,9 +182,11 @@ def _picture(key: str | None, side: int) -> Image.Image:
     from PIL import Image
 
     if key:
-        path = Path(current_app.config["UPLOAD_FOLDER"]) / thumbnail_key(key, 800)
-        if path.exists():
-            with Image.open(path) as image:
+        # From the media storage (a bucket is asked over the network): a StorageError goes up, so that no
+        # poster is cached without its picture.
+        data = storage.current().get(thumbnail_key(key, 800))
+        if data is not None:
+            with Image.open(io.BytesIO(data)) as image:
                 picture = image.convert("RGB")
                 picture.thumbnail((side, side))
                 square = Image.new("RGB", (side, side), (245, 245, 245))

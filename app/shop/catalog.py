@@ -1,7 +1,6 @@
 """Browsing: home, categories, search and the product page."""
 
 from dataclasses import dataclass
-from urllib.parse import urljoin
 
 from flask import abort, current_app, g, render_template, request
 from flask_babel import gettext as _
@@ -232,7 +231,7 @@ def _share_image(product: Product) -> str | None:
     if "shop_settings" not in g:  # the same per-request cache the template context uses
         g.shop_settings = get_shop_settings(db.session)
     key = product.main_image_key or g.shop_settings.logo_key
-    return urljoin(request.host_url, image_url(key, 800)) if key else None
+    return image_url(key, 800, external=True) if key else None
 
 
 def _stock_text(stock: int) -> str:

@@ -4,6 +4,7 @@ QR codes and posters, and withdrawals. Figures come from distribution.queries, e
 distribution services; nothing here computes commission."""
 
 import hashlib
+import logging
 from functools import wraps
 
 from flask import (
@@ -38,7 +39,10 @@ from app.numbers import parse_whole_number
 from app.orders.models import Order
 from app.settings.services import get_shop_settings
 from app.shop import bp
+from app.storage import StorageError
 from app.timeutil import utcnow
+
+log = logging.getLogger(__name__)
 
 MAX_PAGE = 10_000
 SEARCH_MAX = 40
@@ -406,7 +410,11 @@ def _private_cache(response):
 def _poster_response(distributor: Distributor, product):
     share_url = _product_link(distributor, product.id) if product else _shop_link(distributor)
     logo_key = None if product else get_shop_settings(db.session).logo_key
-    path = posters.Poster(distributor, product, _shop_name(), share_url, logo_key).cached_png()
+    try:
+        path = posters.Poster(distributor, product, _shop_name(), share_url, logo_key).cached_png()
+    except StorageError:
+        log.exception("poster not drawn")
+        abort(503, _("The poster cannot be drawn just now. Please try again in a minute."))
     response = send_file(path, mimetype="image/png", etag=path.stem, max_age=IMAGE_MAX_AGE, conditional=True)
     return _private_cache(response)
 
