@@ -1,4 +1,7 @@
-"""Command-line tools: `flask create-admin`, `flask seed-demo`, `flask media webp`."""
+"""Command-line tools: `flask create-admin`, `flask seed-demo`, `flask media webp`, `flask backup`,
+`flask restore FILE`."""
+
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -61,9 +64,36 @@ def register(app: Flask) -> None:
     def media_webp():
         """Make the WebP thumbnails of pictures uploaded before Fenxiao made them (idempotent). Run once after
         upgrading; until then the shop shows those pictures as JPEG/PNG only."""
-        from pathlib import Path
-
         from app.media import add_missing_webp
 
         made = add_missing_webp(Path(app.config["UPLOAD_FOLDER"]))
         click.echo(f"{made} WebP thumbnails made")
+
+    @app.cli.command("backup")
+    def backup():
+        """Write a consistent copy of the database (with the list of uploaded files) to BACKUP_DIR and delete
+        the copies older than BACKUP_KEEP_DAILY days and BACKUP_KEEP_MONTHLY months (cron: daily)."""
+        from app.backups import BackupError, backup_work
+        from app.jobs import run_job_from_cron
+
+        try:
+            run_job_from_cron("backup", lambda: backup_work(click.echo))
+        except (BackupError, OSError) as error:
+            raise click.ClickException(f"no backup made: {error}") from None
+
+    @app.cli.command("restore")
+    @click.argument("file", type=click.Path(path_type=Path))
+    def restore(file: Path):
+        """Restore a backup made by `flask backup` into the configured database, which must be empty."""
+        from app.backups import BackupError
+        from app.backups import restore as restore_backup
+
+        try:
+            manifest = restore_backup(file, click.echo)
+        except BackupError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(
+            f"restored the backup of {manifest['created_at']}. Uploaded files are not in a backup: restore "
+            f"UPLOAD_FOLDER ({len(manifest['media']['files'])} files listed in the manifest) from its own copy, "
+            "then run `flask db upgrade`."
+        )

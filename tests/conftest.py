@@ -38,6 +38,7 @@ def base_config(db_url: str, tmp_path: Path) -> dict:
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": db_url,
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "BACKUP_DIR": str(tmp_path / "backups"),
         "SERVER_NAME": None,
         # Production hashes with scrypt; tests make hundreds of users and only need a real hash.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
