@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import threading
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -119,6 +120,29 @@ def db_url(request, tmp_path) -> str:
     url = request.getfixturevalue("pg_database")
     _truncate_all(url)
     return url
+
+
+@contextmanager
+def scratch_postgres_database():
+    """The URL of a new, empty PostgreSQL database on the server of TEST_DATABASE_URL, named after the test
+    database (so that parallel runs on one server keep apart), dropped afterwards."""
+    if not PG_URL:
+        skip_or_fail("PostgreSQL tests need TEST_DATABASE_URL")
+    server = sa.make_url(normalise_database_url(PG_URL))
+    name = f"{server.database}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        admin.dispose()
+        skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error.orig}")
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 class IsolatedClient(FlaskClient):

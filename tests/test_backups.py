@@ -11,7 +11,6 @@ import sqlite3
 import tarfile
 import threading
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from app.settings.models import ShopSettings
 from app.settings.services import get_shop_settings
 from app.timeutil import set_clock, utcnow
 from tests import factories
-from tests.conftest import base_config
+from tests.conftest import base_config, scratch_postgres_database
 from tests.test_distribution import bind, buy, complete, distributor, settings
 
 
@@ -84,17 +83,8 @@ def fresh_url(db_url, tmp_path):
     if db_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'restored.sqlite3'}"
         return
-    url = sa.make_url(db_url)
-    name = f"{url.database}_{uuid.uuid4().hex[:8]}"
-    server = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
+    with scratch_postgres_database() as url:
+        yield url
 
 
 def app_on(url: str, tmp_path: Path):
