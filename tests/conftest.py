@@ -5,8 +5,7 @@ import os
 import re
 import shutil
 import threading
-import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from app import create_app
 from app.config import normalise_database_url
 from app.extensions import db
 from app.timeutil import set_clock
+from bench.databases import postgres_database
 from tests import factories
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -128,21 +128,13 @@ def scratch_postgres_database():
     database (so that parallel runs on one server keep apart), dropped afterwards."""
     if not PG_URL:
         skip_or_fail("PostgreSQL tests need TEST_DATABASE_URL")
-    server = sa.make_url(normalise_database_url(PG_URL))
-    name = f"{server.database}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        admin.dispose()
-        skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error.orig}")
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    test_database = sa.make_url(normalise_database_url(PG_URL)).database
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_database(PG_URL, "scratch", prefix=test_database))
+        except sa.exc.OperationalError as error:
+            skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error.orig}")
+        yield url
 
 
 class IsolatedClient(FlaskClient):
