@@ -151,6 +151,8 @@ def make_backup(folder: Path, upload_folder: Path) -> Path:
         }
         (Path(work) / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
         partial = folder / f".{final.name}.partial"
+        # Shoppers' phone numbers and addresses are in it: for the shop's own user only.
+        partial.touch(mode=0o600)
         with tarfile.open(partial, "w") as tar:
             tar.add(Path(work) / MANIFEST, arcname=MANIFEST)
             tar.add(copy, arcname=copy.name)

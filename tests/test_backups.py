@@ -123,6 +123,7 @@ def test_a_restored_backup_is_the_same_shop_and_its_ledger_audit_passes(
     assert result.exit_code == 0, result.output
     assert "kept=1 deleted=0" in result.output
     backup = only_backup(Path(app.config["BACKUP_DIR"]))
+    assert backup.stat().st_mode & 0o077 == 0, "a backup is readable by other users"
     with tarfile.open(backup) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
     assert manifest["dialect"] == db.engine.dialect.name
