@@ -1,4 +1,7 @@
-"""Command-line tools: `flask create-admin`, `flask seed-demo`, `flask media webp|push|check`."""
+"""Command-line tools: `flask create-admin`, `flask seed-demo`, `flask media webp|push|check`,
+`flask backup`, `flask restore FILE`."""
+
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -7,6 +10,7 @@ from app import storage
 from app.accounts import services as accounts
 from app.accounts.models import Role
 from app.extensions import db
+from app.jobs import job_command, run_job_from_cron
 from app.storage import S3Storage, StorageError
 
 
@@ -73,8 +77,6 @@ def register(app: Flask) -> None:
     def media_push():
         """Copy the pictures in UPLOAD_FOLDER into the bucket (MEDIA_S3_BUCKET), skipping those already there:
         run it when the shop moves to object storage, and again until it copies nothing."""
-        from pathlib import Path
-
         from app.media import push_folder
 
         folder = Path(app.config["UPLOAD_FOLDER"])
@@ -96,6 +98,34 @@ def register(app: Flask) -> None:
         if isinstance(store, S3Storage):
             _storage_command(S3Storage.check)
         click.echo(f"ok: pictures are kept in the {store.describe()}")
+
+    @job_command(app.cli, "backup", app_group=True)
+    def backup():
+        """Write a consistent copy of the database (with the list of uploaded files) to BACKUP_DIR and delete
+        the copies older than BACKUP_KEEP_DAILY days and BACKUP_KEEP_MONTHLY months (cron: daily)."""
+        from app.backups import BackupError, backup_work
+
+        try:
+            run_job_from_cron("backup", lambda: backup_work(click.echo))
+        except (BackupError, OSError) as error:
+            raise click.ClickException(f"no backup made: {error}") from None
+
+    @app.cli.command("restore")
+    @click.argument("file", type=click.Path(path_type=Path))
+    def restore(file: Path):
+        """Restore a backup made by `flask backup` into the configured database, which must be empty."""
+        from app.backups import BackupError
+        from app.backups import restore as restore_backup
+
+        try:
+            manifest = restore_backup(file, click.echo)
+        except BackupError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(
+            f"restored the backup of {manifest['created_at']}. Uploaded files are not in a backup: restore "
+            f"UPLOAD_FOLDER ({len(manifest['media']['files'])} files listed in the manifest) from its own copy, "
+            "then run `flask db upgrade`."
+        )
 
 
 def _storage_command(work):

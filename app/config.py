@@ -55,6 +55,12 @@ class Config:
         ):
             setattr(self, name, os.environ.get(name) or None)
         self.MEDIA_PUBLIC_URL = (os.environ.get("MEDIA_PUBLIC_URL") or "").rstrip("/") or None
+        # `flask backup`: where backups go, and how many daily and monthly copies are kept.
+        self.BACKUP_DIR = os.environ.get("BACKUP_DIR") or str(Path(instance_path) / "backups")
+        self.BACKUP_KEEP_DAILY = int(os.environ.get("BACKUP_KEEP_DAILY", 7))
+        self.BACKUP_KEEP_MONTHLY = int(os.environ.get("BACKUP_KEEP_MONTHLY", 12))
+        # A private bucket each backup is also copied to, with the MEDIA_S3_* endpoint and keys.
+        self.BACKUP_S3_BUCKET = os.environ.get("BACKUP_S3_BUCKET") or None
         self.MAX_IMAGE_BYTES = int(os.environ.get("MAX_IMAGE_BYTES", 5 * 1024 * 1024))
         # A request may carry a few images plus form fields.
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 32 * 1024 * 1024))

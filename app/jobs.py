@@ -39,15 +39,18 @@ class JobAlreadyRunning(RuntimeError):
 
 Counts = Mapping[str, int]
 
-# Every scheduled job: its name (its lock and its record) → its `flask` command, filled by job_command. Cron
-# may start any of them on every host; tests/test_scale_out.py runs them all on two hosts at once.
-JOBS: dict[str, tuple[str, str]] = {}
+# Every scheduled job: its name (its lock and its record) → the words of its `flask` command, filled by
+# job_command. Cron may start any of them on every host; tests/test_scale_out.py runs them all on two hosts at
+# once.
+JOBS: dict[str, tuple[str, ...]] = {}
 
 
-def job_command(group: click.Group, command: str):
-    """Declare `flask <group> <command>` a scheduled job named "<group>-<command>"; the command runs its work
-    through run_job_from_cron under that name (run_job refuses a name not declared here)."""
-    JOBS[f"{group.name}-{command}"] = (group.name, command)
+def job_command(group: click.Group, command: str, *, app_group: bool = False):
+    """Declare `flask <group> <command>` a scheduled job named "<group>-<command>" (with app_group, the app's
+    own app.cli: `flask <command>`, named "<command>"); the command runs its work through run_job_from_cron
+    under that name (run_job refuses a name not declared here)."""
+    words = (command,) if app_group else (group.name, command)
+    JOBS["-".join(words)] = words
     return group.command(command)
 
 
@@ -139,6 +142,8 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
     ),
     "waiting": lambda n: ngettext("%(num)d payment still waiting", "%(num)d payments still waiting", n),
     "errors": lambda n: ngettext("%(num)d gateway error", "%(num)d gateway errors", n),
+    "kept": lambda n: ngettext("backup made, %(num)d kept", "backup made, %(num)d kept", n),
+    "deleted": lambda n: ngettext("%(num)d old backup deleted", "%(num)d old backups deleted", n),
 }
 _ALWAYS_SAID = {"mismatches"}  # "0 mismatches" is the audit's good news, not nothing
 

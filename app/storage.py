@@ -177,6 +177,19 @@ class S3Storage:
     def describe(self) -> str:
         return f"bucket {self.bucket} at {self.endpoint_url or 'AWS S3'}"
 
+    def in_bucket(self, bucket: str) -> S3Storage:
+        """Another bucket of the same account, reached the same way (the private one backups go to)."""
+        access_key_id, secret_access_key = self._credentials
+        return S3Storage(
+            bucket=bucket,
+            public_url=self.public_url,
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            addressing_style=self.addressing_style,
+        )
+
     def check(self) -> None:
         """Ask the bucket whether it is there and these credentials may write to it, and MEDIA_PUBLIC_URL
         whether phones can read what was written; StorageError if not."""

@@ -37,9 +37,9 @@ def _sqlite(env, name: str) -> Iterator[str]:
 
 
 @contextmanager
-def postgres_database(server_url: str, name: str) -> Iterator[str]:
+def postgres_database(server_url: str, name: str, prefix: str = "fenxiao_bench") -> Iterator[str]:
     server = sa.engine.make_url(normalise_database_url(server_url))
-    database = f"fenxiao_bench_{name}_{secrets.token_hex(4)}"
+    database = f"{prefix}_{name}_{secrets.token_hex(4)}"
     admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{database}"'))

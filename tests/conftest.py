@@ -5,7 +5,7 @@ import os
 import re
 import shutil
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from app import create_app
 from app.config import normalise_database_url
 from app.extensions import db
 from app.timeutil import set_clock
+from bench.databases import postgres_database
 from tests import factories
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -38,6 +39,7 @@ def base_config(db_url: str, tmp_path: Path) -> dict:
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": db_url,
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "BACKUP_DIR": str(tmp_path / "backups"),
         "SERVER_NAME": None,
         # Production hashes with scrypt; tests make hundreds of users and only need a real hash.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
@@ -118,6 +120,21 @@ def db_url(request, tmp_path) -> str:
     url = request.getfixturevalue("pg_database")
     _truncate_all(url)
     return url
+
+
+@contextmanager
+def scratch_postgres_database():
+    """The URL of a new, empty PostgreSQL database on the server of TEST_DATABASE_URL, named after the test
+    database (so that parallel runs on one server keep apart), dropped afterwards."""
+    if not PG_URL:
+        skip_or_fail("PostgreSQL tests need TEST_DATABASE_URL")
+    test_database = sa.make_url(normalise_database_url(PG_URL)).database
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_database(PG_URL, "scratch", prefix=test_database))
+        except sa.exc.OperationalError as error:
+            skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error.orig}")
+        yield url
 
 
 class IsolatedClient(FlaskClient):

@@ -34,6 +34,7 @@ def production_env(db_url: str, folder: Path, **settings: str) -> dict[str, str]
             "FENXIAO_ENV": "production",
             "DATABASE_URL": db_url,
             "UPLOAD_FOLDER": str(folder / "uploads"),
+            "BACKUP_DIR": str(folder / "backups"),
         }
         | settings
     )

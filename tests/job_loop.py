@@ -18,10 +18,10 @@ def main(start: float, seconds: float) -> None:
     runner = app.test_cli_runner()
     time.sleep(max(0.0, start - time.time()))
     while time.time() < start + seconds:
-        for group, command in JOBS.values():
-            result = runner.invoke(args=[group, command])
+        for words in JOBS.values():
+            result = runner.invoke(args=list(words))
             said = " | ".join(result.output.split("\n")).strip(" |")
-            print(f"{group} {command} exit={result.exit_code}: {said}", flush=True)
+            print(f"{' '.join(words)} exit={result.exit_code}: {said}", flush=True)
             if result.exception is not None and not isinstance(result.exception, SystemExit):
                 traceback.print_exception(result.exception)
 

@@ -29,6 +29,7 @@ LAYERS = {
         "static_files",
         "lazy_csrf",
         "page_cache",
+        "backups",
     },  # fmt: skip
     1: {"accounts", "catalog", "settings"},
     2: {"orders"},

@@ -356,3 +356,36 @@ def test_a_half_written_bucket_configuration_refuses_to_start(case, tmp_path):
     }
     with pytest.raises(RuntimeError, match=re.escape(sentence)):
         create_app({**config, **changes})
+
+
+def test_a_backup_lists_the_buckets_pictures_and_goes_to_the_private_backup_bucket(app, s3_endpoint, bucket):
+    import tarfile
+
+    key = save_image(picture("JPEG"))
+    private = f"fenxiao-backups-{secrets.token_hex(4)}"
+    client = s3_client(s3_endpoint)
+    client.create_bucket(Bucket=private)  # no public policy: backups hold shoppers' details
+    app.config["BACKUP_S3_BUCKET"] = private
+    result = app.test_cli_runner().invoke(args=["backup"])
+    assert result.exit_code == 0, result.output
+    assert f"sent to bucket {private}" in result.output
+    (local,) = Path(app.config["BACKUP_DIR"]).glob("fenxiao-*.tar")
+    sent = client.get_object(Bucket=private, Key=f"backups/{local.name}")["Body"].read()
+    assert sent == local.read_bytes()
+    with tarfile.open(local) as tar:
+        media = json.load(tar.extractfile("manifest.json"))["media"]
+    listed = {file["key"] for file in media["files"]}
+    in_bucket = {item["Key"] for item in client.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert key in listed and listed == in_bucket and bucket in media["bucket"]
+
+
+def test_a_backup_the_bucket_refuses_is_kept_here_and_the_run_is_failed(app, s3_endpoint):
+    app.config["BACKUP_S3_BUCKET"] = "no-such-bucket-here"
+    result = app.test_cli_runner().invoke(args=["backup"])
+    assert result.exit_code != 0
+    assert "was written to BACKUP_DIR but not sent off-site" in result.output
+    assert len(list(Path(app.config["BACKUP_DIR"]).glob("fenxiao-*.tar"))) == 1
+    from app.extensions import db
+    from app.jobs import JobRun
+
+    assert db.session.get(JobRun, "backup").ok is False

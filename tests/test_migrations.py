@@ -1,16 +1,14 @@
 """Migrations: `flask db upgrade` builds the whole schema on an empty SQLite file and an empty PostgreSQL
 database, and `flask db check` then finds nothing the models have that the migrations lack."""
 
-import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from app.config import normalise_database_url
 from app.extensions import db
-from tests.conftest import PG_URL, base_config, skip_or_fail
+from tests.conftest import base_config, scratch_postgres_database
 
 MIGRATIONS = str(Path(__file__).parent.parent / "migrations")
 
@@ -22,23 +20,8 @@ def empty_database(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    if not PG_URL:
-        skip_or_fail("PostgreSQL tests need TEST_DATABASE_URL")
-    server = sa.make_url(normalise_database_url(PG_URL))
-    name = f"fenxiao_migrate_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        admin.dispose()
-        skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error.orig}")
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

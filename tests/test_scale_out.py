@@ -350,7 +350,7 @@ def test_every_job_started_by_both_hosts_at_once_does_its_work_once(shop):
     outputs = [loop.communicate(timeout=JOB_SECONDS + 60)[0] for loop in loops]
     lines = [line for output in outputs for line in output.splitlines()]
     ran = Counter(line.split(" exit=")[0] for line in lines if " exit=" in line)
-    assert set(ran) == {f"{group} {command}" for group, command in JOBS.values()}, outputs
+    assert set(ran) == {" ".join(words) for words in JOBS.values()}, outputs
     assert all(" exit=0: " in line for line in lines if " exit=" in line), outputs
     assert not any("Traceback" in output for output in outputs), outputs
     # Both hosts really ran the jobs at the same time: the lock turned one of them away.

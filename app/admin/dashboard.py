@@ -1,12 +1,15 @@
 """The back office's first page: what needs the merchant's attention today."""
 
-from flask import render_template, request
+from pathlib import Path
+
+from flask import current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from app.accounts.models import Permission
 from app.admin import bp
 from app.admin.orders import back_office_alerts
+from app.backups import backup_overdue, last_good_backup
 from app.catalog.models import Product, Sku
 from app.extensions import db
 from app.jobs import last_runs
@@ -14,7 +17,7 @@ from app.orders.queries import todays_takings
 from app.payments.gateways import payment_settings
 from app.settings.services import get_shop_settings
 
-ORDER_JOBS = ("orders-expire", "orders-autocomplete", "points-expire")
+ORDER_JOBS = ("orders-expire", "orders-autocomplete", "points-expire", "backup")
 
 
 def _gateway_jobs() -> tuple[str, ...]:
@@ -38,10 +41,13 @@ def dashboard():
     orders = None
     if current_user.can(Permission.ORDERS):
         runs = last_runs()
+        last_backup = last_good_backup(runs.get("backup"), Path(current_app.config["BACKUP_DIR"]))
         orders = {
             "alerts": back_office_alerts(db.session),
             "today": todays_takings(db.session),
             "jobs": [(name, runs.get(name)) for name in ORDER_JOBS + _gateway_jobs()],
+            "last_backup": last_backup,
+            "backup_overdue": backup_overdue(last_backup),
         }
     return render_template(
         "admin/dashboard.html",
