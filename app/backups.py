@@ -111,10 +111,11 @@ def backup_work(echo: Echo) -> dict[str, int]:
     folder = Path(config["BACKUP_DIR"])
     path = make_backup(folder, storage.current())
     echo(f"backup written: {path} ({path.stat().st_size} bytes)")
+    today = utcnow().astimezone(SHOP_TZ).date()
+    # Pruned first: a bucket that keeps refusing must not also fill this disk with daily copies.
+    kept, deleted = prune(folder, today, config["BACKUP_KEEP_DAILY"], config["BACKUP_KEEP_MONTHLY"])
     if config.get("BACKUP_S3_BUCKET"):
         echo(f"sent to {_send_offsite(path, config['BACKUP_S3_BUCKET'])}")
-    today = utcnow().astimezone(SHOP_TZ).date()
-    kept, deleted = prune(folder, today, config["BACKUP_KEEP_DAILY"], config["BACKUP_KEEP_MONTHLY"])
     return {"kept": kept, "deleted": deleted}
 
 
@@ -260,6 +261,19 @@ def _check_pg_version(tool: str, server_major: int) -> None:
         )
 
 
+# Connection settings DATABASE_URL may carry as ?key=value, and the variable libpq reads each from.
+_LIBPQ_QUERY = {
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "options": "PGOPTIONS",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "application_name": "PGAPPNAME",
+}
+
+
 def _pg_env() -> dict[str, str]:
     """Where pg_dump and pg_restore connect, from the configured URL — the password in the environment,
     never on the command line where `ps` would show it."""
@@ -271,8 +285,7 @@ def _pg_env() -> dict[str, str]:
         "PGUSER": url.username,
         "PGPASSWORD": url.password,
         "PGDATABASE": url.database,
-        "PGSSLMODE": url.query.get("sslmode"),
-    }
+    } | {name: url.query.get(key) for key, name in _LIBPQ_QUERY.items()}
     env.update({key: str(value) for key, value in settings.items() if value})
     return env
 
@@ -297,10 +310,14 @@ def _media(pictures: Storage) -> dict:
     copy against; a bucket's own versioning keeps its files."""
     if isinstance(pictures, LocalStorage):
         return {"folder": str(pictures.folder), "included": False, "files": _media_list(pictures.folder)}
+    try:
+        keys = [{"key": key} for key in pictures.list_keys()]
+    except StorageError as error:  # the database copy is the point: it is made without the list
+        return {"bucket": pictures.describe(), "included": False, "files": [], "error": str(error)}
     return {
         "bucket": pictures.describe(),
         "included": False,
-        "files": [{"key": k} for k in pictures.list_keys()],
+        "files": keys,
     }
 
 
@@ -379,9 +396,12 @@ def _unpack(backup: Path, work: Path) -> tuple[dict, Path]:
 
 
 def _refuse_unless_empty() -> None:
+    """PostgreSQL: none of our tables (the new database may hold the server's own). SQLite: no table at all,
+    since the restore puts the copy in place of the whole file."""
     ours = set(db.metadata.tables) | {"alembic_version"}
     with db.engine.connect() as conn:
-        present = sorted(ours & set(inspect(conn).get_table_names()))
+        tables = set(inspect(conn).get_table_names())
+    present = sorted(tables if db.engine.dialect.name == "sqlite" else ours & tables)
     if present:
         shown = ", ".join(present[:6]) + (f" and {len(present) - 6} more" if len(present) > 6 else "")
         raise BackupError(
@@ -401,6 +421,7 @@ def _pg_restore(copy: Path) -> None:
         [
             pg_restore,
             "--no-owner",
+            "--no-privileges",  # the grants of roles the new server may not have
             "--exit-on-error",
             "--single-transaction",
             f"--dbname={env['PGDATABASE']}",

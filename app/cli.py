@@ -107,8 +107,8 @@ def register(app: Flask) -> None:
 
         try:
             run_job_from_cron("backup", lambda: backup_work(click.echo))
-        except (BackupError, OSError) as error:
-            raise click.ClickException(f"no backup made: {error}") from None
+        except (BackupError, StorageError, OSError) as error:
+            raise click.ClickException(f"backup failed: {error}") from None
 
     @app.cli.command("restore")
     @click.argument("file", type=click.Path(path_type=Path))

@@ -3,6 +3,7 @@ lock lets only one run of a job at a time — on PostgreSQL an advisory lock, wh
 SQLite (one host by definition) a lock on a file beside the database. Each run is recorded so the back office
 can show when a job last ran and what it did."""
 
+import contextlib
 import fcntl
 import logging
 import zlib
@@ -14,6 +15,7 @@ import click
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import String, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db_types import UTCDateTime
@@ -81,13 +83,19 @@ def _job_lock(name: str) -> Iterator[None]:
     if engine.dialect.name == "postgresql":
         key = zlib.crc32(f"fenxiao-job:{name}".encode())
         with engine.connect() as lock_conn:
-            if not lock_conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            held = lock_conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            # A session's lock outlives its transaction: end that at once, so the connection does not sit
+            # idle in a transaction for the whole job (a server's idle_in_transaction_session_timeout
+            # would close it and let the lock go mid-run).
+            lock_conn.commit()
+            if not held:
                 raise JobAlreadyRunning(name)
             try:
                 yield
             finally:
-                lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                lock_conn.commit()
+                with contextlib.suppress(DBAPIError):  # a connection gone has let the lock go already
+                    lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    lock_conn.commit()
         return
     # SQLite: only processes on this host can open the file, so a lock on a file beside it is enough.
     database = engine.url.database

@@ -57,12 +57,10 @@ def save_image(data: bytes | object, *, max_bytes: int | None = None) -> str:
                 _put(store, thumbnail_key(key, size, "webp"), _webp(thumb))
             _put(store, key, encoded)  # last: its presence says the thumbnails are there
     except StorageError:
-        log.exception("upload not stored")
+        # Shoppers upload pictures too: the sentence is for anyone; the cause is for the operator's log.
+        log.exception("upload not stored: `flask media check` says why")
         raise ImageError(
-            _l(
-                "The picture could not be stored just now. Please try again in a minute; if it keeps "
-                "failing, ask whoever runs the shop's server to run “flask media check”."
-            )
+            _l("The picture could not be stored just now. Please try again in a minute.")
         ) from None
     return key
 

@@ -33,7 +33,7 @@ from werkzeug.datastructures import HeaderSet
 from app.db_types import UTCDateTime
 from app.extensions import db
 from app.timeutil import utcnow
-from app.webutil import in_wechat
+from app.webutil import in_wechat, takes_gzip
 
 GENERATION_ID = 1
 # The pages served from here, and the tables whose writes change what they show.
@@ -210,11 +210,12 @@ def _serve():
         return None
     g.page_cache_key = key
     g.page_generation = generation()
+    g.page_made_at = utcnow()  # promotions that start or end after this moment end the page kept from now
     entry = current_app.extensions["page_cache"].get(key)
     if entry is None or entry.generation != g.page_generation or entry.expires < time.monotonic():
         return None
     g.page_cache_hit = True
-    response = entry.response("gzip" in request.accept_encodings)
+    response = entry.response(takes_gzip())
     response.headers[HIT_HEADER] = "hit"  # says where a page came from (the scale-out test asks it)
     return response
 
@@ -252,11 +253,11 @@ def _next_change(pages: _Pages) -> float:
     none is ahead. Asked of the database again only when the counter has moved or that moment has come."""
     now = time.monotonic()
     if pages.schedule is None or pages.schedule[0] != g.page_generation or pages.schedule[1] <= now:
-        wall = utcnow()
+        wall = g.page_made_at
         moments = [m for m in db.session.execute(_NEXT_CHANGE, {"now": wall}).one() if m is not None]
         pages.schedule = (
             g.page_generation,
-            now + (min(moments) - wall).total_seconds() if moments else float("inf"),
+            now + (min(moments) - utcnow()).total_seconds() if moments else float("inf"),
         )
     return pages.schedule[1]
 

@@ -14,6 +14,8 @@ from flask import Flask, Response, current_app, request, send_from_directory
 from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
 
+from app.webutil import takes_gzip
+
 COMPRESSIBLE = {".css", ".js", ".svg", ".json", ".txt"}
 ONE_YEAR = 365 * 24 * 3600
 
@@ -67,7 +69,7 @@ def serve(filename: str) -> Response:
         raise NotFound()
     current = version(path)
     compressible = os.path.splitext(path)[1].lower() in COMPRESSIBLE
-    if compressible and "gzip" in request.accept_encodings:
+    if compressible and takes_gzip():
         response = Response(_gzipped(path), mimetype=mimetypes.guess_type(path)[0])
         response.headers["Content-Encoding"] = "gzip"
         response.set_etag(f"{current}-gzip")

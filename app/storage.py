@@ -300,6 +300,11 @@ def init_app(app: Flask) -> None:
         raise RuntimeError(
             f"MEDIA_S3_ADDRESSING_STYLE must be one of {', '.join(ADDRESSING_STYLES)}, not {style!r}"
         )
+    if config.get("BACKUP_S3_BUCKET") == config["MEDIA_S3_BUCKET"]:
+        raise RuntimeError(
+            "BACKUP_S3_BUCKET is the pictures' bucket, which phones read: backups hold shoppers' phone numbers "
+            "and addresses. Create a private bucket for them and set BACKUP_S3_BUCKET to it."
+        )
     app.extensions["media_storage"] = S3Storage(
         bucket=config["MEDIA_S3_BUCKET"],
         public_url=public_url,

@@ -97,3 +97,8 @@ def csv_download(body, filename: str) -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def takes_gzip() -> bool:
+    """Whether this browser takes a gzipped answer ("gzip;q=0" says it does not)."""
+    return request.accept_encodings.quality("gzip") > 0

@@ -29,3 +29,26 @@ def test_every_declared_job_is_a_command(app):
 def test_an_undeclared_job_is_refused(app):
     with pytest.raises(KeyError, match="job_command"):
         run_job("orders-archive", lambda: {})
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_the_lock_of_a_running_job_waits_outside_any_transaction(app):
+    """A server's idle_in_transaction_session_timeout must not close the lock's connection mid-run."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    def work():
+        with db.engine.connect() as conn:
+            states = conn.execute(
+                text(
+                    "SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted"
+                )
+            ).scalars()
+            seen.extend(states)
+        return {}
+
+    seen = []
+    run_job("orders-expire", work)
+    assert seen == ["idle"]

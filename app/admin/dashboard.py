@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from flask import current_app, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -17,6 +18,14 @@ from app.orders.queries import todays_takings
 from app.payments.gateways import payment_settings
 from app.settings.services import get_shop_settings
 
+# The jobs the dashboard lists, each with what it does in the merchant's words.
+JOB_PURPOSES = {
+    "orders-expire": _l("Cancels unpaid orders past their time limit"),
+    "orders-autocomplete": _l("Confirms receipt of shipped orders after the set days"),
+    "points-expire": _l("Writes off points past their expiry (daily)"),
+    "backup": _l("Copies the database to the backup folder, keeping daily and monthly copies"),
+    "payments-reconcile": _l("Asks WeChat Pay and Alipay about payments whose notify never came"),
+}
 ORDER_JOBS = ("orders-expire", "orders-autocomplete", "points-expire", "backup")
 
 
@@ -45,7 +54,7 @@ def dashboard():
         orders = {
             "alerts": back_office_alerts(db.session),
             "today": todays_takings(db.session),
-            "jobs": [(name, runs.get(name)) for name in ORDER_JOBS + _gateway_jobs()],
+            "jobs": [(name, JOB_PURPOSES[name], runs.get(name)) for name in ORDER_JOBS + _gateway_jobs()],
             "last_backup": last_backup,
             "backup_overdue": backup_overdue(last_backup),
         }
