@@ -68,10 +68,10 @@ def create_app(config: dict | None = None) -> Flask:
     # <int:…> in every route stops at the largest id the database can hold: a bigger number is a 404.
     app.url_map.converters["int"] = IdConverter
     request_input.init_app(app)
-    if app.config["TRUSTED_PROXIES"]:
+    register_extensions(app)
+    if app.config["TRUSTED_PROXIES"]:  # outermost: the page cache's middleware sees the visitor's host too
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
-    register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_request_hooks(app)

@@ -6,7 +6,7 @@ import json
 from datetime import date
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Response, request
+from flask import Request, Response, request
 
 from app.numbers import parse_whole_number
 
@@ -35,9 +35,9 @@ def referrer_path(default: str) -> str:
     return safe_next(urlunsplit(("", "", parts.path, parts.query, "")), default)
 
 
-def in_wechat() -> bool:
-    """This request comes from WeChat's in-app browser (its user agent says MicroMessenger)."""
-    return "MicroMessenger" in request.headers.get("User-Agent", "")
+def in_wechat(of: Request | None = None) -> bool:
+    """This request (or `of`) comes from WeChat's in-app browser (its user agent says MicroMessenger)."""
+    return "MicroMessenger" in (request if of is None else of).headers.get("User-Agent", "")
 
 
 def toast(response: Response, message: str, level: str = "success") -> Response:
@@ -99,6 +99,6 @@ def csv_download(body, filename: str) -> Response:
     return response
 
 
-def takes_gzip() -> bool:
-    """Whether this browser takes a gzipped answer ("gzip;q=0" says it does not)."""
-    return request.accept_encodings.quality("gzip") > 0
+def takes_gzip(of: Request | None = None) -> bool:
+    """Whether this browser (or `of`'s) takes a gzipped answer ("gzip;q=0" says it does not)."""
+    return (request if of is None else of).accept_encodings.quality("gzip") > 0
