@@ -12,8 +12,8 @@ show has changed:
   that changes with time alone;
 - a countdown stays exact: the page says the server's time in `data-server-now`, written afresh each time a
   kept page is served, and the phone counts from the end time against it (static/js/orders.js).
-A request with a session cookie, from htmx, with ?ref= (a share visit is recorded) or ?lang=, and an
-answer that sets a cookie or is not a 200 page, are never cached. PAGE_CACHE_ENTRIES (300) bounds the
+A request with a session or remember-me cookie, from htmx, with ?ref= (a share visit is recorded) or
+?lang=, and an answer that sets a cookie or is not a 200 page, are never cached. PAGE_CACHE_ENTRIES (300) bounds the
 memory per worker.
 
 A kept page is served by a WSGI middleware in front of Flask (`_Middleware`): no request context, session,
@@ -216,6 +216,7 @@ def _cacheable(app: Flask, request: Request) -> bool:
     return not (
         request.method != "GET"
         or request.cookies.get(app.config["SESSION_COOKIE_NAME"])
+        or request.cookies.get(app.config["REMEMBER_COOKIE_NAME"])  # a shopper whose session has ended
         or request.headers.get("HX-Request")
         or "ref" in request.args
         or "lang" in request.args

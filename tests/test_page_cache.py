@@ -19,7 +19,7 @@ from app.payments.settings import PaymentSettingsInput, save_payment_settings
 from app.settings.services import update_shop_settings
 from app.timeutil import utcnow
 from tests import factories
-from tests.conftest import IsolatedClient, base_config, counting_statements
+from tests.conftest import IsolatedClient, base_config, counting_statements, login
 from tests.test_distribution import distributor
 
 
@@ -123,6 +123,21 @@ def test_a_visitor_with_a_session_gets_a_page_of_their_own_and_it_is_not_kept(ap
     assert visit(app, path, mine)[1] > 1
     anonymous, _ = visit(app, path)
     assert '"X-CSRFToken": ""' in anonymous and "cart-badge_empty" in anonymous
+
+
+def test_a_shopper_back_with_only_the_remember_me_cookie_gets_a_page_of_their_own(app, session):
+    shopper = factories.UserFactory()
+    product = factories.ProductFactory()
+    session.commit()
+    path = f"/p/{product.id}"
+    visit(app, path)
+    assert visit(app, path)[1] == 0  # kept for first-time visitors
+    mine = app.test_client()
+    login(mine, shopper)
+    mine.delete_cookie(app.config["SESSION_COOKIE_NAME"])  # the browser was closed: only remember-me is left
+    assert mine.get_cookie(app.config["REMEMBER_COOKIE_NAME"]) is not None
+    page, statements = visit(app, path, mine)
+    assert statements > 0 and '"X-CSRFToken": ""' not in page  # signed in again, with a token of their own
 
 
 def test_every_share_visit_is_recorded(app, session):
