@@ -71,7 +71,9 @@ def create_app(config: dict | None = None) -> Flask:
     register_extensions(app)
     if app.config["TRUSTED_PROXIES"]:  # outermost: the page cache's middleware sees the visitor's host too
         n = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
+        # X-Forwarded-For/Proto/Host only, which the README's nginx sets; not X-Forwarded-Prefix, which
+        # nginx passes on as the visitor sent it and which every link on a page would carry.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     register_blueprints(app)
     register_errorhandlers(app)
     register_request_hooks(app)

@@ -27,6 +27,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from contextlib import suppress
 from dataclasses import dataclass
 
 from flask import Flask, Request, Response, current_app, g, request, request_finished, session
@@ -116,7 +117,8 @@ class _Pages:
     def get(self, key: tuple) -> Entry | None:
         entry = self.entries.get(key)
         if entry is not None:
-            self.entries.move_to_end(key)
+            with suppress(KeyError):  # dropped by another thread (gunicorn's threaded workers) meanwhile
+                self.entries.move_to_end(key)
         return entry
 
     def put(self, key: tuple, entry: Entry) -> None:
@@ -225,7 +227,8 @@ def _cacheable(app: Flask, request: Request) -> bool:
 
 
 def _key_of(request: Request) -> tuple:
-    return (request.host, request.full_path, in_wechat(request))
+    # everything a page's own links are made of, and the one thing about the visitor it shows
+    return (request.scheme, request.host, request.script_root, request.full_path, in_wechat(request))
 
 
 class _Middleware:

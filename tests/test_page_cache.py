@@ -242,6 +242,15 @@ def test_behind_a_proxy_each_shop_address_gets_the_page_made_for_it(session, db_
                 page = response.get_data(as_text=True)
                 assert f'href="http://{host}{path}"' in page and ".shop.test" not in page.replace(host, "")
         assert response.headers.get(HIT_HEADER) == "hit"
+        # headers the README's nginx does not set reach the app as the visitor sent them: none may change
+        # the page kept for everyone else
+        for forged in ({"X-Forwarded-Prefix": "//attacker.example"}, {"X-Forwarded-Proto": "https"}):
+            product.title += "，新"  # the kept pages end: the forged request's page is the one made next
+            session.commit()
+            proxied.test_client().get(path, headers={"X-Forwarded-Host": "a.shop.test", **forged})
+            page = proxied.test_client().get(path, headers={"X-Forwarded-Host": "a.shop.test"})
+            assert f'href="http://a.shop.test{path}"' in page.get_data(as_text=True)
+            assert "attacker.example" not in page.get_data(as_text=True)
     finally:
         with proxied.app_context():
             db.engine.dispose()
