@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, text, update
 from sqlalchemy.engine import Connection, make_url
 
 from app import storage
@@ -22,6 +22,7 @@ from app.storage import LocalStorage, S3Storage, Storage, StorageError
 from app.timeutil import SHOP_TZ, utcnow
 
 FORMAT_VERSION = 1
+JOB_NAME = "backup"  # `flask backup`, declared in app/cli.py
 MANIFEST = "manifest.json"
 DATABASE_MEMBER = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
 # fenxiao-20250131-033000.tar: the shop's local time, so that a "day" is the merchant's day.
@@ -109,6 +110,8 @@ def backup_work(echo: Echo) -> dict[str, int]:
     ones pruned."""
     config = current_app.config
     folder = Path(config["BACKUP_DIR"])
+    if removed := clear_leftovers(folder):
+        echo(f"removed what an interrupted backup left behind: {', '.join(removed)}")
     path = make_backup(folder, storage.current())
     echo(f"backup written: {path} ({path.stat().st_size} bytes)")
     today = utcnow().astimezone(SHOP_TZ).date()
@@ -117,6 +120,27 @@ def backup_work(echo: Echo) -> dict[str, int]:
     if config.get("BACKUP_S3_BUCKET"):
         echo(f"sent to {_send_offsite(path, config['BACKUP_S3_BUCKET'])}")
     return {"kept": kept, "deleted": deleted}
+
+
+def clear_leftovers(folder: Path) -> list[str]:
+    """Delete what a killed run left in `folder` — its work folder (.backup-*) and its half-written file
+    (.fenxiao-<time>.tar.partial) — and return their names. Run under the job's lock: no other run is
+    writing them."""
+    import shutil
+
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(".backup-") and path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.name.endswith(".partial") and backup_time(
+                path.name.removeprefix(".").removesuffix(".partial")
+            ):
+                path.unlink()
+            else:
+                continue
+            removed.append(path.name)
+    return removed
 
 
 def make_backup(folder: Path, pictures: Storage) -> Path:
@@ -370,7 +394,18 @@ def restore(backup: Path, echo: Echo) -> dict:
         else:
             _pg_restore(copy)
     _verify(manifest, echo)
+    _end_the_copied_run(datetime.fromisoformat(manifest["created_at"]))
     return manifest
+
+
+def _end_the_copied_run(created_at: datetime) -> None:
+    """The copy was taken while its own backup run was going, so in the copy that run never ends and the
+    dashboard would say "running since …" until the next backup. It ended with this copy."""
+    unfinished = (JobRun.name == JOB_NAME) & JobRun.finished_at.is_(None)
+    db.session.execute(
+        update(JobRun).where(unfinished).values(finished_at=created_at, ok=True, result="restored=1")
+    )
+    db.session.commit()
 
 
 def _unpack(backup: Path, work: Path) -> tuple[dict, Path]:

@@ -103,10 +103,10 @@ def register(app: Flask) -> None:
     def backup():
         """Write a consistent copy of the database (with the list of uploaded files) to BACKUP_DIR and delete
         the copies older than BACKUP_KEEP_DAILY days and BACKUP_KEEP_MONTHLY months (cron: daily)."""
-        from app.backups import BackupError, backup_work
+        from app.backups import JOB_NAME, BackupError, backup_work
 
         try:
-            run_job_from_cron("backup", lambda: backup_work(click.echo))
+            run_job_from_cron(JOB_NAME, lambda: backup_work(click.echo))
         except (BackupError, StorageError, OSError) as error:
             raise click.ClickException(f"backup failed: {error}") from None
 

@@ -151,6 +151,11 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
     "waiting": lambda n: ngettext("%(num)d payment still waiting", "%(num)d payments still waiting", n),
     "errors": lambda n: ngettext("%(num)d gateway error", "%(num)d gateway errors", n),
     "kept": lambda n: ngettext("backup made, %(num)d kept", "backup made, %(num)d kept", n),
+    "restored": lambda n: ngettext(
+        "this database was restored from the copy it made",
+        "this database was restored from the copy it made",
+        n,
+    ),
     "deleted": lambda n: ngettext("%(num)d old backup deleted", "%(num)d old backups deleted", n),
 }
 _ALWAYS_SAID = {"mismatches"}  # "0 mismatches" is the audit's good news, not nothing

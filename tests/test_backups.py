@@ -22,6 +22,7 @@ from app.backups import backup_name, backups_to_keep, prune
 from app.distribution import ledger
 from app.distribution.models import LedgerEntry, Withdrawal
 from app.extensions import db
+from app.jobs import JobRun, job_result
 from app.orders.models import Order
 from app.settings.models import ShopSettings
 from app.settings.services import get_shop_settings
@@ -152,6 +153,11 @@ def test_a_restored_backup_is_the_same_shop_and_its_ledger_audit_passes(
     audit = invoke(copy, "ledger", "audit")
     assert audit.exit_code == 0, audit.output
     assert "every balance matches its ledger" in audit.output
+    with copy.app_context():  # the run that made the copy was still going in it: it ended with the copy
+        run = db.session.get(JobRun, "backup")
+        assert run.ok and run.finished_at == datetime.fromisoformat(manifest["created_at"])
+        assert job_result(run) == "本库就是由这次备份恢复的"
+        db.engine.dispose()
 
 
 def test_restore_refuses_a_database_that_is_not_empty_and_changes_nothing(app, session, runner):
@@ -366,6 +372,22 @@ def test_prune_deletes_only_our_backups_that_are_not_kept(tmp_path):
         "fenxiao.db",
         "mine.tar",
     ]
+
+
+def test_a_backup_clears_what_an_interrupted_one_left_and_nothing_else(app, runner):
+    folder = Path(app.config["BACKUP_DIR"])
+    (folder / ".backup-k1ll3d").mkdir(parents=True)
+    (folder / ".backup-k1ll3d" / "fenxiao.sqlite3").write_bytes(b"x" * 1000)
+    (folder / ".fenxiao-20250103-040000.tar.partial").write_bytes(b"x" * 1000)
+    for other in (".backup-notes.txt", ".mine.partial", "mine.tar", ".hidden"):
+        (folder / other).write_text("the operator's")
+
+    result = runner.invoke(args=["backup"])
+
+    assert result.exit_code == 0, result.output
+    assert ".backup-k1ll3d" in result.output and ".fenxiao-20250103-040000.tar.partial" in result.output
+    left = sorted(path.name for path in folder.iterdir())
+    assert left == [".backup-notes.txt", ".hidden", ".mine.partial", only_backup(folder).name, "mine.tar"]
 
 
 def test_backup_names_follow_the_shops_calendar():
