@@ -60,6 +60,9 @@ WATCHED_TABLES = {
     "timed_discount_items",
     "full_reduction_campaigns",
     "coupon_templates",
+    "flash_sessions",
+    "flash_slots",
+    "flash_items",
     "distribution_settings",
     "payment_settings",  # WeChat's silent login comes first for a visitor in WeChat once it is set up
 }
@@ -68,6 +71,7 @@ SCHEDULES = {
     "timed_discounts": ("starts_at", "ends_at"),
     "full_reduction_campaigns": ("starts_at", "ends_at"),
     "coupon_templates": ("claim_starts_at", "claim_ends_at"),
+    "flash_slots": ("starts_at", "ends_at"),
 }
 _SERVER_NOW = re.compile(rb'data-server-now="\d+"')
 _DIRTY = "page_cache_dirty"

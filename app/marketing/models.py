@@ -250,3 +250,73 @@ class DistributorCode(IdPrimaryKey, db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FlashSession(IdPrimaryKey, db.Model):
+    """秒杀场次: a time of day (shop time) and a duration, every day between two dates or on chosen dates.
+    Each run is a FlashSlot row, so "is it on now" is one indexed query and the page cache knows every
+    moment a flash price starts or ends. A stopped session is off for good (kept for the record)."""
+
+    __tablename__ = "flash_sessions"
+    __table_args__ = (
+        CheckConstraint("start_minute >= 0 AND start_minute < 1440", name="start_in_day"),
+        CheckConstraint("duration_minutes > 0 AND duration_minutes <= 1440", name="duration_in_day"),
+        CheckConstraint("pay_minutes > 0 AND pay_minutes <= 60", name="pay_window"),
+    )
+
+    name: Mapped[str] = mapped_column(String(30))
+    start_minute: Mapped[int]  # minutes after the shop's midnight
+    duration_minutes: Mapped[int]
+    repeat: Mapped[str] = mapped_column(String(8), default="daily")  # daily | dates
+    dates: Mapped[list] = mapped_column(JSON, default=list)  # the shop dates it runs on, "YYYY-MM-DD"
+    pay_minutes: Mapped[int] = mapped_column(default=5)  # the payment window of its orders
+    allow_points: Mapped[bool] = mapped_column(default=False)
+    pays_commission: Mapped[bool] = mapped_column(default=False)
+    is_stopped: Mapped[bool] = mapped_column(default=False)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    slots: Mapped[list["FlashSlot"]] = relationship(
+        order_by="FlashSlot.starts_at", cascade="all, delete-orphan", back_populates="flash_session"
+    )
+    items: Mapped[list["FlashItem"]] = relationship(
+        order_by="FlashItem.id", cascade="all, delete-orphan", back_populates="flash_session"
+    )
+
+
+class FlashSlot(IdPrimaryKey, db.Model):
+    """One run of a flash session: from starts_at to ends_at (UTC)."""
+
+    __tablename__ = "flash_slots"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("flash_sessions.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    flash_session: Mapped[FlashSession] = relationship(back_populates="slots")
+
+
+class FlashItem(IdPrimaryKey, db.Model):
+    """A SKU in a flash session: its flash price, the flash stock left (carved out of the SKU's stock, taken
+    with it in the order's transaction) and what has been sold, with the limits per customer and per
+    order (None: no limit)."""
+
+    __tablename__ = "flash_items"
+    __table_args__ = (
+        UniqueConstraint("session_id", "sku_id", name="uq_flash_items_sku"),
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("sold >= 0", name="sold_not_negative"),
+        CheckConstraint("price_fen >= 0", name="price_not_negative"),
+    )
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("flash_sessions.id", ondelete="CASCADE"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), index=True)
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    stock: Mapped[int] = mapped_column(default=0)
+    sold: Mapped[int] = mapped_column(default=0)
+    per_user_limit: Mapped[int | None]
+    per_order_limit: Mapped[int | None]
+
+    flash_session: Mapped[FlashSession] = relationship(back_populates="items")
+    sku = relationship("Sku")

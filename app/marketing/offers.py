@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.marketing import campaigns, coupons, members, points, pricing
+from app.marketing import campaigns, coupons, flash, members, points, pricing
 from app.timeutil import utcnow
 
 
@@ -31,7 +31,7 @@ def for_basket(
     asked = points_asked not in (None, "")
     return pricing.Offers(
         member_level=members.pricing_level(account.level if account is not None else None),
-        activities=campaigns.activities_for_skus(session, sku_ids, now),
+        activities=activities_for_skus(session, sku_ids, now),
         full_reduction=campaigns.to_pricing(campaigns.running_full_reduction(session, now)),
         coupon=coupon,
         points=points.for_checkout(session, user_id, points_asked, account=account) if asked else None,
@@ -41,9 +41,27 @@ def for_basket(
 def for_display(session: Session, user_id: int | None, sku_ids: Iterable[int], now: datetime | None = None):
     """What product pages and listings need: the buyer's level and the SKUs' activities."""
     now = now or utcnow()
-    return members.pricing_level(members.level_of_user(session, user_id)), campaigns.activities_for_skus(
+    return members.pricing_level(members.level_of_user(session, user_id)), activities_for_skus(
         session, sku_ids, now
     )
+
+
+def activities_for_skus(session: Session, sku_ids: Iterable[int], now: datetime | None = None):
+    """{sku id: the activity pricing it now}. A SKU in a running 秒杀 and a running 限时折扣 at once gets the
+    flash price: the flash activities are laid over the timed ones."""
+    ids = sorted(set(sku_ids))
+    now = now or utcnow()
+    return campaigns.activities_for_skus(session, ids, now) | flash.activities_for_skus(session, ids, now)
+
+
+def lowest_activity_prices(session: Session, product_ids: Iterable[int], now: datetime | None = None):
+    """{product id: its lowest activity price now} (限时折扣 or 秒杀), for listings."""
+    ids = sorted(set(product_ids))
+    now = now or utcnow()
+    lowest = campaigns.lowest_activity_prices(session, ids, now)
+    for product_id, unit in flash.lowest_prices(session, ids, now).items():
+        lowest[product_id] = min(unit, lowest.get(product_id, unit))
+    return lowest
 
 
 @dataclass

@@ -1,12 +1,13 @@
 """Marketing reacts to order events, inside the order's own transaction: it takes the coupon and the points
-when an order is placed (refusing the order when they are gone, or when a 限时折扣 limit is passed), gives
+when an order is placed (refusing the order when they are gone, or when a 限时折扣 limit is passed), takes
+the 秒杀 stock (refusing when it is gone or a flash limit is passed), gives
 them back when an unpaid order is cancelled, pays points and growth when an order completes, and settles
 points and growth on a refund."""
 
 from flask_babel import lazy_gettext as _l
 
 from app.accounts import signals as account_signals
-from app.marketing import campaigns, coupons, members, points
+from app.marketing import campaigns, coupons, flash, members, points
 from app.marketing.errors import MarketingError
 from app.marketing.models import TimedDiscount
 from app.orders import signals
@@ -36,9 +37,11 @@ def _on_order_placed(order, *, session, offers, **_):
                 ),
                 "qty",
             )
+    flash.take_for_order(session, order)
 
 
 def _on_order_cancelled(order, *, session, **_):
+    flash.give_back(session, order)
     coupons.give_back(session, order)
     points.return_for_cancel(session, order)
 

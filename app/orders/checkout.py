@@ -153,6 +153,9 @@ def place_order(
     short = take_stock_for_lines(session, {line.sku.id: line.qty for line in lines})
     if short:
         line = next(line for line in lines if line.sku.id == short[0])
+        activity = offers.activities.get(line.sku.id)
+        if activity is not None and activity.kind == "flash":
+            raise OrderError(_l("Snapped up"), "stock")
         raise OrderError(
             _l("“%(title)s” does not have enough stock left.", title=line.product.title), "stock"
         )

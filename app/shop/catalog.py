@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from app.catalog import services as catalog
 from app.catalog.models import Category, Product, ProductImage, Sku
 from app.extensions import db, htmx
-from app.marketing import campaigns, members, pricing
+from app.marketing import members, pricing
+from app.marketing import offers as marketing_offers
 from app.media import image_url
 from app.money import format_fen, format_fen_range
 from app.numbers import parse_whole_number
@@ -112,7 +113,7 @@ def _cards(query, *, count: bool = False) -> CardPage:
         ):
             images[product_id] = key  # the lowest position comes last and stays
     level = buyer_level()
-    lowest_activity = campaigns.lowest_activity_prices(db.session, ids) if ids else {}
+    lowest_activity = marketing_offers.lowest_activity_prices(db.session, ids) if ids else {}
     cards = []
     for row in rows:
         price = prices.get(row.id)
@@ -249,7 +250,7 @@ def buyer_level() -> pricing.MemberLevel | None:
 def _sku_units(product: Product) -> dict[int, tuple[int, pricing.Activity | None]]:
     """{sku id: (the unit price shown, its activity)}: the activity price, else the member price, else the
     list price (marketing.pricing.display_price)."""
-    activities = campaigns.activities_for_skus(db.session, [sku.id for sku in product.active_skus])
+    activities = marketing_offers.activities_for_skus(db.session, [sku.id for sku in product.active_skus])
     level = buyer_level()
     return {
         sku.id: (

@@ -15,6 +15,7 @@ from app.distribution import services as distribution
 from app.distribution import web as share_tracking
 from app.extensions import db, limiter
 from app.marketing import codes, pricing
+from app.marketing import flash as flash_sale
 from app.marketing import offers as marketing_offers
 from app.marketing import points as marketing_points
 from app.marketing.errors import MarketingError
@@ -33,6 +34,8 @@ class CheckoutItems:
     def __init__(self, source):
         self.buy_sku = parse_id(source.get("buy"))
         self.buy_qty = str(source.get("qty", "1")).strip()[:12]
+        # The flash item a "马上抢" button names: checked against the SKU and the session's time.
+        self.flash_item = parse_id(source.get("flash")) if self.buy_sku is not None else None
         self.cart_skus = sorted({s for s in map(parse_id, source.getlist("sku")) if s is not None})
 
     @property
@@ -49,7 +52,8 @@ class CheckoutItems:
 
     def query_args(self) -> dict:
         if self.is_buy_now:
-            return {"buy": self.buy_sku, "qty": self.buy_qty}
+            flash_item = {"flash": self.flash_item} if self.flash_item else {}
+            return {"buy": self.buy_sku, "qty": self.buy_qty} | flash_item
         return {"sku": self.cart_skus} if self.cart_skus else {}
 
 
@@ -170,6 +174,10 @@ def checkout():
     if not items.is_buy_now and not orders.cart.user_cart_entries(db.session, current_user.id):
         flash(_("Your cart is empty."), "info")
         return redirect(url_for("shop.cart"))
+    if items.flash_item:
+        unpaid = flash_sale.unpaid_order_for(db.session, current_user.id, [items.buy_sku])
+        if unpaid:
+            return _to_unpaid_order(unpaid)
     # The page re-asks itself (htmx) when the coupon or the points switch change: keep what was entered.
     form = CheckoutForm(formdata=request.args if "idempotency_key" in request.args else None)
     return _checkout_page(form, items)
@@ -190,6 +198,8 @@ def place_order():
     expected = form.expected_total.data or ""
     try:
         entries = items.entries()
+        if items.flash_item is not None or request.form.get("flash"):
+            flash_sale.check_buy(db.session, current_user.id, items.flash_item, _quantities(entries))
         offers = marketing_offers.for_basket(
             db.session,
             current_user.id,
@@ -200,7 +210,7 @@ def place_order():
         order = orders.checkout.place_order(
             db.session,
             user=current_user,
-            items={sku_id: qty for sku_id, (qty, _seen) in entries.items()},
+            items=_quantities(entries),
             address_id=parse_id(form.address_id.data) or "",
             idempotency_key=form.idempotency_key.data or "",
             buyer_note=form.buyer_note.data or "",
@@ -210,6 +220,9 @@ def place_order():
             offers=offers,
         )
         db.session.commit()
+    except flash_sale.UnpaidFlashOrder as error:
+        db.session.rollback()
+        return _to_unpaid_order(error.order_number)
     except (OrderError, MarketingError) as error:
         db.session.rollback()
         form.form_errors.append(str(error.message))
@@ -222,6 +235,16 @@ def place_order():
         db.session.rollback()
         flash(str(error.message), "info")
         return redirect(url_for("shop.order_detail", number=order.number))
+
+
+def _quantities(entries: dict) -> dict[int, int]:
+    return {sku_id: qty for sku_id, (qty, _seen) in entries.items()}
+
+
+def _to_unpaid_order(number: str):
+    """A shopper with an unpaid flash order for this SKU is sent to pay it, not allowed a second."""
+    flash(_("You already have an unpaid flash-sale order for this item. Please pay it first."), "info")
+    return redirect(url_for("shop.order_detail", number=number))
 
 
 def _user_key() -> str:

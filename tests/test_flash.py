@@ -1,0 +1,337 @@
+"""秒杀 flash sales (MARKETING.md, "秒杀") on SQLite and PostgreSQL: the flash price through price_basket, the
+flash stock and the SKU stock taken with the order and given back once when it expires or is cancelled,
+the limits, the unpaid order a shopper is sent to pay, refusals that change nothing, and kept pages that
+follow a session's start, end and changes. The rush over HTTP is in test_flash_rush.py."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app import orders
+from app.catalog.models import Sku
+from app.marketing import campaigns, flash, offers
+from app.marketing.errors import MarketingError
+from app.marketing.models import FlashItem, FlashSession, FlashSlot, MarketingSettings, MemberLevel
+from app.orders.events import OrderError
+from app.orders.models import Order, OrderStatus
+from app.settings.models import ShopSettings
+from app.timeutil import SHOP_TZ, set_clock, utcnow
+from tests import factories
+from tests.conftest import login
+from tests.test_orders import key
+from tests.test_page_cache import visit
+from tests.test_shop_orders import checkout_form
+
+
+@pytest.fixture(autouse=True)
+def real_clock():
+    yield
+    set_clock(None)
+
+
+@pytest.fixture
+def shop(session):
+    session.add(ShopSettings(id=1, name="店", shipping_flat_fen=0, order_expire_minutes=30))
+    session.add(MarketingSettings(id=1))
+    session.commit()
+
+
+@pytest.fixture
+def shopper(app):
+    return factories.UserFactory()
+
+
+@pytest.fixture
+def address(shopper):
+    return factories.AddressFactory(user=shopper)
+
+
+@pytest.fixture
+def tee(app):
+    return factories.ProductFactory(title="T恤", skus=[{"price_fen": 100_00, "stock": 20}])
+
+
+def today(offset_days: int = 0):
+    return utcnow().astimezone(SHOP_TZ).date() + timedelta(days=offset_days)
+
+
+def flash_session(session, sku, *, price_fen=10_00, stock=5, day=0, name="今日秒杀", **limits) -> FlashItem:
+    """A session running all day on the shop's date `day` days from today (0: it is on now), one SKU in it."""
+    found = flash.save_session(
+        session,
+        None,
+        {
+            "name": name,
+            "start_minute": 0,
+            "duration_minutes": 24 * 60,
+            "repeat": "dates",
+            "dates": [today(day)],
+        },
+    )
+    item = flash.save_item(
+        session,
+        found,
+        flash.ItemDraft(sku.id, price_fen=price_fen, stock=stock, **({"per_user_limit": 1} | limits)),
+    )
+    session.commit()
+    return item
+
+
+def place(session, shopper, address, items, n=1):
+    chosen = offers.for_basket(session, shopper.id, list(items))
+    order = orders.checkout.place_order(
+        session, user=shopper, items=items, address_id=address.id, idempotency_key=key(n), offers=chosen
+    )
+    session.commit()
+    return order
+
+
+def stocks(session, item: FlashItem) -> tuple[int, int, int]:
+    """(flash stock, flash sold, SKU stock) as the database has them now."""
+    session.expire_all()
+    found = session.get(FlashItem, item.id)
+    return found.stock, found.sold, session.get(Sku, found.sku_id).stock
+
+
+def order_count(session) -> int:
+    return session.scalar(select(func.count()).select_from(Order))
+
+
+def test_a_flash_line_is_priced_by_price_basket_at_the_flash_price_with_no_member_price_on_top(
+    session, shop, shopper, address, tee
+):
+    session.add(MemberLevel(name="金卡", growth_threshold=0, discount_bp=9000))
+    session.commit()
+    sku = tee.skus[0]
+    # Both a 限时折扣 and a 秒杀 on the SKU: the flash price wins.
+    factories.running_discount(session, campaigns.ItemDraft(sku.id, price_fen=80_00))
+    item = flash_session(session, sku, price_fen=39_00)
+    found = offers.for_basket(session, shopper.id, [sku.id])
+    assert found.activities[sku.id].kind == "flash" and found.activities[sku.id].unit_fen == 39_00
+
+    order = place(session, shopper, address, {sku.id: 1})
+    line = order.lines[0]
+    assert (line.unit_fen, line.list_unit_fen, line.activity_kind, line.activity_id) == (
+        39_00,
+        100_00,
+        "flash",
+        item.id,
+    )
+    assert (line.pays_commission, line.earns_points) == (
+        False,
+        False,
+    )  # off by default, like the timed discount
+    assert order.total_fen == 39_00
+    assert stocks(session, item) == (4, 1, 19)
+
+
+def test_a_sold_out_or_ended_flash_item_prices_nothing(session, shop, tee):
+    sku = tee.skus[0]
+    item = flash_session(session, sku, stock=1)
+    assert flash.activities_for_skus(session, [sku.id])
+    session.get(FlashItem, item.id).stock = 0
+    session.commit()
+    assert flash.activities_for_skus(session, [sku.id]) == {}
+    ended = flash_session(session, factories.ProductFactory().skus[0], day=-1, name="昨天")
+    assert flash.activities_for_skus(session, [ended.sku_id]) == {}
+
+
+def test_an_unpaid_flash_order_expires_after_its_short_window_and_gives_both_stocks_back_once(
+    session, runner, shop, shopper, address, tee
+):
+    item = flash_session(session, tee.skus[0], stock=5)
+    order = place(session, shopper, address, {tee.skus[0].id: 1})
+    assert order.expires_at == order.created_at + timedelta(minutes=flash.DEFAULT_PAY_MINUTES)
+    assert stocks(session, item) == (4, 1, 19)
+
+    set_clock(utcnow() + timedelta(minutes=4))
+    assert orders.transitions.expire_due_orders(session) == 0
+    set_clock(utcnow() + timedelta(minutes=2))
+    result = runner.invoke(args=["orders", "expire"])  # the same job as every order's, no new cron line
+    assert result.exit_code == 0, result.output
+    assert stocks(session, item) == (5, 0, 20)
+    assert runner.invoke(args=["orders", "expire"]).exit_code == 0
+    assert orders.transitions.expire_due_orders(session) == 0
+    assert stocks(session, item) == (5, 0, 20)
+    assert session.get(Order, order.id).status == OrderStatus.CANCELLED
+
+
+def test_a_cancelled_flash_order_gives_both_stocks_back_once(session, shop, shopper, address, tee):
+    item = flash_session(session, tee.skus[0], stock=5, per_user_limit=2)
+    order = place(session, shopper, address, {tee.skus[0].id: 2})
+    assert stocks(session, item) == (3, 2, 18)
+    orders.transitions.shopper_cancel(session, order, shopper)
+    session.commit()
+    assert stocks(session, item) == (5, 0, 20)
+    assert not orders.transitions.cancel_order(
+        session, session.get(Order, order.id), actor=None, reason="again"
+    )
+    session.commit()
+    assert stocks(session, item) == (5, 0, 20)
+
+
+def test_limits_per_order_and_per_customer_and_the_unpaid_order_refuse_and_change_nothing(
+    session, shop, shopper, address, tee
+):
+    from tests.test_orders import pay_with_sandbox
+
+    sku = tee.skus[0]
+    item = flash_session(session, sku, stock=5, per_user_limit=2, per_order_limit=1)
+    with pytest.raises(MarketingError, match="每单最多购买 1 件"):
+        place(session, shopper, address, {sku.id: 2})
+    session.rollback()
+    assert stocks(session, item) == (5, 0, 20) and order_count(session) == 0
+
+    first = place(session, shopper, address, {sku.id: 1})
+    with pytest.raises(flash.UnpaidFlashOrder) as refused:
+        place(session, shopper, address, {sku.id: 1}, n=2)
+    session.rollback()
+    assert refused.value.order_number == first.number
+    assert stocks(session, item) == (4, 1, 19) and order_count(session) == 1
+
+    pay_with_sandbox(session, first, shopper)
+    second = place(session, shopper, address, {sku.id: 1}, n=3)  # the first is paid: 2 held = the limit
+    pay_with_sandbox(session, second, shopper)
+    with pytest.raises(MarketingError, match="每人限购 2 件"):
+        place(session, shopper, address, {sku.id: 1}, n=4)
+    session.rollback()
+    assert stocks(session, item) == (3, 2, 18) and order_count(session) == 2
+
+
+def test_flash_stock_is_carved_out_of_the_sku_stock(session, shop, tee):
+    found = flash.save_session(
+        session,
+        None,
+        {
+            "name": "场次",
+            "start_minute": 600,
+            "duration_minutes": 60,
+            "repeat": "daily",
+            "first_date": today(),
+            "last_date": today(2),
+        },
+    )
+    assert len(found.slots) == 3
+    with pytest.raises(MarketingError, match="不能超过该规格的库存"):
+        flash.save_item(session, found, flash.ItemDraft(tee.skus[0].id, price_fen=10_00, stock=21))
+    with pytest.raises(MarketingError, match="低于"):
+        flash.save_item(session, found, flash.ItemDraft(tee.skus[0].id, price_fen=100_00, stock=1))
+    for bad in (
+        {"start_minute": 1440},
+        {"duration_minutes": 0},
+        {"first_date": today(2), "last_date": today()},
+        {"last_date": today(200)},
+        {"name": ""},
+        {"pay_minutes": 61},
+    ):
+        data = {
+            "name": "x",
+            "start_minute": 0,
+            "duration_minutes": 60,
+            "first_date": today(),
+            "last_date": today(),
+        }
+        with pytest.raises(MarketingError):
+            flash.save_session(session, None, data | bad)
+    session.rollback()
+
+
+def test_checkout_refuses_a_flash_order_outside_its_session_or_tampered_and_changes_nothing(
+    client, session, shop, shopper, address, tee
+):
+    sku = tee.skus[0]
+    item = flash_session(session, sku, stock=5)
+    other = flash_session(session, factories.ProductFactory().skus[0], stock=5, name="别的")
+    later = flash_session(session, factories.ProductFactory().skus[0], day=1, name="明天")
+    over = flash_session(session, factories.ProductFactory().skus[0], day=-1, name="昨天")
+    login(client, shopper)
+    fields = checkout_form(client, f"?buy={sku.id}&qty=1&flash={item.id}")
+    assert fields["flash"] == str(item.id) and fields["expected_total"] == "1000"
+    for changes, words in (
+        ({"flash": str(other.id)}, "该秒杀商品不存在"),
+        ({"flash": "abc"}, "该秒杀商品不存在"),
+        ({"flash": "99999999999999999999"}, "该秒杀商品不存在"),
+        ({"flash": str(later.id), "buy": str(later.sku_id)}, "秒杀还没开始"),
+        ({"flash": str(over.id), "buy": str(over.sku_id)}, "本场秒杀已结束"),
+        ({"expected_total": "1"}, "价格"),
+        ({"qty": "-1"}, ""),
+    ):
+        response = client.post("/checkout", data=fields | changes)
+        assert response.status_code == 422, (changes, response.status_code)
+        assert words in response.get_data(as_text=True), changes
+    assert order_count(session) == 0
+    assert stocks(session, item) == (5, 0, 20)
+
+
+def test_a_sold_out_flash_item_answers_snapped_up(client, session, shop, shopper, address, tee):
+    item = flash_session(session, tee.skus[0], stock=1)
+    login(client, shopper)
+    fields = checkout_form(client, f"?buy={tee.skus[0].id}&qty=1&flash={item.id}")
+    session.execute(FlashItem.__table__.update().values(stock=0))
+    session.commit()
+    response = client.post("/checkout", data=fields)
+    assert response.status_code == 422
+    assert "已抢光" in response.get_data(as_text=True)
+    assert order_count(session) == 0 and stocks(session, item) == (0, 0, 20)
+
+
+def test_a_shopper_with_an_unpaid_flash_order_is_sent_to_pay_it(client, session, shop, shopper, address, tee):
+    sku = tee.skus[0]
+    item = flash_session(session, sku, stock=5, per_user_limit=3)
+    login(client, shopper)
+    fields = checkout_form(client, f"?buy={sku.id}&qty=1&flash={item.id}", payment_method="sandbox")
+    assert client.post("/checkout", data=fields).status_code in (302, 303)
+    number = session.scalar(select(Order.number))
+
+    again = client.get(f"/checkout?buy={sku.id}&qty=1&flash={item.id}")
+    assert again.status_code == 302 and again.headers["Location"].endswith(f"/orders/{number}")
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "你有一笔该秒杀商品的待付款订单，请先完成支付。" in page
+    second = client.post("/checkout", data=fields | {"idempotency_key": "another-key-0000000001"})
+    assert second.status_code == 302 and second.headers["Location"].endswith(f"/orders/{number}")
+    assert order_count(session) == 1 and stocks(session, item) == (4, 1, 19)
+
+
+def test_a_flash_item_change_shows_on_the_next_kept_page(app, session, tee):
+    path = f"/p/{tee.id}"
+    assert "¥12.00" not in visit(app, path)[0]
+    item = flash_session(session, tee.skus[0], price_fen=12_00)
+    assert "¥12.00" in visit(app, path)[0]
+    assert visit(app, path)[1] == 0
+    session.get(FlashItem, item.id).price_fen = 11_00
+    session.commit()
+    assert "¥11.00" in visit(app, path)[0]
+    assert flash.stop_session(session, item.session_id)
+    session.commit()
+    assert "¥11.00" not in visit(app, path)[0]
+
+
+def test_a_kept_page_follows_a_flash_runs_start_and_end(app, session, tee):
+    app.config["PAGE_CACHE_SECONDS"] = 3600  # so only the run's own moments can end a kept page
+    path = f"/p/{tee.id}"
+    found = FlashSession(name="整点", start_minute=0, duration_minutes=1, dates=[])
+    session.add(found)
+    session.flush()
+    start = utcnow() + timedelta(seconds=3)
+    session.add(FlashSlot(session_id=found.id, starts_at=start, ends_at=start + timedelta(seconds=2)))
+    session.add(FlashItem(session_id=found.id, sku_id=tee.skus[0].id, price_fen=40_00, stock=3, sold=0))
+    session.commit()
+    assert "¥40.00" not in visit(app, path)[0]
+    assert visit(app, path)[1] == 0  # kept until the start
+    assert utcnow() < start, "the machine was too slow to see the page before the start"
+    time.sleep(max(0.0, (start - utcnow()).total_seconds()) + 0.1)
+    assert "¥40.00" in visit(app, path)[0]
+    time.sleep(2)
+    assert "¥40.00" not in visit(app, path)[0]
+
+
+def test_an_order_error_for_a_short_sku_on_a_flash_line_says_snapped_up(session, shop, shopper, address, tee):
+    item = flash_session(session, tee.skus[0], stock=5)
+    session.get(Sku, tee.skus[0].id).stock = 0
+    session.commit()
+    with pytest.raises(OrderError, match="已抢光"):
+        place(session, shopper, address, {tee.skus[0].id: 1})
+    session.rollback()
+    assert stocks(session, item) == (5, 0, 0)
