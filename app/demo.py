@@ -389,7 +389,7 @@ def seed(
         echo(
             f"Demo marketing: {promotions.levels} member levels, a running 限时折扣 and 满减 campaign, "
             f"{promotions.templates} coupon templates, points for the demo shoppers, {promotions.orders} orders "
-            f"that used them."
+            f"that used them; 秒杀 sessions with {promotions.flash_sold} units sold in the one on now."
         )
     echo(f"  Shop:        {url}")
     echo(

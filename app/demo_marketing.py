@@ -1,6 +1,7 @@
-"""The demo shop's marketing: member levels, a running 限时折扣 and 满减 campaign, coupon templates of every
-kind (one for distributor codes), points for the demo shoppers, and a few orders that used them — all made
-through the marketing and order services, as a merchant and shoppers would."""
+"""The demo shop's marketing: member levels, a running 限时折扣 and 满减 campaign, 秒杀 sessions (one on now with
+some units sold), coupon templates of every kind (one for distributor codes), points for the demo shoppers,
+and a few orders that used them — all made through the marketing and order services, as a merchant and
+shoppers would."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,12 +12,12 @@ from sqlalchemy.orm import Session
 from app import orders
 from app.accounts import services as accounts
 from app.catalog.models import Product
-from app.marketing import campaigns, coupons, members, offers, points
+from app.marketing import campaigns, coupons, flash, members, offers, points
 from app.marketing.errors import MarketingError
 from app.marketing.models import MarketingSettings, MemberLevel
 from app.orders.events import OrderError
 from app.orders.models import Address
-from app.timeutil import set_clock, utcnow
+from app.timeutil import SHOP_TZ, set_clock, utcnow
 
 LEVELS = (  # name, growth from, member price (bp), points multiplier (bp), free shipping
     ("普通会员", 0, 10000, 10000, False),
@@ -39,6 +40,7 @@ class Summary:
     levels: int = 0
     templates: int = 0
     orders: int = 0
+    flash_sold: int = 0
 
 
 def seed(session: Session, now: datetime, customers: list[str]) -> Summary | None:
@@ -130,6 +132,9 @@ def seed(session: Session, now: datetime, customers: list[str]) -> Summary | Non
     try:
         set_clock(utcnow())  # each demo order and its events share one moment, as the history's do
         summary.orders = _orders_with_offers(session, users[:2], products)
+        summary.flash_sold = _flash_sessions(
+            session, now, users[2:5], products[TIMED_PRODUCTS : TIMED_PRODUCTS + 2]
+        )
     finally:
         set_clock(None)
     return summary
@@ -166,3 +171,70 @@ def _orders_with_offers(session: Session, users, products) -> int:
         except (OrderError, MarketingError):
             continue
     return placed
+
+
+FLASH_SESSIONS = (
+    (-3, 60, "早场秒杀"),
+    (0, 120, "整点秒杀"),
+    (3, 120, "晚场秒杀"),
+)  # hours from this hour, minutes
+
+
+def _flash_sessions(session: Session, now: datetime, users, products) -> int:
+    """Daily 秒杀 sessions for a week: one that began this hour (on now), one earlier, one later today (when
+    the day has room for them); the running one has two SKUs at about half price, and a few shoppers have
+    bought and paid. Returns the units sold."""
+    local = now.astimezone(SHOP_TZ)
+    skus = [product.active_skus[0] for product in products if product.active_skus]
+    running = None
+    for hours, minutes, name in FLASH_SESSIONS:
+        hour = local.hour + hours
+        if not 0 <= hour < 24:
+            continue
+        made = flash.save_session(
+            session,
+            None,
+            {
+                "name": name,
+                "start_minute": hour * 60,
+                "duration_minutes": minutes,
+                "repeat": "daily",
+                "first_date": local.date(),
+                "last_date": local.date() + timedelta(days=6),
+            },
+        )
+        for sku in skus:
+            if sku.stock >= 2:
+                flash.save_item(
+                    session,
+                    made,
+                    flash.ItemDraft(
+                        sku.id, price_fen=sku.price_fen // 2, stock=min(20, sku.stock), per_user_limit=2
+                    ),
+                )
+        running = made if hours == 0 else running
+    if running is None or not skus:
+        return 0
+    sold = 0
+    for user in users:
+        address = session.scalar(
+            select(Address.id).where(Address.user_id == user.id, ~Address.is_deleted).limit(1)
+        )
+        if address is None:
+            continue
+        items = {skus[0].id: 1}
+        try:
+            with session.begin_nested():
+                order = orders.checkout.place_order(
+                    session,
+                    user=user,
+                    items=items,
+                    address_id=address,
+                    idempotency_key=f"demo-flash-order-{user.id:06d}",
+                    offers=offers.for_basket(session, user.id, list(items)),
+                )
+                orders.transitions.mark_paid(session, order, method="sandbox", note="demo")
+            sold += 1
+        except (OrderError, MarketingError):
+            continue
+    return sold

@@ -47,7 +47,14 @@ log = logging.getLogger(__name__)
 
 GENERATION_ID = 1
 # The pages served from here, and the tables whose writes change what they show.
-ENDPOINTS = {"shop.index", "shop.categories", "shop.category", "shop.search", "shop.product"}
+ENDPOINTS = {
+    "shop.index",
+    "shop.categories",
+    "shop.category",
+    "shop.search",
+    "shop.product",
+    "shop.flash_sale",
+}
 WATCHED_TABLES = {
     "products",
     "skus",

@@ -4,7 +4,7 @@ the limits, the unpaid order a shopper is sent to pay, refusals that change noth
 follow a session's start, end and changes. The rush over HTTP is in test_flash_rush.py."""
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -335,3 +335,56 @@ def test_an_order_error_for_a_short_sku_on_a_flash_line_says_snapped_up(session,
         place(session, shopper, address, {tee.skus[0].id: 1})
     session.rollback()
     assert stocks(session, item) == (5, 0, 0)
+
+
+def test_the_flash_page_shows_todays_runs_as_tabs_with_progress_and_snapped_up(app, client, session, tee):
+    assert "/flash" not in visit(app, "/")[0]  # no link to an empty 秒杀 page
+    mug = factories.ProductFactory(title="马克杯", skus=[{"price_fen": 50_00, "stock": 5}])
+    item = flash_session(session, tee.skus[0], price_fen=19_90, stock=4)
+    gone = flash_session(session, mug.skus[0], price_fen=9_90, stock=1, name="杯子场")
+    session.get(FlashItem, gone.id).stock, session.get(FlashItem, gone.id).sold = 0, 1
+    session.commit()
+    assert 'href="/flash"' in visit(app, "/")[0]
+
+    page = visit(app, "/flash")[0]
+    assert page.count('class="flash-tab ') == 2 and "进行中" in page
+    assert "¥19.90" in page and "<del" in page and "¥100.00" in page
+    assert f"/checkout?buy={tee.skus[0].id}&amp;qty=1&amp;flash={item.id}" in page
+    assert 'data-countdown-end="' in page and 'data-server-now="' in page
+    other = visit(app, "/flash?run=1")[0]
+    assert "已抢光" in other and "已抢 100%" in other and "/checkout?buy" not in other
+    assert visit(app, "/flash?run=1")[1] == 0  # kept for the next first-time visitor …
+    session.execute(FlashItem.__table__.update().where(FlashItem.id == gone.id).values(stock=1, sold=0))
+    session.commit()
+    assert "已抢光" not in visit(app, "/flash?run=1")[0]  # … until a flash item changes
+
+    product = visit(app, f"/p/{tee.id}")[0]
+    assert "秒杀 · 今日秒杀" in product and "¥19.90 马上抢" in product and "已抢 0%" in product
+    sold_out = visit(app, f"/p/{mug.id}")[0]
+    assert "¥9.90 马上抢" in sold_out
+    session.execute(FlashItem.__table__.update().where(FlashItem.id == gone.id).values(stock=0, sold=1))
+    session.commit()
+    assert "已抢光" in visit(app, f"/p/{mug.id}")[0]
+
+
+def test_the_flash_page_tabs_say_what_is_over_and_what_is_coming(app, session, tee):
+    noon = datetime.combine(today(), datetime.min.time().replace(hour=12), tzinfo=SHOP_TZ)
+    set_clock(noon.astimezone(UTC))  # room before and after this hour, whenever the test runs
+    now_local = noon
+    for hours, name in ((-2, "早场"), (2, "晚场")):
+        found = flash.save_session(
+            session,
+            None,
+            {
+                "name": name,
+                "start_minute": (now_local.hour + hours) * 60,
+                "duration_minutes": 60,
+                "repeat": "dates",
+                "dates": [now_local.date()],
+            },
+        )
+        flash.save_item(session, found, flash.ItemDraft(tee.skus[0].id, price_fen=10_00, stock=2))
+    session.commit()
+    page = visit(app, "/flash")[0]
+    assert "已结束" in page and "即将开始" in page and "距开始" in page  # the upcoming one is chosen
+    assert "/checkout?buy" not in page

@@ -509,3 +509,16 @@ def session_status(flash: FlashSession, now: datetime | None = None) -> str:
     if any(slot.starts_at <= now < slot.ends_at for slot in flash.slots):
         return "running"
     return "upcoming" if any(slot.starts_at > now for slot in flash.slots) else "ended"
+
+
+def chosen_run(runs: list[ShopRun], wanted: int | None) -> int | None:
+    """The tab the 秒杀 page opens on: the one asked for, else the run on now, else the next, else the last."""
+    if not runs:
+        return None
+    if wanted is not None and 0 <= wanted < len(runs):
+        return wanted
+    for state in ("running", "upcoming"):
+        found = next((index for index, run in enumerate(runs) if run.state == state), None)
+        if found is not None:
+            return found
+    return len(runs) - 1
