@@ -60,6 +60,7 @@ from app.admin import (  # noqa: E402, F401
     marketing,
     marketing_campaigns,
     marketing_coupons,
+    marketing_flash,
     orders,
     payments,
     refunds,
