@@ -247,6 +247,8 @@ def test_checkout_refuses_a_flash_order_outside_its_session_or_tampered_and_chan
     later = flash_session(session, factories.ProductFactory().skus[0], day=1, name="明天")
     over = flash_session(session, factories.ProductFactory().skus[0], day=-1, name="昨天")
     login(client, shopper)
+    page = client.get(f"/checkout?buy={sku.id}&qty=1&flash={item.id}").get_data(as_text=True)
+    assert "请在 5 分钟内完成支付" in page  # the flash payment window, not the shop's 30 minutes
     fields = checkout_form(client, f"?buy={sku.id}&qty=1&flash={item.id}")
     assert fields["flash"] == str(item.id) and fields["expected_total"] == "1000"
     for changes, words in (

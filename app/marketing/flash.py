@@ -293,6 +293,17 @@ def check_buy(
         raise sold_out_error()
 
 
+def pay_minutes(session: Session, activities: Iterable[pricing.Activity], default: int) -> int:
+    """The payment window an order with these activities gets: a flash line shortens it to its session's."""
+    ids = [activity.key for activity in activities if activity is not None and activity.kind == KIND]
+    if not ids:
+        return default
+    found = session.scalars(
+        select(FlashSession.pay_minutes).join(FlashItem).where(FlashItem.id.in_(ids))
+    ).all()
+    return min([default, *found])
+
+
 def held_units(session: Session, user_id: int, item_id: int) -> int:
     """Units a shopper holds of a flash item: in unpaid and paid orders, not cancelled, less refunded."""
     return session.scalar(

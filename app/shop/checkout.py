@@ -112,7 +112,11 @@ def _checkout_page(
             can_submit=can_submit,
             change_address_url=url_for("shop.addresses", select=1, next=here),
             add_address_url=url_for("shop.address_new", select=1, next=here),
-            expire_minutes=get_shop_settings(db.session).order_expire_minutes or 30,
+            expire_minutes=flash_sale.pay_minutes(
+                db.session,
+                chosen.offers.activities.values(),
+                get_shop_settings(db.session).order_expire_minutes or 30,
+            ),
         ),
         status,
     )
