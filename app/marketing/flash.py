@@ -483,8 +483,16 @@ def today_runs(session: Session, now: datetime | None = None) -> list[ShopRun]:
 
 
 def has_flash_today(session: Session, now: datetime | None = None) -> bool:
-    """A run on now or still to come today: the home page then links to the 秒杀 page."""
-    return any(run.state != "ended" for run in today_runs(session, now))
+    """A run on now or still to come today (one indexed query): the home page then links to the 秒杀 page."""
+    now = now or utcnow()
+    day_end = datetime.combine(now.astimezone(SHOP_TZ).date(), time.min, tzinfo=SHOP_TZ) + timedelta(days=1)
+    found = session.scalar(
+        select(FlashSlot.id)
+        .join(FlashSession)
+        .where(~FlashSession.is_stopped, FlashSlot.ends_at > now, FlashSlot.starts_at < day_end)
+        .limit(1)
+    )
+    return found is not None
 
 
 def for_product(
