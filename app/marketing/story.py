@@ -20,7 +20,7 @@ class Row:
 
 
 STEP_LABELS = {
-    "activity": _l("Limited-time discount"),
+    "activity": _l("Activity savings"),  # 限时折扣 or 秒杀: price_basket counts their savings together
     "member": _l("Member price"),
     "full_reduction": _l("Spend-and-save"),
     "coupon": _l("Coupon"),
