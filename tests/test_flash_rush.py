@@ -12,11 +12,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
-from app import create_app
+from app import create_app, orders
 from app.accounts.models import User
 from app.catalog.models import Sku
 from app.extensions import db
-from app.marketing import flash
+from app.marketing import flash, offers
+from app.marketing.errors import MarketingError
 from app.marketing.models import FlashItem
 from app.orders.models import Address, Order, OrderLine
 from app.settings.models import ShopSettings
@@ -200,3 +201,50 @@ def test_one_buyer_firing_20_checkouts_at_once_with_a_limit_of_one_gets_one_orde
         statuses
     )
     assert rush.counts() == (1, 9, 1, 29)
+
+
+# ---------------------------------------------------------------- the guards themselves, without the web's pre-check
+
+
+def test_twenty_placements_at_once_by_one_shopper_with_a_limit_of_one_make_one_order(pg_app):
+    """Over HTTP a sync worker serves one request at a time and the checkout's read-only pre-check turns most
+    repeats away; here 20 threads place at once, straight through the service, so only the checks made
+    under the shopper's lock inside the order's transaction can hold them."""
+    from tests.conftest import run_together
+    from tests.test_orders import key
+
+    shopper = factories.UserFactory()
+    address_id = factories.AddressFactory(user=shopper).id
+    product = factories.ProductFactory(skus=[{"price_fen": 99_00, "stock": 30}])
+    today = utcnow().astimezone(SHOP_TZ).date()
+    found = flash.save_session(
+        db.session,
+        None,
+        {"name": "场", "start_minute": 0, "duration_minutes": 24 * 60, "repeat": "dates", "dates": [today]},
+    )
+    sku_id = product.skus[0].id
+    item_id = flash.save_item(db.session, found, flash.ItemDraft(sku_id, price_fen=9_90, stock=10)).id
+    db.session.commit()
+    user_id = shopper.id
+
+    def place(i):
+        user = db.session.get(User, user_id)
+        chosen = offers.for_basket(db.session, user_id, [sku_id])
+        return orders.checkout.place_order(
+            db.session,
+            user=user,
+            items={sku_id: 1},
+            address_id=address_id,
+            idempotency_key=key(i),
+            offers=chosen,
+        ).id
+
+    results = run_together(pg_app, 20, place)
+    placed = [r for r in results if isinstance(r, int)]
+    refused = [r for r in results if isinstance(r, MarketingError)]
+    assert (len(placed), len(refused)) == (1, 19), [
+        r for r in results if not isinstance(r, int | MarketingError)
+    ]
+    db.session.expire_all()
+    item = db.session.get(FlashItem, item_id)
+    assert (item.stock, item.sold, db.session.get(Sku, sku_id).stock) == (9, 1, 29)
