@@ -366,7 +366,9 @@ def test_the_flash_page_shows_todays_runs_as_tabs_with_progress_and_snapped_up(a
     assert "¥9.90 马上抢" in sold_out
     session.execute(FlashItem.__table__.update().where(FlashItem.id == gone.id).values(stock=0, sold=1))
     session.commit()
-    assert "已抢光" in visit(app, f"/p/{mug.id}")[0]
+    sold_out = visit(app, f"/p/{mug.id}")[0]
+    assert "已抢光" in sold_out and "马上抢" not in sold_out
+    assert "加入购物车" in sold_out  # the product can still be bought at its usual price
 
 
 def test_the_flash_page_tabs_say_what_is_over_and_what_is_coming(app, session, tee):
