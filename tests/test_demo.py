@@ -27,7 +27,7 @@ from app.distribution.models import (
 )
 from app.extensions import db
 from app.jobs import JobRun
-from app.marketing import flash
+from app.marketing import flash_display
 from app.media import THUMBNAIL_SIZES, thumbnail_key
 from app.orders.models import Order, OrderEvent, OrderStatus, RefundStatus
 from app.payments.models import Payment
@@ -110,7 +110,7 @@ def test_demo_shop_is_believable_and_seeding_again_only_fills_gaps(app, runner, 
     assert f"{demo_history.DISTRIBUTOR_LOGIN.mobile}  password {DEMO_PASSWORD}" in result.output
     assert "http://shop.example.cn/d " in result.output
     assert abs(utcnow() - datetime.now(UTC)) < timedelta(seconds=5), "the seed left the clock set"
-    running = [run for run in flash.today_runs(session) if run.state == "running"]
+    running = [run for run in flash_display.today_runs(session) if run.state == "running"]
     assert running and sum(item.sold for item in running[0].items) > 0, "a 秒杀 on now with units sold"
     assert_orders_in_every_state(session)
     assert_commission_in_every_state(session)

@@ -105,8 +105,6 @@ def test_a_flash_line_is_priced_by_price_basket_at_the_flash_price_with_no_membe
     session.add(MemberLevel(name="金卡", growth_threshold=0, discount_bp=9000))
     session.commit()
     sku = tee.skus[0]
-    # Both a 限时折扣 and a 秒杀 on the SKU: the flash price wins.
-    factories.running_discount(session, campaigns.ItemDraft(sku.id, price_fen=80_00))
     item = flash_session(session, sku, price_fen=39_00)
     found = offers.for_basket(session, shopper.id, [sku.id])
     assert found.activities[sku.id].kind == "flash" and found.activities[sku.id].unit_fen == 39_00
@@ -125,6 +123,39 @@ def test_a_flash_line_is_priced_by_price_basket_at_the_flash_price_with_no_membe
     )  # off by default, like the timed discount
     assert order.total_fen == 39_00
     assert stocks(session, item) == (4, 1, 19)
+
+
+def test_a_sku_is_in_one_activity_at_a_time_whichever_comes_first(session, shop, tee):
+    shirt, other = tee.skus[0], factories.ProductFactory(skus=[{"price_fen": 50_00, "stock": 9}]).skus[0]
+    factories.running_discount(session, campaigns.ItemDraft(shirt.id, price_fen=80_00), name="周末折扣")
+    session.commit()
+    with pytest.raises(MarketingError, match="已参加“周末折扣”"):
+        flash_session(session, shirt)  # a 秒杀 run today, while the 限时折扣 runs
+    session.rollback()
+
+    flash_session(session, other, name="早场")
+    with pytest.raises(MarketingError, match="已参加“早场”"):
+        factories.running_discount(session, campaigns.ItemDraft(other.id, price_fen=40_00))
+    session.rollback()
+    with pytest.raises(MarketingError, match="已参加“早场”"):
+        flash_session(session, other, name="同一天另一场")  # another flash session at the same time
+    session.rollback()
+    assert flash_session(session, other, name="明天", day=1).sku_id == other.id  # another day is fine
+
+    # a session of tomorrow holding the shirt, moved onto today while the 限时折扣 runs
+    later = flash_session(session, shirt, name="改期", day=1)
+    moved = session.get(FlashSession, later.session_id)
+    data = {
+        "name": "改期",
+        "start_minute": 0,
+        "duration_minutes": 24 * 60,
+        "repeat": "dates",
+        "dates": [today()],
+    }
+    with pytest.raises(MarketingError, match="已参加“周末折扣”"):
+        flash.save_session(session, moved, data)
+    session.rollback()
+    assert [slot.starts_at.astimezone(SHOP_TZ).date() for slot in moved.slots] == [today(1)]
 
 
 def test_a_sold_out_or_ended_flash_item_prices_nothing(session, shop, tee):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.catalog.models import Sku
-from app.marketing import pricing
+from app.marketing import flash, pricing
 from app.marketing.errors import MarketingError
 from app.marketing.models import FullReductionCampaign, TimedDiscount, TimedDiscountItem
 from app.money import BP_PER_UNIT
@@ -271,11 +271,12 @@ def save_timed_discount(session: Session, discount: TimedDiscount | None, data: 
         )
         .limit(1)
     ).first()
-    if clash:
+    name = clash[0] if clash else flash.in_flash_between(session, skus, data["starts_at"], data["ends_at"])
+    if name:
         raise MarketingError(
             _l(
                 "A SKU is already in “%(name)s” at that time. A SKU can be in one activity at a time.",
-                name=clash[0],
+                name=name,
             ),
             "items",
         )

@@ -2,7 +2,9 @@
 on, and the flash stock an order takes and gives back — in the order's own transaction, by conditional
 updates, never below zero.
 
-A SKU in a running flash session AND a running 限时折扣 is priced by the flash sale: `offers` lays the flash
+A SKU is in one activity at a time: the back office refuses a flash session whose runs overlap a 限时折扣
+or another flash session holding the same SKU (and campaigns refuses the other way round). Should both
+still meet (data written some other way), the flash sale prices the SKU: `offers` lays the flash
 activities over the timed ones. A sold-out flash item prices nothing (its SKU goes back to its other price)
 but the shop still shows it as 已抢光."""
 
@@ -12,12 +14,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.catalog.models import Sku
 from app.marketing import members, pricing
 from app.marketing.errors import MarketingError
-from app.marketing.models import FlashItem, FlashSession, FlashSlot
+from app.marketing.models import FlashItem, FlashSession, FlashSlot, TimedDiscount, TimedDiscountItem
 from app.orders.models import PAID_STATUSES, UNPAID_STATUSES, Order, OrderLine
 from app.timeutil import SHOP_TZ, utcnow
 
@@ -101,7 +103,63 @@ def save_session(session: Session, flash: FlashSession | None, data: dict) -> Fl
     )
     session.flush()
     session.expire(flash, ["slots"])
+    _refuse_clash(session, flash.id, [item.sku_id for item in flash.items])  # new times, same SKUs
     return flash
+
+
+def clash(session: Session, flash_id: int, sku_ids: Iterable[int], now: datetime | None = None) -> str | None:
+    """The name of another activity one of these SKUs is in during a run of this session still to end — a
+    限时折扣 or another flash session —, or None. A SKU is in one activity at a time (MARKETING.md)."""
+    ids = sorted(set(sku_ids))
+    if not ids:
+        return None
+    mine = aliased(FlashSlot)
+    ahead = (mine.session_id == flash_id, mine.ends_at > (now or utcnow()))
+    timed = session.scalar(
+        select(TimedDiscount.name)
+        .join(TimedDiscountItem, TimedDiscountItem.discount_id == TimedDiscount.id)
+        .join(mine, (TimedDiscount.starts_at < mine.ends_at) & (TimedDiscount.ends_at > mine.starts_at))
+        .where(TimedDiscountItem.sku_id.in_(ids), ~TimedDiscount.is_stopped, *ahead)
+        .limit(1)
+    )
+    if timed:
+        return timed
+    return session.scalar(
+        select(FlashSession.name)
+        .join(FlashItem, FlashItem.session_id == FlashSession.id)
+        .join(FlashSlot, FlashSlot.session_id == FlashSession.id)
+        .join(mine, (FlashSlot.starts_at < mine.ends_at) & (FlashSlot.ends_at > mine.starts_at))
+        .where(FlashItem.sku_id.in_(ids), FlashSession.id != flash_id, ~FlashSession.is_stopped, *ahead)
+        .limit(1)
+    )
+
+
+def in_flash_between(session: Session, sku_ids: Iterable[int], starts_at: datetime, ends_at: datetime):
+    """The name of a flash session one of these SKUs is in with a run overlapping [starts_at, ends_at)."""
+    return session.scalar(
+        select(FlashSession.name)
+        .join(FlashItem, FlashItem.session_id == FlashSession.id)
+        .join(FlashSlot, FlashSlot.session_id == FlashSession.id)
+        .where(
+            FlashItem.sku_id.in_(sorted(set(sku_ids))),
+            ~FlashSession.is_stopped,
+            FlashSlot.starts_at < ends_at,
+            FlashSlot.ends_at > starts_at,
+        )
+        .limit(1)
+    )
+
+
+def _refuse_clash(session: Session, flash_id: int, sku_ids: Iterable[int]) -> None:
+    name = clash(session, flash_id, sku_ids)
+    if name:
+        raise MarketingError(
+            _l(
+                "A SKU is already in “%(name)s” at that time. A SKU can be in one activity at a time.",
+                name=name,
+            ),
+            "sku_id",
+        )
 
 
 def stop_session(session: Session, flash_id: int) -> bool:
@@ -140,6 +198,7 @@ def save_item(session: Session, flash: FlashSession, draft: ItemDraft) -> FlashI
             raise MarketingError(_l("A limit is 1 to 9999, or left empty."), field)
     if draft.stock < 0:
         raise MarketingError(_l("The flash stock cannot be negative."), "stock")
+    _refuse_clash(session, flash.id, [sku.id])
     item = session.scalar(
         select(FlashItem).where(FlashItem.session_id == flash.id, FlashItem.sku_id == sku.id)
     )
@@ -180,7 +239,8 @@ def remove_item(session: Session, flash: FlashSession, item_id: int) -> None:
 # ---- prices -----------------------------------------------------------------------------------------
 
 
-def _on_now(now: datetime):
+def on_now(now: datetime):
+    """The condition: a run of a session not stopped is on at `now`."""
     return (~FlashSession.is_stopped, FlashSlot.starts_at <= now, FlashSlot.ends_at > now)
 
 
@@ -190,7 +250,7 @@ def _running_items(now: datetime):
         .join(FlashSession, FlashSession.id == FlashItem.session_id)
         .join(FlashSlot, FlashSlot.session_id == FlashSession.id)
         .join(Sku, Sku.id == FlashItem.sku_id)
-        .where(*_on_now(now))
+        .where(*on_now(now))
     )
 
 
@@ -273,7 +333,7 @@ def check_buy(
     on = session.scalar(
         select(FlashSlot.id)
         .join(FlashSession)
-        .where(FlashSession.id == item.session_id, *_on_now(now))
+        .where(FlashSession.id == item.session_id, *on_now(now))
         .limit(1)
     )
     if on is None:
@@ -380,133 +440,6 @@ def give_back(session: Session, order: Order) -> None:
             )
 
 
-# ---- what the shop shows ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ShopItem:
-    item_id: int
-    sku_id: int
-    product_id: int
-    title: str
-    image_key: str | None
-    spec_text: str
-    price_fen: int
-    list_fen: int
-    stock: int
-    sold: int
-    sold_out: bool
-    sold_pct: int  # 0–100, for the progress bar
-    can_buy: bool
-
-
-@dataclass(frozen=True)
-class ShopRun:
-    """One run of a session today, as a tab of the 秒杀 page."""
-
-    session_id: int
-    name: str
-    starts_at: datetime
-    ends_at: datetime
-    state: str  # running | upcoming | ended
-    countdown_to: datetime | None  # the end of a running run, the start of an upcoming one
-    items: list[ShopItem]
-
-
-def _shop_item(item: FlashItem, state: str) -> ShopItem:
-    total = item.stock + item.sold
-    sku, product = item.sku, item.sku.product
-    return ShopItem(
-        item_id=item.id,
-        sku_id=sku.id,
-        product_id=product.id,
-        title=product.title,
-        image_key=product.main_image_key,
-        spec_text=sku.spec_text,
-        price_fen=min(item.price_fen, sku.price_fen),
-        list_fen=sku.price_fen,
-        stock=item.stock,
-        sold=item.sold,
-        sold_out=item.stock <= 0,
-        sold_pct=item.sold * 100 // total if total else 100,
-        can_buy=state == "running" and item.stock > 0 and sku.is_active and product.is_on_shelf,
-    )
-
-
-def _state(slot: FlashSlot, now: datetime) -> str:
-    if now < slot.starts_at:
-        return "upcoming"
-    return "running" if now < slot.ends_at else "ended"
-
-
-def today_runs(session: Session, now: datetime | None = None) -> list[ShopRun]:
-    """The runs of today (shop time) and one still on from yesterday, in start order, with their items."""
-    now = now or utcnow()
-    local_day = now.astimezone(SHOP_TZ).date()
-    day_start = datetime.combine(local_day, time.min, tzinfo=SHOP_TZ)
-    slots = session.scalars(
-        select(FlashSlot)
-        .join(FlashSession)
-        .where(
-            ~FlashSession.is_stopped,
-            FlashSlot.ends_at > day_start,
-            FlashSlot.starts_at < day_start + timedelta(days=1),
-        )
-        .options(
-            selectinload(FlashSlot.flash_session)
-            .selectinload(FlashSession.items)
-            .selectinload(FlashItem.sku)
-            .selectinload(Sku.product)
-        )
-        .order_by(FlashSlot.starts_at, FlashSlot.id)
-    ).all()
-    runs = []
-    for slot in slots:
-        state = _state(slot, now)
-        items = [
-            _shop_item(item, state)
-            for item in slot.flash_session.items
-            if item.sku is not None and item.sku.product is not None and item.sku.product.is_on_shelf
-        ]
-        runs.append(
-            ShopRun(
-                session_id=slot.session_id,
-                name=slot.flash_session.name,
-                starts_at=slot.starts_at,
-                ends_at=slot.ends_at,
-                state=state,
-                countdown_to={"running": slot.ends_at, "upcoming": slot.starts_at}.get(state),
-                items=items,
-            )
-        )
-    return runs
-
-
-def has_flash_today(session: Session, now: datetime | None = None) -> bool:
-    """A run on now or still to come today (one indexed query): the home page then links to the 秒杀 page."""
-    now = now or utcnow()
-    day_end = datetime.combine(now.astimezone(SHOP_TZ).date(), time.min, tzinfo=SHOP_TZ) + timedelta(days=1)
-    found = session.scalar(
-        select(FlashSlot.id)
-        .join(FlashSession)
-        .where(~FlashSession.is_stopped, FlashSlot.ends_at > now, FlashSlot.starts_at < day_end)
-        .limit(1)
-    )
-    return found is not None
-
-
-def for_product(
-    session: Session, product_id: int, now: datetime | None = None
-) -> list[tuple[ShopRun, ShopItem]]:
-    """The product's SKUs in a run on now (flash mode of the product page), sold out ones too."""
-    now = now or utcnow()
-    found = []
-    for run in today_runs(session, now):
-        if run.state == "running":
-            found += [(run, item) for item in run.items if item.product_id == product_id]
-    return found
-
-
 # ---- back office ------------------------------------------------------------------------------------
 
 
@@ -528,16 +461,3 @@ def session_status(flash: FlashSession, now: datetime | None = None) -> str:
     if any(slot.starts_at <= now < slot.ends_at for slot in flash.slots):
         return "running"
     return "upcoming" if any(slot.starts_at > now for slot in flash.slots) else "ended"
-
-
-def chosen_run(runs: list[ShopRun], wanted: int | None) -> int | None:
-    """The tab the 秒杀 page opens on: the one asked for, else the run on now, else the next, else the last."""
-    if not runs:
-        return None
-    if wanted is not None and 0 <= wanted < len(runs):
-        return wanted
-    for state in ("running", "upcoming"):
-        found = next((index for index, run in enumerate(runs) if run.state == state), None)
-        if found is not None:
-            return found
-    return len(runs) - 1

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.catalog import services as catalog
 from app.catalog.models import Category, Product, ProductImage, Sku
 from app.extensions import db, htmx
-from app.marketing import flash, members, pricing
+from app.marketing import flash_display, members, pricing
 from app.marketing import offers as marketing_offers
 from app.media import image_url
 from app.money import format_fen, format_fen_range
@@ -161,7 +161,7 @@ def index():
         "shop/index.html",
         catalog.shop_products_query(),
         categories=catalog.top_categories(db.session, visible_only=True),
-        flash_today=flash.has_flash_today(db.session),
+        flash_today=flash_display.has_flash_today(db.session),
     )
 
 
@@ -212,7 +212,7 @@ def product(product_id: int):
     units = _sku_units(product)
     activity = next((activity for _unit, activity in units.values() if activity), None)
     now = utcnow()
-    flash_run, flash_item = next(iter(flash.for_product(db.session, product.id, now)), (None, None))
+    flash_run, flash_item = next(iter(flash_display.for_product(db.session, product.id, now)), (None, None))
     return render_template(
         "shop/product.html",
         product=product,

@@ -1,11 +1,11 @@
 """The 秒杀 page: today's runs as tabs (on now / coming / over), each item with its flash price, what is sold
-and a countdown. The rules and every flag shown come from marketing.flash."""
+and a countdown. The rules and every flag shown come from marketing.flash_display."""
 
 from flask import render_template, request
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
-from app.marketing import flash
+from app.marketing import flash_display as flash
 from app.numbers import parse_whole_number
 from app.shop import bp
 from app.timeutil import utcnow
