@@ -10,6 +10,7 @@ from app.marketing.models import FlashItem, FlashSession, FlashSlot
 from app.timeutil import SHOP_TZ, utcnow
 from tests import factories
 from tests.conftest import csrf_token, login
+from tests.htmlforms import form
 
 
 def post(client, path, data, **headers):
@@ -94,6 +95,50 @@ def test_a_merchant_makes_a_session_adds_products_sees_sold_counts_and_stops_it(
     assert post(owner_client, path + "/stop", {}).status_code == 302  # again: says so, nothing changes
 
 
+def test_the_add_row_finds_skus_by_name_and_adds_the_one_pressed(owner_client, session):
+    """The merchant types part of a product name, sees its SKUs with list price and stock, fills in the flash
+    price and stock and presses "Add" next to one: that SKU's id is what is sent, no id is typed."""
+    nuts = factories.ProductFactory(
+        title="每日坚果礼盒",
+        options=[{"name": "规格", "values": ["小盒", "大盒"]}],
+        skus=[
+            {"price_fen": 59_90, "stock": 30, "spec_values": ["小盒"]},
+            {"price_fen": 99_00, "stock": 12, "spec_values": ["大盒"]},
+        ],
+    )
+    small, big = nuts.skus
+    assert post(owner_client, "/admin/marketing/flash/new", session_form()).status_code == 302
+    path = f"/admin/marketing/flash/{session.scalar(select(FlashSession.id))}"
+    page = owner_client.get(path).get_data(as_text=True)
+    add_row = form(page, path + "/items")
+    assert "sku_q" in add_row.names and "sku_id" not in add_row.names  # no id to type
+    assert f'hx-get="{path}/skus"' in page
+
+    found = owner_client.get(path + "/skus", query_string={"sku_q": "坚果"}).get_data(as_text=True)
+    assert "每日坚果礼盒" in found and "大盒" in found
+    assert "¥99.00" in found and "规格库存 12" in found
+    assert f'name="sku_id" value="{big.id}"' in found and f'name="sku_id" value="{small.id}"' in found
+
+    # What the browser sends on pressing "Add" next to 大盒: the row as filled in, and the button's sku_id.
+    pressed = add_row.data(price="79.00", stock="5", sku_q="坚果", sku_id=str(big.id))
+    assert post(owner_client, path + "/items", pressed).status_code == 302
+    item = session.scalar(select(FlashItem))
+    assert (item.sku_id, item.price_fen, item.stock, item.per_user_limit) == (big.id, 79_00, 5, 1)
+
+    found = owner_client.get(path + "/skus", query_string={"sku_q": "坚果"}).get_data(as_text=True)
+    assert f'value="{big.id}"' not in found and "已添加" in found  # already in the session
+    assert f'name="sku_id" value="{small.id}"' in found
+
+    # Refused: the reason, the search and what was typed stay; the session's own fields are as saved.
+    refused = post(owner_client, path + "/items", pressed | {"price": "60.00", "sku_id": str(small.id)})
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert "低于" in text and 'value="60.00"' in text and f'value="{small.id}"' in text
+    assert 'value="十点秒杀"' in text
+    assert count(session, FlashItem) == 1
+    assert owner_client.get("/admin/marketing/flash/99999/skus?sku_q=坚果").status_code == 404
+
+
 def test_refused_session_forms_say_why_and_change_nothing(owner_client, session):
     for bad, words in (
         ({"name": ""}, "名称"),
@@ -127,4 +172,5 @@ def test_staff_without_the_marketing_permission_and_visitors_are_kept_out(client
     monkeypatch.setitem(ROLE_PERMISSIONS, Role.STAFF, ROLE_PERMISSIONS[Role.STAFF] - {Permission.MARKETING})
     assert client.get("/admin/marketing/flash").status_code == 403
     assert post(client, "/admin/marketing/flash/new", session_form()).status_code == 403
+    assert client.get("/admin/marketing/flash/1/skus?sku_q=a").status_code == 403
     assert count(session, FlashSession) == 0

@@ -1,6 +1,6 @@
 """秒杀 in the back office: the sessions with their status, live sold counts and a stop button; a session's form
-(when, how long, which days) and its SKUs (flash price, flash stock, limits). The checks are
-marketing.flash's; this parses what was typed and shows the answer."""
+(when, how long, which days) and its SKUs (flash price, flash stock, limits), added through the 限时折扣 form's
+SKU search. The checks are marketing.flash's; this parses what was typed and shows the answer."""
 
 from datetime import date
 
@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
-from app.admin.marketing import saved_answer
+from app.admin.marketing import saved_answer, search_products
 from app.admin.viewutil import get_or_404
 from app.db_types import parse_id
 from app.extensions import db
@@ -90,8 +90,8 @@ def item_draft() -> flash.ItemDraft:
     )
 
 
-def _form_values(record: FlashSession | None) -> dict:
-    if request.method == "POST":
+def _form_values(record: FlashSession | None, typed: bool) -> dict:
+    if typed:
         return dict(request.form)
     if record is None:
         return {"repeat": "daily", "pay_minutes": flash.DEFAULT_PAY_MINUTES, "duration_minutes": 120}
@@ -109,17 +109,30 @@ def _form_values(record: FlashSession | None) -> dict:
     }
 
 
+def sku_chooser(record: FlashSession | None) -> dict:
+    """The SKU search of the add row: the results of what was searched, the SKUs already in the session, and
+    that a result's button sends its id as sku_id."""
+    return {
+        "sku_results": search_products(request.values.get("sku_q", "")),
+        "chosen_skus": {item.sku_id for item in record.items} if record else set(),
+        "sku_button": "sku_id",
+    }
+
+
 def _page(record: FlashSession | None, *, error: str = "", item_error: str = "", status: int = 200):
+    # A refused SKU leaves the session's own fields as saved (the add row keeps what was typed in it).
+    typed = request.method == "POST" and not item_error
     return (
         render_template(
             "admin/marketing/flash_form.html",
             record=record,
-            values=_form_values(record),
+            values=_form_values(record, typed),
             status=flash.session_status(record) if record else None,
             repeat_words=REPEAT_WORDS,
             error=error,
             item_error=item_error,
             yuan=yuan,
+            **sku_chooser(record),
         ),
         status,
     )
@@ -168,6 +181,15 @@ def marketing_flash_edit(session_id: int):
         db.session.rollback()
         return _page(record, error=str(error.message), status=422)
     return saved_answer(_("Flash session “%(name)s” saved.", name=record.name), "admin.marketing_flash")
+
+
+@bp.get("/marketing/flash/<int:session_id>/skus")
+@permission_required(Permission.MARKETING)
+def marketing_flash_skus(session_id: int):
+    """The add row's search: SKUs by product title or SKU code, with list price and stock, each with a button
+    that adds it at the flash price typed (those already in the session say so)."""
+    record = get_or_404(FlashSession, session_id, GONE)
+    return render_template("admin/marketing/_sku_results.html", **sku_chooser(record))
 
 
 @bp.post("/marketing/flash/<int:session_id>/items")
