@@ -87,6 +87,22 @@ def test_a_merchant_makes_a_session_adds_products_sees_sold_counts_and_stops_it(
     assert post(owner_client, path + "/items", item | {"stock": "12"}).status_code == 302
     session.expire_all()
     assert (session.get(FlashItem, saved.id).stock, session.get(FlashItem, saved.id).sold) == (12, 3)
+    # The row as the page showed it (12 left); 2 are bought meanwhile; the merchant saves a new price only.
+    page = owner_client.get(path).get_data(as_text=True)
+    assert f'form="flash-item-{saved.id}" type="hidden" name="stock_seen" value="12"' in page
+    row = item | {"stock": "12", "stock_seen": "12"}
+    session.execute(FlashItem.__table__.update().values(stock=10, sold=5))
+    session.commit()
+    assert post(owner_client, path + "/items", row | {"price": "28.80"}).status_code == 302
+    session.expire_all()
+    kept = session.get(FlashItem, saved.id)
+    assert (kept.price_fen, kept.stock, kept.sold) == (28_80, 10, 5)  # the 2 bought are not given back
+    assert post(owner_client, path + "/items", row | {"stock": "15"}).status_code == 302  # 3 more than seen
+    session.expire_all()
+    assert session.get(FlashItem, saved.id).stock == 13
+    refused = post(owner_client, f"{path}/items/{saved.id}/remove", {})
+    assert refused.status_code == 422 and "改为 0" in refused.get_data(as_text=True)  # sold: kept
+    assert count(session, FlashItem) == 1
 
     stopped = post(owner_client, path + "/stop", {}, **{"HX-Request": "true"})
     assert stopped.status_code == 200 and stopped.headers["HX-Redirect"].endswith("/admin/marketing/flash")
@@ -148,6 +164,9 @@ def test_refused_session_forms_say_why_and_change_nothing(owner_client, session)
         ({"last_date": "2020-01-01"}, "结束日期不能早于开始日期"),
         ({"repeat": "dates", "dates": ""}, "至少选择一个日期"),
         ({"pay_minutes": "99"}, "支付时限"),
+        ({"first_date": "0001-01-01"}, "日期"),
+        ({"last_date": "9999-12-31"}, "日期"),
+        ({"repeat": "dates", "dates": "9999-12-31", "start_time": "23:00"}, "日期"),
     ):
         response = post(owner_client, "/admin/marketing/flash/new", session_form(**bad))
         assert response.status_code == 422, bad

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app import orders
 from app.catalog.models import Sku
-from app.marketing import campaigns, flash, offers
+from app.marketing import campaigns, flash, flash_display, offers
 from app.marketing.errors import MarketingError
 from app.marketing.models import FlashItem, FlashSession, FlashSlot, MarketingSettings, MemberLevel
 from app.orders.events import OrderError
@@ -423,3 +423,30 @@ def test_the_flash_page_tabs_say_what_is_over_and_what_is_coming(app, session, t
     page = visit(app, "/flash")[0]
     assert "已结束" in page and "即将开始" in page and "距开始" in page  # the upcoming one is chosen
     assert "/checkout?buy" not in page
+
+
+def test_an_unpaid_flash_order_past_its_window_no_longer_holds_the_shopper_back(
+    session, shop, shopper, address, tee
+):
+    sku = tee.skus[0]
+    flash_session(session, sku, per_user_limit=None)
+    first = place(session, shopper, address, {sku.id: 1})
+    with pytest.raises(flash.UnpaidFlashOrder):
+        place(session, shopper, address, {sku.id: 1}, n=2)
+    session.rollback()
+    set_clock(utcnow() + timedelta(minutes=flash.DEFAULT_PAY_MINUTES + 1))  # before the expiry job's run
+    assert flash.unpaid_order_for(session, shopper.id, [sku.id]) is None
+    assert place(session, shopper, address, {sku.id: 1}, n=3).number != first.number
+
+
+def test_the_shop_shows_no_more_flash_units_than_the_sku_has_left(session, shop, tee):
+    sku = tee.skus[0]
+    flash_session(session, sku, stock=5)
+    session.get(Sku, sku.id).stock = 2  # ordinary sales since the flash stock was set
+    session.commit()
+    [(_run, shown)] = flash_display.for_product(session, tee.id)
+    assert (shown.stock, shown.sold_out, shown.can_buy) == (2, False, True)
+    session.get(Sku, sku.id).stock = 0
+    session.commit()
+    [(_run, shown)] = flash_display.for_product(session, tee.id)
+    assert (shown.stock, shown.sold_out, shown.can_buy) == (0, True, False)

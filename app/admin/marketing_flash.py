@@ -87,6 +87,7 @@ def item_draft() -> flash.ItemDraft:
         stock=_whole("stock"),
         per_user_limit=_whole("per_user_limit", required=False),
         per_order_limit=_whole("per_order_limit", required=False),
+        stock_seen=_whole("stock_seen", required=False),
     )
 
 
@@ -212,8 +213,13 @@ def marketing_flash_item(session_id: int):
 @permission_required(Permission.MARKETING)
 def marketing_flash_item_remove(session_id: int, item_id: int):
     record = get_or_404(FlashSession, session_id, GONE)
-    flash.remove_item(db.session, record, item_id)
-    db.session.commit()
+    try:
+        flash.remove_item(db.session, record, item_id)
+        db.session.commit()
+    except MarketingError as error:
+        db.session.rollback()
+        db.session.refresh(record)
+        return _page(record, item_error=str(error.message), status=422)
     return saved_answer(_("Removed."), "admin.marketing_flash_edit", session_id=record.id)
 
 

@@ -27,6 +27,7 @@ KIND = "flash"
 MAX_DAYS = 92  # runs of one session: a daily one spans at most this many days, chosen dates as many
 MAX_ITEMS = 100
 DEFAULT_PAY_MINUTES = 5
+DAYS = (date(2000, 1, 1), date(2999, 12, 31))  # the dates a session may run on (beyond them a run has no end)
 
 
 class UnpaidFlashOrder(MarketingError):
@@ -54,10 +55,15 @@ def run_dates(data: dict) -> list[date]:
             raise MarketingError(_l("Choose at least one date."), "dates")
         if len(days) > MAX_DAYS:
             raise MarketingError(_l("At most %(n)d dates.", n=MAX_DAYS), "dates")
+        if not (DAYS[0] <= days[0] and days[-1] <= DAYS[1]):
+            raise MarketingError(_l("Please enter a date such as 2026-12-24."), "dates")
         return days
     first, last = data.get("first_date"), data.get("last_date")
     if first is None or last is None:
         raise MarketingError(_l("Enter the first and the last day."), "first_date")
+    for day, field in ((first, "first_date"), (last, "last_date")):
+        if not DAYS[0] <= day <= DAYS[1]:
+            raise MarketingError(_l("Please enter a date such as 2026-12-24."), field)
     if last < first:
         raise MarketingError(_l("The last day must not be before the first."), "last_date")
     if (last - first).days >= MAX_DAYS:
@@ -179,6 +185,9 @@ class ItemDraft:
     stock: int
     per_user_limit: int | None = 1
     per_order_limit: int | None = None
+    # The flash stock left as the merchant's page showed it: an edit applies the difference from it, so
+    # units bought while the page was open are neither given back nor counted twice.
+    stock_seen: int | None = None
 
 
 def save_item(session: Session, flash: FlashSession, draft: ItemDraft) -> FlashItem:
@@ -212,8 +221,8 @@ def save_item(session: Session, flash: FlashSession, draft: ItemDraft) -> FlashI
         item = FlashItem(session_id=flash.id, sku_id=sku.id, stock=draft.stock, sold=0)
         session.add(item)
     else:
-        change = draft.stock - item.stock
-        if change > 0 and draft.stock > sku.stock:
+        change = draft.stock - (item.stock if draft.stock_seen is None else draft.stock_seen)
+        if change > 0 and item.stock + change > sku.stock:
             raise MarketingError(
                 _l("The flash stock cannot be more than the SKU's stock (%(n)d).", n=sku.stock), "stock"
             )
@@ -233,7 +242,15 @@ def save_item(session: Session, flash: FlashSession, draft: ItemDraft) -> FlashI
 
 
 def remove_item(session: Session, flash: FlashSession, item_id: int) -> None:
-    session.execute(delete(FlashItem).where(FlashItem.id == item_id, FlashItem.session_id == flash.id))
+    """Take a SKU out of a session before anything of it is sold; once it is, its orders refer to it (their
+    give-back and the per-customer limit), so the merchant sets its flash stock to 0 instead."""
+    gone = session.execute(
+        delete(FlashItem).where(
+            FlashItem.id == item_id, FlashItem.session_id == flash.id, FlashItem.sold == 0
+        )
+    ).rowcount
+    if not gone and session.get(FlashItem, item_id) is not None:
+        raise MarketingError(_l("Some of it has been sold: set its flash stock to 0 instead."), "stock")
 
 
 # ---- prices -----------------------------------------------------------------------------------------
@@ -312,6 +329,7 @@ def unpaid_order_for(session: Session, user_id: int, sku_ids: Iterable[int]) -> 
         .where(
             Order.user_id == user_id,
             Order.status.in_(UNPAID_STATUSES),
+            Order.expires_at > utcnow(),  # one past its window is about to be cancelled by the expiry job
             OrderLine.activity_kind == KIND,
             OrderLine.sku_id.in_(ids),
         )
@@ -394,6 +412,7 @@ def take_for_order(session: Session, order: Order) -> None:
             Order.user_id == order.user_id,
             Order.id != order.id,
             Order.status.in_(UNPAID_STATUSES),
+            Order.expires_at > order.created_at,
             OrderLine.activity_kind == KIND,
             OrderLine.sku_id.in_([line.sku_id for line in lines]),
         )

@@ -44,8 +44,11 @@ class ShopRun:
 
 
 def _shop_item(item: FlashItem, state: str) -> ShopItem:
-    total = item.stock + item.sold
     sku, product = item.sku, item.sku.product
+    # Flash stock is capped by the SKU's when saved, but ordinary sales may take the SKU below it since:
+    # what can still be bought is the smaller of the two.
+    left = max(0, min(item.stock, sku.stock))
+    total = left + item.sold
     return ShopItem(
         item_id=item.id,
         sku_id=sku.id,
@@ -55,11 +58,11 @@ def _shop_item(item: FlashItem, state: str) -> ShopItem:
         spec_text=sku.spec_text,
         price_fen=min(item.price_fen, sku.price_fen),
         list_fen=sku.price_fen,
-        stock=item.stock,
+        stock=left,
         sold=item.sold,
-        sold_out=item.stock <= 0,
+        sold_out=left <= 0,
         sold_pct=item.sold * 100 // total if total else 100,
-        can_buy=state == "running" and item.stock > 0 and sku.is_active and product.is_on_shelf,
+        can_buy=state == "running" and left > 0 and sku.is_active and product.is_on_shelf,
     )
 
 
