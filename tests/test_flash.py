@@ -3,6 +3,8 @@ flash stock and the SKU stock taken with the order and given back once when it e
 the limits, the unpaid order a shopper is sent to pay, refusals that change nothing, and kept pages that
 follow a session's start, end and changes. The rush over HTTP is in test_flash_rush.py."""
 
+import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -450,3 +452,22 @@ def test_the_shop_shows_no_more_flash_units_than_the_sku_has_left(session, shop,
     session.commit()
     [(_run, shown)] = flash_display.for_product(session, tee.id)
     assert (shown.stock, shown.sold_out, shown.can_buy) == (0, True, False)
+
+
+def test_a_product_with_several_skus_keeps_the_picker_and_prices_the_flash_one_there(app, session, shop, tee):
+    boxes = factories.ProductFactory(
+        title="坚果礼盒",
+        options=[{"name": "规格", "values": ["小盒", "大盒"]}],
+        skus=[
+            {"price_fen": 60_00, "stock": 9, "spec_values": ["小盒"]},
+            {"price_fen": 90_00, "stock": 9, "spec_values": ["大盒"]},
+        ],
+    )
+    small, big = boxes.skus
+    flash_session(session, big, price_fen=45_00)
+    page = visit(app, f"/p/{boxes.id}")[0]
+    assert "秒杀 · 今日秒杀" in page and "已抢 0%" in page
+    assert "马上抢" not in page and "data-buy-form" in page  # the usual bar, which follows the picker
+    picker = json.loads(re.search(r"<script type=\"application/json\" data-sku-json>(.*?)</script>", page)[1])
+    prices = {sku["id"]: sku["price"] for sku in picker["skus"]}
+    assert prices == {small.id: "¥60.00", big.id: "¥45.00"}  # the flash SKU at its flash price in the picker

@@ -161,3 +161,10 @@ def chosen_run(runs: list[ShopRun], wanted: int | None) -> int | None:
         if found is not None:
             return found
     return len(runs) - 1
+
+
+def grab_straight(item: ShopItem | None, sku_count: int) -> bool:
+    """Whether the product page's 马上抢 button goes straight to the flash SKU's checkout: only when that is
+    the product's one SKU. With a choice of SKUs the usual bar follows the picker (the flash SKU is priced at
+    its flash price there too, with the same limits), so a shopper never buys another SKU than chosen."""
+    return item is not None and item.can_buy and sku_count == 1

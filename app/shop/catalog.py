@@ -218,6 +218,7 @@ def product(product_id: int):
         product=product,
         flash_run=flash_run,
         flash_item=flash_item,
+        grab_straight=flash_display.grab_straight(flash_item, len(product.active_skus)),
         prices=_price_display(product, units),
         activity=activity,
         # The phone counts down from the end against the server's time (app/page_cache.py keeps it fresh).
