@@ -127,7 +127,7 @@ def test_claim_a_coupon_then_buy_with_every_offer(live_server, promotions, phone
     for words in (
         "商品原价",
         "¥180.00",
-        "限时折扣",
+        "活动优惠",  # the 限时折扣's saving (price_basket counts 限时折扣 and 秒杀 savings as one step)
         "-¥10.00",
         "满减",
         "-¥15.00",
