@@ -13,8 +13,8 @@ show has changed:
 - a countdown stays exact: the page says the server's time in `data-server-now`, written afresh each time a
   kept page is served, and the phone counts from the end time against it (static/js/orders.js).
 A request with a session or remember-me cookie, from htmx, with ?ref= (a share visit is recorded) or
-?lang=, and an answer that sets a cookie or is not a 200 page, are never cached. PAGE_CACHE_ENTRIES (300) bounds the
-memory per worker.
+?lang=, and an answer that sets a cookie or is not a 200 page, are never cached. PAGE_CACHE_ENTRIES (300)
+bounds the memory per worker.
 
 A kept page is served by a WSGI middleware in front of Flask (`_Middleware`): no request context, session,
 URL matching or hooks for it — what it needs of them is already in the kept bytes and headers. Only a
