@@ -312,6 +312,19 @@ def test_a_sold_out_flash_item_answers_snapped_up(client, session, shop, shopper
     assert order_count(session) == 0 and stocks(session, item) == (0, 0, 20)
 
 
+def test_the_last_unit_going_between_pricing_and_the_check_says_snapped_up_not_price_changed(
+    session, shop, shopper, tee
+):
+    """In a rush the offers can be read just after the last unit went (no flash price found) while the
+    flash item was read with stock a moment before: the buyer is told 已抢光, not "价格已变化" (seen in CI)."""
+    sku = tee.skus[0]
+    item = flash_session(session, sku, stock=1)
+    priced = offers.for_basket(session, shopper.id, [sku.id]).activities
+    flash.check_buy(session, shopper.id, item.id, {sku.id: 1}, priced)
+    with pytest.raises(MarketingError, match="已抢光"):
+        flash.check_buy(session, shopper.id, item.id, {sku.id: 1}, {})
+
+
 def test_a_shopper_with_an_unpaid_flash_order_is_sent_to_pay_it(client, session, shop, shopper, address, tee):
     sku = tee.skus[0]
     item = flash_session(session, sku, stock=5, per_user_limit=3)

@@ -339,11 +339,19 @@ def unpaid_order_for(session: Session, user_id: int, sku_ids: Iterable[int]) -> 
 
 
 def check_buy(
-    session: Session, user_id: int, item_id, entries: dict[int, int], now: datetime | None = None
+    session: Session,
+    user_id: int,
+    item_id,
+    entries: dict[int, int],
+    activities: dict[int, pricing.Activity],
+    now: datetime | None = None,
 ) -> None:
     """Before an order from the flash page is placed (reads only; the order's own conditional updates
     decide): the flash item named must exist, be this SKU's and on now, with stock left; the shopper must
-    not have an unpaid flash order for it. Raises MarketingError (UnpaidFlashOrder) otherwise."""
+    not have an unpaid flash order for it; and the basket must have been priced with it (`activities`, what
+    the offers found a moment earlier: in a rush the last unit can go between the two reads, and the
+    shopper is then told 已抢光, not that the price has changed). Raises MarketingError (UnpaidFlashOrder)
+    otherwise."""
     now = now or utcnow()
     item = session.get(FlashItem, item_id) if isinstance(item_id, int) else None
     if item is None or set(entries) != {item.sku_id}:
@@ -368,6 +376,9 @@ def check_buy(
     if unpaid:
         raise UnpaidFlashOrder(unpaid)
     if item.stock <= 0:
+        raise sold_out_error()
+    priced_with = activities.get(item.sku_id)
+    if priced_with is None or priced_with.kind != KIND or priced_with.key != item.id:
         raise sold_out_error()
 
 

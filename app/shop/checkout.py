@@ -202,8 +202,6 @@ def place_order():
     expected = form.expected_total.data or ""
     try:
         entries = items.entries()
-        if items.flash_item is not None or request.form.get("flash"):
-            flash_sale.check_buy(db.session, current_user.id, items.flash_item, _quantities(entries))
         offers = marketing_offers.for_basket(
             db.session,
             current_user.id,
@@ -211,6 +209,10 @@ def place_order():
             coupon_id=form.coupon.data,
             points_asked=marketing_points.parse_asked(form.points.data) if form.use_points.data else None,
         )
+        if items.flash_item is not None or request.form.get("flash"):
+            flash_sale.check_buy(
+                db.session, current_user.id, items.flash_item, _quantities(entries), offers.activities
+            )
         order = orders.checkout.place_order(
             db.session,
             user=current_user,
