@@ -103,6 +103,11 @@ def test_a_merchant_makes_a_session_adds_products_sees_sold_counts_and_stops_it(
     refused = post(owner_client, f"{path}/items/{saved.id}/remove", {})
     assert refused.status_code == 422 and "改为 0" in refused.get_data(as_text=True)  # sold: kept
     assert count(session, FlashItem) == 1
+    other = post(owner_client, "/admin/marketing/flash/new", session_form(name="晚场"))
+    other_path = other.headers["Location"].split("?")[0]
+    wrong = post(owner_client, f"{other_path}/items/{saved.id}/remove", {})  # another session's product
+    assert wrong.status_code == 422 and "不在本场次" in wrong.get_data(as_text=True)
+    assert count(session, FlashItem) == 1
 
     stopped = post(owner_client, path + "/stop", {}, **{"HX-Request": "true"})
     assert stopped.status_code == 200 and stopped.headers["HX-Redirect"].endswith("/admin/marketing/flash")

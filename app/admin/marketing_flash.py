@@ -196,31 +196,33 @@ def marketing_flash_skus(session_id: int):
 @bp.post("/marketing/flash/<int:session_id>/items")
 @permission_required(Permission.MARKETING)
 def marketing_flash_item(session_id: int):
-    record = get_or_404(FlashSession, session_id, GONE)
-    try:
+    def save(record: FlashSession):
         if record.is_stopped:
             raise MarketingError(_l("This session has been stopped."))
         flash.save_item(db.session, record, item_draft())
-        db.session.commit()
-    except MarketingError as error:
-        db.session.rollback()
-        db.session.refresh(record)
-        return _page(record, item_error=str(error.message), status=422)
-    return saved_answer(_("Saved."), "admin.marketing_flash_edit", session_id=record.id)
+
+    return _change_items(session_id, save, _("Saved."))
 
 
 @bp.post("/marketing/flash/<int:session_id>/items/<int:item_id>/remove")
 @permission_required(Permission.MARKETING)
 def marketing_flash_item_remove(session_id: int, item_id: int):
+    return _change_items(
+        session_id, lambda record: flash.remove_item(db.session, record, item_id), _("Removed.")
+    )
+
+
+def _change_items(session_id: int, change, done: str):
+    """A change to a session's products: saved and answered, or refused with the page showing why."""
     record = get_or_404(FlashSession, session_id, GONE)
     try:
-        flash.remove_item(db.session, record, item_id)
+        change(record)
         db.session.commit()
     except MarketingError as error:
         db.session.rollback()
         db.session.refresh(record)
         return _page(record, item_error=str(error.message), status=422)
-    return saved_answer(_("Removed."), "admin.marketing_flash_edit", session_id=record.id)
+    return saved_answer(done, "admin.marketing_flash_edit", session_id=record.id)
 
 
 @bp.post("/marketing/flash/<int:session_id>/stop")

@@ -249,7 +249,10 @@ def remove_item(session: Session, flash: FlashSession, item_id: int) -> None:
             FlashItem.id == item_id, FlashItem.session_id == flash.id, FlashItem.sold == 0
         )
     ).rowcount
-    if not gone and session.get(FlashItem, item_id) is not None:
+    left = None if gone else session.get(FlashItem, item_id)
+    if left is not None and left.session_id != flash.id:
+        raise MarketingError(_l("This product is not in this session."), "sku_id")
+    if left is not None:
         raise MarketingError(_l("Some of it has been sold: set its flash stock to 0 instead."), "stock")
 
 
