@@ -484,3 +484,19 @@ def test_a_product_with_several_skus_keeps_the_picker_and_prices_the_flash_one_t
     picker = json.loads(re.search(r"<script type=\"application/json\" data-sku-json>(.*?)</script>", page)[1])
     prices = {sku["id"]: sku["price"] for sku in picker["skus"]}
     assert prices == {small.id: "¥60.00", big.id: "¥45.00"}  # the flash SKU at its flash price in the picker
+
+
+def test_a_daily_session_between_two_runs_says_so_and_when_the_next_starts():
+    """The back office's badge: not "未开始" once a run is over and another is to come (seen on the demo)."""
+    day = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+    runs = [
+        FlashSlot(starts_at=day + timedelta(days=n), ends_at=day + timedelta(days=n, hours=1)) for n in (0, 1)
+    ]
+    found = FlashSession(name="早场", is_stopped=False, slots=runs)
+    at = {"before": day - timedelta(hours=1), "during": day, "between": day + timedelta(hours=2)}
+    assert [flash.session_status(found, now) for now in at.values()] == ["upcoming", "running", "between"]
+    assert flash.next_start(found, at["between"]) == day + timedelta(days=1)
+    assert flash.session_status(found, day + timedelta(days=2)) == "ended"
+    assert flash.next_start(found, day + timedelta(days=2)) is None
+    found.is_stopped = True
+    assert (flash.session_status(found, day), flash.next_start(found, day)) == ("stopped", None)

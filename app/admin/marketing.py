@@ -30,6 +30,7 @@ SEARCH_LIMIT = 20  # products a chooser's search shows
 
 STATUS_LABELS = {
     "upcoming": _l("Not started"),
+    "between": _l("Between runs"),
     "running": _l("Running"),
     "ended": _l("Ended"),
     "stopped": _l("Stopped"),
@@ -38,6 +39,7 @@ STATUS_LABELS = {
 }
 STATUS_COLOURS = {
     "upcoming": "info",
+    "between": "info",
     "running": "success",
     "ended": "secondary",
     "stopped": "dark",

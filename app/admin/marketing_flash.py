@@ -20,7 +20,7 @@ from app.marketing.models import FlashSession
 from app.money import MoneyError, parse_yuan, yuan
 from app.numbers import parse_whole_number
 
-STOPPABLE = ("running", "upcoming")
+STOPPABLE = ("running", "upcoming", "between")
 GONE = _l("The flash session does not exist or has been deleted.")
 REPEAT_WORDS = {"daily": _l("Every day between two dates"), "dates": _l("On chosen dates")}
 
@@ -147,7 +147,8 @@ def marketing_flash():
         status = flash.session_status(found)
         actions = ([] if status == "stopped" else ["edit"]) + (["stop"] if status in STOPPABLE else [])
         sold = sum(item.sold for item in found.items)
-        rows.append((found, status, actions, sold, sold + sum(item.stock for item in found.items)))
+        total = sold + sum(item.stock for item in found.items)
+        rows.append((found, status, flash.next_start(found), actions, sold, total))
     return render_template("admin/marketing/flash.html", rows=rows, repeat_words=REPEAT_WORDS)
 
 

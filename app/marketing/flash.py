@@ -487,10 +487,19 @@ def all_sessions(session: Session) -> list[FlashSession]:
 
 
 def session_status(flash: FlashSession, now: datetime | None = None) -> str:
-    """running | upcoming | ended | stopped."""
+    """running | upcoming (no run yet) | between (a run is over, another is to come) | ended | stopped."""
     now = now or utcnow()
     if flash.is_stopped:
         return "stopped"
     if any(slot.starts_at <= now < slot.ends_at for slot in flash.slots):
         return "running"
-    return "upcoming" if any(slot.starts_at > now for slot in flash.slots) else "ended"
+    if next_start(flash, now) is None:
+        return "ended"
+    return "between" if any(slot.ends_at <= now for slot in flash.slots) else "upcoming"
+
+
+def next_start(flash: FlashSession, now: datetime | None = None) -> datetime | None:
+    """When the session's next run starts (None: no run to come, or stopped)."""
+    now = now or utcnow()
+    later = [slot.starts_at for slot in flash.slots if slot.starts_at > now]
+    return None if flash.is_stopped or not later else min(later)
