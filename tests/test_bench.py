@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from bench.lighthouse import median_measure, missed_goals, read_report
-from bench.over_http import _form_fields, _parse_wrk
+from bench.over_http import _parse_wrk
+from bench.servers import form_fields
 
 WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:8000
   2 threads and 16 connections
@@ -48,7 +49,7 @@ def test_form_fields_are_what_a_browser_would_send():
       <input type="text" name="buyer_note" value="">
       <button>提交</button>
     </form>"""
-    assert _form_fields(page, "/checkout") == {
+    assert form_fields(page, "/checkout") == {
         "idempotency_key": "k&1",
         "payment_method": "sandbox",
         "buyer_note": "",
