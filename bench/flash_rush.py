@@ -191,7 +191,10 @@ class Answer:
             return f"422 {SOLD_OUT}"
         if self.status is None:
             return f"no answer: {self.error}"
-        return f"{self.status} {' '.join(self.text.split())[:60]}"
+        if self.location:
+            return f"{self.status} → {self.location}"
+        shown = re.search(r'class="form-error"[^>]*>([^<]+)<', self.text)  # what the page told the buyer
+        return f"{self.status} {shown[1] if shown else ' '.join(self.text.split())[:60]}"
 
 
 def fire(base: str, shots: list[tuple[requests.Session, dict]]) -> list[Answer]:
