@@ -47,8 +47,9 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# In-process benchmarks and the 秒杀 rush over HTTP; one alone: make bench BENCH_ARGS=flash (see --list).
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Shop pages over HTTP under gunicorn (production settings) beside a bare Flask hello world; needs wrk.
 # Then Lighthouse, when Node.js is there (with its own defaults: BENCH_ARGS are bench.over_http's).

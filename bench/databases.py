@@ -28,6 +28,24 @@ def databases(env, name: str) -> list[tuple[str, AbstractContextManager[str]]]:
     return found
 
 
+def postgres_server() -> str | None:
+    """The PostgreSQL server a benchmark that needs one uses: BENCH_DATABASE_URL or TEST_DATABASE_URL, else
+    the local one (postgres@127.0.0.1); None when it does not answer."""
+    url = (
+        os.environ.get("BENCH_DATABASE_URL")
+        or os.environ.get("TEST_DATABASE_URL")
+        or "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    try:
+        engine = sa.create_engine(normalise_database_url(url), connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return None
+    return url
+
+
 @contextmanager
 def _sqlite(env, name: str) -> Iterator[str]:
     path = env.folder / f"{name}.sqlite3"

@@ -15,9 +15,7 @@ is tried; the benchmark creates a database of its own there and drops it afterwa
 
 import argparse
 import contextlib
-import html
 import io
-import os
 import re
 import shutil
 import statistics
@@ -32,10 +30,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from bench import memory
-from bench.servers import Browser, Server, apt_install, server_env
+from bench.servers import Browser, Server, apt_install, form_fields, server_env
 
 PASSWORD = "bench1234"
 SHOPPERS = 8  # shoppers placing orders in the checkout measurement, one thread each
@@ -89,34 +85,16 @@ class Run:
 
 @contextmanager
 def _databases(folder: Path) -> Iterator[list[Shop]]:
-    from bench.databases import postgres_database
+    from bench.databases import postgres_database, postgres_server
 
     shops = [Shop("SQLite", f"sqlite:///{folder / 'shop.sqlite3'}")]
-    server = _postgres_server()
+    server = postgres_server()
     with ExitStack() as stack:
         if server:
             shops.append(Shop("PostgreSQL", stack.enter_context(postgres_database(server, "http"))))
         else:
             print("PostgreSQL: no server reachable (set BENCH_DATABASE_URL); measuring SQLite only")
         yield shops
-
-
-def _postgres_server() -> str | None:
-    url = (
-        os.environ.get("BENCH_DATABASE_URL")
-        or os.environ.get("TEST_DATABASE_URL")
-        or "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    from app.config import normalise_database_url
-
-    try:
-        engine = sa.create_engine(normalise_database_url(url), connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-    except Exception:  # noqa: BLE001 - any failure means "not reachable": SQLite only
-        return None
-    return url
 
 
 def _seed(shop: Shop, folder: Path, products: int) -> None:
@@ -177,22 +155,6 @@ def _seed(shop: Shop, folder: Path, products: int) -> None:
 
 
 # --- a browser-like client -----------------------------------------------------------------------------
-
-
-def _form_fields(page: str, action: str) -> dict[str, str]:
-    """The values a browser would send from the form posting to `action`: hidden inputs and checked
-    radios and checkboxes."""
-    form = re.search(rf'<form[^>]*action="{re.escape(action)}"[^>]*>(.*?)</form>', page, re.S)
-    if form is None:
-        raise RuntimeError(f"no form posting to {action}")
-    fields = {}
-    for tag in re.findall(r"<input\b[^>]*>", form.group(1)):
-        attrs = dict(re.findall(r'(\w[\w-]*)="([^"]*)"', tag))
-        kind = attrs.get("type", "text")
-        if "name" not in attrs or (kind in ("radio", "checkbox") and "checked" not in tag):
-            continue
-        fields[attrs["name"]] = html.unescape(attrs.get("value", ""))
-    return fields
 
 
 def _fill_cart(shop: Shop) -> None:
@@ -259,7 +221,7 @@ def _orders(shop: Shop, seconds: int) -> dict:
             try:
                 _url, page = browser.get(f"/checkout?buy={sku}&qty=1")
                 fields = {
-                    **_form_fields(page, "/checkout"),
+                    **form_fields(page, "/checkout"),
                     "payment_method": "sandbox",
                     "buy": sku,
                     "qty": 1,

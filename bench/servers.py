@@ -1,6 +1,7 @@
 """What the HTTP benchmarks (`make bench-http`, `make bench-lighthouse`) share: a gunicorn server started for
 the run, a browser-like client that logs in, and the Debian packages they install when missing."""
 
+import html
 import os
 import re
 import shutil
@@ -124,6 +125,22 @@ class Browser:
 
     def cookie_header(self) -> str:
         return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+
+def form_fields(page: str, action: str) -> dict[str, str]:
+    """The values a browser would send from the form posting to `action`: hidden inputs and checked
+    radios and checkboxes."""
+    form = re.search(rf'<form[^>]*action="{re.escape(action)}"[^>]*>(.*?)</form>', page, re.S)
+    if form is None:
+        raise RuntimeError(f"no form posting to {action}")
+    fields = {}
+    for tag in re.findall(r"<input\b[^>]*>", form.group(1)):
+        attrs = dict(re.findall(r'(\w[\w-]*)="([^"]*)"', tag))
+        kind = attrs.get("type", "text")
+        if "name" not in attrs or (kind in ("radio", "checkbox") and "checked" not in tag):
+            continue
+        fields[attrs["name"]] = html.unescape(attrs.get("value", ""))
+    return fields
 
 
 def apt_install(packages: list[str], needed_by: str) -> None:

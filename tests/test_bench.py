@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from bench.lighthouse import median_measure, missed_goals, read_report
-from bench.over_http import _form_fields, _parse_wrk
+from bench.over_http import _parse_wrk
+from bench.servers import form_fields
 
 WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:8000
   2 threads and 16 connections
@@ -48,7 +49,7 @@ def test_form_fields_are_what_a_browser_would_send():
       <input type="text" name="buyer_note" value="">
       <button>提交</button>
     </form>"""
-    assert _form_fields(page, "/checkout") == {
+    assert form_fields(page, "/checkout") == {
         "idempotency_key": "k&1",
         "payment_method": "sandbox",
         "buyer_note": "",
@@ -66,6 +67,64 @@ def test_make_bench_runs_on_a_small_catalog():
     )
     assert "shop product page" in result.stdout, result.stdout + result.stderr
     assert "cores" in result.stdout  # the machine it ran on is stated
+
+
+# --- make bench's 秒杀 rush: how its answers are judged ----------------------------------------------------
+
+
+def rush_burst(seconds: float, *, ordered: int, sold_out: int, flash_stock=100, other=None, database=None):
+    """A burst of a rush for `flash_stock` units whose answers all came within `seconds`; the database as it
+    would then be, unless given."""
+    from bench.flash_rush import SKU_STOCK, Answer, Burst
+
+    answers = [Answer(302, "/orders/2612/manual", "", "", 0.0, seconds)] * ordered
+    answers += [Answer(422, "", "<div class='form-error'>已抢光</div>", "", 0.0, seconds)] * sold_out
+    if other is not None:
+        answers.append(Answer(other, "", "Internal Server Error", "", 0.0, seconds))
+    return Burst(answers, database or (ordered, max(flash_stock - ordered, 0), ordered, SKU_STOCK - ordered))
+
+
+def test_the_sold_out_rush_meets_its_goal_at_5_times_the_order_rate_and_misses_it_below(capsys):
+    from bench.flash_rush import Round, _report
+
+    units = rush_burst(10.0, ordered=100, sold_out=100)  # 10 orders/s
+    fast_enough = rush_burst(4.0, ordered=0, sold_out=200, flash_stock=0)  # 50 answers/s: 5×
+    met = _report([Round(units, fast_enough)] * 3)
+    assert [r.failed for r in met] == [False, False]
+    assert (met[0].per_second, met[1].per_second) == (10.0, 50.0)
+    assert "5.00× (median of the rounds' ratios) ok" in capsys.readouterr().out
+    slow = [
+        Round(units, rush_burst(seconds, ordered=0, sold_out=200, flash_stock=0))
+        for seconds in (3.0, 5.0, 6.0)
+    ]
+    missed = _report(slow)  # ratios 6.7×, 4×, 3.3×: the median is under 5
+    assert [r.failed for r in missed] == [False, True]
+    assert "4.00× (median of the rounds' ratios) MISSED" in capsys.readouterr().out
+
+
+def test_a_rush_with_one_order_too_few_or_too_many_fails_however_fast_it_was():
+    from bench.flash_rush import Round, _report
+
+    fast_none = rush_burst(0.1, ordered=0, sold_out=200, flash_stock=0)
+    for units in (
+        rush_burst(10.0, ordered=99, sold_out=100, other=500),  # a 5xx instead of an order
+        # an order nobody was told of
+        rush_burst(10.0, ordered=99, sold_out=101, database=(100, 0, 100, 200)),
+        rush_burst(10.0, ordered=101, sold_out=99),
+        rush_burst(10.0, ordered=100, sold_out=100, database=(100, 0, 100, 199)),  # one SKU unit too many
+    ):
+        assert [r.failed for r in _report([Round(units, fast_none)])] == [True, False]
+
+
+def test_a_stock_0_rush_that_answers_anything_but_sold_out_fails():
+    from bench.flash_rush import Round, _report
+
+    units = rush_burst(10.0, ordered=100, sold_out=100)
+    for none in (
+        rush_burst(1.0, ordered=0, sold_out=199, flash_stock=0, other=500),
+        rush_burst(1.0, ordered=1, sold_out=199, flash_stock=0),
+    ):
+        assert [r.failed for r in _report([Round(units, none)])] == [False, True]
 
 
 # --- make bench-lighthouse: what it reads from Lighthouse's JSON report --------------------------------
