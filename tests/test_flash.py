@@ -308,8 +308,14 @@ def test_a_sold_out_flash_item_answers_snapped_up(client, session, shop, shopper
     session.commit()
     response = client.post("/checkout", data=fields)
     assert response.status_code == 422
-    assert "已抢光" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    # The short page that leads on, not the checkout rebuilt around an item gone at its flash price.
+    assert "已抢光" in page and 'href="/flash"' in page and f'href="/p/{tee.id}"' in page
+    assert 'action="/checkout"' not in page
     assert order_count(session) == 0 and stocks(session, item) == (0, 0, 20)
+    again = client.get(f"/checkout?buy={tee.skus[0].id}&qty=1&flash={item.id}")
+    assert again.status_code == 200 and "已抢光" in again.get_data(as_text=True)
+    assert 'action="/checkout"' not in again.get_data(as_text=True)
 
 
 def test_the_last_unit_going_between_pricing_and_the_check_says_snapped_up_not_price_changed(
@@ -340,6 +346,10 @@ def test_a_shopper_with_an_unpaid_flash_order_is_sent_to_pay_it(client, session,
     second = client.post("/checkout", data=fields | {"idempotency_key": "another-key-0000000001"})
     assert second.status_code == 302 and second.headers["Location"].endswith(f"/orders/{number}")
     assert order_count(session) == 1 and stocks(session, item) == (4, 1, 19)
+    session.execute(FlashItem.__table__.update().values(stock=0))  # the rest sold meanwhile
+    session.commit()
+    third = client.post("/checkout", data=fields | {"idempotency_key": "another-key-0000000002"})
+    assert third.status_code == 302 and third.headers["Location"].endswith(f"/orders/{number}")
 
 
 def test_a_flash_item_change_shows_on_the_next_kept_page(app, session, tee):

@@ -182,6 +182,10 @@ def checkout():
         unpaid = flash_sale.unpaid_order_for(db.session, current_user.id, [items.buy_sku])
         if unpaid:
             return _to_unpaid_order(unpaid)
+        try:
+            flash_sale.refuse_if_gone(db.session, current_user.id, items.flash_item)
+        except flash_sale.SoldOut as error:
+            return _snapped_up(error, status=200)
     # The page re-asks itself (htmx) when the coupon or the points switch change: keep what was entered.
     form = CheckoutForm(formdata=request.args if "idempotency_key" in request.args else None)
     return _checkout_page(form, items)
@@ -194,6 +198,12 @@ def place_order():
     items = CheckoutItems(request.form)
     if not form.validate():
         return _checkout_page(form, items, status=422)
+    try:
+        flash_sale.refuse_if_gone(db.session, current_user.id, items.flash_item)
+    except flash_sale.UnpaidFlashOrder as error:
+        return _to_unpaid_order(error.order_number)
+    except flash_sale.SoldOut as error:
+        return _snapped_up(error)
     offered = {p.name for p in offered_providers()}
     method = form.payment_method.data
     if method not in offered and form.expected_total.data != "0":
@@ -229,6 +239,9 @@ def place_order():
     except flash_sale.UnpaidFlashOrder as error:
         db.session.rollback()
         return _to_unpaid_order(error.order_number)
+    except flash_sale.SoldOut as error:
+        db.session.rollback()
+        return _snapped_up(error)
     except (OrderError, MarketingError) as error:
         db.session.rollback()
         form.form_errors.append(str(error.message))
@@ -251,6 +264,12 @@ def _to_unpaid_order(number: str):
     """A shopper with an unpaid flash order for this SKU is sent to pay it, not allowed a second."""
     flash(_("You already have an unpaid flash-sale order for this item. Please pay it first."), "info")
     return redirect(url_for("shop.order_detail", number=number))
+
+
+def _snapped_up(error: flash_sale.SoldOut, status: int = 422):
+    """The flash stock is gone: a short page that says so and leads on (not the checkout rebuilt around an
+    item that cannot be had at its flash price)."""
+    return render_template("shop/flash_gone.html", product_id=error.product_id), status
 
 
 def _user_key() -> str:
