@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -269,7 +269,7 @@ def flash_rush(env) -> list[Result]:
         with app.app_context():
             mobiles = open_shop(db.session, BUYERS, PASSWORD)
             pairs = [
-                [flash_item(db.session, flash_stock=stock, sku_stock=SKU_STOCK) for stock in (UNITS, 0)]
+                [flash_item(db.session, flash_stock=UNITS, sku_stock=SKU_STOCK) for _item in range(2)]
                 for _round in range(ROUNDS)
             ]
             db.session.remove()
@@ -284,7 +284,11 @@ def flash_rush(env) -> list[Result]:
             with ThreadPoolExecutor(LOGIN_THREADS) as pool:
                 browsers = list(pool.map(lambda mobile: log_in(shop.url, mobile, PASSWORD), mobiles))
                 rounds = [
-                    Round(*(_burst(app, shop.url, pool, browsers, item) for item in pair)) for pair in pairs
+                    Round(
+                        _burst(app, shop.url, pool, browsers, units, UNITS),
+                        _burst(app, shop.url, pool, browsers, none, 0),
+                    )
+                    for units, none in pairs
                 ]
         finally:
             shop.stop()
@@ -292,9 +296,16 @@ def flash_rush(env) -> list[Result]:
     return _report(rounds)
 
 
-def _burst(app, base: str, pool: ThreadPoolExecutor, browsers: list[requests.Session], item) -> Burst:
-    """Every buyer fetches the item's checkout form (untimed), then all submit it at once."""
-    forms = pool.map(lambda visitor: checkout_form(base, visitor, item), browsers)
+def _burst(
+    app, base: str, pool: ThreadPoolExecutor, browsers: list[requests.Session], item, left: int
+) -> Burst:
+    """Every buyer fetches the item's checkout form (untimed) while it has stock, the flash stock is set to
+    `left` (0: it sold out while they looked at the form), then all submit it at once."""
+    forms = list(pool.map(lambda visitor: checkout_form(base, visitor, item), browsers))
+    with app.app_context():
+        db.session.execute(update(FlashItem).where(FlashItem.id == item[0]).values(stock=left))
+        db.session.commit()
+        db.session.remove()
     shots = list(zip(browsers, forms, strict=True))
     answers = fire(base, shots)
     with app.app_context():
