@@ -104,9 +104,14 @@ def push_refund(session: Session, member_id: int) -> str:
     """Send a due refund: "sent" when it went (refunded at once, or handed to the gateway's notify or the
     merchant's hand), "error" when refused (kept, tried again next run), "skipped" when another push has
     it or it is no longer due. The caller commits."""
+    seen = session.scalar(select(BuyGroupMember.refund_attempts).where(BuyGroupMember.id == member_id))
     claimed = session.execute(
         update(BuyGroupMember)
-        .where(BuyGroupMember.id == member_id, BuyGroupMember.refund_state == GroupRefundState.DUE)
+        .where(
+            BuyGroupMember.id == member_id,
+            BuyGroupMember.refund_state == GroupRefundState.DUE,
+            BuyGroupMember.refund_attempts == seen,
+        )
         .values(refund_attempts=BuyGroupMember.refund_attempts + 1, refund_tried_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -508,7 +508,10 @@ def refuse_unformed_shipping(session: Session, order: Order) -> None:
     if status == BuyGroupStatus.FULL and member.seat_taken_at is not None:
         return
     if status == BuyGroupStatus.FAILED or member.refund_state != GroupRefundState.NONE:
-        raise OrderError(_l("This group buy did not form: the order is being refunded, do not ship it."))
+        # a failed group, or a payer who found no place left: either way the order goes back
+        raise OrderError(
+            _l("This group-buy order is being refunded (its group did not form). Do not ship it.")
+        )
     raise OrderError(_l("This order waits for its group to fill (待成团). Ship it once the group is full."))
 
 

@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.marketing import campaigns, coupons, flash, groups, members, points, pricing
+from app.marketing.errors import MarketingError
 from app.timeutil import utcnow
 
 
@@ -27,6 +29,8 @@ def for_basket(
     (a 拼团 checkout: open or join a group) the SKUs in a running 拼团 take their group price; without it
     they keep their normal one (单独购买). groups.check_buy checks the group before the order is placed."""
     now = now or utcnow()
+    if group is not None and group.joining and group.group_id is None:
+        raise MarketingError(_l("This group does not exist."), "group")  # never read as "open a group"
     account = members.account(session, user_id)  # held here: the identity map keeps it only while in use
     coupon = None
     if coupon_id not in (None, "", "none") and user_id is not None:
