@@ -494,3 +494,36 @@ def test_stopping_an_activity_ends_its_open_groups_and_settle_refunds_them(sessi
     session.commit()
     assert group_refunds.settle(session) == {"failed_groups": 1, "group_refunds": 1, "errors": 0}
     assert session.get(Order, order.id).status == OrderStatus.REFUNDED
+
+
+def test_a_leader_who_pays_after_the_activity_ended_opens_nothing_and_is_refunded_at_once(session, shop, sku):
+    group_buy = make_group_buy(session, sku, ends_at=utcnow() + timedelta(minutes=10))
+    (leader,) = people(1)
+    order = buy(session, leader, sku, group_buy=group_buy.id)
+    set_clock(session.get(GroupBuy, group_buy.id).ends_at + timedelta(seconds=1))  # still within its 30 minutes
+    pay(session, order)
+    assert group_of(session, order).status == BuyGroupStatus.FAILED
+    assert member_of(session, order).refund_state == GroupRefundState.DONE
+    assert session.get(Order, order.id).status == OrderStatus.REFUNDED
+
+
+def test_an_earlier_end_shortens_the_open_groups_with_it(session, shop, sku):
+    group_buy = make_group_buy(session, sku, hours=24)
+    (leader,) = people(1)
+    _order, group = open_group(session, leader, sku, group_buy)
+    found = session.get(GroupBuy, group_buy.id)
+    sooner = utcnow() + timedelta(hours=3)
+    groups.save_group_buy(
+        session,
+        found,
+        {
+            "name": found.name,
+            "starts_at": found.starts_at,
+            "ends_at": sooner,
+            "group_size": 3,
+            "hours": 24,
+            "items": [groups.ItemDraft(sku.id, 59_00)],
+        },
+    )
+    session.commit()
+    assert session.get(BuyGroup, group.id).expires_at == sooner
