@@ -230,6 +230,7 @@ def test_a_sku_in_a_group_buy_cannot_be_in_a_flash_sale_or_timed_discount_at_the
     ],
 )
 def test_a_group_buy_with_bad_settings_is_refused_and_nothing_is_written(session, shop, sku, change, message):
+    change = dict(change)  # the parameters are shared by the SQLite and the PostgreSQL run
     price = change.pop("price_fen", 59_00)
     with pytest.raises(MarketingError, match=message):
         make_group_buy(session, sku, price_fen=price, **change)
