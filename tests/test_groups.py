@@ -214,6 +214,24 @@ def test_a_sku_in_a_group_buy_cannot_be_in_a_flash_sale_or_timed_discount_at_the
     with pytest.raises(MarketingError, match="已参加“周末折扣”"):
         make_group_buy(session, other, price_fen=30_00, name="撞车团")
     session.rollback()
+
+    third = factories.ProductFactory(skus=[{"price_fen": 50_00, "stock": 9}]).skus[0]
+    night = flash.save_session(
+        session,
+        None,
+        {
+            "name": "夜场秒杀",
+            "start_minute": 0,
+            "duration_minutes": 1440,
+            "repeat": "dates",
+            "dates": [today],
+        },
+    )
+    flash.save_item(session, night, flash.ItemDraft(third.id, price_fen=10_00, stock=1))
+    session.commit()
+    with pytest.raises(MarketingError, match="已参加“夜场秒杀”"):
+        make_group_buy(session, third, price_fen=30_00, name="又撞车")
+    session.rollback()
     assert session.scalar(select(func.count()).select_from(GroupBuy)) == 1
 
 
@@ -501,7 +519,9 @@ def test_a_leader_who_pays_after_the_activity_ended_opens_nothing_and_is_refunde
     group_buy = make_group_buy(session, sku, ends_at=utcnow() + timedelta(minutes=10))
     (leader,) = people(1)
     order = buy(session, leader, sku, group_buy=group_buy.id)
-    set_clock(session.get(GroupBuy, group_buy.id).ends_at + timedelta(seconds=1))  # still within its 30 minutes
+    set_clock(
+        session.get(GroupBuy, group_buy.id).ends_at + timedelta(seconds=1)
+    )  # still within its 30 minutes
     pay(session, order)
     assert group_of(session, order).status == BuyGroupStatus.FAILED
     assert member_of(session, order).refund_state == GroupRefundState.DONE
