@@ -314,7 +314,7 @@ def register_template_helpers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from app.cli import register
     from app.distribution.cli import distribution_cli, ledger_cli
-    from app.marketing.cli import points_cli
+    from app.marketing.cli import groups_cli, points_cli
     from app.orders.cli import orders_cli
     from app.payments.cli import payments_cli
 
@@ -324,3 +324,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(distribution_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(points_cli)
+    app.cli.add_command(groups_cli)

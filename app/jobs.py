@@ -150,6 +150,10 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
     ),
     "waiting": lambda n: ngettext("%(num)d payment still waiting", "%(num)d payments still waiting", n),
     "errors": lambda n: ngettext("%(num)d gateway error", "%(num)d gateway errors", n),
+    "failed_groups": lambda n: ngettext(
+        "%(num)d group buy did not form", "%(num)d group buys did not form", n
+    ),
+    "group_refunds": lambda n: ngettext("%(num)d group-buy refund sent", "%(num)d group-buy refunds sent", n),
     "kept": lambda n: ngettext("backup made, %(num)d kept", "backup made, %(num)d kept", n),
     "restored": lambda n: ngettext(
         "this database was restored from the copy it made",

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from app.catalog.models import Sku
 from app.marketing import flash, pricing
 from app.marketing.errors import MarketingError
+from app.marketing.group_clash import in_group_between
 from app.marketing.models import FullReductionCampaign, TimedDiscount, TimedDiscountItem
 from app.money import BP_PER_UNIT
 from app.orders.models import PAID_STATUSES, UNPAID_STATUSES, Order, OrderLine
@@ -271,7 +272,12 @@ def save_timed_discount(session: Session, discount: TimedDiscount | None, data: 
         )
         .limit(1)
     ).first()
-    name = clash[0] if clash else flash.in_flash_between(session, skus, data["starts_at"], data["ends_at"])
+    name = (
+        clash[0]
+        if clash
+        else flash.in_flash_between(session, skus, data["starts_at"], data["ends_at"])
+        or in_group_between(session, skus, data["starts_at"], data["ends_at"])
+    )
     if name:
         raise MarketingError(
             _l(

@@ -13,13 +13,22 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.catalog.models import Sku
 from app.marketing import members, pricing
 from app.marketing.errors import MarketingError
-from app.marketing.models import FlashItem, FlashSession, FlashSlot, TimedDiscount, TimedDiscountItem
+from app.marketing.group_clash import overlapping_group_buy
+from app.marketing.models import (
+    FlashItem,
+    FlashSession,
+    FlashSlot,
+    GroupBuy,
+    GroupBuyItem,
+    TimedDiscount,
+    TimedDiscountItem,
+)
 from app.orders.models import PAID_STATUSES, UNPAID_STATUSES, Order, OrderLine
 from app.timeutil import SHOP_TZ, utcnow
 
@@ -123,7 +132,7 @@ def save_session(session: Session, flash: FlashSession | None, data: dict) -> Fl
 
 def clash(session: Session, flash_id: int, sku_ids: Iterable[int], now: datetime | None = None) -> str | None:
     """The name of another activity one of these SKUs is in during a run of this session still to end — a
-    限时折扣 or another flash session —, or None. A SKU is in one activity at a time (MARKETING.md)."""
+    限时折扣, a 拼团 or another flash session —, or None. A SKU is in one activity at a time (MARKETING.md)."""
     ids = sorted(set(sku_ids))
     if not ids:
         return None
@@ -138,6 +147,15 @@ def clash(session: Session, flash_id: int, sku_ids: Iterable[int], now: datetime
     )
     if timed:
         return timed
+    group = session.scalar(
+        select(GroupBuy.name)
+        .join(GroupBuyItem, GroupBuyItem.group_buy_id == GroupBuy.id)
+        .join(mine, and_(*overlapping_group_buy(mine.starts_at, mine.ends_at)))
+        .where(GroupBuyItem.sku_id.in_(ids), *ahead)
+        .limit(1)
+    )
+    if group:
+        return group
     return session.scalar(
         select(FlashSession.name)
         .join(FlashItem, FlashItem.session_id == FlashSession.id)

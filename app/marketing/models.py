@@ -320,3 +320,114 @@ class FlashItem(IdPrimaryKey, db.Model):
 
     flash_session: Mapped[FlashSession] = relationship(back_populates="items")
     sku = relationship("Sku")
+
+
+class GroupBuy(Campaign, db.Model):
+    """拼团 activity: its SKUs at a group price between two moments, groups of `group_size` paid shoppers that
+    must fill within `hours` of opening (never past the activity's end), at most `per_user_limit` groups a
+    shopper takes part in (None: no limit). A stopped activity is off for good (kept for the record)."""
+
+    __tablename__ = "group_buys"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("group_size >= 2 AND group_size <= 10", name="size_in_range"),
+        CheckConstraint("hours >= 1 AND hours <= 72", name="hours_in_range"),
+    )
+
+    group_size: Mapped[int]
+    hours: Mapped[int]  # the time limit of a group, from its opening
+    per_user_limit: Mapped[int | None]
+    allow_points: Mapped[bool] = mapped_column(default=False)
+    pays_commission: Mapped[bool] = mapped_column(default=False)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    items: Mapped[list["GroupBuyItem"]] = relationship(
+        back_populates="group_buy", order_by="GroupBuyItem.id", cascade="all, delete-orphan"
+    )
+
+
+class GroupBuyItem(IdPrimaryKey, db.Model):
+    """A SKU in a 拼团 activity with its group price (below the list price; the list price is 单独购买)."""
+
+    __tablename__ = "group_buy_items"
+    __table_args__ = (
+        UniqueConstraint("group_buy_id", "sku_id", name="uq_group_buy_items_sku"),
+        CheckConstraint("price_fen >= 0", name="price_not_negative"),
+    )
+
+    group_buy_id: Mapped[int] = mapped_column(ForeignKey("group_buys.id", ondelete="CASCADE"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), index=True)
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+
+    group_buy: Mapped[GroupBuy] = relationship(back_populates="items")
+    sku = relationship("Sku")
+
+
+class BuyGroupStatus(StrEnum):
+    PENDING = "pending"  # placed by its leader, not paid yet: nobody sees or joins it
+    OPEN = "open"  # the leader paid: others join by paying until it is full or its time is up
+    FULL = "full"  # every seat paid: its orders may be shipped
+    FAILED = "failed"  # time up (or activity stopped) before it filled: every paid order is refunded
+    CANCELLED = "cancelled"  # the leader's order was cancelled unpaid: it never opened
+
+
+class BuyGroup(IdPrimaryKey, db.Model):
+    """一个团: opened when its leader pays, full when `seats_taken` (paid seats, taken by one conditional
+    UPDATE each) reaches `size` (the activity's size when it was placed), failed when `expires_at` passes
+    first."""
+
+    __tablename__ = "buy_groups"
+    __table_args__ = (
+        CheckConstraint("seats_taken >= 0 AND seats_taken <= size", name="seats_within_size"),
+        Index("ix_buy_groups_status_expires", "status", "expires_at"),
+    )
+
+    group_buy_id: Mapped[int] = mapped_column(ForeignKey("group_buys.id", ondelete="RESTRICT"), index=True)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default=BuyGroupStatus.PENDING)
+    size: Mapped[int]
+    seats_taken: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    group_buy: Mapped[GroupBuy] = relationship()
+    members: Mapped[list["BuyGroupMember"]] = relationship(
+        back_populates="group", order_by="BuyGroupMember.id"
+    )
+
+
+class GroupRefundState(StrEnum):
+    NONE = "none"  # nothing to give back
+    DUE = "due"  # to be refunded (failed group, or paid after the last seat went); pushed until it goes
+    SENT = "sent"  # handed over: the gateway's refund notify, or the merchant paying a transfer back, ends it
+    DONE = "done"  # the money is back
+
+
+class BuyGroupMember(IdPrimaryKey, db.Model):
+    """A shopper's order in a group: its seat (taken at payment), and when the group failed or was full
+    before they paid, the refund of the whole order through its gateway — the refund's number is stable, so
+    a retry never refunds twice; a refusal is kept (`refund_error`) and tried again by `flask groups settle`."""
+
+    __tablename__ = "buy_group_members"
+    __table_args__ = (
+        Index("ix_buy_group_members_user", "user_id", "group_id"),
+        Index("ix_buy_group_members_refund_state", "refund_state"),
+    )
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("buy_groups.id", ondelete="RESTRICT"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    is_leader: Mapped[bool] = mapped_column(default=False)
+    seat_taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refund_state: Mapped[str] = mapped_column(String(8), default=GroupRefundState.NONE)
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id", ondelete="SET NULL"))
+    refund_error: Mapped[str] = mapped_column(String(200), default="")
+    refund_attempts: Mapped[int] = mapped_column(default=0)
+    refund_tried_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    group: Mapped[BuyGroup] = relationship(back_populates="members")
+    order = relationship("Order")

@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from app.marketing import campaigns, coupons, flash, members, points, pricing
+from app.marketing import campaigns, coupons, flash, groups, members, points, pricing
+from app.marketing.errors import MarketingError
 from app.timeutil import utcnow
 
 
@@ -19,11 +21,16 @@ def for_basket(
     *,
     coupon_id=None,
     points_asked=None,
+    group: groups.GroupMode | None = None,
     now: datetime | None = None,
 ) -> pricing.Offers:
     """The offers for this buyer (None: a guest) and these SKUs now. A named coupon must be the buyer's and
-    usable (MarketingError otherwise); whether it fits the basket is price_basket's answer."""
+    usable (MarketingError otherwise); whether it fits the basket is price_basket's answer. With `group`
+    (a 拼团 checkout: open or join a group) the SKUs in a running 拼团 take their group price; without it
+    they keep their normal one (单独购买). groups.check_buy checks the group before the order is placed."""
     now = now or utcnow()
+    if group is not None and group.joining and group.group_id is None:
+        raise MarketingError(_l("This group does not exist."), "group")  # never read as "open a group"
     account = members.account(session, user_id)  # held here: the identity map keeps it only while in use
     coupon = None
     if coupon_id not in (None, "", "none") and user_id is not None:
@@ -31,10 +38,11 @@ def for_basket(
     asked = points_asked not in (None, "")
     return pricing.Offers(
         member_level=members.pricing_level(account.level if account is not None else None),
-        activities=activities_for_skus(session, sku_ids, now),
+        activities=(group_mode_activities if group else activities_for_skus)(session, sku_ids, now),
         full_reduction=campaigns.to_pricing(campaigns.running_full_reduction(session, now)),
         coupon=coupon,
         points=points.for_checkout(session, user_id, points_asked, account=account) if asked else None,
+        group=group.group_id if group else None,
     )
 
 
@@ -52,6 +60,15 @@ def activities_for_skus(session: Session, sku_ids: Iterable[int], now: datetime 
     ids = sorted(set(sku_ids))
     now = now or utcnow()
     return campaigns.activities_for_skus(session, ids, now) | flash.activities_for_skus(session, ids, now)
+
+
+def group_mode_activities(session: Session, sku_ids: Iterable[int], now: datetime | None = None):
+    """{sku id: the activity pricing it} for a shopper opening or joining a 拼团: the SKUs in a running 拼团
+    at their group price, the others as activities_for_skus says. Only a group-mode checkout asks this;
+    product pages, listings and the cart never do, so a normal purchase is never sold at the group price."""
+    ids = sorted(set(sku_ids))
+    now = now or utcnow()
+    return activities_for_skus(session, ids, now) | groups.activities_for_skus(session, ids, now)
 
 
 def lowest_activity_prices(session: Session, product_ids: Iterable[int], now: datetime | None = None):
@@ -84,13 +101,14 @@ def for_checkout(
     shipping: pricing.Shipping,
     coupon_choice=None,
     points_asked=None,
+    group: groups.GroupMode | None = None,
     now: datetime | None = None,
 ) -> CheckoutOffers:
     """The offers at checkout. `coupon_choice` None (first visit): the best coupon is preselected;
-    "none": the shopper dropped it; an id: that coupon, which must be the shopper's and usable. Lines
-    here carry no activity yet: they are `pricing.Line`s for the SKUs in `sku_ids`, in order."""
+    "none": the shopper dropped it; an id: that coupon, which must be the shopper's and usable. `group`: a
+    拼团 checkout (see for_basket). Lines here carry no activity yet: they are `pricing.Line`s for the SKUs in `sku_ids`, in order."""
     now = now or utcnow()
-    base = for_basket(session, user_id, sku_ids, points_asked=points_asked, now=now)
+    base = for_basket(session, user_id, sku_ids, points_asked=points_asked, group=group, now=now)
     lines = [
         replace(line, activity=base.activities.get(sku_id))
         for line, sku_id in zip(lines, sku_ids, strict=True)

@@ -124,6 +124,9 @@ class Offers:
     full_reduction: FullReduction | None = None
     coupon: Coupon | None = None
     points: Points | None = None
+    # 拼团 in group mode: the group the order joins (None while a line has a group activity: it opens one).
+    # price_basket does not read it; the order's placement does (app.marketing.groups).
+    group: Hashable = None
 
 
 @dataclass

@@ -1,13 +1,14 @@
 """Marketing reacts to order events, inside the order's own transaction: it takes the coupon and the points
 when an order is placed (refusing the order when they are gone, or when a 限时折扣 limit is passed), takes
-the 秒杀 stock (refusing when it is gone or a flash limit is passed), gives
-them back when an unpaid order is cancelled, pays points and growth when an order completes, and settles
-points and growth on a refund."""
+the 秒杀 stock (refusing when it is gone or a flash limit is passed), opens or joins a 拼团 (refusing when
+its rules say no), gives them back when an unpaid order is cancelled, takes the 拼团 seat when an order is
+paid (refunding it at once when none is left), refuses to ship an order whose group is not full, pays
+points and growth when an order completes, and settles points and growth on a refund."""
 
 from flask_babel import lazy_gettext as _l
 
 from app.accounts import signals as account_signals
-from app.marketing import campaigns, coupons, flash, members, points
+from app.marketing import campaigns, coupons, flash, group_refunds, groups, members, points
 from app.marketing.errors import MarketingError
 from app.marketing.models import TimedDiscount
 from app.orders import signals
@@ -38,10 +39,20 @@ def _on_order_placed(order, *, session, offers, **_):
                 "qty",
             )
     flash.take_for_order(session, order)
+    groups.take_for_order(session, order, offers.group)
+
+
+def _on_order_paid(order, *, session, **_):
+    groups.take_seat(session, order)
+
+
+def _on_order_shipping(order, *, session, **_):
+    groups.refuse_unformed_shipping(session, order)
 
 
 def _on_order_cancelled(order, *, session, **_):
     flash.give_back(session, order)
+    groups.after_cancel(session, order)
     coupons.give_back(session, order)
     points.return_for_cancel(session, order)
 
@@ -52,6 +63,7 @@ def _on_order_completed(order, *, session, **_):
 
 def _on_refund_completed(order, *, session, refund, **_):
     points.after_refund(session, order, refund)
+    group_refunds.after_refund_completed(session, refund)
 
 
 def _on_customer_registered(user, *, session, **_):
@@ -61,6 +73,8 @@ def _on_customer_registered(user, *, session, **_):
 def connect() -> None:
     account_signals.customer_registered.connect(_on_customer_registered)
     signals.order_placed.connect(_on_order_placed)
+    signals.order_paid.connect(_on_order_paid)
+    signals.order_shipping.connect(_on_order_shipping)
     signals.order_cancelled.connect(_on_order_cancelled)
     signals.order_completed.connect(_on_order_completed)
     signals.refund_completed.connect(_on_refund_completed)

@@ -11,6 +11,8 @@ _signals = Namespace()
 order_placed = _signals.signal("order-placed")  # also gets offers= and priced= (what price_basket said)
 order_cancelled = _signals.signal("order-cancelled")
 order_paid = _signals.signal("order-paid")
+# Before an order is shipped; a receiver refuses by raising OrderError (marketing: a 拼团 not full yet).
+order_shipping = _signals.signal("order-shipping")
 order_completed = _signals.signal("order-completed")
 refund_approved = _signals.signal("refund-approved")
 refund_completed = _signals.signal("refund-completed")

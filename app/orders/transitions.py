@@ -126,6 +126,8 @@ def ship_order(session: Session, order: Order, *, actor: User, carrier: str, tra
         )
     if order.refund_status == RefundStatus.REQUESTED:
         raise OrderError(_l("This order has an open after-sales request. Handle it before shipping."))
+    if order.status == OrderStatus.PAID:
+        signals.order_shipping.send(order, session=session)
     if not change_status(
         session,
         order,

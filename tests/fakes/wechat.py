@@ -56,6 +56,7 @@ class FakeWechat:
         self.user_openid = "oFakeWechatPhoneUser00000001"
         self.oauth_domain: str | None = None
         self.failing_code_exchanges = 0  # the next n OAuth code exchanges answer "system busy"
+        self.failing_refunds = 0  # the next n refund requests are refused, as WeChat refuses under load
         self.token_calls = 0
         self.platform_certificates: list[x509.Certificate] = []
         self.server = FakeServer(self.handle)
@@ -154,6 +155,9 @@ class FakeWechat:
         )
 
     def _refund(self, data):
+        if self.failing_refunds > 0:
+            self.failing_refunds -= 1
+            return self._reply(500, {"code": "SYSTEM_ERROR", "message": "系统超时，请稍后重试"})
         no = data.get("out_trade_no")
         order = self.orders.get(no)
         if order is None or order["trade_state"] not in ("SUCCESS", "REFUND"):
