@@ -81,20 +81,11 @@ def _remember_known_device(user: User) -> None:
         return response
 
 
-def _refused(response) -> bool:
-    """A login that did not sign anyone in (a signed-in browser is sent on with a redirect)."""
-    return response.status_code != 302
-
-
 # Per address and per mobile number, shared by the shop and the back-office login forms, so that
-# neither one address guessing many numbers nor many addresses guessing one number get far. Only refused
-# attempts count: behind a carrier's NAT a whole town shares one address, and when a flash sale starts
-# many of them log in at once, all with the right password.
-login_rate_limit_by_ip = limiter.shared_limit(
-    _login_limit, scope="login-ip", methods=["POST"], deduct_when=_refused
-)
+# neither one address guessing many numbers nor many addresses guessing one number get far.
+login_rate_limit_by_ip = limiter.shared_limit(_login_limit, scope="login-ip", methods=["POST"])
 login_rate_limit_by_mobile = limiter.shared_limit(
-    _login_limit, scope="login-mobile", key_func=_mobile_key, methods=["POST"], deduct_when=_refused
+    _login_limit, scope="login-mobile", key_func=_mobile_key, methods=["POST"]
 )
 register_rate_limit = limiter.shared_limit("20 per hour", scope="register", methods=["POST"])
 
