@@ -174,7 +174,12 @@ def _note_flush(session, _flush_context) -> None:
 
 @event.listens_for(FlaskSession, "before_commit")
 def _raise_generation(session) -> None:
-    # Before the commit's own flush: what is still pending counts too.
+    # Only at the real commit, not when a savepoint is released (SQLAlchemy sends before_commit for both):
+    # the counter's row stays locked from the raise to the commit, and a raise at a savepoint made every
+    # paid order after it wait for the others' commits. Before the commit's own flush: what is still
+    # pending counts too.
+    if session.in_nested_transaction():
+        return
     pending = _watched(session.new) or _watched(session.dirty) or _watched(session.deleted)
     if session.info.pop(_DIRTY, False) or pending:
         bump(session)
@@ -182,7 +187,9 @@ def _raise_generation(session) -> None:
 
 @event.listens_for(FlaskSession, "after_rollback")
 def _forget(session) -> None:
-    session.info.pop(_DIRTY, None)
+    # A savepoint rolled back undoes only its own writes: what the transaction wrote before it still counts.
+    if not session.in_nested_transaction():
+        session.info.pop(_DIRTY, None)
 
 
 def bump(session) -> None:

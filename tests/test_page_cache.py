@@ -7,7 +7,9 @@ import re
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import create_app
 from app.catalog.models import Sku
@@ -89,6 +91,38 @@ def test_a_rolled_back_change_keeps_the_page(app, session):
     session.add(factories.UserFactory.build())  # a commit that touches nothing a page shows
     session.commit()
     assert visit(app, path)[1] == 0
+
+
+def test_a_savepoint_rolled_back_after_a_change_still_ends_the_page(app, session):
+    """A stock change, then a savepoint that fails (an order number taken, say) and is rolled back: the
+    change is committed, so the page kept before it must not be served again."""
+    product = factories.ProductFactory(skus=[{"price_fen": 10_00, "stock": 7}])
+    taken = factories.UserFactory().mobile
+    session.commit()
+    path = f"/p/{product.id}"
+    visit(app, path)
+    session.execute(update(Sku).where(Sku.product_id == product.id).values(stock=0))
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(factories.UserFactory.build(mobile=taken))
+        session.flush()
+    session.commit()
+    assert session.scalar(select(Sku.stock).where(Sku.product_id == product.id)) == 0
+    assert visit(app, path)[1] > 0
+
+
+def test_the_counter_is_raised_at_the_commit_not_when_a_savepoint_is_released(app, session):
+    """Its row stays locked from the raise to the commit: raised at a savepoint, every paid order after it
+    waited for the others to commit (payments write a savepoint for the commission explanation)."""
+    product = factories.ProductFactory(skus=[{"price_fen": 10_00, "stock": 7}])
+    session.commit()
+    with counting_statements() as statements:
+        session.execute(update(Sku).where(Sku.product_id == product.id).values(stock=6))
+        with session.begin_nested():
+            session.add(factories.UserFactory.build())
+        raised_early = [s for s in statements if "page_generation" in s]
+        session.commit()
+    assert raised_early == []
+    assert [s for s in statements if "page_generation" in s]
 
 
 def test_another_instance_on_the_same_database_sees_the_change_at_once(app, session, db_url, tmp_path):
