@@ -168,6 +168,7 @@ class GradeForm(RateFields, Form):
         _l("An automatic upgrade needs"),
         {"all": _l("All the conditions filled in"), "any": _l("Any one of them")},
         default="all",  # a form posted without it (a script, an old page) means what the page shows first
+        invalid_choice_message=_l("Choose whether all the conditions or any one of them is needed."),
     )
     # Empty: the figure does not count. Zero is refused (it would always hold), negatives too (money.py).
     min_commission_fen = MoneyField(_l("Commission earned (released, not reversed), yuan"), required=False)

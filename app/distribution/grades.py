@@ -328,10 +328,11 @@ def _grade_is(grade_id: int | None):
 
 def _forget_loaded_grades(session: Session, distributor_ids: list[int]) -> None:
     """The UPDATEs went round the session: loaded distributors re-read their grade when next asked."""
-    moved = set(distributor_ids)
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, Distributor) and obj.id in moved:
-            session.expire(obj, ["grade_id", "grade"])
+    for distributor_id in distributor_ids:
+        # Looked up by identity, so that an expired distributor is not loaded just to be expired again.
+        loaded = session.identity_map.get(session.identity_key(Distributor, distributor_id))
+        if loaded is not None:
+            session.expire(loaded, ["grade_id", "grade"])
 
 
 def people_of_order(order: Order) -> object:
