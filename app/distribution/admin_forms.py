@@ -171,9 +171,9 @@ class GradeForm(RateFields, Form):
         invalid_choice_message=_l("Choose whether all the conditions or any one of them is needed."),
     )
     # Empty: the figure does not count. Zero is refused (it would always hold), negatives too (money.py).
-    min_commission_fen = MoneyField(_l("Commission earned (released, not reversed), yuan"), required=False)
-    min_own_spend_fen = MoneyField(_l("Own spend (completed orders, less refunds), yuan"), required=False)
-    min_team_spend_fen = MoneyField(_l("Spend of their direct referrals (level 1), yuan"), required=False)
+    min_commission_fen = MoneyField(_l("Commission earned, yuan"), required=False)
+    min_own_spend_fen = MoneyField(_l("Own spend, yuan"), required=False)
+    min_team_spend_fen = MoneyField(_l("Direct referrals' spend, yuan"), required=False)
 
     def __init__(self, *args, grade=None, **kwargs):
         if grade is not None and not kwargs.get("formdata"):
