@@ -484,3 +484,18 @@ def test_the_centre_shows_the_grade_progress_and_own_log_only(client, session, p
     # 金牌 is any-of: the closest condition only (referrals' spend ¥500 of ¥5,000 beats own spend ¥0 of ¥1,000).
     assert "再推广 ¥4,500.00 升级金牌" in page and "再消费" not in page
     assert "达到升级条件" in page and "别人的秘密原因" not in page
+
+
+def test_deleting_a_grade_keeps_its_names_in_the_log(owner_client, session, product):
+    settings(session)
+    silver = grade(session, "银牌", 1, min_own_spend_fen=10000)
+    d = distributor(session)
+    completed_order(session, d.user, product)
+    assert grade_of(session, d) == "银牌"
+    response = owner_client.post(
+        f"/admin/distribution/grades/{silver.id}/delete", data={"csrf_token": token(owner_client)}
+    )
+    assert response.status_code == 302
+    assert grade_of(session, d) is None
+    log = session.scalars(select(DistributorGradeLog)).one()
+    assert (log.to_grade_id, log.to_name) == (None, "银牌")

@@ -9,6 +9,10 @@ lock, so two checks at the same moment log one change.
 A change by hand pins the grade: from then on an automatic upgrade needs a condition of the higher grade
 that has become true since the change (measured against the figures the log kept at the change). What
 already held when the merchant decided does not undo their decision; a new achievement does.
+
+Spend counts once an order is completed (received), not at payment, so that paying and refunding at once
+cannot buy a grade. "No grade" (the shop's rates) is where every distributor starts, below every grade, so
+any grade — the lowest too — may carry conditions; a grade without any is given by hand only.
 """
 
 from collections import defaultdict
