@@ -18,7 +18,7 @@ def _on_order_completed(order, *, session, **_):
 
 def _on_refund_completed(order, *, session, **_):
     ledger.adjust_for_refund(session, order)
-    # A refund only lowers figures, which never moves a grade down; the check proves it stays put.
+    # The rules check grades on a refund too. A refund only lowers figures, so it never moves anyone down.
     receivers = select(Commission.distributor_id).where(Commission.order_id == order.id)
     grades.check_upgrades(session, union(grades.people_of_order(order), receivers))
 
