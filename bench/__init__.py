@@ -8,7 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 # Modules whose import registers benchmarks.
-MODULES = ["bench.pages", "bench.distribution_center", "bench.orders", "bench.promotions", "bench.settle", "bench.grades"]
+MODULES = [
+    "bench.pages",
+    "bench.distribution_center",
+    "bench.orders",
+    "bench.promotions",
+    "bench.settle",
+    "bench.grades",
+]
 
 
 @dataclass
