@@ -1,7 +1,8 @@
 """The demo shop's last five weeks: customers' orders in every state (unpaid, awaiting a transfer, paid,
 shipped, completed, cancelled, refunded in part or in full, an open after-sales request, money that came
 after cancellation) and a small distributor tree with commission in every state (frozen, released,
-reversed, clawed back, voided, held by a fraud flag) and withdrawals in every state.
+reversed, clawed back, voided, held by a fraud flag), withdrawals in every state, and grades with
+upgrade conditions: one given by hand, the others reached by themselves (the grade log shows both).
 
 Everything is made through the services — place_order, confirm_payment, ship_order, request_refund,
 bind, release_due, request_withdrawal … — with the app clock set to the moment each step happened, so
@@ -23,9 +24,10 @@ from app.accounts import services as accounts
 from app.accounts.models import Role, User
 from app.catalog.models import Product, Sku
 from app.demo_orders import TRACKING_FORMATS, Clock, OrderSpec, order_specs
+from app.distribution import grades as grading
 from app.distribution import ledger
 from app.distribution import services as dist
-from app.distribution.models import DistributionSettings, Distributor, Withdrawal
+from app.distribution.models import DistributionSettings, Distributor, DistributorGrade, Withdrawal
 from app.orders.models import Order, Refund
 from app.payments import sandbox
 from app.payments import services as payments
@@ -179,7 +181,7 @@ class _Story:
         self.summary = Summary()
         self.users: dict[str, User] = {}
         self.distributors: dict[str, Distributor] = {}
-        self.grades: dict[str, dist.DistributorGrade] = {}
+        self.grades: dict[str, DistributorGrade] = {}
         self.applications: dict[str, dist.DistributorApplication] = {}
         self.real_names: dict[str, str] = {}
         self.orders: dict[str, Order] = {}
@@ -258,7 +260,8 @@ class _Story:
         why_xiaolu = "想把喜欢的零食分享给公司同事，顺便赚点零花钱。"
         why_not_yunduo = "申请理由太简单了，请补充您打算在哪里分享（如社群、朋友圈），我们会尽快重新审核。"
         at(d(42, "10:00"), self._distribution_rules)
-        at(d(42, "10:05"), partial(self._merchant_makes, "linjie", "林芳", "金牌"))
+        at(d(42, "10:05"), partial(self._merchant_makes, "linjie", "林芳"))
+        at(d(42, "10:06"), partial(self._set_grade, "linjie", "金牌", "开店元老，首批客户都是她带来的"))
         at(d(40, "20:10"), partial(self._arrives, "amei", "linjie"))
         at(d(39, "21:30"), partial(self._applies, "amei", "梅雪", why_amei))
         at(d(38, "10:00"), partial(self._approve, "amei"))
@@ -270,7 +273,7 @@ class _Story:
         at(d(32, "12:30"), partial(self._applies, "xiaozhou", "周宇", why_xiaozhou))
         at(d(31, "09:50"), partial(self._approve, "xiaozhou"))
         at(d(31, "20:15"), partial(self._arrives, "xiaowen", "amei"))
-        at(d(30, "10:00"), partial(self._set_grade, "amei", "银牌"))
+        at(d(30, "10:00"), partial(self._set_grade, "amei", "银牌", "社区团购群带货稳定，提前升银牌"))
         at(d(29, "13:05"), partial(self._arrives, "laozhou", "daxiong"))
         at(d(28, "18:30"), partial(self._arrives, "ajie", "xiaozhou"))
         at(d(23, "21:40"), partial(self._arrives, "aqiang", "xiaozhou"))
@@ -295,21 +298,28 @@ class _Story:
                     binding_days=365, freeze_days=7, withdrawal_min_fen=1000, withdrawal_fee_bp=0,
                 ),
             )  # fmt: skip
-        self.grades = {grade.name: grade for grade in self.session.scalars(select(dist.DistributorGrade))}
-        for name, rates, sort in (("银牌", [1200, 600], 1), ("金牌", [1500, 800], 2)):
+        self.grades = {grade.name: grade for grade in self.session.scalars(select(DistributorGrade))}
+        # 银牌 comes by itself on either figure; 金牌 needs both, more than anyone has yet.
+        ladder = (
+            ("银牌", [1200, 600], 1, grading.ConditionsInput("any", min_commission_fen=3000, min_team_spend_fen=20000)),
+            ("金牌", [1500, 800], 2, grading.ConditionsInput("all", min_commission_fen=10000, min_team_spend_fen=200000)),
+        )  # fmt: skip
+        for name, rates, sort, upgrade in ladder:
             if name not in self.grades:
-                self.grades[name] = dist.save_grade(self.session, None, name=name, rates_bp=rates, sort=sort)
+                self.grades[name] = grading.save_grade(
+                    self.session, None, name=name, rates_bp=rates, sort=sort, upgrade=upgrade
+                )
 
-    def _merchant_makes(self, key: str, real_name: str, grade: str | None = None) -> None:
+    def _merchant_makes(self, key: str, real_name: str) -> None:
         self.distributors[key] = dist.make_distributor(
             self.session, self.users[key], source="merchant", real_name=real_name
         )
         self.summary.distributors += 1
-        if grade:
-            self._set_grade(key, grade)
 
-    def _set_grade(self, key: str, grade: str) -> None:
-        dist.set_grade(self.session, self.distributors[key], self.grades[grade].id)
+    def _set_grade(self, key: str, grade: str, reason: str) -> None:
+        grading.change_grade_by_hand(
+            self.session, self.distributors[key], self.grades[grade].id, reason=reason, actor=self.owner
+        )
 
     def _arrives(self, key: str, sharer: str) -> None:
         """Opens a distributor's share link and signs in: a visit and a binding, as the web layer does."""
@@ -535,4 +545,8 @@ class _Story:
         for days_ago in range(42, -1, -1):
             moment = self.clock.day(days_ago, "03:00")
             if moment < self.clock.now:
-                self.timeline.at(moment, partial(ledger.release_due, self.session))
+                self.timeline.at(moment, self._settle)
+
+    def _settle(self) -> None:
+        ledger.release_due(self.session)
+        grading.check_upgrades(self.session)

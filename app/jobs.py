@@ -140,6 +140,7 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
         "%(num)d order received automatically", "%(num)d orders received automatically", n
     ),
     "released": lambda n: ngettext("%(num)d commission released", "%(num)d commissions released", n),
+    "upgraded": lambda n: ngettext("%(num)d distributor upgraded", "%(num)d distributors upgraded", n),
     "expired_points": lambda n: ngettext(
         "points expired for %(num)d shopper", "points expired for %(num)d shoppers", n
     ),

@@ -345,10 +345,16 @@ def test_a_grade_with_its_own_rates_changes_what_the_next_order_pays(owner_clien
     assert refused.status_code == 422 and "合计超过 30%" in refused.get_data(as_text=True)
 
     changed = htmx_post(
-        owner_client, f"/admin/distribution/distributors/{b.id}/grade", {"grade_id": str(gold.id)}
+        owner_client,
+        f"/admin/distribution/distributors/{b.id}/grade",
+        {"grade_id": str(gold.id), "reason": "带货能力强"},
     )
     assert changed.status_code == 200
-    bogus = htmx_post(owner_client, f"/admin/distribution/distributors/{b.id}/grade", {"grade_id": "999999"})
+    bogus = htmx_post(
+        owner_client,
+        f"/admin/distribution/distributors/{b.id}/grade",
+        {"grade_id": "999999", "reason": "试试"},
+    )
     assert bogus.status_code == 422
     buy(session, c, product)
     assert balances(session, b) == (2000, 0, 0)
@@ -485,7 +491,7 @@ def test_run_settle_and_audit_now_like_cron(owner_client, session, tree, product
     response = owner_client.post("/admin/distribution/jobs/settle", data={"csrf_token": token(owner_client)})
     assert response.status_code == 302
     assert balances(session, b) == (0, 1000, 0)
-    assert session.get(JobRun, "distribution-settle").result == "released=2"
+    assert session.get(JobRun, "distribution-settle").result == "released=2 upgraded=0"
     owner_client.post("/admin/distribution/jobs/audit", data={"csrf_token": token(owner_client)})
     session.expire_all()
     assert session.get(JobRun, "ledger-audit").result == "mismatches=0"

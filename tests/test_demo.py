@@ -20,6 +20,8 @@ from app.distribution.models import (
     Commission,
     CommissionExplanation,
     DistributorApplication,
+    DistributorGrade,
+    DistributorGradeLog,
     EntryKind,
     LedgerEntry,
     Visit,
@@ -198,11 +200,15 @@ def assert_commission_in_every_state(session):
     """Issue 4: a small distributor tree with commission in every state, withdrawals in every state."""
     settings = dist.get_settings(session)
     assert (settings.levels, list(settings.rates_bp), settings.freeze_days) == (2, [1000, 500], 7)
-    gold = session.scalar(select(dist.DistributorGrade).where(dist.DistributorGrade.name == "金牌"))
+    gold = session.scalar(select(DistributorGrade).where(DistributorGrade.name == "金牌"))
     assert gold is not None and gold.rates_bp
     distributors = session.scalars(select(dist.Distributor)).all()
     assert 3 <= len(distributors) <= 5
     assert any(d.grade_id == gold.id for d in distributors)
+    # Grades with conditions, and a grade log with a change by hand and upgrades reached by themselves.
+    assert session.scalar(select(func.count()).where(DistributorGrade.min_commission_fen.is_not(None)))
+    kinds = Counter(session.scalars(select(DistributorGradeLog.kind)))
+    assert kinds["manual"] >= 1 and kinds["automatic"] >= 2, kinds
     # A tree at least three deep: A ← B ← C, and shoppers bound below.
     depth = max(len(dist.ancestor_ids(session, d.user_id)) for d in distributors)
     assert depth >= 2

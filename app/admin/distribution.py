@@ -14,6 +14,7 @@ from app.admin import bp, permission_required
 from app.admin.viewutil import badges, local_time
 from app.distribution import admin_queries as queries
 from app.distribution import engine, ledger
+from app.distribution import grades as grading
 from app.distribution import services as dist
 from app.distribution.admin_forms import DistributionSettingsForm
 from app.distribution.admin_overview import overview
@@ -66,6 +67,7 @@ BINDING_REASON_LABELS = {
     "rebind_lapsed": _l("Rebound after the binding lapsed"),
     "merchant": _l("Changed by the shop"),
 }
+GRADE_CHANGE_LABELS = {"automatic": _l("Automatic upgrade"), "manual": _l("Changed by hand")}
 MODE_LABELS = {"everyone": _l("Every member"), "apply": _l("Apply and review"), "spend": _l("By spend")}
 
 
@@ -74,6 +76,24 @@ def rates_text(rates) -> str:
     if rates is None:
         return _("the shop's rates")
     return " / ".join(format_bp(rate) for rate in rates) or "—"
+
+
+def upgrade_text(grade) -> str:
+    """A grade's conditions in one line: "all of: commission ≥ ¥500.00, own spend ≥ ¥1,000.00"."""
+    labels = {
+        "commission": _("commission earned"),
+        "own_spend": _("own spend"),
+        "team_spend": _("direct referrals' spend"),
+    }
+    parts = [f"{labels[kind]} ≥ {format_fen(fen)}" for kind, fen in grading.conditions(grade)]
+    if not parts:
+        return _("By hand only")
+    joined = _(", ").join(parts)
+    return (
+        _("All of: %(conditions)s", conditions=joined)
+        if grade.upgrade_mode == "all"
+        else _("Any of: %(conditions)s", conditions=joined)
+    )
 
 
 @bp.context_processor
@@ -101,6 +121,8 @@ def distribution_helpers():
         "shop_rates": lambda: dist.get_settings(db.session).rates_bp,
         "dist_when": local_time,
         "rates_text": rates_text,
+        "upgrade_text": upgrade_text,
+        "grade_change_labels": GRADE_CHANGE_LABELS,
     }
 
 

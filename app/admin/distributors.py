@@ -22,6 +22,7 @@ from app.admin.viewutil import (
 )
 from app.db_types import parse_id
 from app.distribution import admin_queries as queries
+from app.distribution import grades as grading
 from app.distribution import ledger
 from app.distribution import services as dist
 from app.distribution.admin_forms import (
@@ -99,6 +100,7 @@ def _distributor_context(distributor: Distributor, **forms) -> dict:
         "status_form": forms.get("status_form") or DisableDistributorForm(formdata=None),
         "grade_form": forms.get("grade_form")
         or GradeChoiceForm(formdata=None, grades=grades, data={"grade_id": str(distributor.grade_id or "")}),
+        "grade_log": grading.grade_log(db.session, distributor.id),
     }
     referrer = db.session.get(User, distributor.user.referrer_id) if distributor.user.referrer_id else None
     context["referrer"] = referrer
@@ -155,7 +157,9 @@ def distribution_distributor_active(distributor: Distributor, form: DisableDistr
 @bp.post("/distribution/distributors/<int:distributor_id>/grade")
 @distributor_action("grade_form", lambda: GradeChoiceForm(grades=queries.grades(db.session)))
 def distribution_distributor_grade(distributor: Distributor, form: GradeChoiceForm) -> str:
-    dist.set_grade(db.session, distributor, form.chosen)
+    grading.change_grade_by_hand(
+        db.session, distributor, form.chosen, reason=form.reason.data, actor=current_user
+    )
     grade = distributor.grade.name if distributor.grade else _("No grade")
     return _("Grade changed to %(grade)s.", grade=grade)
 
@@ -187,8 +191,13 @@ def _grade_form(grade: DistributorGrade | None):
         status = 422
         if form.validate_on_submit():
             try:
-                dist.save_grade(
-                    db.session, grade, name=form.name.data, rates_bp=form.rates_bp(), sort=form.sort.data or 0
+                grading.save_grade(
+                    db.session,
+                    grade,
+                    name=form.name.data,
+                    rates_bp=form.rates_bp(),
+                    sort=form.sort.data or 0,
+                    upgrade=form.conditions(),
                 )
             except dist.DistributionError as error:
                 db.session.rollback()

@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from app.db_types import parse_id
+from app.distribution.grades import CONDITIONS, ConditionsInput
 from app.distribution.services import DistributionError, SettingsInput, check_product_rates
 from app.forms import (
     Form,
@@ -163,6 +164,16 @@ class GradeForm(RateFields, Form):
     sort = whole_number(
         _l("Sort"), 0, 9999, required=False, default=0, message=_l("Enter a number from 0 to 9999.")
     )
+    upgrade_mode = radio_field(
+        _l("An automatic upgrade needs"),
+        {"all": _l("All the conditions filled in"), "any": _l("Any one of them")},
+        default="all",  # a form posted without it (a script, an old page) means what the page shows first
+        invalid_choice_message=_l("Choose whether all the conditions or any one of them is needed."),
+    )
+    # Empty: the figure does not count. Zero is refused (it would always hold), negatives too (money.py).
+    min_commission_fen = MoneyField(_l("Commission earned, yuan"), required=False)
+    min_own_spend_fen = MoneyField(_l("Own spend, yuan"), required=False)
+    min_team_spend_fen = MoneyField(_l("Direct referrals' spend, yuan"), required=False)
 
     def __init__(self, *args, grade=None, **kwargs):
         if grade is not None and not kwargs.get("formdata"):
@@ -173,9 +184,17 @@ class GradeForm(RateFields, Form):
                     "own_rates": grade.rates_bp is not None,
                     **self.rates_data(grade.rates_bp),
                     "sort": grade.sort,
+                    "upgrade_mode": grade.upgrade_mode,
+                    **{column: getattr(grade, column) for _kind, column in CONDITIONS},
                 },
             )
         super().__init__(*args, **kwargs)
+
+    def conditions(self) -> ConditionsInput:
+        return ConditionsInput(
+            upgrade_mode=self.upgrade_mode.data,
+            **{column: self[column].data for _kind, column in CONDITIONS},
+        )
 
     def validate(self, extra_validators=None) -> bool:
         super().validate(extra_validators)
@@ -199,6 +218,9 @@ class DisableDistributorForm(Form):
 
 class GradeChoiceForm(Form):
     grade_id = SelectField(_l("Grade"), validate_choice=False)
+    reason = reason_field(
+        _l("Reason (kept in the grade log)"), _l("Please give a reason: it is kept in the grade log.")
+    )
 
     def __init__(self, *args, grades=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -5,7 +5,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from app.distribution import ledger
+from app.distribution import grades, ledger
 from app.extensions import db
 from app.jobs import job_command, run_job_from_cron
 from app.marketing import points
@@ -18,12 +18,17 @@ def settle_work() -> dict:
     """The settle job's work, for `run_job`: cron, the back office's "settle now" and the demo share it."""
     released = ledger.release_due(db.session)
     db.session.commit()
-    return {"released": released}
+    # Every distributor's figures at once: what the figure-change checks missed (a grade whose conditions
+    # the merchant has just lowered, a binding that lapsed) is caught here.
+    upgraded = grades.check_upgrades(db.session)
+    db.session.commit()
+    return {"released": released, "upgraded": upgraded}
 
 
 @job_command(distribution_cli, "settle")
 def settle():
-    """Release frozen commission whose order has been completed for the freeze days (idempotent)."""
+    """Release frozen commission whose order has been completed for the freeze days, then move every
+    distributor up to the grade they have reached (idempotent)."""
     run_job_from_cron("distribution-settle", settle_work)
 
 

@@ -34,11 +34,19 @@ class DistributionSettings(IdPrimaryKey, db.Model):
 
 
 class DistributorGrade(IdPrimaryKey, db.Model):
+    """A grade: its own rate vector, and the conditions that move a distributor up to it by themselves
+    (each None when not asked; none at all: the merchant gives the grade by hand only). Higher `sort`,
+    higher grade."""
+
     __tablename__ = "distributor_grades"
 
     name: Mapped[str] = mapped_column(String(20))
     rates_bp: Mapped[list | None] = mapped_column(JSON)  # None: use the shop's rates
     sort: Mapped[int] = mapped_column(default=0)
+    upgrade_mode: Mapped[str] = mapped_column(String(8), default="all", server_default="all")  # all / any
+    min_commission_fen: Mapped[int | None] = mapped_column(BigInteger)
+    min_own_spend_fen: Mapped[int | None] = mapped_column(BigInteger)
+    min_team_spend_fen: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class DistributorStatus(StrEnum):
@@ -83,6 +91,37 @@ class Distributor(IdPrimaryKey, db.Model):
         if self.real_name and self.real_name != nickname:
             return f"{self.real_name}（{nickname}）"
         return self.real_name or nickname
+
+
+class GradeChangeKind(StrEnum):
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
+
+
+class DistributorGradeLog(IdPrimaryKey, db.Model):
+    """Append-only: every grade change, with the three figures at that moment (what an automatic upgrade
+    was decided on; for a manual one, what the conditions are measured against afterwards). Grade names are
+    copied so that renaming or deleting a grade never rewrites history."""
+
+    __tablename__ = "distributor_grade_logs"
+    __table_args__ = (Index("ix_distributor_grade_logs_distributor_id_id", "distributor_id", "id"),)
+
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id", ondelete="RESTRICT"))
+    from_grade_id: Mapped[int | None] = mapped_column(
+        ForeignKey("distributor_grades.id", ondelete="SET NULL")
+    )
+    to_grade_id: Mapped[int | None] = mapped_column(ForeignKey("distributor_grades.id", ondelete="SET NULL"))
+    from_name: Mapped[str | None] = mapped_column(String(20))  # None: no grade (the shop's rates)
+    to_name: Mapped[str | None] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    commission_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    own_spend_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    team_spend_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor = relationship("User")
 
 
 class ApplicationStatus(StrEnum):

@@ -1,6 +1,9 @@
 """Distribution reacts to order events, inside the order's own transaction."""
 
-from app.distribution import ledger
+from sqlalchemy import select, union
+
+from app.distribution import grades, ledger
+from app.distribution.models import Commission
 from app.orders import signals
 
 
@@ -10,10 +13,14 @@ def _on_order_paid(order, *, session, **_):
 
 def _on_order_completed(order, *, session, **_):
     ledger.start_freeze(session, order)
+    grades.check_upgrades(session, grades.people_of_order(order))  # own and team spend count from now
 
 
 def _on_refund_completed(order, *, session, **_):
     ledger.adjust_for_refund(session, order)
+    # The rules check grades on a refund too. A refund only lowers figures, so it never moves anyone down.
+    receivers = select(Commission.distributor_id).where(Commission.order_id == order.id)
+    grades.check_upgrades(session, union(grades.people_of_order(order), receivers))
 
 
 def connect() -> None:

@@ -23,7 +23,6 @@ from app.distribution.models import (
     DistributionSettings,
     Distributor,
     DistributorApplication,
-    DistributorGrade,
     DistributorStatus,
     Visit,
 )
@@ -340,32 +339,6 @@ def set_distributor_active(
     """A disabled distributor stays in the tree as inactive: earns nothing, binds no one."""
     distributor.status = DistributorStatus.ACTIVE if active else DistributorStatus.DISABLED
     distributor.disabled_reason = None if active else (" ".join(reason.split())[:200] or None)
-
-
-def set_grade(session: Session, distributor: Distributor, grade_id: int | None) -> None:
-    if grade_id is not None and session.get(DistributorGrade, grade_id) is None:
-        raise DistributionError(_l("This grade does not exist."), "grade_id")
-    distributor.grade_id = grade_id
-
-
-def save_grade(
-    session: Session, grade: DistributorGrade | None, *, name: str, rates_bp: list[int] | None, sort: int = 0
-):
-    name = " ".join((name or "").split())
-    if not name or len(name) > 20:
-        raise DistributionError(_l("Please name the grade (at most 20 characters)."), "name")
-    if rates_bp is not None:
-        try:
-            engine.check_vector(rates_bp)
-        except ValueError:
-            raise DistributionError(
-                _l("The rates add up to more than 30%, the most WeChat Pay allows."), "rates_bp"
-            ) from None
-    grade = grade or DistributorGrade()
-    grade.name, grade.rates_bp, grade.sort = name, rates_bp, sort
-    session.add(grade)
-    session.flush()
-    return grade
 
 
 def check_product_rates(rates_bp: list[int] | None) -> None:

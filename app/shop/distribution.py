@@ -27,7 +27,7 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.catalog import services as catalog
 from app.db_types import MAX_ID
-from app.distribution import ledger, posters, queries
+from app.distribution import grades, ledger, posters, queries
 from app.distribution import services as dist
 from app.distribution.explain import explain
 from app.distribution.forms import WITHDRAWAL_METHODS, ApplyForm, WithdrawForm
@@ -48,6 +48,7 @@ MAX_PAGE = 10_000
 SEARCH_MAX = 40
 SHARE_PRODUCTS_PER_PAGE = 10
 IMAGE_MAX_AGE = 7 * 24 * 3600
+GRADE_LOG_SHOWN = 5
 
 
 # ---------------------------------------------------------------- helpers
@@ -138,6 +139,8 @@ def distribution_center():
         withdrawing_fen=queries.withdrawing_fen(db.session, distributor.id),
         team=(level_one, level_two),
         shop_link=_shop_link(distributor),
+        grade=grades.progress(db.session, distributor, settings),
+        grade_log=grades.grade_log(db.session, distributor.id, limit=GRADE_LOG_SHOWN),
     )
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
+from app.distribution import grades
 from app.distribution.models import Commission, CommissionStatus, Distributor, EntryKind, LedgerEntry
 from app.distribution.services import get_settings
 from app.orders.models import Order, OrderStatus, RefundStatus
@@ -101,4 +102,6 @@ def release_due(session: Session, *, now: datetime | None = None, distributor_id
         )
         .execution_options(synchronize_session=False)
     )
+    # Commission earned has grown for everyone in the batch: their grades, and only theirs, are checked.
+    grades.check_upgrades(session, select(Commission.distributor_id).where(Commission.release_batch == batch))
     return released
