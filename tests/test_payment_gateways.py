@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app import create_app, orders
 from app.extensions import db
-from app.orders.models import Order, OrderEvent, OrderStatus, RefundStatus
+from app.orders.models import Order, OrderEvent, OrderStatus, Refund, RefundRequestStatus, RefundStatus
 from app.payments import get_provider, wechat_certificates
 from app.payments.cli import reconcile
 from app.payments.gateways import payment_settings
@@ -320,6 +320,40 @@ def test_refund_through_the_api_then_the_refund_notify(client, shopper, wechat):
     db.session.expire_all()
     order = db.session.get(Order, order.id)
     assert (order.status, order.refund_status) == (OrderStatus.REFUNDED, RefundStatus.FULL)
+
+
+def test_a_refund_the_gateway_refuses_is_not_approved_and_the_merchant_is_told_why(
+    app, client, shopper, wechat
+):
+    """Approving sends the money back at once; WeChat Pay refusing it used to be a 500. Now the approval is
+    refused with the reason, nothing changes, and pressing again once WeChat takes it refunds once."""
+    order, payment, _page = open_wechat_order(client, shopper, wechat)
+    headers, body = wechat.paid_notify(payment.out_trade_no)
+    client.post("/pay/notify/wechat", data=body, headers=headers)
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    refund = orders.refunds.request_refund(
+        db.session, order, shopper, items={order.lines[0].id: 1}, reason="不想要了"
+    )
+    owner = factories.UserFactory(role="owner")
+    db.session.commit()
+    refund_id, number, refund_number = refund.id, order.number, refund.number
+    staff = app.test_client()
+    login(staff, owner, admin=True)
+    approve = form(
+        staff.get(f"/admin/orders/{number}").get_data(as_text=True), f"/admin/refunds/{refund_id}/approve"
+    )
+    wechat.failing_refunds = 1
+    refused = staff.post(approve.action, data=dict(approve.fields), follow_redirects=True)
+    assert refused.status_code == 200
+    assert "支付平台没有受理这笔退款" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Refund, refund_id).status == RefundRequestStatus.REQUESTED
+    assert refund_number not in wechat.refunds
+    assert staff.post(approve.action, data=dict(approve.fields)).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Refund, refund_id).status == RefundRequestStatus.APPROVED
+    assert wechat.refunds[refund_number]["amount"] == refund.amount_fen
 
 
 # ---------------------------------------------------------------- Alipay
