@@ -15,6 +15,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from jinja2_fragments.flask import render_block
 from sqlalchemy.exc import IntegrityError
 from wtforms import FormField
@@ -122,11 +123,19 @@ def products_bulk_shelf():
         result = catalog.change_shelf(db.session, ids, on_shelf)
         db.session.commit()
         if on_shelf:
-            message = _("%(n)d products put on shelf.", n=result.changed)
+            message = ngettext(
+                "%(num)d product put on shelf.", "%(num)d products put on shelf.", result.changed
+            )
             if result.refused:
-                message += " " + _("%(n)d could not go on shelf: they have no SKU on sale.", n=result.refused)
+                message += " " + ngettext(
+                    "%(num)d could not go on shelf: it has no SKU on sale.",
+                    "%(num)d could not go on shelf: they have no SKU on sale.",
+                    result.refused,
+                )
         else:
-            message = _("%(n)d products taken off shelf.", n=result.changed)
+            message = ngettext(
+                "%(num)d product taken off shelf.", "%(num)d products taken off shelf.", result.changed
+            )
         level = "warning" if result.refused else "success"
     if not htmx:
         flash(message, "error" if level != "success" else "success")

@@ -5,6 +5,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -113,7 +114,13 @@ def delete_category(session: Session, category: Category) -> None:
         select(func.count()).select_from(Product).where(Product.category_id == category.id)
     )
     if in_use:
-        raise CatalogError(_l("%(n)d products are still in this category. Move them first.", n=in_use))
+        raise CatalogError(
+            ngettext(
+                "%(num)d product is still in this category. Move it first.",
+                "%(num)d products are still in this category. Move them first.",
+                in_use,
+            )
+        )
     session.delete(category)
 
 
@@ -424,18 +431,37 @@ def _with_listing_data(query):
     return query.options(selectinload(Product.images), selectinload(Product.skus))
 
 
-def shop_products_query(*, category: Category | None = None, q: str | None = None):
-    """On-shelf products in shop order: the merchant's weight first, newest next."""
+# The listing orders a shopper can choose (search): "" is the merchant's own. The price orders are not
+# here: the shown price comes from the marketing offers, which this package knows nothing of (app/shop).
+SHOP_ORDERS = {
+    "": (Product.sort_weight.desc(), Product.id.desc()),
+    "sales": (Product.sales_count.desc(), Product.sort_weight.desc(), Product.id.desc()),
+    "newest": (Product.id.desc(),),
+}
+
+
+def shop_products_query(*, category: Category | None = None, q: str | None = None, order: str = ""):
+    """On-shelf products in shop order (the merchant's weight first, newest next, unless `order` names
+    another of SHOP_ORDERS). Words find products by title, subtitle or category name (a top category's
+    name finds its sub-categories' products too); hidden categories are not searched by name."""
     query = select(Product).where(Product.is_on_shelf)
     if category is not None:
         ids = [category.id] + [child.id for child in category.children]
         query = query.where(Product.category_id.in_(ids))
     if q:
         like = f"%{_escape_like(q)}%"
-        query = query.where(
-            or_(Product.title.ilike(like, escape="\\"), Product.subtitle.ilike(like, escape="\\"))
+        named = select(Category.id).where(Category.is_visible, Category.name.ilike(like, escape="\\"))
+        in_named = select(Category.id).where(
+            Category.is_visible, or_(Category.id.in_(named), Category.parent_id.in_(named))
         )
-    return _with_listing_data(query.order_by(Product.sort_weight.desc(), Product.id.desc()))
+        query = query.where(
+            or_(
+                Product.title.ilike(like, escape="\\"),
+                Product.subtitle.ilike(like, escape="\\"),
+                Product.category_id.in_(in_named),
+            )
+        )
+    return _with_listing_data(query.order_by(*SHOP_ORDERS.get(order, SHOP_ORDERS[""])))
 
 
 def get_shop_product(session: Session, product_id: int) -> Product | None:
