@@ -133,3 +133,9 @@ def test_each_order_is_kept_as_its_own_page(app, session, four_products):
     again, served = visit(app, f"/search?q={SHARED}&sort=price")
     assert again == by_price and served == 0 < made
     assert titles(visit(app, f"/search?q={SHARED}&sort=sales")[0]) == titles(by_sales)
+
+
+def test_nothing_found_offers_no_orders(client, four_products):
+    page = html(client.get("/search?q=没有这种东西"))
+    assert "没有找到相关商品" in page and "价格从低到高" not in page
+    assert "价格从低到高" in html(client.get(f"/search?q={SHARED}"))
