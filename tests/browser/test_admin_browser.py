@@ -54,7 +54,7 @@ def test_owner_creates_a_product_with_four_skus_and_it_appears_in_the_shop(
     page.fill("#subtitle", "加绒加厚 秋冬必备")
     page.fill("#description", "面料：棉 80%，聚酯纤维 20%\n建议手洗")
     page.select_option("#category_id", str(clothes.id))
-    page.locator("[data-image-input]").set_input_files(
+    page.locator("[data-image-list]").first.locator("[data-image-input]").set_input_files(
         [
             {"name": f"{n}.png", "mimeType": "image/png", "buffer": png(colour)}
             for n, colour in enumerate(["#e76f51", "#264653"])
