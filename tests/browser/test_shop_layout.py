@@ -95,6 +95,12 @@ def test_on_a_desktop_the_bars_and_the_back_button_stay_in_the_column(live_serve
     tabbar = page.locator(".shop-tabbar").bounding_box()
     assert abs(tabbar["x"] - column["x"]) < 1  # the first tab starts at the column's edge, not the window's
 
+    page.get_by_role("button", name="结算").click()
+    page.wait_for_url("**/checkout*")
+    expect(page.locator(".submit-bar")).to_be_visible()
+    shot(page, "checkout-1366")
+    assert outside(page, ".submit-bar, .submit-bar *", "main.page") == []
+
 
 def test_a_forgotten_agreement_box_keeps_both_passwords(live_server, phone, shot):
     phone.goto(live_server("/register"))
