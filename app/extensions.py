@@ -36,15 +36,38 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 
+# What people and links write for the shop's two languages: ?lang=zh, zh-CN, cn, en-US… (case aside).
+LANGUAGE_ALIASES = {
+    "zh": "zh_CN",
+    "zh_cn": "zh_CN",
+    "zh-cn": "zh_CN",
+    "zh-hans": "zh_CN",
+    "zh_hans": "zh_CN",
+    "zh-hans-cn": "zh_CN",
+    "zh_hans_cn": "zh_CN",
+    "cn": "zh_CN",
+    "chs": "zh_CN",
+    "en": "en",
+    "en-us": "en",
+    "en_us": "en",
+    "en-gb": "en",
+    "en_gb": "en",
+}
+
+
+def chosen_language(value: str | None) -> str | None:
+    """The shop language a ?lang= value names, or None for one it does not know."""
+    return LANGUAGE_ALIASES.get((value or "").strip().lower())
+
+
 def select_locale() -> Locale:
     """zh_CN unless the visitor chose English (?lang=en is remembered in the session)."""
     from flask import current_app, has_request_context, session
 
     if not has_request_context():  # CLI commands and jobs speak the default language
         return babel_locale(current_app.config["BABEL_DEFAULT_LOCALE"])
-    languages = current_app.config["LANGUAGES"]
-    chosen = request.args.get("lang")
-    if chosen in languages:
+    chosen = chosen_language(request.args.get("lang"))
+    if chosen in current_app.config["LANGUAGES"]:
         session["lang"] = chosen
     return babel_locale(session.get("lang") or current_app.config["BABEL_DEFAULT_LOCALE"])
 

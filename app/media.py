@@ -65,6 +65,18 @@ def save_image(data: bytes | object, *, max_bytes: int | None = None) -> str:
     return key
 
 
+def image_size(key: str, size: int = 800) -> tuple[int, int] | None:
+    """(width, height) of a stored image's `size` px thumbnail, read from its header; None when it is not
+    stored (a key typed by hand, or a picture lost from the folder)."""
+    from PIL import Image
+
+    data = storage.current().get(thumbnail_key(key, size))
+    if data is None:
+        return None
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
 def thumbnail_key(key: str, size: int, ext: str | None = None) -> str:
     stem, _dot, own = key.rpartition(".")
     return f"{stem}_{size}.{ext or own}"

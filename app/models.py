@@ -1,7 +1,7 @@
 """Imports every model module, so the metadata Alembic compares against is complete."""
 
 from app.accounts.models import User  # noqa: F401
-from app.catalog.models import Category, Product, ProductImage, Sku  # noqa: F401
+from app.catalog.models import Category, Product, ProductDetailImage, ProductImage, Sku  # noqa: F401
 from app.distribution.models import (  # noqa: F401
     BindingLog,
     Commission,

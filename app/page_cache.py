@@ -59,6 +59,7 @@ WATCHED_TABLES = {
     "products",
     "skus",
     "product_images",
+    "product_detail_images",
     "categories",
     "shop_settings",
     "marketing_settings",

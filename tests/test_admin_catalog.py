@@ -339,6 +339,89 @@ def test_the_picture_upload_refuses_a_picture_that_is_too_big(owner_client, app)
     assert "MB" in response.get_data(as_text=True)
 
 
+def upload_detail_picture(client, token, size, color=(0, 90, 200)) -> str:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "PNG")
+    response = client.post(
+        "/admin/products/images?list=detail_images",
+        data={"image": (io.BytesIO(out.getvalue()), "detail.png")},
+        headers={"X-CSRFToken": token, "HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "主图" not in page  # the main-picture badge belongs to the gallery only
+    return re.search(r'name="detail_image_keys" value="([^"]+)"', page)[1]
+
+
+def test_detail_pictures_are_saved_in_order_and_shown_under_the_description(owner_client, client, session):
+    token = csrf_token(owner_client, "/admin/products/new")
+    tall = upload_detail_picture(owner_client, token, (750, 1500))
+    wide = upload_detail_picture(owner_client, token, (1600, 400), color=(20, 160, 60))
+    data = product_form(token, detail_image_keys=[wide, tall])
+    assert owner_client.post("/admin/products/new", data=data).status_code == 302
+    product = session.scalars(select(Product)).one()
+    # The size is the 800 px thumbnail's (the page's largest), read on the server, never from the form.
+    assert [(i.image_key, i.width, i.height) for i in product.detail_images] == [
+        (wide, 800, 200),
+        (tall, 400, 800),
+    ]
+    page = client.get(f"/p/{product.id}").get_data(as_text=True)
+    description = page[page.index('class="product-description"') :]
+    assert description.index("机洗不变形") < description.index(wide[:-4]) < description.index(tall[:-4])
+    first = re.search(r'<img src="[^"]*' + re.escape(wide[:-4]) + r"[^>]*>", description)[0]
+    assert 'loading="lazy"' in first and 'width="800"' in first and 'height="200"' in first
+
+    # Reordered and one removed: the edit form shows and keeps the new order.
+    edit = owner_client.get(f"/admin/products/{product.id}/edit").get_data(as_text=True)
+    assert edit.index(f'value="{wide}"') < edit.index(f'value="{tall}"')
+    data = product_form(token, detail_image_keys=[tall])
+    data.update({f"sku-{index}-stock_seen": "20" for index in range(4)})
+    assert owner_client.post(f"/admin/products/{product.id}/edit", data=data).status_code == 302
+    session.expire_all()
+    assert [i.image_key for i in session.get(Product, product.id).detail_images] == [tall]
+    assert wide[:-4] not in client.get(f"/p/{product.id}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ["../../etc/passwd"],
+        ["ab/abababababababababababababababab.jpg"],  # the shape of a key, but nothing was uploaded
+    ],
+)
+def test_detail_pictures_nobody_uploaded_are_refused_and_nothing_is_saved(owner_client, session, keys):
+    token = csrf_token(owner_client, "/admin/products/new")
+    response = owner_client.post("/admin/products/new", data=product_form(token, detail_image_keys=keys))
+    assert response.status_code == 200
+    assert "图片找不到了，请重新上传" in response.get_data(as_text=True)
+    assert count_products(session) == 0
+
+
+def test_at_most_twenty_detail_pictures(owner_client, session):
+    token = csrf_token(owner_client, "/admin/products/new")
+    keys = [f"{n:02x}/{n:02x}" + "0" * 30 + ".jpg" for n in range(21)]
+    response = owner_client.post("/admin/products/new", data=product_form(token, detail_image_keys=keys))
+    assert "详情图最多 20 张。" in response.get_data(as_text=True)
+    assert count_products(session) == 0
+
+
+def test_the_detail_picture_upload_refuses_what_the_gallery_refuses(owner_client, app):
+    token = csrf_token(owner_client, "/admin/products/new")
+    text_file = owner_client.post(
+        "/admin/products/images?list=detail_images",
+        data={"image": (io.BytesIO(b"#!/bin/sh\necho hello\n"), "photo.jpg")},
+        headers={"X-CSRFToken": token, "HX-Request": "true"},
+    )
+    assert text_file.status_code == 422 and "这个文件不是图片" in text_file.get_data(as_text=True)
+    app.config["MAX_IMAGE_BYTES"] = 1000
+    big = owner_client.post(
+        "/admin/products/images?list=detail_images",
+        data={"image": (io.BytesIO(png_bytes((600, 600)) + b"\0" * 2000), "big.png")},
+        headers={"X-CSRFToken": token, "HX-Request": "true"},
+    )
+    assert big.status_code == 422 and "MB" in big.get_data(as_text=True)
+
+
 # ---------------------------------------------------------------- the list
 
 

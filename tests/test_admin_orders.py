@@ -617,6 +617,17 @@ def test_money_to_send_back_is_flagged_in_the_menu_and_can_be_marked_returned(
     assert payment.out_trade_no not in text(staff_client.get("/admin/payments"))
 
 
+def test_one_payment_to_send_back_is_one_payment_in_english(staff_client, session, shopper, address, tee):
+    flagged_payment(session, shopper, address, tee)
+    dashboard = text(staff_client.get("/admin/?lang=en"))
+    assert (
+        "1 payment arrived for an order that could not take it. Send the money back to the buyer."
+        in dashboard
+    )
+    assert "1 payments" not in dashboard
+    assert "有 1 笔款项付给了已取消或已付款的订单" in text(staff_client.get("/admin/?lang=zh"))
+
+
 # ---------------------------------------------------------------- bulk shipping
 
 

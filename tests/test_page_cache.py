@@ -48,6 +48,22 @@ def test_a_first_time_visitor_gets_the_page_kept_from_the_visitor_before(app, se
         assert served == 0 < made
 
 
+def test_a_new_detail_picture_shows_on_the_next_request(app, session):
+    from app.catalog.models import ProductDetailImage
+
+    product = factories.ProductFactory()
+    session.commit()
+    path = f"/p/{product.id}"
+    visit(app, path)
+    assert visit(app, path)[1] == 0  # kept
+    session.add(
+        ProductDetailImage(product_id=product.id, image_key="dd/" + "d" * 32 + ".jpg", width=8, height=9)
+    )
+    session.commit()
+    page, made = visit(app, path)
+    assert made > 0 and "d" * 32 in page
+
+
 def test_a_price_a_stock_and_a_setting_show_on_the_next_request(app, session):
     product = factories.ProductFactory(skus=[{"price_fen": 99_00, "stock": 7}])
     session.commit()

@@ -236,6 +236,28 @@ def test_403_page_is_chinese_and_htmx_gets_a_toast(client):
     assert_htmx_error(client.get("/admin/", headers=HTMX), 403, "你没有权限打开这个页面。")
 
 
+def test_a_customer_at_the_back_office_is_offered_the_shop_and_the_staff_login(client):
+    """The dashboard would only answer 403 again: the page offers the way back and the way in."""
+    login(client, factories.UserFactory(role="customer"))
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'href="/admin/"' not in page and "返回概览" not in page
+    assert 'href="/">返回商城</a>' in page
+    assert 'href="/admin/login">以员工身份登录</a>' in page
+    # The staff login is a real way in from there: the customer's session gives way to the staff's.
+    staff = factories.UserFactory(role="staff")
+    token = csrf_token(client, "/admin/login")
+    data = {"mobile": staff.mobile, "password": factories.DEFAULT_PASSWORD, "csrf_token": token}
+    response = client.post("/admin/login", data=data)
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_staff_who_may_not_open_a_page_go_back_to_the_dashboard(client):
+    login(client, factories.UserFactory(role="staff"), admin=True)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert "返回概览" in page and "以员工身份登录" not in page
+
+
 def test_405_page_is_chinese_and_htmx_gets_a_toast(client):
     assert_full_error_page(client.get("/logout"), 405, "不支持这样访问该页面。")
     assert_htmx_error(client.get("/logout", headers=HTMX), 405, "不支持这样访问该页面。")

@@ -140,7 +140,7 @@ def test_cards_show_the_price_range_stock_and_main_picture_of_active_skus_only(c
     card = re.search(
         r'<a class="product-card[^"]*" href="/p/\d+">.*?</a>', html(client.get("/")), re.S
     ).group(0)
-    assert "¥15.00<small>起</small>" in card  # the deactivated ¥1.00 SKU is not the lowest price
+    assert '<span class="price__from">¥15.00</span>起' in card  # the deactivated ¥1.00 SKU is not the lowest
     assert "sold-out-badge" in card  # its 99 units do not count either
     assert "/media/aa/aaaa0000000000000000000000000000_400.jpg" in card
 
@@ -427,6 +427,53 @@ def test_english_on_request(client):
     # The choice is remembered for the next page.
     product_page = html(client.get(f"/p/{product.id}"))
     assert "Stock: 10" in product_page and "Please choose: Size" in product_page
+
+
+@pytest.mark.parametrize("asked", ["zh", "zh-CN", "zh_CN", "ZH-cn", "cn", "zh-Hans"])
+def test_every_usual_way_of_asking_for_chinese_brings_it_back(client, asked):
+    assert "Home" in html(client.get("/?lang=en"))
+    page = html(client.get(f"/?lang={asked}"))
+    assert 'lang="zh-CN"' in page and "首页" in page and "Home" not in page
+    assert "首页" in html(client.get("/categories"))  # remembered
+
+
+@pytest.mark.parametrize("asked", ["en-US", "EN", "en_GB"])
+def test_english_by_its_usual_names_too(client, asked):
+    assert "Home" in html(client.get(f"/?lang={asked}"))
+
+
+def test_an_unknown_language_changes_nothing(client):
+    assert "首页" in html(client.get("/?lang=fr"))
+    html(client.get("/?lang=en"))
+    assert "Home" in html(client.get("/?lang=xx%00"))
+
+
+def test_the_language_switch_is_on_the_me_page_and_the_login_page(client):
+    login_page = html(client.get("/login"))
+    assert 'href="/login?lang=en" lang="en">English</a>' in login_page
+    assert 'href="/login?lang=zh_CN" lang="zh-CN" aria-current="true">中文</a>' in login_page
+    login(client, factories.UserFactory())
+    me = html(client.get("/me"))
+    assert 'href="/me?lang=en"' in me
+    english = html(client.get("/me?lang=en"))
+    assert 'href="/me?lang=en" lang="en" aria-current="true">English</a>' in english
+    assert "Log out" in english
+
+
+def test_english_counts_and_price_ranges_read_as_english(client):
+    factories.ProductFactory(
+        title="Tea",
+        subtitle="",
+        options=[{"name": "Size", "values": ["S", "L"]}],
+        skus=[{"spec_values": ["S"], "price_fen": 3990}, {"spec_values": ["L"], "price_fen": 5990}],
+    )
+    one = html(client.get("/search?q=Tea&lang=en"))
+    assert "1 result for “Tea”" in one and "1 results" not in one
+    assert '<span class="price__from">¥39.90</span>+' in one  # "¥39.90+": short enough for a card
+    factories.ProductFactory(title="Tea bags", subtitle="")
+    assert "2 results for “Tea”" in html(client.get("/search?q=Tea"))
+    chinese = html(client.get("/search?q=Tea&lang=zh"))
+    assert '<span class="price__from">¥39.90</span>起' in chinese and "“Tea”的搜索结果：2 个" in chinese
 
 
 # ---------------------------------------------------------------- query count

@@ -322,6 +322,16 @@ def test_a_double_submit_of_the_checkout_makes_one_order(shopper_client, session
     assert len(order.payments) == 1
 
 
+def test_the_cart_says_baoyou_as_the_back_office_does(shopper_client, session, tee):
+    """One word for free shipping in the shop and the back office: 包邮 (never 免运费)."""
+    session.add(ShopSettings(id=1, name="店", shipping_flat_fen=0))
+    session.commit()
+    add(shopper_client, tee.skus[0].id)
+    page = text_of(shopper_client.get("/cart"))
+    assert '<p class="cart-bar__note">' in page and "包邮" in page
+    assert "免运费" not in page
+
+
 def test_checkout_shows_the_time_limit_and_the_shipping_fee(shopper_client, session, address, tee):
     session.add(ShopSettings(id=1, name="店", shipping_flat_fen=800, order_expire_minutes=45))
     session.commit()

@@ -15,6 +15,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from jinja2_fragments.flask import render_block
 from sqlalchemy.exc import IntegrityError
 from wtforms import FormField
@@ -25,6 +26,7 @@ from app.admin.viewutil import action_answer, form_routes
 from app.catalog import services as catalog
 from app.catalog.forms import (
     IMAGE_KEY,
+    IMAGE_LISTS,
     CategoryForm,
     ProductForm,
     SkuMatrix,
@@ -122,11 +124,19 @@ def products_bulk_shelf():
         result = catalog.change_shelf(db.session, ids, on_shelf)
         db.session.commit()
         if on_shelf:
-            message = _("%(n)d products put on shelf.", n=result.changed)
+            message = ngettext(
+                "%(num)d product put on shelf.", "%(num)d products put on shelf.", result.changed
+            )
             if result.refused:
-                message += " " + _("%(n)d could not go on shelf: they have no SKU on sale.", n=result.refused)
+                message += " " + ngettext(
+                    "%(num)d could not go on shelf: it has no SKU on sale.",
+                    "%(num)d could not go on shelf: they have no SKU on sale.",
+                    result.refused,
+                )
         else:
-            message = _("%(n)d products taken off shelf.", n=result.changed)
+            message = ngettext(
+                "%(num)d product taken off shelf.", "%(num)d products taken off shelf.", result.changed
+            )
         level = "warning" if result.refused else "success"
     if not htmx:
         flash(message, "error" if level != "success" else "success")
@@ -217,25 +227,30 @@ def _product_form(product: Product | None):
     form.category_id.choices = category_choices(
         catalog.top_categories(db.session), none_label=_("No category")
     )
-    image_error = None
+    image_errors: dict[str, str] = {}
     if request.method == "GET":
         if product is not None:
             form.commission.load(product)
             form.marketing.load(product)
         matrix = SkuMatrix.from_product(product)
-        image_keys = [image.image_key for image in product.images] if product else []
+        pictures = {
+            "images": [image.image_key for image in product.images] if product else [],
+            "detail_images": [image.image_key for image in product.detail_images] if product else [],
+        }
     else:
         matrix = SkuMatrix.from_formdata(request.form, product, strict=True)
-        image_keys = request.form.getlist("image_keys")
         fields_ok = form.validate_on_submit()
         matrix_ok = matrix.validate()
-        try:
-            image_keys = clean_image_keys(image_keys)
-        except catalog.CatalogError as error:
-            image_error = str(error.message)
-            image_keys = [key for key in image_keys if IMAGE_KEY.match(key)]
-        if fields_ok and matrix_ok and not image_error:
-            saved, image_error = _save_product(form, matrix, product, image_keys)
+        pictures = {}
+        for name in IMAGE_LISTS:
+            keys = request.form.getlist(IMAGE_INPUTS[name])
+            try:
+                pictures[name] = clean_image_keys(keys, field=name)
+            except catalog.CatalogError as error:
+                image_errors[name] = str(error.message)
+                pictures[name] = [key for key in keys if IMAGE_KEY.match(key)]
+        if fields_ok and matrix_ok and not image_errors:
+            saved, image_errors = _save_product(form, matrix, product, pictures)
             if saved is not None:
                 flash(_("Product “%(title)s” saved.", title=saved.title), "success")
                 target = url_for("admin.products")
@@ -246,16 +261,19 @@ def _product_form(product: Product | None):
         "form": form,
         "product": product,
         "matrix": matrix,
-        "image_keys": image_keys,
-        "image_error": image_error,
+        "image_keys": pictures["images"],
+        "detail_image_keys": pictures["detail_images"],
+        "image_error": image_errors.get("images"),
+        "detail_image_error": image_errors.get("detail_images"),
     }
     if request.method == "POST" and htmx:
         return render_block("admin/product_form.html", "form", **context), 422
     return render_template("admin/product_form.html", **context)
 
 
-def _save_product(form, matrix, product, image_keys) -> tuple[Product | None, str | None]:
-    """Hand the checked input to the service; on refusal, put its message next to the right field."""
+def _save_product(form, matrix, product, pictures) -> tuple[Product | None, dict[str, str]]:
+    """Hand the checked input to the service; on refusal, put its message next to the right field (a
+    picture list's refusal comes back as {list: message})."""
     data = catalog.ProductInput(
         title=form.title.data,
         subtitle=form.subtitle.data or "",
@@ -263,7 +281,8 @@ def _save_product(form, matrix, product, image_keys) -> tuple[Product | None, st
         category_id=form.category_id.data,
         is_on_shelf=form.is_on_shelf.data,
         sort_weight=form.sort_weight.data or 0,
-        image_keys=image_keys,
+        image_keys=pictures["images"],
+        detail_image_keys=pictures["detail_images"],
         options=matrix.options,
         skus=matrix.sku_inputs(),
     )
@@ -274,19 +293,19 @@ def _save_product(form, matrix, product, image_keys) -> tuple[Product | None, st
         db.session.commit()
     except catalog.CatalogError as error:
         db.session.rollback()
-        if error.field == "images":
-            return None, str(error.message)
+        if error.field in IMAGE_LISTS:
+            return None, {error.field: str(error.message)}
         if not matrix.apply_error(error):
             apply_service_error(form, error)
-        return None, None
+        return None, {}
     except IntegrityError:
         # Two people saving the same SKU code at the same moment: the unique index decides.
         db.session.rollback()
         form.form_errors.append(
             _("The product could not be saved because it changed meanwhile. Please save again.")
         )
-        return None, None
-    return saved, None
+        return None, {}
+    return saved, {}
 
 
 @bp.post("/products/matrix")
@@ -301,10 +320,15 @@ def products_matrix():
     return render_block("admin/product_form.html", "sku_editor", matrix=matrix, product=product)
 
 
+# The form field each picture list's tiles carry their keys in.
+IMAGE_INPUTS = {"images": "image_keys", "detail_images": "detail_image_keys"}
+
+
 @bp.post("/products/images")
 @permission_required(Permission.CATALOG)
 def products_images():
-    """One picture from the product form (sent by fetch): the thumbnail tile, or why it was refused."""
+    """One picture from the product form (sent by fetch): the thumbnail tile, or why it was refused.
+    ?list=detail_images makes a tile for the pictures under the description."""
     upload = request.files.get("image")
     if upload is None or not upload.filename:
         return Response(_("Please choose a picture."), status=422, mimetype="text/plain")
@@ -312,7 +336,10 @@ def products_images():
         key = save_image(upload)
     except ImageError as error:
         return Response(str(error), status=422, mimetype="text/plain")
-    return render_template("admin/_product_image.html", key=key)
+    name = request.args.get("list", "images")
+    return render_template(
+        "admin/_product_image.html", key=key, input_name=IMAGE_INPUTS.get(name, "image_keys")
+    )
 
 
 # ---------------------------------------------------------------- categories

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
@@ -178,7 +179,12 @@ def distribution_run_job(name: str):
                     for m in mismatches[:10]
                 )
                 flash(
-                    _("The audit found %(n)d mismatches: %(details)s", n=len(mismatches), details=details),
+                    ngettext(
+                        "The audit found %(num)d mismatch: %(details)s",
+                        "The audit found %(num)d mismatches: %(details)s",
+                        len(mismatches),
+                        details=details,
+                    ),
                     "error",
                 )
             else:
@@ -292,4 +298,8 @@ def distribution_order_clear_flags(order: Order, form: ActionForm) -> str:
 @commission_action("void", VoidCommissionForm)
 def distribution_order_void(order: Order, form: VoidCommissionForm) -> str:
     count = ledger.void_order_commission(db.session, order, actor=current_user, reason=form.reason.data)
-    return _("%(n)d commissions voided; the distributors see your reason.", n=count)
+    return ngettext(
+        "%(num)d commission voided; the distributor sees your reason.",
+        "%(num)d commissions voided; the distributors see your reason.",
+        count,
+    )

@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from app.accounts.models import Permission, User
@@ -63,7 +64,7 @@ def template_actions(template: CouponTemplate, status: str) -> list[str]:
 
 def validity_words(template: CouponTemplate) -> str:
     if template.valid_days:
-        return _("%(n)d days after claiming", n=template.valid_days)
+        return ngettext("%(num)d day after claiming", "%(num)d days after claiming", template.valid_days)
     return f"{local_time(template.valid_from)} – {local_time(template.valid_until)}"
 
 
@@ -138,8 +139,11 @@ def marketing_coupons_issue(template_id: int):
             )
             if unknown:
                 shown = "、".join(unknown[:10])
-                message += " " + _(
-                    "%(n)d numbers belong to no customer: %(list)s", n=len(unknown), list=shown
+                message += " " + ngettext(
+                    "%(num)d number belongs to no customer: %(list)s",
+                    "%(num)d numbers belong to no customer: %(list)s",
+                    len(unknown),
+                    list=shown,
                 )
             return saved_answer(
                 message,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import Response, abort, g, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
@@ -389,7 +390,11 @@ def orders_reject_transfer(order: Order, form: AdminRejectTransferForm) -> str:
     payments.reject_manual_payment(
         db.session, order, actor=current_user, reason=form.reason.data, expire_minutes=minutes
     )
-    return _("Transfer rejected. The buyer can pay again within %(n)d minutes.", n=minutes)
+    return ngettext(
+        "Transfer rejected. The buyer can pay again within %(num)d minute.",
+        "Transfer rejected. The buyer can pay again within %(num)d minutes.",
+        minutes,
+    )
 
 
 @bp.post("/orders/<number>/ship")

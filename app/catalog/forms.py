@@ -15,6 +15,7 @@ from app.catalog.services import (
     DESCRIPTION_MAX,
     MAX_AXES,
     MAX_COMBINATIONS,
+    MAX_DETAIL_IMAGES,
     MAX_IMAGES,
     MAX_STOCK,
     SUBTITLE_MAX,
@@ -139,14 +140,22 @@ class CategoryForm(Form):
     icon = FileField(_l("Icon"))
 
 
-def clean_image_keys(keys: list[str]) -> list[str]:
-    """The ordered picture keys the form sent back; anything that is not one of our upload keys is a
-    tampered form and refused."""
+# The product form's two picture lists: the gallery, and the pictures under the description.
+IMAGE_LISTS = {
+    "images": (MAX_IMAGES, _l("A product has at most %(n)d pictures.", n=MAX_IMAGES)),
+    "detail_images": (MAX_DETAIL_IMAGES, _l("At most %(n)d detail pictures.", n=MAX_DETAIL_IMAGES)),
+}
+
+
+def clean_image_keys(keys: list[str], *, field: str = "images") -> list[str]:
+    """The ordered picture keys the form sent back for one of IMAGE_LISTS; anything that is not one of our
+    upload keys is a tampered form and refused."""
+    most, too_many = IMAGE_LISTS[field]
     keys = [key.strip() for key in keys if key and key.strip()]
     if any(not IMAGE_KEY.match(key) for key in keys):
-        raise CatalogError(_l("A picture could not be found. Please upload it again."), "images")
-    if len(dict.fromkeys(keys)) > MAX_IMAGES:
-        raise CatalogError(_l("A product has at most %(n)d pictures.", n=MAX_IMAGES), "images")
+        raise CatalogError(_l("A picture could not be found. Please upload it again."), field)
+    if len(dict.fromkeys(keys)) > most:
+        raise CatalogError(too_many, field)
     return list(dict.fromkeys(keys))
 
 

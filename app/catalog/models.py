@@ -66,6 +66,9 @@ class Product(IdPrimaryKey, db.Model):
     skus: Mapped[list["Sku"]] = relationship(
         back_populates="product", order_by="Sku.position", cascade="all, delete-orphan"
     )
+    detail_images: Mapped[list["ProductDetailImage"]] = relationship(
+        back_populates="product", order_by="ProductDetailImage.position", cascade="all, delete-orphan"
+    )
 
     @property
     def main_image_key(self) -> str | None:
@@ -100,6 +103,21 @@ class ProductImage(IdPrimaryKey, db.Model):
     position: Mapped[int] = mapped_column(default=0)
 
     product: Mapped[Product] = relationship(back_populates="images")
+
+
+class ProductDetailImage(IdPrimaryKey, db.Model):
+    """A picture under the description on the product page (商品详情图), in the merchant's order. Its size
+    (of the 800 px thumbnail the page shows) lets the page hold its place before it loads."""
+
+    __tablename__ = "product_detail_images"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    image_key: Mapped[str] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(default=0)
+    width: Mapped[int]
+    height: Mapped[int]
+
+    product: Mapped[Product] = relationship(back_populates="detail_images")
 
 
 class Sku(IdPrimaryKey, db.Model):

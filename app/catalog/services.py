@@ -5,16 +5,20 @@ import itertools
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from app.catalog.models import Category, Product, ProductImage, Sku
+from app.catalog.models import Category, Product, ProductDetailImage, ProductImage, Sku
+from app.media import image_size
 from app.money import MAX_FEN
+from app.storage import StorageError
 
 MAX_AXES = 3
 MAX_VALUES_PER_AXIS = 20
 MAX_COMBINATIONS = 200
 MAX_IMAGES = 9
+MAX_DETAIL_IMAGES = 20  # pictures under the description (商品详情图)
 MAX_STOCK = 1_000_000
 SPEC_SEPARATOR = "\x1f"
 TITLE_MAX, SUBTITLE_MAX, DESCRIPTION_MAX = 60, 120, 5000
@@ -113,7 +117,13 @@ def delete_category(session: Session, category: Category) -> None:
         select(func.count()).select_from(Product).where(Product.category_id == category.id)
     )
     if in_use:
-        raise CatalogError(_l("%(n)d products are still in this category. Move them first.", n=in_use))
+        raise CatalogError(
+            ngettext(
+                "%(num)d product is still in this category. Move it first.",
+                "%(num)d products are still in this category. Move them first.",
+                in_use,
+            )
+        )
     session.delete(category)
 
 
@@ -201,6 +211,7 @@ class ProductInput:
     is_on_shelf: bool = False
     sort_weight: int = 0
     image_keys: list[str] = field(default_factory=list)
+    detail_image_keys: list[str] = field(default_factory=list)
 
 
 def save_product(session: Session, product: Product | None, data: ProductInput) -> Product:
@@ -222,6 +233,8 @@ def save_product(session: Session, product: Product | None, data: ProductInput) 
         raise CatalogError(_l("The category does not exist."), "category_id")
     if len(data.image_keys) > MAX_IMAGES:
         raise CatalogError(_l("A product has at most %(n)d pictures.", n=MAX_IMAGES), "images")
+    if len(dict.fromkeys(data.detail_image_keys)) > MAX_DETAIL_IMAGES:
+        raise CatalogError(_l("At most %(n)d detail pictures.", n=MAX_DETAIL_IMAGES), "detail_images")
     options = clean_options(data.options)
     rows = _check_sku_rows(session, product, options, data.skus)
 
@@ -235,6 +248,7 @@ def save_product(session: Session, product: Product | None, data: ProductInput) 
     product.sort_weight = data.sort_weight
     product.options = options
     _sync_images(product, data.image_keys)
+    _sync_detail_images(product, data.detail_image_keys)
     session.flush()
     _sync_skus(session, product, rows)
     if data.is_on_shelf and not product.active_skus:
@@ -300,6 +314,28 @@ def _sync_images(product: Product, image_keys: list[str]) -> None:
         image.position = position
         ordered.append(image)
     product.images = ordered
+
+
+def _sync_detail_images(product: Product, image_keys: list[str]) -> None:
+    """The pictures under the description, in the given order. A new one's size is read from its stored
+    thumbnail, so that a key nobody uploaded is refused rather than shown as a broken picture."""
+    existing = {image.image_key: image for image in product.detail_images}
+    ordered = []
+    for position, key in enumerate(dict.fromkeys(image_keys)):
+        image = existing.get(key)
+        if image is None:
+            try:
+                size = image_size(key)
+            except StorageError:
+                size = None
+            if size is None:
+                raise CatalogError(
+                    _l("A picture could not be found. Please upload it again."), "detail_images"
+                )
+            image = ProductDetailImage(image_key=key, width=size[0], height=size[1])
+        image.position = position
+        ordered.append(image)
+    product.detail_images = ordered
 
 
 def _sync_skus(session: Session, product: Product, rows: dict[str, tuple[int, SkuInput]]) -> None:
@@ -424,24 +460,45 @@ def _with_listing_data(query):
     return query.options(selectinload(Product.images), selectinload(Product.skus))
 
 
-def shop_products_query(*, category: Category | None = None, q: str | None = None):
-    """On-shelf products in shop order: the merchant's weight first, newest next."""
+# The listing orders a shopper can choose (search): "" is the merchant's own. The price orders are not
+# here: the shown price comes from the marketing offers, which this package knows nothing of (app/shop).
+SHOP_ORDERS = {
+    "": (Product.sort_weight.desc(), Product.id.desc()),
+    "sales": (Product.sales_count.desc(), Product.sort_weight.desc(), Product.id.desc()),
+    "newest": (Product.id.desc(),),
+}
+
+
+def shop_products_query(*, category: Category | None = None, q: str | None = None, order: str = ""):
+    """On-shelf products in shop order (the merchant's weight first, newest next, unless `order` names
+    another of SHOP_ORDERS). Words find products by title, subtitle or category name (a top category's
+    name finds its sub-categories' products too); hidden categories are not searched by name."""
     query = select(Product).where(Product.is_on_shelf)
     if category is not None:
         ids = [category.id] + [child.id for child in category.children]
         query = query.where(Product.category_id.in_(ids))
     if q:
         like = f"%{_escape_like(q)}%"
-        query = query.where(
-            or_(Product.title.ilike(like, escape="\\"), Product.subtitle.ilike(like, escape="\\"))
+        named = select(Category.id).where(Category.is_visible, Category.name.ilike(like, escape="\\"))
+        in_named = select(Category.id).where(
+            Category.is_visible, or_(Category.id.in_(named), Category.parent_id.in_(named))
         )
-    return _with_listing_data(query.order_by(Product.sort_weight.desc(), Product.id.desc()))
+        query = query.where(
+            or_(
+                Product.title.ilike(like, escape="\\"),
+                Product.subtitle.ilike(like, escape="\\"),
+                Product.category_id.in_(in_named),
+            )
+        )
+    return _with_listing_data(query.order_by(*SHOP_ORDERS.get(order, SHOP_ORDERS[""])))
 
 
 def get_shop_product(session: Session, product_id: int) -> Product | None:
     """A product the shop may show: on shelf only."""
     return session.scalar(
-        _with_listing_data(select(Product).where(Product.id == product_id, Product.is_on_shelf))
+        _with_listing_data(select(Product).where(Product.id == product_id, Product.is_on_shelf)).options(
+            selectinload(Product.detail_images)
+        )
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -231,7 +232,11 @@ FLAG_TEXT = {
 
 def _flag_text(flag: dict, names: dict, masked: bool) -> str:
     if flag["kind"] == "many_orders_one_ip":
-        return _("%(n)d orders from one network address within an hour", n=flag.get("count", 0))
+        return ngettext(
+            "%(num)d order from one network address within an hour",
+            "%(num)d orders from one network address within an hour",
+            flag.get("count", 0),
+        )
     who = names.get(flag.get("distributor_id"), {}).get("name", "?")
     return FLAG_TEXT.get(flag["kind"], lambda w: flag["kind"])(who)
 

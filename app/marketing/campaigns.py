@@ -61,18 +61,22 @@ def activity(item: TimedDiscountItem, discount: TimedDiscount, list_fen: int) ->
 
 
 def lowest_activity_prices(
-    session: Session, product_ids: Iterable[int], now: datetime | None = None
+    session: Session, product_ids: Iterable[int] | None, now: datetime | None = None
 ) -> dict[int, int]:
-    """{product id: its lowest 限时折扣 unit price now}, for listings (one query)."""
-    ids = sorted(set(product_ids))
-    if not ids:
-        return {}
-    rows = session.execute(
+    """{product id: its lowest 限时折扣 unit price now}, for listings (one query); product_ids None: of
+    every product in one now (a listing sorted by price, which cannot name its products first)."""
+    query = (
         select(TimedDiscountItem, TimedDiscount, Sku.price_fen, Sku.product_id)
         .join(TimedDiscount, TimedDiscount.id == TimedDiscountItem.discount_id)
         .join(Sku, Sku.id == TimedDiscountItem.sku_id)
-        .where(Sku.product_id.in_(ids), Sku.is_active, *_running(TimedDiscount, now or utcnow()))
-    ).all()
+        .where(Sku.is_active, *_running(TimedDiscount, now or utcnow()))
+    )
+    if product_ids is not None:
+        ids = sorted(set(product_ids))
+        if not ids:
+            return {}
+        query = query.where(Sku.product_id.in_(ids))
+    rows = session.execute(query).all()
     lowest: dict[int, int] = {}
     for item, discount, list_fen, product_id in rows:
         unit = activity(item, discount, list_fen).unit_fen

@@ -326,17 +326,19 @@ def activities_for_skus(
 
 
 def lowest_prices(
-    session: Session, product_ids: Iterable[int], now: datetime | None = None
+    session: Session, product_ids: Iterable[int] | None, now: datetime | None = None
 ) -> dict[int, int]:
-    """{product id: its lowest flash price now}, for listings (one query)."""
-    ids = sorted(set(product_ids))
-    if not ids:
-        return {}
-    rows = session.execute(
-        _running_items(now or utcnow())
-        .add_columns(Sku.product_id)
-        .where(Sku.product_id.in_(ids), Sku.is_active, FlashItem.stock > 0)
-    ).all()
+    """{product id: its lowest flash price now}, for listings (one query); product_ids None: of every
+    product in a session now."""
+    query = (
+        _running_items(now or utcnow()).add_columns(Sku.product_id).where(Sku.is_active, FlashItem.stock > 0)
+    )
+    if product_ids is not None:
+        ids = sorted(set(product_ids))
+        if not ids:
+            return {}
+        query = query.where(Sku.product_id.in_(ids))
+    rows = session.execute(query).all()
     lowest: dict[int, int] = {}
     for item, flash, ends, list_fen, product_id in rows:
         unit = activity(item, flash, ends, list_fen).unit_fen

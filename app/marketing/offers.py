@@ -71,9 +71,10 @@ def group_mode_activities(session: Session, sku_ids: Iterable[int], now: datetim
     return activities_for_skus(session, ids, now) | groups.activities_for_skus(session, ids, now)
 
 
-def lowest_activity_prices(session: Session, product_ids: Iterable[int], now: datetime | None = None):
-    """{product id: its lowest activity price now} (限时折扣 or 秒杀), for listings."""
-    ids = sorted(set(product_ids))
+def lowest_activity_prices(session: Session, product_ids: Iterable[int] | None, now: datetime | None = None):
+    """{product id: its lowest activity price now} (限时折扣 or 秒杀), for listings; product_ids None: of
+    every product in an activity now."""
+    ids = None if product_ids is None else sorted(set(product_ids))
     now = now or utcnow()
     lowest = campaigns.lowest_activity_prices(session, ids, now)
     for product_id, unit in flash.lowest_prices(session, ids, now).items():

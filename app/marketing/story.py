@@ -5,6 +5,7 @@ the order pages tell it alike."""
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from app.marketing import pricing
 from app.marketing.members import discount_words
@@ -39,7 +40,7 @@ def rows(
             continue
         note = step.get("name") or ""
         if step["kind"] == "points":
-            note = str(_l("%(n)d points", n=step.get("points", 0)))
+            note = str(ngettext("%(num)d point", "%(num)d points", step.get("points", 0)))
         found.append(Row(str(STEP_LABELS.get(step["kind"], step["kind"])), step["fen"], "minus", note))
     found.append(Row(str(_l("Shipping")), shipping_fen, "shipping"))
     found.append(Row(str(total_label), total_fen, "total"))

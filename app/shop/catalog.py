@@ -75,18 +75,39 @@ class CardPage:
         return self.page == 1 and not self.items
 
 
-def _cards(query, *, count: bool = False) -> CardPage:
+def _card_range(low: int | None, high: int | None, member_discount: bool, activity_low: int | None):
+    """The (lowest, highest) price a card shows from its SKUs' lowest and highest list prices: the member
+    price where it applies, and the lowest activity price below that (marketing.pricing.display_range)."""
+    if low is None:
+        return None, None
+    low, high = pricing.display_range(
+        [low, high], member_level=buyer_level(), member_discount=member_discount
+    )
+    if activity_low is not None:
+        low = min(low, activity_low)
+    return low, high
+
+
+def _cards(query, *, count: bool = False, ordered: list[int] | None = None) -> CardPage:
     """The page of cards for a shop listing query: 3 small queries (4 with the count) whatever the
-    page size, and no ORM objects, which is most of what a listing of 10,000 products costs."""
+    page size, and no ORM objects, which is most of what a listing of 10,000 products costs. `ordered`:
+    every matching id, already in the listing's order (sorted by price), which pages by itself."""
     per_page = current_app.config["PRODUCTS_PER_PAGE"]
     page = _page_arg()
-    rows = db.session.execute(
-        query.with_only_columns(
-            Product.id, Product.title, Product.subtitle, Product.sales_count, Product.member_discount
-        )
-        .limit(per_page + 1)
-        .offset((page - 1) * per_page)
-    ).all()
+    columns = (Product.id, Product.title, Product.subtitle, Product.sales_count, Product.member_discount)
+    if ordered is None:
+        rows = db.session.execute(
+            query.with_only_columns(*columns).limit(per_page + 1).offset((page - 1) * per_page)
+        ).all()
+    else:
+        wanted = ordered[(page - 1) * per_page : page * per_page + 1]
+        found = {
+            row.id: row
+            for row in db.session.execute(
+                query.with_only_columns(*columns).order_by(None).where(Product.id.in_(wanted))
+            )
+        }
+        rows = [found[product_id] for product_id in wanted if product_id in found]
     has_next = len(rows) > per_page
     rows = rows[:per_page]
     ids = [row.id for row in rows]
@@ -112,20 +133,15 @@ def _cards(query, *, count: bool = False) -> CardPage:
             .order_by(ProductImage.product_id, ProductImage.position.desc())
         ):
             images[product_id] = key  # the lowest position comes last and stays
-    level = buyer_level()
     lowest_activity = marketing_offers.lowest_activity_prices(db.session, ids) if ids else {}
     cards = []
     for row in rows:
         price = prices.get(row.id)
         low, high = (
-            pricing.display_range(
-                [price.low, price.high], member_level=level, member_discount=row.member_discount
-            )
+            _card_range(price.low, price.high, row.member_discount, lowest_activity.get(row.id))
             if price
             else (None, None)
         )
-        if row.id in lowest_activity and low is not None:
-            low = min(low, lowest_activity[row.id])
         was = price.low if price and low is not None and low < price.low else None
         cards.append(
             Card(
@@ -143,13 +159,36 @@ def _cards(query, *, count: bool = False) -> CardPage:
         )
     total = None
     if count:
-        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        total = (
+            len(ordered)
+            if ordered is not None
+            else db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        )
     return CardPage(items=cards, page=page, has_next=has_next, total=total)
 
 
-def _product_grid(template: str, query, *, count: bool = False, **context):
+def _by_shown_price(query, *, descending: bool) -> list[int]:
+    """Every product of a listing query, ordered by the lowest price its card shows (those without a
+    price last), ties in the merchant's order. Three queries whatever the catalogue's size: the shown
+    price needs the offers, which SQL alone cannot apply."""
+    rows = db.session.execute(
+        query.with_only_columns(Product.id, Product.member_discount, func.min(Sku.price_fen).label("low"))
+        .outerjoin(Sku, (Sku.product_id == Product.id) & Sku.is_active)
+        .group_by(Product.id, Product.member_discount, Product.sort_weight)
+    ).all()  # in the merchant's order, which the stable sort below keeps among equal prices
+    lowest_activity = marketing_offers.lowest_activity_prices(db.session, None)
+    shown = [
+        (row.id, _card_range(row.low, row.low, row.member_discount, lowest_activity.get(row.id))[0])
+        for row in rows
+    ]
+    sign = -1 if descending else 1
+    shown.sort(key=lambda pair: (pair[1] is None, sign * (pair[1] or 0)))
+    return [product_id for product_id, _price in shown]
+
+
+def _product_grid(template: str, query, *, count: bool = False, ordered: list[int] | None = None, **context):
     """A full page, or — for htmx "load more" — just the next cards and the next button."""
-    context["page"] = _cards(query, count=count)
+    context["page"] = _cards(query, count=count, ordered=ordered)
     if htmx and not htmx.history_restore_request and "page" in request.args:
         return render_block(template, "product_cards", **context)
     return render_template(template, **context)
@@ -189,6 +228,10 @@ def category(category_id: int):
     )
 
 
+# The search page's orders: the catalogue's own (app/catalog/services.py SHOP_ORDERS) and the shown price.
+PRICE_ORDERS = {"price": False, "price_desc": True}
+
+
 @bp.get("/search")
 def search():
     # Control characters (a NUL byte breaks PostgreSQL) cannot be part of any title anyway.
@@ -201,7 +244,12 @@ def search():
             page=None,
             categories=catalog.top_categories(db.session, visible_only=True),
         )
-    return _product_grid("shop/search.html", catalog.shop_products_query(q=q), count=True, q=q)
+    order = request.args.get("sort", "")
+    if order not in catalog.SHOP_ORDERS and order not in PRICE_ORDERS:
+        order = ""  # an unknown order from a hand-made link: the shop's own
+    query = catalog.shop_products_query(q=q, order=order)
+    ordered = _by_shown_price(query, descending=PRICE_ORDERS[order]) if order in PRICE_ORDERS else None
+    return _product_grid("shop/search.html", query, count=True, ordered=ordered, q=q, order=order)
 
 
 @bp.get("/p/<int:product_id>")

@@ -199,7 +199,24 @@
     });
   }
 
+  // Registration: a forgotten agreement box is said before the form leaves the phone. Posting it would
+  // come back with both password fields empty, as the server never writes a password into a page.
+  function setupAgreement(form) {
+    var box = form.querySelector("input[data-agree]");
+    var error = form.querySelector("[data-agree-error]");
+    if (!box || !error) return;
+    form.addEventListener("submit", function (event) {
+      if (box.checked) return;
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      error.hidden = false;
+      box.focus();
+    });
+    box.addEventListener("change", function () { if (box.checked) error.hidden = true; });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-needs-agreement]").forEach(setupAgreement);
     document.querySelectorAll("[data-sku-picker]").forEach(setupPicker);
     document.querySelectorAll("[data-gallery]").forEach(setupGallery);
     document.querySelectorAll("[data-history-back]").forEach(setupHistoryBack);

@@ -12,6 +12,7 @@ from app.accounts import services as accounts
 from app.accounts.models import Role
 from app.catalog import services as catalog
 from app.extensions import db
+from tests.browser.helpers import layout_problems, t_shirt
 
 pytestmark = pytest.mark.browser
 
@@ -53,7 +54,7 @@ def test_owner_creates_a_product_with_four_skus_and_it_appears_in_the_shop(
     page.fill("#subtitle", "加绒加厚 秋冬必备")
     page.fill("#description", "面料：棉 80%，聚酯纤维 20%\n建议手洗")
     page.select_option("#category_id", str(clothes.id))
-    page.locator("[data-image-input]").set_input_files(
+    page.locator("[data-image-list]").first.locator("[data-image-input]").set_input_files(
         [
             {"name": f"{n}.png", "mimeType": "image/png", "buffer": png(colour)}
             for n, colour in enumerate(["#e76f51", "#264653"])
@@ -119,3 +120,70 @@ def test_owner_creates_a_product_with_four_skus_and_it_appears_in_the_shop(
     expect(phone.locator("[data-sku-price]")).to_have_text("¥69.00")
     expect(phone.locator("[data-sku-stock]")).to_have_text("库存 5 件")
     shot(phone, "shop-product-blue-L")
+
+
+def test_owner_adds_detail_pictures_and_the_shopper_sees_them_under_the_description(
+    live_server, desktop, desktop_errors, phone, shot
+):
+    desktop_errors.allow(r"status of 404 .*/favicon\.ico\]$")
+    accounts.create_admin(db.session, mobile=OWNER_MOBILE, password=OWNER_PASSWORD, role=Role.OWNER)
+    db.session.commit()
+    shirt = t_shirt()
+
+    page = desktop
+    page.goto(live_server("/admin/login"))
+    page.fill("input[name=mobile]", OWNER_MOBILE)
+    page.fill("input[name=password]", OWNER_PASSWORD)
+    page.locator("button[type=submit]").click()
+    page.wait_for_url("**/admin/")
+    page.goto(live_server(f"/admin/products/{shirt.id}/edit"))
+    details = page.locator("[data-image-list]").nth(1)
+    details.locator("[data-image-input]").set_input_files(
+        [
+            {"name": f"{name}.png", "mimeType": "image/png", "buffer": sized_png(colour, size)}
+            for name, colour, size in [
+                ("tall", "#e76f51", (600, 1200)),
+                ("wide", "#2a9d8f", (1200, 300)),
+                ("square", "#264653", (600, 600)),
+            ]
+        ]
+    )
+    keys = page.locator("input[name=detail_image_keys]")
+    expect(keys).to_have_count(3)
+    expect(page.locator("input[name=image_keys]")).to_have_count(3)  # the gallery is untouched
+    uploaded = [keys.nth(n).input_value() for n in range(3)]
+    order = dict(zip(["tall", "wide", "square"], uploaded, strict=True))
+    # Uploads finish in any order: sort the tiles as the merchant wants them — square first, no tall one.
+    tile = details.locator("[data-image-tile]", has=page.locator(f"input[value='{order['square']}']"))
+    while details.locator("[data-image-tile]").first.locator("input").input_value() != order["square"]:
+        tile.get_by_role("button", name="左移").click()
+    details.locator("[data-image-tile]", has=page.locator(f"input[value='{order['tall']}']")).get_by_role(
+        "button", name="删除"
+    ).click()
+    expect(keys).to_have_count(2)
+    shot(page, "detail-pictures-in-the-form", full_page=True)
+    page.get_by_role("button", name="保存").click()
+    page.wait_for_url("**/admin/products")
+
+    phone.goto(live_server(f"/p/{shirt.id}"))
+    pictures = phone.locator(".description-images img")
+    expect(pictures).to_have_count(2)
+    assert order["square"][:-4] in pictures.nth(0).get_attribute("src")
+    assert order["wide"][:-4] in pictures.nth(1).get_attribute("src")
+    assert pictures.nth(0).get_attribute("loading") == "lazy"
+    # Before they load, their boxes already have the pictures' shape: nothing below them moves later.
+    for n, ratio in ((0, 1.0), (1, 0.25)):
+        box = pictures.nth(n).bounding_box()
+        assert abs(box["height"] - box["width"] * ratio) < 2, box
+    text_box = phone.locator(".description-text").bounding_box()
+    assert pictures.nth(0).bounding_box()["y"] > text_box["y"] + text_box["height"] - 1
+    pictures.nth(0).scroll_into_view_if_needed()
+    expect(pictures.nth(1)).to_have_js_property("complete", True)
+    shot(phone, "detail-pictures-on-the-product-page")
+    assert layout_problems(phone) == []
+
+
+def sized_png(colour: str, size: tuple[int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "PNG")
+    return out.getvalue()
