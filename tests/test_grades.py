@@ -246,6 +246,27 @@ def test_an_all_of_grade_that_fully_held_at_the_manual_change_stays_by_hand(sess
     assert grades.progress(session, d, settings(session)).next_grade is None
 
 
+def test_an_upgrade_after_a_manual_downgrade_does_not_open_the_way_back_to_the_removed_grade(
+    session, product
+):
+    """Found in review: the pin was the latest log line, so an automatic upgrade to 银牌 (a new achievement for
+    it) lifted it, and the next check gave back 金牌 on the figures the merchant had already judged."""
+    settings(session)
+    owner = factories.UserFactory(role="owner")
+    grade(session, "银牌", 1, mode="any", min_own_spend_fen=20000, min_team_spend_fen=10000)
+    grade(session, "金牌", 2, min_own_spend_fen=20000)
+    d = distributor(session)
+    completed_order(session, d.user, product, qty=2)  # own spend ¥200: 金牌
+    assert grade_of(session, d) == "金牌"
+    grades.change_grade_by_hand(session, d, None, reason="刷单嫌疑，降级观察", actor=owner)
+    session.commit()
+    completed_order(session, referral(session, d), product, qty=1)  # new: team spend → 银牌 only
+    assert grade_of(session, d) == "银牌"
+    grades.check_upgrades(session)  # the settle job's pass
+    session.commit()
+    assert grade_of(session, d) == "银牌", logs(session, d)
+
+
 def test_a_manual_change_needs_a_reason_and_a_real_other_grade(session):
     settings(session)
     owner = factories.UserFactory(role="owner")

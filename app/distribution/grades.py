@@ -211,7 +211,11 @@ def standings(session: Session, scope=None, *, now: datetime | None = None, acti
             or_(User.referrer_until.is_(None), User.referrer_until > now),
         )
     )
-    latest = select(DistributorGradeLog.distributor_id, func.max(DistributorGradeLog.id).label("log_id"))
+    # The pin is the latest change by hand, however many automatic ones came after it: an upgrade to a
+    # lower grade (a new achievement for it) must not open the way back to the grade the merchant removed.
+    latest = select(
+        DistributorGradeLog.distributor_id, func.max(DistributorGradeLog.id).label("log_id")
+    ).where(DistributorGradeLog.kind == GradeChangeKind.MANUAL)
     if scope is not None:
         earned = earned.where(LedgerEntry.distributor_id.in_(scope))
         own = own.where(Order.user_id.in_(scope_users))
@@ -245,7 +249,7 @@ def standings(session: Session, scope=None, *, now: datetime | None = None, acti
     if active_only:
         query = query.where(Distributor.status == DistributorStatus.ACTIVE)
     for row in session.execute(query):
-        pinned = Figures(*(int(v) for v in row[6:9])) if row[5] == GradeChangeKind.MANUAL else None
+        pinned = Figures(*(int(v) for v in row[6:9])) if row[5] is not None else None
         yield Standing(row[0], row[1], Figures(*(int(v) for v in row[2:5])), pinned)
 
 
