@@ -331,6 +331,21 @@ def test_the_last_unit_going_between_pricing_and_the_check_says_snapped_up_not_p
         flash.check_buy(session, shopper.id, item.id, {sku.id: 1}, {})
 
 
+def test_a_mismatched_flash_link_with_an_unpaid_order_sends_the_shopper_to_pay(
+    client, session, shop, shopper, address, tee
+):
+    """Found in review: ?buy= naming another SKU than the flash item's, the item sold out and the shopper
+    holding an unpaid order for it, was a 500."""
+    item = flash_session(session, tee.skus[0], stock=1)
+    other = factories.ProductFactory(skus=[{"price_fen": 50_00, "stock": 5}])
+    login(client, shopper)
+    fields = checkout_form(client, f"?buy={tee.skus[0].id}&qty=1&flash={item.id}", payment_method="sandbox")
+    assert client.post("/checkout", data=fields).status_code in (302, 303)
+    number = session.scalar(select(Order.number))
+    answer = client.get(f"/checkout?buy={other.skus[0].id}&qty=1&flash={item.id}")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith(f"/orders/{number}")
+
+
 def test_a_shopper_with_an_unpaid_flash_order_is_sent_to_pay_it(client, session, shop, shopper, address, tee):
     sku = tee.skus[0]
     item = flash_session(session, sku, stock=5, per_user_limit=3)

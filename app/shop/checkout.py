@@ -184,6 +184,8 @@ def checkout():
             return _to_unpaid_order(unpaid)
         try:
             flash_sale.refuse_if_gone(db.session, current_user.id, items.flash_item)
+        except flash_sale.UnpaidFlashOrder as error:  # ?buy= named another SKU than the flash item's
+            return _to_unpaid_order(error.order_number)
         except flash_sale.SoldOut as error:
             return _snapped_up(error, status=200)
     # The page re-asks itself (htmx) when the coupon or the points switch change: keep what was entered.
