@@ -26,6 +26,7 @@ from app.marketing.models import (
 from app.orders.events import OrderError
 from app.orders.models import Address, Order, OrderStatus, Refund, RefundRequestStatus
 from app.payments import services as payments
+from app.payments.models import Payment
 from app.settings.models import ShopSettings
 from app.timeutil import set_clock, utcnow
 from tests import factories
@@ -431,8 +432,13 @@ def test_a_payer_whose_group_filled_meanwhile_is_refunded_at_once(session, shop,
     leader, quick, slow = people(3)
     _first, group = open_group(session, leader, sku, group_buy)
     late = buy(session, slow, sku, group=group.id)  # both placed while a place was left
+    at_cashier = payments.start_payment(session, late, "sandbox", user=slow)  # paying when the place goes
+    session.commit()
     pay(session, buy(session, quick, sku, group=group.id))
-    pay(session, late)
+    payments.confirm_payment(
+        session, provider="sandbox", out_trade_no=at_cashier.out_trade_no, amount_fen=at_cashier.amount_fen
+    )
+    session.commit()
 
     session.expire_all()
     order, member = session.get(Order, late.id), member_of(session, late)
@@ -548,3 +554,61 @@ def test_an_earlier_end_shortens_the_open_groups_with_it(session, shop, sku):
     )
     session.commit()
     assert session.get(BuyGroup, group.id).expires_at == sooner
+
+
+# ---- review findings ----------------------------------------------------------------------------------
+
+
+def test_no_after_sales_while_the_group_forms_nor_for_an_order_it_refunds(session, shop, sku):
+    """Found in review: a member refunded through after-sales kept their seat, so the group "filled" with
+    someone who had their money back. While it forms, and once it is refunding an order, no request."""
+    group_buy = make_group_buy(session, sku, size=3, hours=1)
+    leader, joiner = people(2)
+    lead, group = open_group(session, leader, sku, group_buy)
+    joined = buy(session, joiner, sku, group=group.id)
+    pay(session, joined)
+    for order, user in ((lead, leader), (joined, joiner)):
+        with pytest.raises(OrderError, match="拼团中暂不能申请售后"):
+            orders.refunds.request_refund(session, order, user, items={order.lines[0].id: 1}, reason="不要了")
+        session.rollback()
+    assert session.scalar(select(func.count()).select_from(Refund)) == 0
+    set_clock(utcnow() + timedelta(hours=2))
+    try:
+        group_refunds.fail_due_groups(session)
+        member = member_of(session, joined)
+        member.refund_state = GroupRefundState.DUE  # as the job leaves it when the gateway refuses
+        session.commit()
+        with pytest.raises(OrderError, match="已在全额退款中"):
+            orders.refunds.request_refund(session, joined, joiner, items={joined.lines[0].id: 1}, reason="x")
+        session.rollback()
+    finally:
+        set_clock(None)
+
+
+def test_after_sales_open_once_the_group_is_full(session, shop, sku):
+    group_buy = make_group_buy(session, sku, size=2)
+    leader, joiner = people(2)
+    lead, group = open_group(session, leader, sku, group_buy)
+    pay(session, buy(session, joiner, sku, group=group.id))
+    assert group_of(session, lead).status == BuyGroupStatus.FULL
+    refund = orders.refunds.request_refund(
+        session, lead, leader, items={lead.lines[0].id: 1}, reason="不要了"
+    )
+    session.commit()
+    assert refund.status == RefundRequestStatus.REQUESTED
+
+
+def test_an_unpaid_order_of_a_group_that_filled_is_not_charged(session, shop, sku):
+    """Found in review: an order placed while a place was left could still be paid after the group filled
+    (then refunded). MARKETING.md: joining a full group takes no payment."""
+    group_buy = make_group_buy(session, sku, size=2)
+    leader, late, quick = people(3)
+    _lead, group = open_group(session, leader, sku, group_buy)
+    waiting = buy(session, late, sku, group=group.id)  # placed while a place was left
+    pay(session, buy(session, quick, sku, group=group.id))  # fills it
+    with pytest.raises(OrderError, match="已满员或已结束"):
+        payments.start_payment(session, waiting, "sandbox", user=late)
+    session.rollback()
+    assert (
+        session.scalar(select(func.count()).select_from(Payment).where(Payment.order_id == waiting.id)) == 0
+    )

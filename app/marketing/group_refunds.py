@@ -37,7 +37,7 @@ from app.orders.models import (
 from app.orders.refunds import complete_refund, refund_quote
 from app.orders.transitions import cancel_order
 from app.payments.gateways import GatewayNotConfigured
-from app.payments.services import send_refund
+from app.payments.services import paid_payment, send_refund
 from app.payments.wechatpay import GatewayError
 from app.timeutil import utcnow
 
@@ -119,8 +119,18 @@ def push_refund(session: Session, member_id: int) -> str:
         return "skipped"
     member = session.get(BuyGroupMember, member_id)
     session.refresh(member)
+    order = session.get(Order, member.order_id)
+    if member.refund_id is None and order.refundable_fen <= 0:  # given back already (by after-sales, say)
+        member.refund_state, member.refund_error = GroupRefundState.DONE, ""
+        session.flush()
+        return "sent"
     try:
         refund = _refund_for(session, member)
+        if refund.payment_id is None and (paid := paid_payment(order)) is not None:
+            # Kept outside the savepoint below: a refusal must not leave a gateway refund looking like one
+            # for the merchant to pay back by hand (the back office offers "mark refunded" without a payment).
+            refund.payment_id = paid.id
+            session.flush()
         with session.begin_nested():
             if refund.order.total_fen == 0:
                 complete_refund(session, refund, actor=None)  # nothing was paid through a gateway
@@ -184,15 +194,21 @@ def fail_due_groups(session: Session, now: datetime | None = None) -> int:
                 .values(refund_state=GroupRefundState.DUE)
                 .execution_options(synchronize_session=False)
             )
-            unpaid = session.scalars(
-                select(Order)
-                .join(BuyGroupMember, BuyGroupMember.order_id == Order.id)
-                .where(BuyGroupMember.group_id == group_id, Order.status == OrderStatus.PENDING_PAYMENT)
-            ).all()
-            for order in unpaid:
-                cancel_order(session, order, actor=None, reason=str(_l("Group buy did not form")))
+            cancel_unpaid(session, group_id, str(_l("Group buy did not form")))
         session.commit()
     return failed
+
+
+def cancel_unpaid(session: Session, group_id: int, reason: str) -> None:
+    """The group's unpaid orders are cancelled: it failed, or it is full and no seat is left for them to pay
+    for (so no one is charged for a place that is gone)."""
+    unpaid = session.scalars(
+        select(Order)
+        .join(BuyGroupMember, BuyGroupMember.order_id == Order.id)
+        .where(BuyGroupMember.group_id == group_id, Order.status == OrderStatus.PENDING_PAYMENT)
+    ).all()
+    for order in unpaid:
+        cancel_order(session, order, actor=None, reason=reason)
 
 
 def push_due_refunds(session: Session) -> tuple[int, int]:

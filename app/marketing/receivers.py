@@ -50,6 +50,14 @@ def _on_order_shipping(order, *, session, **_):
     groups.refuse_unformed_shipping(session, order)
 
 
+def _on_payment_starting(order, *, session, **_):
+    groups.refuse_payment_without_place(session, order)
+
+
+def _on_refund_requesting(order, *, session, **_):
+    groups.refuse_refund_while_forming(session, order)
+
+
 def _on_order_cancelled(order, *, session, **_):
     flash.give_back(session, order)
     groups.after_cancel(session, order)
@@ -75,6 +83,8 @@ def connect() -> None:
     signals.order_placed.connect(_on_order_placed)
     signals.order_paid.connect(_on_order_paid)
     signals.order_shipping.connect(_on_order_shipping)
+    signals.refund_requesting.connect(_on_refund_requesting)
+    signals.payment_starting.connect(_on_payment_starting)
     signals.order_cancelled.connect(_on_order_cancelled)
     signals.order_completed.connect(_on_order_completed)
     signals.refund_completed.connect(_on_refund_completed)

@@ -86,6 +86,7 @@ def request_refund(session: Session, order: Order, user: User, *, items: dict, r
         raise OrderError(_l("The reason may have at most %(n)d characters.", n=200), "reason")
     if order.status not in REFUNDABLE_STATUSES:
         raise OrderError(_l("This order cannot be refunded now."))
+    signals.refund_requesting.send(order, session=session)
     quote_ = refund_quote(order, items)
     if not quote_.lines:
         raise OrderError(_l("Please choose what to refund."), "items")

@@ -14,5 +14,11 @@ order_paid = _signals.signal("order-paid")
 # Before an order is shipped; a receiver refuses by raising OrderError (marketing: a 拼团 not full yet).
 order_shipping = _signals.signal("order-shipping")
 order_completed = _signals.signal("order-completed")
+# Before a payment of an unpaid order is started; a receiver refuses by raising (marketing: a 拼团 order
+# whose group is full or over: nobody is charged for a place that is gone).
+payment_starting = _signals.signal("payment-starting")
+# Before a shopper's after-sales request is written; a receiver refuses by raising OrderError (marketing: an
+# order whose 拼团 is still forming, or is being refunded by it).
+refund_requesting = _signals.signal("refund-requesting")
 refund_approved = _signals.signal("refund-approved")
 refund_completed = _signals.signal("refund-completed")

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
+from app.orders import signals
 from app.orders.access import require_buyer
 from app.orders.events import OrderError, change_status, record_event
 from app.orders.models import Order, OrderStatus, Refund, RefundRequestStatus
@@ -42,6 +43,7 @@ def start_payment(session: Session, order: Order, provider: str, *, user: User) 
     expire_if_due(session, order)
     if order.status != OrderStatus.PENDING_PAYMENT:
         raise PaymentError(_l("This order cannot be paid any more."))
+    signals.payment_starting.send(order, session=session)
     for payment in order.payments:
         if (
             payment.provider == provider
