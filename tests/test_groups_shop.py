@@ -3,6 +3,7 @@ failed, own group, tampered ids: a clear message, nothing written, no payment st
 only when chosen, the product page's group mode and its kept copy following group changes, the group page
 (masked members, nothing private), 我的拼团 (own groups only) and the group state on order pages."""
 
+import time
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -261,3 +262,17 @@ def test_start_a_group_from_the_picker_goes_to_the_group_checkout(client, sessio
     response = client.post("/cart/add", data=data)
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/checkout?buy={black.id}&qty=1&group_buy={activity.id}")
+
+
+def test_a_kept_product_page_drops_an_open_group_when_its_time_is_up(app, session, shop, sku, tee):
+    app.config["PAGE_CACHE_SECONDS"] = 3600  # so only the group's own end can end a kept page
+    activity = make_group_buy(session, sku, size=2)
+    (leader,) = people(1)
+    _order, group = open_group(session, leader, sku, activity)
+    session.execute(update(BuyGroup).values(expires_at=utcnow() + timedelta(seconds=2)))
+    session.commit()
+    path = f"/p/{tee.id}"
+    assert f"/groups/{group.id}" in visit(app, path)[0]
+    assert visit(app, path)[1] == 0  # kept until the group's end
+    time.sleep(2.2)
+    assert f"/groups/{group.id}" not in visit(app, path)[0]
