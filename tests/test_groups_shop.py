@@ -276,3 +276,16 @@ def test_a_kept_product_page_drops_an_open_group_when_its_time_is_up(app, sessio
     assert visit(app, path)[1] == 0  # kept until the group's end
     time.sleep(2.2)
     assert f"/groups/{group.id}" not in visit(app, path)[0]
+
+
+def test_a_double_tap_on_a_group_checkout_makes_one_order_and_goes_to_pay_it(client, session, shop, sku):
+    activity = make_group_buy(session, sku, size=2, per_user_limit=1)
+    leader, friend = people(2)
+    _order, group = open_group(session, leader, sku, activity)
+    login(client, friend)
+    fields = _join_fields(client, sku, group)
+    first = client.post("/checkout", data=fields)
+    second = client.post("/checkout", data=fields)
+    assert first.status_code in (302, 303) and second.status_code in (302, 303)
+    assert first.headers["Location"] == second.headers["Location"]
+    assert counts(session)[0] == 2  # the leader's and one for the friend

@@ -8,6 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from app import orders
 from app.db_types import parse_id
@@ -21,6 +22,7 @@ from app.marketing import points as marketing_points
 from app.marketing.errors import MarketingError
 from app.numbers import parse_whole_number
 from app.orders.events import OrderError
+from app.orders.models import Order
 from app.orders.shop_forms import CheckoutForm
 from app.settings.services import get_shop_settings
 from app.shop import bp
@@ -232,7 +234,8 @@ def place_order():
         form.form_errors.append(_("Please choose a payment method."))
         return _checkout_page(form, items, status=422)
     expected = form.expected_total.data or ""
-    if items.group_mode:
+    group_mode = items.group_mode if not _placed_already(form.idempotency_key.data) else None
+    if group_mode:
         # A group that cannot take the shopper (full, failed, their own, tampered) is refused before an
         # order or a payment exists: nobody starts paying for a place that is gone.
         try:
@@ -250,7 +253,7 @@ def place_order():
             points_asked=marketing_points.parse_asked(form.points.data) if form.use_points.data else None,
             group=items.group_mode,
         )
-        if items.group_mode:
+        if group_mode:
             groups.check_buy(
                 db.session, current_user.id, items.group_mode, _quantities(entries), offers.activities
             )
@@ -305,6 +308,17 @@ def _snapped_up(error: flash_sale.SoldOut, status: int = 422):
     """The flash stock is gone: a short page that says so and leads on (not the checkout rebuilt around an
     item that cannot be had at its flash price)."""
     return render_template("shop/flash_gone.html", product_id=error.product_id), status
+
+
+def _placed_already(idempotency_key: str | None) -> bool:
+    """A repeated submit (a double tap) of an order placed already: place_order gives that order back, so
+    the group checks, which would now find the shopper in the group, are not asked again."""
+    return (
+        db.session.scalar(
+            select(Order.id).where(Order.user_id == current_user.id, Order.idempotency_key == idempotency_key)
+        )
+        is not None
+    )
 
 
 def _check_group(items: CheckoutItems, entries: dict) -> None:
