@@ -71,6 +71,9 @@ WATCHED_TABLES = {
     "flash_sessions",
     "flash_slots",
     "flash_items",
+    "group_buys",
+    "group_buy_items",
+    "buy_groups",  # the product page lists open groups with their places left
     "distribution_settings",
     "payment_settings",  # WeChat's silent login comes first for a visitor in WeChat once it is set up
 }
@@ -80,6 +83,8 @@ SCHEDULES = {
     "full_reduction_campaigns": ("starts_at", "ends_at"),
     "coupon_templates": ("claim_starts_at", "claim_ends_at"),
     "flash_slots": ("starts_at", "ends_at"),
+    "group_buys": ("starts_at", "ends_at"),
+    "buy_groups": ("expires_at",),  # an open group leaves the product page when its time is up
 }
 _SERVER_NOW = re.compile(rb'data-server-now="\d+"')
 _DIRTY = "page_cache_dirty"

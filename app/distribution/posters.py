@@ -94,8 +94,17 @@ class Poster:
 
 
 def draw_poster(
-    nickname: str, product: Product | None, *, shop_name: str, share_url: str, logo_key: str | None = None
+    nickname: str,
+    product: Product | None,
+    *,
+    shop_name: str,
+    share_url: str,
+    logo_key: str | None = None,
+    price: str | None = None,
+    caption: str | None = None,
 ) -> bytes:
+    """The poster PNG. `price` and `caption` replace the product's price range and "… recommends" (a 拼团
+    poster shows the group price and invites to the group)."""
     from PIL import Image, ImageDraw
 
     canvas = Image.new("RGB", (WIDTH, HEIGHT), "white")
@@ -107,8 +116,9 @@ def draw_poster(
     y = top + picture_side + 28
 
     if product is not None:
-        low, high = pricing.display_range([sku.price_fen for sku in product.active_skus])
-        price = format_fen(low) if low == high else format_fen_range(low, high)
+        if price is None:
+            low, high = pricing.display_range([sku.price_fen for sku in product.active_skus])
+            price = format_fen(low) if low == high else format_fen_range(low, high)
         draw.text((MARGIN, y), drawable(price), font=font(52, bold=True), fill=RED)
         y += 78
         for line in wrap(product.title, font(34, bold=True), picture_side, max_lines=2):
@@ -125,7 +135,8 @@ def draw_poster(
     canvas.paste(_qr(share_url, qr_side), (WIDTH - MARGIN - qr_side, qr_top))
     text_width = WIDTH - 3 * MARGIN - qr_side
     line_y = qr_top + 20
-    for line in wrap(_("%(name)s recommends", name=nickname), font(30, bold=True), text_width, max_lines=2):
+    caption = caption or _("%(name)s recommends", name=nickname)
+    for line in wrap(caption, font(30, bold=True), text_width, max_lines=2):
         draw.text((MARGIN, line_y), line, font=font(30, bold=True), fill=INK)
         line_y += 44
     draw.text((MARGIN, line_y + 8), _("Long-press to scan and buy"), font=font(26), fill=GREY)

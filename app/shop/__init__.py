@@ -12,6 +12,7 @@ from app.shop import (  # noqa: E402, F401
     checkout,
     distribution,  # noqa: E402, F401
     flash,
+    groups,
     marketing,
     orders,
 )

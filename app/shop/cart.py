@@ -209,12 +209,14 @@ def cart_add():
     """Add to the cart from the product page; with buy_now, go straight to checkout for this one SKU."""
     sku_id = parse_id(request.form.get("sku_id")) or _sku_from_options()
     qty = request.form.get("qty", "1")
-    buy_now = request.form.get("buy_now") == "1"
+    # "group": 发起拼团 from a product page with a choice of SKUs (one unit, at checkout in group mode)
+    buy_now = request.form.get("buy_now") in ("1", "group")
+    group_buy = parse_id(request.form.get("group_buy")) if request.form.get("buy_now") == "group" else None
     try:
         if sku_id is None:
             raise OrderError(_l("Please choose the options first."), "sku_id")
         if buy_now:
-            target = _buy_now_target(sku_id, qty)
+            target = _buy_now_target(sku_id, "1" if group_buy else qty, group_buy)
         else:
             current_cart().add(sku_id, qty)
             db.session.commit()
@@ -247,14 +249,14 @@ def _sku_from_options() -> int | None:
     )
 
 
-def _buy_now_target(sku_id: int, qty) -> str:
+def _buy_now_target(sku_id: int, qty, group_buy: int | None = None) -> str:
     qty = orders.cart.check_qty(qty)
     line = orders.cart.load_cart_lines(db.session, {sku_id: (qty, None)})[0]
     if line.problems:
         if line.sku is not None and line.sku.is_active and line.product.is_on_shelf and line.sku.stock > 0:
             raise OrderError(_l("Only %(n)d left in stock.", n=line.sku.stock), "qty")
         raise OrderError(_l("This item is no longer available."), "sku_id")
-    target = url_for("shop.checkout", buy=sku_id, qty=qty)
+    target = url_for("shop.checkout", buy=sku_id, qty=qty, **({"group_buy": group_buy} if group_buy else {}))
     if not current_user.is_authenticated:
         flash(_("Please log in first."), "info")
         return url_for("shop.login", next=target)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.catalog import services as catalog
 from app.catalog.models import Category, Product, ProductImage, Sku
 from app.extensions import db, htmx
-from app.marketing import flash_display, members, pricing
+from app.marketing import flash_display, group_display, members, pricing
 from app.marketing import offers as marketing_offers
 from app.media import image_url
 from app.money import format_fen, format_fen_range
@@ -261,12 +261,19 @@ def product(product_id: int):
     activity = next((activity for _unit, activity in units.values() if activity), None)
     now = utcnow()
     flash_run, flash_item = next(iter(flash_display.for_product(db.session, product.id, now)), (None, None))
+    # 拼团 mode (a SKU is in one activity at a time; a flash sale of another SKU of it comes first).
+    group_offer = None if flash_item else group_display.for_product(db.session, product.id, now)
     return render_template(
         "shop/product.html",
         product=product,
         flash_run=flash_run,
         flash_item=flash_item,
         grab_straight=flash_display.grab_straight(flash_item, len(product.active_skus)),
+        group_offer=group_offer,
+        open_groups=group_display.open_groups(db.session, group_offer.group_buy_id, now)
+        if group_offer
+        else [],
+        group_straight=group_display.group_straight(group_offer, product.active_skus),
         prices=_price_display(product, units),
         activity=activity,
         # The phone counts down from the end against the server's time (app/page_cache.py keeps it fresh).

@@ -8,19 +8,21 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from app import orders
 from app.db_types import parse_id
 from app.distribution import services as distribution
 from app.distribution import web as share_tracking
 from app.extensions import db, limiter
-from app.marketing import codes, pricing
+from app.marketing import codes, group_display, groups, pricing
 from app.marketing import flash as flash_sale
 from app.marketing import offers as marketing_offers
 from app.marketing import points as marketing_points
 from app.marketing.errors import MarketingError
 from app.numbers import parse_whole_number
 from app.orders.events import OrderError
+from app.orders.models import Order
 from app.orders.shop_forms import CheckoutForm
 from app.settings.services import get_shop_settings
 from app.shop import bp
@@ -36,6 +38,13 @@ class CheckoutItems:
         self.buy_qty = str(source.get("qty", "1")).strip()[:12]
         # The flash item a "马上抢" button names: checked against the SKU and the session's time.
         self.flash_item = parse_id(source.get("flash")) if self.buy_sku is not None else None
+        # 拼团: open a group of the activity `group_buy`, or join the group `group` (raw: groups checks them).
+        group_buy, group = source.get("group_buy", ""), source.get("group", "")
+        self.group_mode = (
+            groups.GroupMode(group_buy=group_buy[:20], group=group[:20])
+            if self.buy_sku is not None and (group_buy or group)
+            else None
+        )
         self.cart_skus = sorted({s for s in map(parse_id, source.getlist("sku")) if s is not None})
 
     @property
@@ -53,7 +62,9 @@ class CheckoutItems:
     def query_args(self) -> dict:
         if self.is_buy_now:
             flash_item = {"flash": self.flash_item} if self.flash_item else {}
-            return {"buy": self.buy_sku, "qty": self.buy_qty} | flash_item
+            mode = self.group_mode
+            group = {"group_buy": mode.group_buy, "group": mode.group} if mode else {}
+            return {"buy": self.buy_sku, "qty": self.buy_qty} | flash_item | group
         return {"sku": self.cart_skus} if self.cart_skus else {}
 
 
@@ -69,7 +80,7 @@ def _checkout_page(
     lines = orders.cart.load_cart_lines(db.session, entries)
     buyable = [line for line in lines if line.buyable]
     unbuyable = [line for line in lines if not line.buyable]
-    chosen = _chosen_offers(form, buyable, errors)
+    chosen = _chosen_offers(form, buyable, errors, items.group_mode)
     try:
         priced = orders.checkout.quote(db.session, buyable, chosen.offers)
     except pricing.PricingError as error:
@@ -131,8 +142,11 @@ def _points_asked(form: CheckoutForm, balance: int):
     return marketing_points.parse_asked(shown) if shown else balance
 
 
-def _chosen_offers(form: CheckoutForm, lines, errors: list[str]) -> marketing_offers.CheckoutOffers:
-    """The offers for these lines with the shopper's choices (the best coupon on a first visit)."""
+def _chosen_offers(
+    form: CheckoutForm, lines, errors: list[str], group: groups.GroupMode | None = None
+) -> marketing_offers.CheckoutOffers:
+    """The offers for these lines with the shopper's choices (the best coupon on a first visit); `group`:
+    a 拼团 checkout, at the group price."""
     settings = get_shop_settings(db.session)
     args = {
         "lines": [orders.checkout.pricing_line(line) for line in lines],
@@ -142,12 +156,17 @@ def _chosen_offers(form: CheckoutForm, lines, errors: list[str]) -> marketing_of
     asked = _points_asked(form, marketing_points.balance(db.session, current_user.id))
     try:
         return marketing_offers.for_checkout(
-            db.session, current_user.id, **args, coupon_choice=form.coupon.data or None, points_asked=asked
+            db.session,
+            current_user.id,
+            **args,
+            coupon_choice=form.coupon.data or None,
+            points_asked=asked,
+            group=group,
         )
     except MarketingError as error:
         errors.append(str(error.message))
         return marketing_offers.for_checkout(
-            db.session, current_user.id, **args, coupon_choice="none", points_asked=asked
+            db.session, current_user.id, **args, coupon_choice="none", points_asked=asked, group=group
         )
 
 
@@ -188,6 +207,11 @@ def checkout():
             return _to_unpaid_order(error.order_number)
         except flash_sale.SoldOut as error:
             return _snapped_up(error, status=200)
+    if items.group_mode:
+        try:
+            _check_group(items, items.entries())
+        except (MarketingError, OrderError) as error:
+            return _group_refused(items, error, status=200)
     # The page re-asks itself (htmx) when the coupon or the points switch change: keep what was entered.
     form = CheckoutForm(formdata=request.args if "idempotency_key" in request.args else None)
     return _checkout_page(form, items)
@@ -212,6 +236,15 @@ def place_order():
         form.form_errors.append(_("Please choose a payment method."))
         return _checkout_page(form, items, status=422)
     expected = form.expected_total.data or ""
+    group_mode = items.group_mode if not _placed_already(form.idempotency_key.data) else None
+    if group_mode:
+        # A group that cannot take the shopper (full, failed, their own, tampered) is refused before an
+        # order or a payment exists: nobody starts paying for a place that is gone.
+        try:
+            _check_group(items, items.entries())
+        except (MarketingError, OrderError) as error:
+            db.session.rollback()
+            return _group_refused(items, error)
     try:
         entries = items.entries()
         offers = marketing_offers.for_basket(
@@ -220,7 +253,12 @@ def place_order():
             list(entries),
             coupon_id=form.coupon.data,
             points_asked=marketing_points.parse_asked(form.points.data) if form.use_points.data else None,
+            group=items.group_mode,
         )
+        if group_mode:
+            groups.check_buy(
+                db.session, current_user.id, items.group_mode, _quantities(entries), offers.activities
+            )
         if items.flash_item is not None or request.form.get("flash"):
             flash_sale.check_buy(
                 db.session, current_user.id, items.flash_item, _quantities(entries), offers.activities
@@ -272,6 +310,37 @@ def _snapped_up(error: flash_sale.SoldOut, status: int = 422):
     """The flash stock is gone: a short page that says so and leads on (not the checkout rebuilt around an
     item that cannot be had at its flash price)."""
     return render_template("shop/flash_gone.html", product_id=error.product_id), status
+
+
+def _placed_already(idempotency_key: str | None) -> bool:
+    """A repeated submit (a double tap) of an order placed already: place_order gives that order back, so
+    the group checks, which would now find the shopper in the group, are not asked again."""
+    return (
+        db.session.scalar(
+            select(Order.id).where(Order.user_id == current_user.id, Order.idempotency_key == idempotency_key)
+        )
+        is not None
+    )
+
+
+def _check_group(items: CheckoutItems, entries: dict) -> None:
+    """The group-mode checks on the offers at the group price (MarketingError or OrderError: refused)."""
+    offers = marketing_offers.for_basket(db.session, current_user.id, list(entries), group=items.group_mode)
+    groups.check_buy(db.session, current_user.id, items.group_mode, _quantities(entries), offers.activities)
+
+
+def _group_refused(items: CheckoutItems, error, status: int = 422):
+    """A group-mode checkout the group cannot take: a short page that says why and leads on (the group
+    page, the product page to open a group of one's own), with nothing to pay."""
+    return (
+        render_template(
+            "shop/group_refused.html",
+            message=str(error.message),
+            group_id=items.group_mode.group_id,
+            product_id=group_display.product_of_sku(db.session, items.buy_sku),
+        ),
+        status,
+    )
 
 
 def _user_key() -> str:

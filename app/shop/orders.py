@@ -14,7 +14,7 @@ from app import orders
 from app.db_types import parse_id
 from app.extensions import db, htmx
 from app.forms import ActionForm
-from app.marketing import story
+from app.marketing import group_display, groups, story
 from app.numbers import parse_whole_number
 from app.orders.events import OrderError
 from app.orders.models import PAID_STATUSES, Order, OrderStatus, RefundRequestStatus, RefundStatus
@@ -22,6 +22,7 @@ from app.orders.shop_forms import CheckoutForm, RefundForm
 from app.payments import all_providers, get_provider
 from app.payments import services as payments
 from app.shop import bp
+from app.shop.groups import ORDER_GROUP_WORDS
 from app.timeutil import utcnow
 from app.webutil import in_wechat, tab_arg
 
@@ -321,6 +322,7 @@ def order_list():
     page_number = parse_whole_number(page_arg, max_digits=5) or 1
     page = db.paginate(query, page=max(page_number, 1), per_page=ORDERS_PER_PAGE, error_out=False)
     context = {"tab": "me", "order_tab": tab, "tabs": ORDER_TABS, "page": page, "action_form": ActionForm()}
+    context["group_waiting"] = groups.waiting_for_group(db.session, [order.id for order in page.items])
     if htmx and not htmx.history_restore_request and "page" in request.args:
         return render_block("shop/orders.html", "order_cards", **context)
     return render_template("shop/orders.html", **context)
@@ -340,6 +342,8 @@ def order_detail(number: str):
         remaining=_remaining_seconds(order),
         payment_label=_payment_label(order.payment_method),
         status_hint=STATUS_HINT.get(order.status, ""),
+        order_group=group_display.for_order(db.session, order.id),
+        group_words=ORDER_GROUP_WORDS,
     )
 
 
