@@ -203,7 +203,12 @@ def test_order_pages_say_waiting_for_the_group_and_link_to_it(client, session, s
     login(client, leader)
     detail = client.get(f"/orders/{order.number}").get_data(as_text=True)
     assert "待成团" in detail and f'href="/groups/{group.id}"' in detail
-    assert "待成团" in client.get("/orders").get_data(as_text=True)
+    listing = client.get("/orders").get_data(as_text=True)
+    assert "待成团" in listing
+    # While the group forms, no refund button (the service refuses it too): list, detail, and the page itself.
+    refund_path = f"/orders/{order.number}/refund"
+    assert refund_path not in detail and refund_path not in listing
+    assert client.get(refund_path).status_code == 302
     session.execute(update(BuyGroup).values(expires_at=utcnow() - timedelta(minutes=1)))
     session.commit()
     from app.marketing import group_refunds

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.catalog.models import Sku
@@ -550,6 +550,27 @@ def refuse_refund_while_forming(session: Session, order: Order) -> None:
                 "fill in time every order is refunded automatically."
             )
         )
+
+
+def no_after_sales(session: Session, order_ids: Iterable[int]) -> set[int]:
+    """The orders among these that may not ask for a refund (refuse_refund_while_forming's rule, for the
+    buttons of a page of orders at once): their group is not full, or it is refunding them already."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(BuyGroupMember.order_id)
+            .join(BuyGroup, BuyGroup.id == BuyGroupMember.group_id)
+            .where(
+                BuyGroupMember.order_id.in_(ids),
+                or_(
+                    BuyGroup.status != BuyGroupStatus.FULL,
+                    BuyGroupMember.refund_state != GroupRefundState.NONE,
+                ),
+            )
+        )
+    )
 
 
 def waiting_for_group(session: Session, order_ids: Iterable[int]) -> set[int]:

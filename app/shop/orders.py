@@ -94,7 +94,16 @@ EVENT_TEXT = {
     "payment_flagged": _l("A payment arrived after the order closed; the shop will return it"),
     "flagged_payment_returned": _l("The late payment has been returned"),
 }
-bp.add_app_template_global(orders.access.shopper_actions, "shopper_actions")
+
+
+def shopper_actions(order: Order, no_refund: set[int] = frozenset()) -> set[str]:
+    """The buyer's buttons (orders.access), less "refund" for the orders in `no_refund` (a 拼团 order while
+    its group forms, or one it refunds: groups.no_after_sales)."""
+    actions = orders.access.shopper_actions(order)
+    return actions - {"refund"} if order.id in no_refund else actions
+
+
+bp.add_app_template_global(shopper_actions, "shopper_actions")
 
 
 @bp.app_template_global()
@@ -322,7 +331,9 @@ def order_list():
     page_number = parse_whole_number(page_arg, max_digits=5) or 1
     page = db.paginate(query, page=max(page_number, 1), per_page=ORDERS_PER_PAGE, error_out=False)
     context = {"tab": "me", "order_tab": tab, "tabs": ORDER_TABS, "page": page, "action_form": ActionForm()}
-    context["group_waiting"] = groups.waiting_for_group(db.session, [order.id for order in page.items])
+    shown = [order.id for order in page.items]
+    context["group_waiting"] = groups.waiting_for_group(db.session, shown)
+    context["no_refund"] = groups.no_after_sales(db.session, shown)
     if htmx and not htmx.history_restore_request and "page" in request.args:
         return render_block("shop/orders.html", "order_cards", **context)
     return render_template("shop/orders.html", **context)
@@ -337,7 +348,7 @@ def order_detail(number: str):
         "shop/order_detail.html",
         order=order,
         events=list(reversed(events)),
-        actions=orders.access.shopper_actions(order),
+        actions=shopper_actions(order, groups.no_after_sales(db.session, [order.id])),
         action_form=ActionForm(),
         remaining=_remaining_seconds(order),
         payment_label=_payment_label(order.payment_method),
@@ -430,7 +441,7 @@ def _refund_preview(order: Order, items: dict) -> dict:
 @login_required
 def refund_request(number: str):
     order = _own_order(number)
-    if "refund" not in orders.access.shopper_actions(order):
+    if "refund" not in shopper_actions(order, groups.no_after_sales(db.session, [order.id])):
         flash(_("This order cannot be refunded now."), "info")
         return redirect(url_for("shop.order_detail", number=order.number))
     form = RefundForm()
