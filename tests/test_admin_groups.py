@@ -246,6 +246,11 @@ def test_the_groups_page_shows_each_group_with_its_state_members_and_orders(
     assert f'href="/admin/orders/{joined.number}"' in page
     assert a.mobile in page  # the owner sees the buyers' numbers, as on the order pages
     assert "退款：已退款" in page  # the failed group's leader, refunded by the sandbox
+    open_row = page.split(f'data-group="{still_open.id}"')[1].split("</tr>")[0]
+    assert "待成团" in open_row and "待发货" not in open_row  # paid, waiting for its group
+    orders_page = owner_client.get("/admin/orders").get_data(as_text=True)
+    refunded_row = orders_page.split(f'data-order="{failing_order.number}"')[1].split("</tr>")[0]
+    assert "已退款" in refunded_row and "data-group-hold" not in refunded_row  # done: nothing held
 
     only_full = owner_client.get(path, query_string={"state": "full"}).get_data(as_text=True)
     assert f'data-group="{full.id}"' in only_full and f'data-group="{failing.id}"' not in only_full

@@ -120,7 +120,7 @@ def _page(record: GroupBuy | None, *, error: str = "", item_error: str = "", sta
             record=record,
             values=_form_values(record, typed),
             status=groups.status_of(record) if record else None,
-            ordered={item.id for item in record.items if group_admin.item_has_orders(db.session, item.id)}
+            ordered=group_admin.items_with_orders(db.session, [item.id for item in record.items])
             if record
             else set(),
             error=error,
@@ -244,11 +244,13 @@ def marketing_groups_groups(group_buy_id: int):
     record = get_or_404(GroupBuy, group_buy_id, GONE)
     state = request.args.get("state", "")
     state = state if state in group_admin.STATES else ""
+    found = group_admin.groups_of(db.session, record.id, state or None)
     return render_template(
         "admin/marketing/group_groups.html",
         record=record,
         state=state,
-        found=group_admin.groups_of(db.session, record.id, state or None),
+        found=found,
+        holds=group_admin.held_orders(db.session, [m.order_id for group in found for m in group.members]),
         counts=group_admin.state_counts(db.session, record.id),
         states=group_admin.STATES,
         shopper=_shopper,

@@ -124,14 +124,15 @@ def refunds_in_flight(session: Session) -> list[RefundRow]:
 
 def held_orders(session: Session, order_ids) -> dict[int, str]:
     """{order id: "waiting" | "refunding"} for the orders among these that must not be shipped because of
-    their group: 待成团 (group not full yet), or going back (group failed, or paid after the last seat)."""
+    their group: 待成团 (group not full yet), or going back (group failed, or paid after the last seat) and
+    not refunded yet."""
     ids = sorted(set(order_ids))
     if not ids:
         return {}
     held = {order_id: "waiting" for order_id in groups.waiting_for_group(session, ids)}
     for order_id in session.scalars(
         select(BuyGroupMember.order_id).where(
-            BuyGroupMember.order_id.in_(ids), BuyGroupMember.refund_state != GroupRefundState.NONE
+            BuyGroupMember.order_id.in_(ids), BuyGroupMember.refund_state.in_(IN_FLIGHT)
         )
     ):
         held[order_id] = "refunding"
@@ -173,12 +174,16 @@ def save_item(session: Session, group_buy: GroupBuy, draft: groups.ItemDraft) ->
     return groups.save_group_buy(session, group_buy, _data(group_buy, items))
 
 
-def item_has_orders(session: Session, item_id: int) -> bool:
-    return bool(
-        session.scalar(
-            select(OrderLine.id)
-            .where(OrderLine.activity_kind == groups.KIND, OrderLine.activity_id == item_id)
-            .limit(1)
+def items_with_orders(session: Session, item_ids) -> set[int]:
+    """The activity rows among these that group-buy orders were placed for (one query)."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(OrderLine.activity_id)
+            .where(OrderLine.activity_kind == groups.KIND, OrderLine.activity_id.in_(ids))
+            .distinct()
         )
     )
 
@@ -191,7 +196,7 @@ def remove_item(session: Session, group_buy: GroupBuy, item_id: int) -> None:
         raise MarketingError(_l("This product is not in this activity."), "items")
     if group_buy.is_stopped:
         raise MarketingError(_l("This activity has been stopped."))
-    if item_has_orders(session, item.id):
+    if items_with_orders(session, [item.id]):
         raise MarketingError(
             _l(
                 "Groups have been opened for this product, so it stays in the activity. Stop the activity "
