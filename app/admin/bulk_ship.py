@@ -198,7 +198,7 @@ def orders_bulk_ship_template():
     ]
     body = ["\ufeff" + csv_line(columns)]
     found = db.session.scalars(query.limit(BULK_MAX_ROWS)).all()
-    held = group_admin.held_orders(db.session, [order.id for order in found])  # 拼团 orders not to ship yet
+    held = group_admin.held_orders(db.session, found)  # 拼团 orders not to ship yet
     for order in found:
         if "ship" not in staff_actions(order, held):
             continue

@@ -250,7 +250,7 @@ def marketing_groups_groups(group_buy_id: int):
         record=record,
         state=state,
         found=found,
-        holds=group_admin.held_orders(db.session, [m.order_id for group in found for m in group.members]),
+        holds=group_admin.held_orders(db.session, [m.order for group in found for m in group.members]),
         counts=group_admin.state_counts(db.session, record.id),
         states=group_admin.STATES,
         shopper=_shopper,

@@ -185,7 +185,7 @@ def staff_actions(order: Order, held: dict[int, str] | None = None) -> set[str]:
     for a 拼团 order its group holds back (`held`: group_admin.held_orders of a batch, else asked here)."""
     actions = orders.queries.staff_actions(order) | payments.staff_actions(order)
     if "ship" in actions:
-        held = group_admin.held_orders(db.session, [order.id]) if held is None else held
+        held = group_admin.held_orders(db.session, [order]) if held is None else held
         if order.id in held:
             actions.discard("ship")
     return actions
@@ -250,7 +250,7 @@ def orders_list():
     page = db.paginate(
         orders.queries.admin_orders_query(filters), page=page_arg(), per_page=PER_PAGE, error_out=False
     )
-    held = group_admin.held_orders(db.session, [order.id for order in page.items])
+    held = group_admin.held_orders(db.session, page.items)
     context = {
         "page": page,
         "group_holds": held,
@@ -357,7 +357,7 @@ def _detail_context(order: Order, failed: dict | None = None, failed_refund: tup
     for refund in order.refunds:
         extra = failed_refund[1] if failed_refund and failed_refund[0] == refund.id else None
         forms_by_refund[refund.id] = refund_forms(refund, extra)
-    held = group_admin.held_orders(db.session, [order.id])
+    held = group_admin.held_orders(db.session, [order])
     return {
         "order": order,
         "forms": forms,

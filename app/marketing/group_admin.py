@@ -4,6 +4,7 @@ rules stay in app.marketing.groups: a SKU added or repriced goes through save_gr
 the activity as it is, so every check (price below list, one activity per SKU, stopped) applies."""
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -63,7 +64,9 @@ def groups_of(session: Session, group_buy_id: int, state: str | None = None) -> 
         select(BuyGroup)
         .where(BuyGroup.group_buy_id == group_buy_id, BuyGroup.status.in_(STATES))
         .options(
-            selectinload(BuyGroup.members).selectinload(BuyGroupMember.order).selectinload(Order.user),
+            selectinload(BuyGroup.members)
+            .selectinload(BuyGroupMember.order)
+            .options(selectinload(Order.user), selectinload(Order.lines)),
         )
         .order_by(BuyGroup.id.desc())
     )
@@ -122,11 +125,14 @@ def refunds_in_flight(session: Session) -> list[RefundRow]:
     ]
 
 
-def held_orders(session: Session, order_ids) -> dict[int, str]:
+def held_orders(session: Session, orders: Iterable[Order]) -> dict[int, str]:
     """{order id: "waiting" | "refunding"} for the orders among these that must not be shipped because of
     their group: 待成团 (group not full yet), or going back (group failed, or paid after the last seat) and
-    not refunded yet."""
-    ids = sorted(set(order_ids))
+    not refunded yet. Only orders with a group-buy line are asked about, so a page without any costs no
+    query (their lines are loaded already wherever orders are listed)."""
+    ids = sorted(
+        {order.id for order in orders if any(line.activity_kind == groups.KIND for line in order.lines)}
+    )
     if not ids:
         return {}
     held = {order_id: "waiting" for order_id in groups.waiting_for_group(session, ids)}
