@@ -328,6 +328,7 @@ def test_an_order_waiting_for_its_group_shows_it_and_is_not_offered_for_shipping
     detail = owner_client.get(f"/admin/orders/{order.number}").get_data(as_text=True)
     assert "待成团" in detail and f"/admin/orders/{order.number}/ship" not in detail
     assert "已在拼团中占位" in detail  # the timeline's label for group_seat_taken
+    assert f"团 #{group.id} · 1/2" in detail
     template = owner_client.get("/admin/orders/bulk-ship/template.csv").get_data(as_text=True)
     assert order.number not in template
 

@@ -133,7 +133,12 @@ def provider_label(name: str | None) -> str:
 
 
 def event_note(event: OrderEvent) -> str:
-    """Events that record money keep the amount in fen at the end of the note: show it as money."""
+    """Events that record money keep the amount in fen at the end of the note: show it as money. A 拼团
+    seat's note is "<group id> <seats>/<size>" (or "<group id> <state>" when no seat was left)."""
+    if event.action in ("group_seat_taken", "group_seat_missed"):
+        group_id, _sep, seats = event.note.partition(" ")
+        words = _("Group #%(id)s", id=group_id)
+        return f"{words} · {seats}" if event.action == "group_seat_taken" else words
     if event.action in ("refunded", "payment_flagged"):
         head, _sep, tail = event.note.rpartition(" ")
         if head and tail.isdecimal():
