@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import demo_art, demo_history, demo_marketing
+from app import demo_art, demo_groups, demo_history, demo_marketing
 from app.accounts import services as accounts
 from app.accounts.models import Role
 from app.catalog.models import Category, Product
@@ -371,6 +371,8 @@ def seed(
     history = _seed_history(session, now, echo)
     promotions = demo_marketing.seed(session, utcnow(), [person.mobile for person in demo_history.PEOPLE])
     session.commit()
+    group_buy = demo_groups.seed(session, utcnow(), [person.mobile for person in demo_history.PEOPLE])
+    session.commit()
 
     if catalog:
         echo(f"Demo shop: added {catalog[0]} categories and {catalog[1]} products.")
@@ -390,6 +392,12 @@ def seed(
             f"Demo marketing: {promotions.levels} member levels, a running 限时折扣 and 满减 campaign, "
             f"{promotions.templates} coupon templates, points for the demo shoppers, {promotions.orders} orders "
             f"that used them; 秒杀 sessions with {promotions.flash_sold} units sold in the one on now."
+        )
+    if group_buy is not None:
+        echo(
+            f"Demo 拼团: a running group buy with a group {group_buy.open_places_left} place(s) from full, a full "
+            f"group of {group_buy.full_orders} orders to ship, and a failed group with {group_buy.refunded_orders} "
+            f"orders refunded by flask groups settle."
         )
     echo(f"  Shop:        {url}")
     echo(

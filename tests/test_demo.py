@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from app import demo, demo_history, orders
 from app.accounts.models import User
+from app.admin.orders import staff_actions
 from app.catalog.models import Category, Product
 from app.demo import DEMO_OWNER_MOBILE, DEMO_PASSWORD, DEMO_STAFF_MOBILE, SHOP_NAME
 from app.distribution import ledger
@@ -29,7 +30,8 @@ from app.distribution.models import (
 )
 from app.extensions import db
 from app.jobs import JobRun
-from app.marketing import flash_display
+from app.marketing import flash_display, groups
+from app.marketing.models import BuyGroup, BuyGroupStatus, GroupBuy, GroupRefundState
 from app.media import THUMBNAIL_SIZES, thumbnail_key
 from app.orders.models import Order, OrderEvent, OrderStatus, RefundStatus
 from app.payments.models import Payment
@@ -114,6 +116,7 @@ def test_demo_shop_is_believable_and_seeding_again_only_fills_gaps(app, runner, 
     assert abs(utcnow() - datetime.now(UTC)) < timedelta(seconds=5), "the seed left the clock set"
     running = [run for run in flash_display.today_runs(session) if run.state == "running"]
     assert running and sum(item.sold for item in running[0].items) > 0, "a 秒杀 on now with units sold"
+    assert_group_buys(session)
     assert_orders_in_every_state(session)
     assert_commission_in_every_state(session)
     audit = runner.invoke(args=["ledger", "audit"])
@@ -149,6 +152,10 @@ def test_demo_shop_is_believable_and_seeding_again_only_fills_gaps(app, runner, 
     assert client.get("/admin/").status_code == 200
     for page in ("/admin/orders", "/admin/distribution", "/admin/distribution/overview"):
         assert client.get(page).status_code == 200, page
+    group_buy_id = session.scalar(select(GroupBuy.id))
+    groups_page = client.get(f"/admin/marketing/groups/{group_buy_id}/groups").get_data(as_text=True)
+    assert "拼团中" in groups_page and "已成团" in groups_page and "已失败" in groups_page
+    assert "运行正常" in client.get("/admin/marketing/groups/refunds").get_data(as_text=True)
     distributor = session.scalar(select(User).where(User.mobile == demo_history.DISTRIBUTOR_LOGIN.mobile))
     phone = app.test_client()
     login(phone, distributor, DEMO_PASSWORD)
@@ -194,6 +201,28 @@ def assert_orders_in_every_state(session):
     actions = set(session.scalars(select(OrderEvent.action)))
     assert {"shipped", "completed", "auto_completed", "refund_rejected", "refunded", "payment_flagged",
             "manual_payment_claimed", "cancelled"} <= actions  # fmt: skip
+
+
+def assert_group_buys(session):
+    """Issue 10: a running 拼团 with a group one place from full, a full group whose orders can be shipped,
+    and a failed group refunded through the sandbox by a real run of flask groups settle."""
+    (group_buy,) = session.scalars(select(GroupBuy)).all()
+    assert groups.status_of(group_buy) == "running" and not group_buy.pays_commission
+    found = {group.status: group for group in session.scalars(select(BuyGroup))}
+    assert set(found) == {BuyGroupStatus.OPEN, BuyGroupStatus.FULL, BuyGroupStatus.FAILED}
+    assert found[BuyGroupStatus.OPEN].seats_taken == found[BuyGroupStatus.OPEN].size - 1
+    full_orders = [member.order for member in found[BuyGroupStatus.FULL].members]
+    assert len(full_orders) == found[BuyGroupStatus.FULL].size
+    assert all(order.status == OrderStatus.PAID for order in full_orders)
+    assert all("ship" in staff_actions(order) for order in full_orders)  # its orders are shippable
+    waiting = [member.order for member in found[BuyGroupStatus.OPEN].members]
+    assert all("ship" not in staff_actions(order) for order in waiting)  # 待成团
+    failed = found[BuyGroupStatus.FAILED].members
+    assert len(failed) >= 2
+    for member in failed:
+        assert member.refund_state == GroupRefundState.DONE and member.order.status == OrderStatus.REFUNDED
+        assert member.order.refunded_fen == member.order.total_fen
+    assert session.get(JobRun, "groups-settle").result == "failed_groups=1 group_refunds=2 errors=0"
 
 
 def assert_commission_in_every_state(session):

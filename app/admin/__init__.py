@@ -61,6 +61,7 @@ from app.admin import (  # noqa: E402, F401
     marketing_campaigns,
     marketing_coupons,
     marketing_flash,
+    marketing_groups,
     orders,
     payments,
     refunds,

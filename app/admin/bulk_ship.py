@@ -19,6 +19,7 @@ from app.admin import bp, permission_required
 from app.admin.orders import staff_actions
 from app.admin.viewutil import first_error
 from app.extensions import db, htmx
+from app.marketing import group_admin
 from app.orders.forms import AdminBulkShipForm
 from app.request_input import strip_control_characters
 from app.webutil import csv_digits, csv_download, csv_line, csv_text, toast
@@ -196,8 +197,10 @@ def orders_bulk_ship_template():
         str(_l("Products")),
     ]
     body = ["\ufeff" + csv_line(columns)]
-    for order in db.session.scalars(query.limit(BULK_MAX_ROWS)):
-        if "ship" not in staff_actions(order):
+    found = db.session.scalars(query.limit(BULK_MAX_ROWS)).all()
+    held = group_admin.held_orders(db.session, found)  # 拼团 orders not to ship yet
+    for order in found:
+        if "ship" not in staff_actions(order, held):
             continue
         products = "；".join(
             f"{line.title} {line.spec_text} ×{line.qty}".replace("  ", " ") for line in order.lines

@@ -25,8 +25,9 @@ JOB_PURPOSES = {
     "points-expire": _l("Writes off points past their expiry (daily)"),
     "backup": _l("Copies the database to the backup folder, keeping daily and monthly copies"),
     "payments-reconcile": _l("Asks WeChat Pay and Alipay about payments whose notify never came"),
+    "groups-settle": _l("Ends group buys whose time is up and refunds their orders (every few minutes)"),
 }
-ORDER_JOBS = ("orders-expire", "orders-autocomplete", "points-expire", "backup")
+ORDER_JOBS = ("orders-expire", "orders-autocomplete", "points-expire", "groups-settle", "backup")
 
 
 def _gateway_jobs() -> tuple[str, ...]:

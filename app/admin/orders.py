@@ -29,6 +29,7 @@ from app.admin.viewutil import (
     streamed_csv,
 )
 from app.extensions import db
+from app.marketing import group_admin
 from app.money import format_fen, yuan
 from app.orders.forms import (
     AdminApproveRefundForm,
@@ -111,6 +112,13 @@ EVENT_LABELS = {
     "payment_flagged": _l("Money arrived that has to go back"),
     "flagged_payment_returned": _l("Money sent back"),
     "staff_note": _l("Staff note"),
+    "group_seat_taken": _l("Took a place in its group buy"),
+    "group_seat_missed": _l("Paid, but its group buy had no place for it: refunded in full"),
+}
+# Why a paid 拼团 order is not shipped yet (marketing.group_admin.held_orders).
+GROUP_HOLD_LABELS = {
+    "waiting": _l("Waiting for its group"),
+    "refunding": _l("Group failed, refunding"),
 }
 ACTOR_LABELS = {
     "shopper": _l("Buyer"),
@@ -126,7 +134,12 @@ def provider_label(name: str | None) -> str:
 
 
 def event_note(event: OrderEvent) -> str:
-    """Events that record money keep the amount in fen at the end of the note: show it as money."""
+    """Events that record money keep the amount in fen at the end of the note: show it as money. A 拼团
+    seat's note is "<group id> <seats>/<size>" (or "<group id> <state>" when no seat was left)."""
+    if event.action in ("group_seat_taken", "group_seat_missed"):
+        group_id, _sep, seats = event.note.partition(" ")
+        words = _("Group #%(id)s", id=group_id)
+        return f"{words} · {seats}" if event.action == "group_seat_taken" else words
     if event.action in ("refunded", "payment_flagged"):
         head, _sep, tail = event.note.rpartition(" ")
         if head and tail.isdecimal():
@@ -160,6 +173,7 @@ def order_helpers():
         "payment_status_labels": PAYMENT_STATUS_LABELS,
         "payment_status_colours": PAYMENT_STATUS_COLOURS,
         "event_labels": EVENT_LABELS,
+        "group_hold_labels": GROUP_HOLD_LABELS,
         "event_note": event_note,
         "event_actor": event_actor,
         "provider_label": provider_label,
@@ -172,9 +186,20 @@ def order_helpers():
 # ---------------------------------------------------------------- what the shop can do now
 
 
-def staff_actions(order: Order) -> set[str]:
-    """The order's own actions (cancel, ship) and its payment's (confirm or reject a transfer)."""
-    return orders.queries.staff_actions(order) | payments.staff_actions(order)
+def staff_actions(order: Order, held: dict[int, str] | None = None) -> set[str]:
+    """The order's own actions (cancel, ship) and its payment's (confirm or reject a transfer); no shipping
+    for a 拼团 order its group holds back (`held`: group_admin.held_orders of a batch, else asked here)."""
+    actions = orders.queries.staff_actions(order) | payments.staff_actions(order)
+    if "ship" in actions:
+        held = group_admin.held_orders(db.session, [order]) if held is None else held
+        if order.id in held:
+            actions.discard("ship")
+    return actions
+
+
+def list_step(order: Order, held: dict[int, str]) -> str:
+    """The order list's next step, except that a 拼团 order its group holds back is only viewed."""
+    return "view" if order.id in held else orders.queries.next_step(order)
 
 
 def refund_actions(refund: Refund) -> set[str]:
@@ -228,10 +253,14 @@ def _filter_args(filters: orders.queries.OrderFilters, **changes) -> dict:
 @permission_required(Permission.ORDERS)
 def orders_list():
     filters = _list_filters()
+    page = db.paginate(
+        orders.queries.admin_orders_query(filters), page=page_arg(), per_page=PER_PAGE, error_out=False
+    )
+    held = group_admin.held_orders(db.session, page.items)
     context = {
-        "page": db.paginate(
-            orders.queries.admin_orders_query(filters), page=page_arg(), per_page=PER_PAGE, error_out=False
-        ),
+        "page": page,
+        "group_holds": held,
+        "list_step": lambda order: list_step(order, held),
         "filters": filters,
         "filter_args": lambda **changes: _filter_args(filters, **changes),
         "filtering": bool(filters.q or filters.date_from or filters.date_to),
@@ -334,11 +363,13 @@ def _detail_context(order: Order, failed: dict | None = None, failed_refund: tup
     for refund in order.refunds:
         extra = failed_refund[1] if failed_refund and failed_refund[0] == refund.id else None
         forms_by_refund[refund.id] = refund_forms(refund, extra)
+    held = group_admin.held_orders(db.session, [order])
     return {
         "order": order,
         "forms": forms,
         "refund_forms": forms_by_refund,
-        "actions": staff_actions(order),
+        "group_hold": held.get(order.id),
+        "actions": staff_actions(order, held),
         "refund_actions": refund_actions,
         "notes": [event for event in order.events if event.action == "staff_note"],
         "timeline": list(reversed(order.events)),
