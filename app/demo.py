@@ -395,9 +395,8 @@ def seed(
         )
     if group_buy is not None:
         echo(
-            f"Demo 拼团: a running group buy with a group {group_buy.open_places_left} place(s) from full, a full "
-            f"group of {group_buy.full_orders} orders to ship, and a failed group with {group_buy.refunded_orders} "
-            f"orders refunded by flask groups settle."
+            f"Demo 拼团: a group {group_buy.open_places_left} place(s) from full, a full group of {group_buy.full_orders}"
+            f" orders to ship, a failed group with {group_buy.refunded_orders} orders refunded by flask groups settle."
         )
     echo(f"  Shop:        {url}")
     echo(

@@ -41,6 +41,7 @@ LAYERS = {
         "demo_history",
         "demo_orders",
         "demo_marketing",
+        "demo_groups",
         "demo_art",
         "demo_drawings",
         "demo_sketch",

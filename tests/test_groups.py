@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from app import orders
 from app.catalog.models import Sku
 from app.jobs import JobRun
-from app.marketing import campaigns, flash, group_refunds, groups, offers
+from app.marketing import campaigns, flash, group_orders, group_refunds, groups, offers
 from app.marketing.errors import MarketingError
 from app.marketing.models import (
     BuyGroup,
@@ -274,7 +274,7 @@ def test_the_leader_opens_by_paying_and_the_orders_ship_only_once_the_group_is_f
     group = group_of(session, first)
     assert (group.status, group.seats_taken) == (BuyGroupStatus.OPEN, 1)
     assert group.expires_at == group.opened_at + timedelta(hours=6)
-    assert groups.waiting_for_group(session, [first.id]) == {first.id}
+    assert group_orders.waiting_for_group(session, [first.id]) == {first.id}
     order = session.get(Order, first.id)
     with pytest.raises(OrderError, match="待成团"):
         orders.transitions.ship_order(session, order, actor=owner, carrier="顺丰", tracking_no="SF1234567")
@@ -285,7 +285,7 @@ def test_the_leader_opens_by_paying_and_the_orders_ship_only_once_the_group_is_f
     group = group_of(session, first)
     assert (group.status, group.seats_taken) == (BuyGroupStatus.FULL, 2)
     assert group.filled_at is not None
-    assert groups.waiting_for_group(session, [first.id, second.id]) == set()
+    assert group_orders.waiting_for_group(session, [first.id, second.id]) == set()
     for number, placed in enumerate((first, second)):
         order = session.get(Order, placed.id)
         orders.transitions.ship_order(

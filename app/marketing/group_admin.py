@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.marketing import groups
+from app.marketing import group_orders, groups
 from app.marketing.errors import MarketingError
 from app.marketing.models import (
     BuyGroup,
@@ -135,7 +135,7 @@ def held_orders(session: Session, orders: Iterable[Order]) -> dict[int, str]:
     )
     if not ids:
         return {}
-    held = {order_id: "waiting" for order_id in groups.waiting_for_group(session, ids)}
+    held = {order_id: "waiting" for order_id in group_orders.waiting_for_group(session, ids)}
     for order_id in session.scalars(
         select(BuyGroupMember.order_id).where(
             BuyGroupMember.order_id.in_(ids), BuyGroupMember.refund_state.in_(IN_FLIGHT)

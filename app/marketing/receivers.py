@@ -8,7 +8,7 @@ points and growth when an order completes, and settles points and growth on a re
 from flask_babel import lazy_gettext as _l
 
 from app.accounts import signals as account_signals
-from app.marketing import campaigns, coupons, flash, group_refunds, groups, members, points
+from app.marketing import campaigns, coupons, flash, group_orders, group_refunds, groups, members, points
 from app.marketing.errors import MarketingError
 from app.marketing.models import TimedDiscount
 from app.orders import signals
@@ -47,15 +47,15 @@ def _on_order_paid(order, *, session, **_):
 
 
 def _on_order_shipping(order, *, session, **_):
-    groups.refuse_unformed_shipping(session, order)
+    group_orders.refuse_unformed_shipping(session, order)
 
 
 def _on_payment_starting(order, *, session, **_):
-    groups.refuse_payment_without_place(session, order)
+    group_orders.refuse_payment_without_place(session, order)
 
 
 def _on_refund_requesting(order, *, session, **_):
-    groups.refuse_refund_while_forming(session, order)
+    group_orders.refuse_refund_while_forming(session, order)
 
 
 def _on_order_cancelled(order, *, session, **_):

@@ -14,7 +14,7 @@ from app import orders
 from app.db_types import parse_id
 from app.extensions import db, htmx
 from app.forms import ActionForm
-from app.marketing import group_display, groups, story
+from app.marketing import group_display, group_orders, story
 from app.numbers import parse_whole_number
 from app.orders.events import OrderError
 from app.orders.models import PAID_STATUSES, Order, OrderStatus, RefundRequestStatus, RefundStatus
@@ -98,7 +98,7 @@ EVENT_TEXT = {
 
 def shopper_actions(order: Order, no_refund: set[int] = frozenset()) -> set[str]:
     """The buyer's buttons (orders.access), less "refund" for the orders in `no_refund` (a 拼团 order while
-    its group forms, or one it refunds: groups.no_after_sales)."""
+    its group forms, or one it refunds: group_orders.no_after_sales)."""
     actions = orders.access.shopper_actions(order)
     return actions - {"refund"} if order.id in no_refund else actions
 
@@ -332,8 +332,8 @@ def order_list():
     page = db.paginate(query, page=max(page_number, 1), per_page=ORDERS_PER_PAGE, error_out=False)
     context = {"tab": "me", "order_tab": tab, "tabs": ORDER_TABS, "page": page, "action_form": ActionForm()}
     shown = [order.id for order in page.items]
-    context["group_waiting"] = groups.waiting_for_group(db.session, shown)
-    context["no_refund"] = groups.no_after_sales(db.session, shown)
+    context["group_waiting"] = group_orders.waiting_for_group(db.session, shown)
+    context["no_refund"] = group_orders.no_after_sales(db.session, shown)
     if htmx and not htmx.history_restore_request and "page" in request.args:
         return render_block("shop/orders.html", "order_cards", **context)
     return render_template("shop/orders.html", **context)
@@ -348,7 +348,7 @@ def order_detail(number: str):
         "shop/order_detail.html",
         order=order,
         events=list(reversed(events)),
-        actions=shopper_actions(order, groups.no_after_sales(db.session, [order.id])),
+        actions=shopper_actions(order, group_orders.no_after_sales(db.session, [order.id])),
         action_form=ActionForm(),
         remaining=_remaining_seconds(order),
         payment_label=_payment_label(order.payment_method),
@@ -441,7 +441,7 @@ def _refund_preview(order: Order, items: dict) -> dict:
 @login_required
 def refund_request(number: str):
     order = _own_order(number)
-    if "refund" not in shopper_actions(order, groups.no_after_sales(db.session, [order.id])):
+    if "refund" not in shopper_actions(order, group_orders.no_after_sales(db.session, [order.id])):
         flash(_("This order cannot be refunded now."), "info")
         return redirect(url_for("shop.order_detail", number=order.number))
     form = RefundForm()
