@@ -4,7 +4,7 @@ log, share-link visits, commissions and the append-only ledger, withdrawals."""
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON, BigInteger, Date, String
 
@@ -30,6 +30,18 @@ class DistributionSettings(IdPrimaryKey, db.Model):
     freeze_days: Mapped[int] = mapped_column(default=7)
     withdrawal_min_fen: Mapped[int] = mapped_column(BigInteger, default=1000)
     withdrawal_fee_bp: Mapped[int] = mapped_column(default=0)
+    # Dividend pools (DISTRIBUTION.md "Dividend pools"): off by default, static (a ratio per grade, on the
+    # grade) or dynamic (a ratio per chain level, here), caps per distributor, the same acknowledgement as
+    # level 3. Days before `dividends_start_on` (the day they were turned on) are never paid.
+    dividends_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    dividend_mode: Mapped[str] = mapped_column(String(8), default="static", server_default="static")
+    dividend_level_ratios_bp: Mapped[list] = mapped_column(JSON, default=list)  # dynamic: level 1, 2, 3
+    dividends_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dividends_start_on: Mapped[date | None] = mapped_column(Date)
+    dividend_cap_day_fen: Mapped[int | None] = mapped_column(BigInteger)  # None: no cap for that period
+    dividend_cap_month_fen: Mapped[int | None] = mapped_column(BigInteger)
+    dividend_cap_quarter_fen: Mapped[int | None] = mapped_column(BigInteger)
+    dividend_cap_year_fen: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -47,6 +59,7 @@ class DistributorGrade(IdPrimaryKey, db.Model):
     min_commission_fen: Mapped[int | None] = mapped_column(BigInteger)
     min_own_spend_fen: Mapped[int | None] = mapped_column(BigInteger)
     min_team_spend_fen: Mapped[int | None] = mapped_column(BigInteger)
+    dividend_ratio_bp: Mapped[int] = mapped_column(default=0, server_default="0")  # static dividends
 
 
 class DistributorStatus(StrEnum):
@@ -252,6 +265,7 @@ class EntryKind(StrEnum):
     WITHDRAWAL_HOLD = "withdrawal_hold"
     WITHDRAWAL_PAID = "withdrawal_paid"
     WITHDRAWAL_RETURNED = "withdrawal_returned"
+    DIVIDEND = "dividend"  # a day's dividend share, straight to available (its orders are final)
 
 
 class LedgerEntry(db.Model):
@@ -273,6 +287,9 @@ class LedgerEntry(db.Model):
     withdrawal_id: Mapped[int | None] = mapped_column(
         ForeignKey("withdrawals.id", ondelete="RESTRICT"), index=True
     )
+    dividend_payout_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dividend_payouts.id", ondelete="RESTRICT"), index=True
+    )
     frozen_delta_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     available_delta_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     withdrawn_delta_fen: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -282,6 +299,46 @@ class LedgerEntry(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     commission: Mapped[Commission | None] = relationship()
+
+
+class DividendDay(IdPrimaryKey, db.Model):
+    """One computed day of the dividend job: written once (the unique day is what makes a second run, or
+    a concurrent one, pay nothing twice), with the turnover and, per pool, how it was split — what the
+    back office's report and the distributor centre explain a share with."""
+
+    __tablename__ = "dividend_days"
+
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    mode: Mapped[str] = mapped_column(String(8))  # static / dynamic
+    orders: Mapped[int] = mapped_column(default=0)  # orders that became final that day
+    turnover_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Per pool: {"key": "grade:3" | "level:1", "name", "ratio_bp", "pool_fen", "sharers", "paid_fen",
+    # "remainder_fen", "capped": [distributor ids held back or cut by a cap]}.
+    pools: Mapped[list] = mapped_column(JSON, default=list)
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    sharers: Mapped[int] = mapped_column(default=0)  # distinct distributors paid
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DividendPayout(IdPrimaryKey, db.Model):
+    """One distributor's dividend for one day (at most one: the unique pair), with its ledger entry."""
+
+    __tablename__ = "dividend_payouts"
+    __table_args__ = (
+        UniqueConstraint("day", "distributor_id", name="uq_dividend_payouts_day_distributor"),
+        Index("ix_dividend_payouts_distributor_day", "distributor_id", "day"),
+    )
+
+    dividend_day_id: Mapped[int] = mapped_column(ForeignKey("dividend_days.id", ondelete="RESTRICT"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id", ondelete="RESTRICT"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    parts: Mapped[list] = mapped_column(JSON, default=list)  # [{"key": pool key, "amount_fen"}]
+    capped: Mapped[bool] = mapped_column(default=False)  # a cap cut this share
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    dividend_day: Mapped[DividendDay] = relationship()
+    distributor: Mapped[Distributor] = relationship()
 
 
 class WithdrawalStatus(StrEnum):

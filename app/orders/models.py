@@ -4,7 +4,7 @@ edits never rewrite history. Amount columns are integer fen."""
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint, true
+from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON, BigInteger, String, Text
 
@@ -92,6 +92,13 @@ class Order(IdPrimaryKey, db.Model):
         CheckConstraint("total_fen >= 0", name="total_not_negative"),
         refunded_within("refunded_fen", "total_fen", name="refund_within_total"),
         Index("ix_orders_status_expires", "status", "expires_at"),
+        # Orders still waiting to become final are few beside the history: a partial index finds them.
+        Index(
+            "ix_orders_not_final_completed",
+            "completed_at",
+            sqlite_where=text("final_at IS NULL"),
+            postgresql_where=text("final_at IS NULL"),
+        ),
     )
 
     number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -129,6 +136,10 @@ class Order(IdPrimaryKey, db.Model):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When the order became final: received, the freeze days passed, no after-sales request open — when its
+    # commission would be released. Stamped once by the settle job; the dividend turnover of a day is the
+    # orders that became final on it.
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
     staff_note: Mapped[str] = mapped_column(Text, default="")
