@@ -329,7 +329,9 @@ class DividendPayout(IdPrimaryKey, db.Model):
         Index("ix_dividend_payouts_distributor_day", "distributor_id", "day"),
     )
 
-    dividend_day_id: Mapped[int] = mapped_column(ForeignKey("dividend_days.id", ondelete="RESTRICT"), index=True)
+    dividend_day_id: Mapped[int] = mapped_column(
+        ForeignKey("dividend_days.id", ondelete="RESTRICT"), index=True
+    )
     day: Mapped[date] = mapped_column(Date)
     distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id", ondelete="RESTRICT"))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
