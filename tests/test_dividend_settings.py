@@ -2,6 +2,7 @@
 the 30 % share-out limit held from both sides (dividends, and commission rates, a grade's vector, a product's
 override while dividends are on), the page, its live example of one day, CSRF and permissions."""
 
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from app.distribution.dividend_settings import DividendSettingsInput, save_divid
 from app.distribution.models import DistributionSettings, DistributorGrade
 from app.distribution.services import DistributionError
 from app.orders.models import Order
-from app.timeutil import SHOP_TZ, local_midnight_utc, set_clock
+from app.timeutil import local_midnight_utc, set_clock
 from tests import factories
 from tests.conftest import csrf_token, login
 from tests.test_admin_distribution import HTMX, RULES, valid_rules
@@ -504,3 +505,34 @@ def test_the_grade_form_shows_and_saves_the_dividend_ratio(owner_client, session
     )
     session.expire_all()
     assert session.get(DistributorGrade, silver.id).dividend_ratio_bp == 250
+
+
+def test_turning_dividends_on_and_raising_a_grade_at_once_never_pass_30_percent_together(pg_app):
+    from app.extensions import db
+    from tests.conftest import run_together
+
+    session = db.session
+    settings(session, levels=2, rates_bp=[1000, 500])
+    silver = grading.save_grade(session, None, name="银牌", rates_bp=None, sort=1)
+    gold = grading.save_grade(session, None, name="金牌", rates_bp=None, sort=2)
+    owner = factories.UserFactory(role="owner")
+    session.commit()
+    ids = (silver.id, gold.id, owner.id)
+
+    def work(i):
+        if i == 0:  # 10 % in dividends: fine with the 15 % commission there is now
+            actor = db.session.get(type(owner), ids[2])
+            saved = save_dividend_settings(db.session, data(grade_ratios_bp={ids[1]: 1000}), actor)
+        else:  # 21 % for 银牌: fine while dividends are off
+            grade = db.session.get(DistributorGrade, ids[0])
+            saved = grading.save_grade(db.session, grade, name="银牌", rates_bp=[1800, 300], sort=1)
+        time.sleep(0.5)  # both have checked before either commits, unless the check waits for the other
+        return saved
+
+    results = run_together(pg_app, 2, work)
+    refusals = [r for r in results if isinstance(r, DistributionError)]
+    assert len(refusals) == 1, results
+    session.expire_all()
+    row = session.get(DistributionSettings, 1)
+    grade = session.get(DistributorGrade, ids[0])
+    assert row.dividends_enabled != (grade.rates_bp == [1800, 300])
