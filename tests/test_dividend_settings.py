@@ -248,6 +248,11 @@ def test_raising_the_shop_rates_past_30_percent_with_dividends_is_refused(
     assert session.get(DistributionSettings, 1).rates_bp == [1000, 500]
     ok = owner_client.post(RULES, data={**valid_rules(rate_1="15", rate_2="5"), "csrf_token": page})
     assert ok.status_code == 302
+    # The rules page's live example says so as the merchant types.
+    example = owner_client.post(
+        RULES + "/example", data={**valid_rules(rate_1="15", rate_2="6"), "csrf_token": page}, headers=HTMX
+    )
+    assert "分红已开启，占营业额 10%：佣金比例合计最多 20%" in example.get_data(as_text=True)
 
 
 def test_dividends_off_leave_commission_the_whole_30_percent(owner_client, session, shop, owner):
@@ -498,6 +503,8 @@ def test_the_grade_form_shows_and_saves_the_dividend_ratio(owner_client, session
     )
     session.expire_all()
     assert session.get(DistributorGrade, silver.id).dividend_ratio_bp == 250
+    listing = owner_client.get("/admin/distribution/grades").get_data(as_text=True)
+    assert "分红比例" in listing and "2.5%" in listing
     form["dividend_ratio_bp"] = "-1"
     assert (
         owner_client.post(path, data={**form, "csrf_token": csrf_token(owner_client, path)}).status_code

@@ -62,6 +62,11 @@ def dividends_bp(rules: DividendRules) -> int:
     return sum(ratios)
 
 
+def stored_dividends_bp(session: Session) -> int:
+    """What the dividend pools take of the turnover as saved (0 when they are off)."""
+    return dividends_bp(rules_from(session, get_settings(session)))
+
+
 def largest_commission(
     session: Session, *, levels: int, shop_rates_bp, grade: GradeChange | None = None
 ) -> tuple[int, str]:
