@@ -507,6 +507,20 @@ def test_the_centre_shows_the_grade_progress_and_own_log_only(client, session, p
     assert "达到升级条件" in page and "别人的秘密原因" not in page
 
 
+def test_the_centre_says_so_at_the_highest_grade_and_not_below_it(client, session, product):
+    settings(session)
+    owner = factories.UserFactory(role="owner")
+    grade(session, "银牌", 1, min_own_spend_fen=10000)
+    gold = grade(session, "金牌", 2)  # by hand only
+    d = distributor(session)
+    login(client, d.user)
+    assert "最高等级" not in client.get("/d").get_data(as_text=True)
+    grades.change_grade_by_hand(session, d, gold.id, reason="元老", actor=owner)
+    session.commit()
+    page = client.get("/d").get_data(as_text=True)
+    assert "您已是本店最高等级" in page and "升级" not in page.split("我的等级")[1].split("</section>")[0]
+
+
 def test_deleting_a_grade_keeps_its_names_in_the_log(owner_client, session, product):
     settings(session)
     silver = grade(session, "银牌", 1, min_own_spend_fen=10000)

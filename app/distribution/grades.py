@@ -460,11 +460,12 @@ class GradeProgress:
     next_grade: DistributorGrade | None = None
     needs: list[Need] | None = None
     ready: bool = False  # the next grade's conditions hold: the next check moves them
+    at_top: bool = False  # the highest grade of the shop's ladder: nothing left to reach
 
     @property
     def headline(self) -> str:
         if self.next_grade is None:
-            return ""
+            return str(_l("You hold the shop's highest grade.")) if self.at_top else ""
         if self.ready:
             return str(
                 _l(
@@ -491,6 +492,7 @@ def progress(session: Session, distributor: Distributor, settings: DistributionS
     result = GradeProgress(grade=grade, rates_bp=rates, figures=figures)
     grades = ladder(session)
     ranks = {g.id: rank for rank, g in enumerate(grades)}
+    result.at_top = bool(grades) and grades[-1].id == distributor.grade_id
     for candidate in grades[ranks.get(distributor.grade_id, -1) + 1 :]:
         # Conditions that already held at a change by hand cannot move them: only the others count.
         open_ = [(k, t) for k, t in conditions(candidate) if pinned is None or pinned.of(k) < t]
