@@ -155,6 +155,11 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
         "%(num)d group buy did not form", "%(num)d group buys did not form", n
     ),
     "group_refunds": lambda n: ngettext("%(num)d group-buy refund sent", "%(num)d group-buy refunds sent", n),
+    "refunds_refused": lambda n: ngettext(
+        "%(num)d refund refused by the gateway, tried again next run",
+        "%(num)d refunds refused by the gateway, tried again next run",
+        n,
+    ),
     "kept": lambda n: ngettext("backup made, %(num)d kept", "backup made, %(num)d kept", n),
     "restored": lambda n: ngettext(
         "this database was restored from the copy it made",

@@ -222,7 +222,7 @@ def assert_group_buys(session):
     for member in failed:
         assert member.refund_state == GroupRefundState.DONE and member.order.status == OrderStatus.REFUNDED
         assert member.order.refunded_fen == member.order.total_fen
-    assert session.get(JobRun, "groups-settle").result == "failed_groups=1 group_refunds=2 errors=0"
+    assert session.get(JobRun, "groups-settle").result == "failed_groups=1 group_refunds=2 refunds_refused=0"
 
 
 def assert_commission_in_every_state(session):
