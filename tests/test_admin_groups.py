@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.accounts.models import ROLE_PERMISSIONS, Permission, Role
+from app.admin.orders import back_office_alerts
 from app.marketing import group_refunds
 from app.marketing.models import (
     BuyGroup,
@@ -344,10 +345,13 @@ def test_an_order_waiting_for_its_group_shows_it_and_is_not_offered_for_shipping
     assert f"团 #{group.id} · 1/2" in detail
     template = owner_client.get("/admin/orders/bulk-ship/template.csv").get_data(as_text=True)
     assert order.number not in template
+    # Nor is it counted among the orders to ship.
+    assert back_office_alerts(session).to_ship == 0
 
     joined = buy(session, friend, sku, group=group.id)
     pay(session, joined)
     assert group_of(session, order).status == BuyGroupStatus.FULL
+    assert back_office_alerts(session).to_ship == 2
     detail = owner_client.get(f"/admin/orders/{order.number}").get_data(as_text=True)
     assert "待成团" not in detail and f"/admin/orders/{order.number}/ship" in detail
     row = owner_client.get("/admin/orders").get_data(as_text=True).split(f'data-order="{order.number}"')[1]
