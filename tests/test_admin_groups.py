@@ -24,7 +24,7 @@ from app.marketing.models import (
 from app.orders.models import Order
 from app.payments import services as payments
 from app.timeutil import SHOP_TZ, set_clock, utcnow
-from tests import factories
+from tests import factories, test_groups
 from tests.conftest import csrf_token, login
 from tests.htmlforms import form
 from tests.test_groups import buy, group_of, make_group_buy, member_of, open_group, pay, people
@@ -32,29 +32,9 @@ from tests.test_groups import buy, group_of, make_group_buy, member_of, open_gro
 LIST = "/admin/marketing/groups"
 
 
-@pytest.fixture(autouse=True)
-def real_clock():
-    yield
-    set_clock(None)
-
-
-@pytest.fixture
-def shop(session):
-    from app.marketing.models import MarketingSettings
-    from app.settings.models import ShopSettings
-
-    session.add(
-        ShopSettings(
-            id=1,
-            name="店",
-            shipping_flat_fen=0,
-            order_expire_minutes=30,
-            manual_payment_enabled=True,
-            manual_payment_text="转账到店主",
-        )
-    )
-    session.add(MarketingSettings(id=1))
-    session.commit()
+# The 拼团 tests' own shop (manual payment on, free shipping) and real clock after each test.
+real_clock = test_groups.real_clock
+shop = test_groups.shop
 
 
 @pytest.fixture
