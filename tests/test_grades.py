@@ -532,5 +532,28 @@ def test_deleting_a_grade_keeps_its_names_in_the_log(owner_client, session, prod
     )
     assert response.status_code == 302
     assert grade_of(session, d) is None
-    log = session.scalars(select(DistributorGradeLog)).one()
-    assert (log.to_grade_id, log.to_name) == (None, "银牌")
+    first, deleted = session.scalars(select(DistributorGradeLog).order_by(DistributorGradeLog.id)).all()
+    assert (first.to_grade_id, first.to_name) == (None, "银牌")
+    # The distributor's log says why the grade went, and by whom.
+    assert (deleted.from_name, deleted.to_name, deleted.kind) == ("银牌", None, "grade_deleted")
+    assert deleted.reason == "店铺已取消等级“银牌”。" and deleted.actor_id is not None
+
+
+def test_deleting_a_grade_gives_a_lower_one_they_have_reached_and_pins_nothing(client, session, product):
+    settings(session)
+    owner = factories.UserFactory(role="owner")
+    grade(session, "铜牌", 1, min_own_spend_fen=5000)
+    silver = grade(session, "银牌", 2, min_own_spend_fen=10000)
+    d = distributor(session)
+    completed_order(session, d.user, product)  # ¥100: 银牌
+    assert grade_of(session, d) == "银牌"
+    assert grades.delete_grade(session, silver, actor=owner) == 1
+    session.commit()
+    assert grade_of(session, d) == "铜牌"
+    assert logs(session, d) == [
+        (None, "银牌", "automatic"),
+        ("银牌", None, "grade_deleted"),
+        (None, "铜牌", "automatic"),
+    ]
+    login(client, d.user)
+    assert "店铺已取消等级“银牌”" in client.get("/d").get_data(as_text=True)

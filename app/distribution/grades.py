@@ -402,6 +402,46 @@ def change_grade_by_hand(
     return log
 
 
+def delete_grade(session: Session, grade: DistributorGrade, *, actor: User) -> int:
+    """The merchant deletes a grade: its distributors fall back to no grade (the shop's rates), each with a
+    line in their grade log, then move up to any other grade they have reached. Commission already written
+    keeps the rates it was worked out with. Returns how many distributors held it."""
+    now = utcnow()
+    reason = str(_l("The shop removed the grade “%(name)s”.", name=grade.name))[:REASON_MAX]
+    held = select(Distributor.id).where(Distributor.grade_id == grade.id).with_for_update()
+    ids = list(session.scalars(held))
+    if ids:
+        session.execute(
+            insert(DistributorGradeLog),
+            [
+                {
+                    "distributor_id": distributor_id,
+                    "from_grade_id": None,  # the grade is going: its name is what the log keeps
+                    "to_grade_id": None,
+                    "from_name": grade.name,
+                    "to_name": None,
+                    "kind": GradeChangeKind.GRADE_DELETED,
+                    "reason": reason,
+                    "actor_id": actor.id,
+                    "created_at": now,
+                }
+                for distributor_id in ids
+            ],
+        )
+        session.execute(
+            update(Distributor)
+            .where(Distributor.id.in_(ids), Distributor.grade_id == grade.id)
+            .values(grade_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        _forget_loaded_grades(session, ids)
+    session.delete(grade)
+    session.flush()
+    if ids:
+        check_upgrades(session, ids, now=now)
+    return len(ids)
+
+
 def grade_log(session: Session, distributor_id: int, limit: int = 20) -> list[DistributorGradeLog]:
     """One distributor's grade changes, newest first."""
     return list(
