@@ -6,9 +6,9 @@ from sqlalchemy.orm import Session
 
 from app.accounts.services import AccountError, normalise_mobile
 from app.db_types import parse_id
+from app.orders import regions
 from app.orders.events import OrderError
 from app.orders.models import Address
-from app.orders import regions
 
 MAX_ADDRESSES = 20
 
