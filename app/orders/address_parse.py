@@ -16,9 +16,12 @@ from app.orders import regions
 
 MAX_TEXT = 300
 _MOBILE = re.compile(r"(?<!\d)(?:(?:\+|00)?86[\s-]*)?(1[3-9]\d(?:[\s-]*\d){8})(?!\d)")
-_LABELS = re.compile(
-    r"(?:收货人|收件人|联系人|姓名|手机号码|手机号|手机|联系电话|电话|所在地区|收货地址|详细地址|地址|地区)\s*[:：]?"
+# Labels copied along with the address: the person's and the phone's mark a break, the address's do not.
+# Short ones (姓名, 手机, 地址 …) only with their colon: 阿里地区 and 手机城 are no labels.
+_PERSON_LABELS = re.compile(
+    r"(?:收货人|收件人|联系人|手机号码|手机号|联系电话)\s*[:：]?|(?:姓名|手机|电话)\s*[:：]"
 )
+_PLACE_LABELS = re.compile(r"(?:所在地区|收货地址|详细地址)\s*[:：]?|(?:地址|地区)\s*[:：]")
 _BREAKS = re.compile(r"[\n\r\t,，;；|、]+")
 _SEPARATORS = " \u3000\t\n\r,，;；|、:：/"
 _NAME = re.compile(r"^[\u4e00-\u9fa5·]{2,5}$|^[A-Za-z][A-Za-z .]{1,19}$")
@@ -166,11 +169,11 @@ def parse_address(text: str) -> ParsedAddress:
     if found:
         mobile = re.sub(r"\D", "", found.group(1))
         text = text[: found.start()] + "\n" + text[found.end() :]
-    text = _LABELS.sub("\n", text)
+    text = _PLACE_LABELS.sub(" ", _PERSON_LABELS.sub("\n", text))
     province, city, district, start, end = _find_region(text)
     if province is None:
         pieces = [p for p in (_clean_name(x) for x in _BREAKS.split(text)) if p]
-        names = [p for p in pieces if _looks_like_name(p)]
+        names = [p for p in pieces if _looks_like_name(p)] if mobile else []  # a name beside a number only
         return ParsedAddress(recipient=names[0] if names else "", mobile=mobile)
     before, after = text[:start], text[end:]
     detail, _, rest = _BREAKS.sub("\n", after).partition("\n")
