@@ -297,6 +297,15 @@ def test_old_addresses_without_codes_still_show_and_can_be_edited(shopper_client
     assert selected(old, "province") == "" and "原来填写的是：香港特别行政区 九龙 油尖旺区" in old
     assert 'value="张三"' in old  # the rest of it is there to keep
 
+    handwritten = factories.AddressFactory(user=shopper, city="深圳", is_default=False)  # 深圳 for 深圳市
+    page = html_of(shopper_client.get(f"/addresses/{handwritten.id}/edit"))
+    assert (selected(page, "province"), selected(page, "city"), selected(page, "district")) == (
+        "广东省",
+        "深圳市",
+        "南山区",
+    )
+    assert "原来填写的是：广东省 深圳 南山区" in page
+
     token = csrf_token(shopper_client, "/addresses")
     data = good_form(token, province="广东省", city="深圳市", district="南山区", detail="科技园路 1 号")
     assert shopper_client.post(f"/addresses/{known.id}/edit", data=data).status_code == 302

@@ -8,6 +8,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 
 from app.forms import Form
 from app.orders import regions
+from app.orders.address_parse import parse_address
 
 # What shoppers usually say; "Other" asks them to write it out.
 REFUND_REASONS = (
@@ -42,14 +43,20 @@ class AddressForm(Form):
 
     unmatched_region = ""  # an old hand-written region the data does not know: shown, to be chosen again
 
-    def fit_region(self) -> "AddressForm":
+    def fit_region(self, loose: bool = False) -> "AddressForm":
         """Before rendering: the city and district choices for the chosen province and city. A choice that
         is not there (another province's city, an old hand-written name) is dropped: the shopper picks
-        again, and sees what was written before."""
+        again, and sees what was written before. `loose` (an old address, opened to edit): names written
+        by hand (杭州 for 杭州市) are read as a pasted address would be, to preselect what they mean."""
         chosen = [self.province.data or "", self.city.data or "", self.district.data or ""]
-        found = regions.province(chosen[0])
-        city = regions.find_city(chosen[0], chosen[1])
-        district = city.district(chosen[2]) if city else None
+        wanted = chosen
+        if loose and all(chosen) and regions.resolve(*chosen) is None:
+            read = parse_address(" ".join(chosen))
+            if regions.resolve(read.province, read.city, read.district):
+                wanted = [read.province, read.city, read.district]
+        found = regions.province(wanted[0])
+        city = regions.find_city(wanted[0], wanted[1])
+        district = city.district(wanted[2]) if city else None
         self.city.choices = [SelectChoice("", str(_l("Choose a city")))] + [
             SelectChoice(c.name, c.name) for c in (found.cities if found else ())
         ]
@@ -59,7 +66,7 @@ class AddressForm(Form):
         self.province.data = found.name if found else ""
         self.city.data = city.name if city else ""
         self.district.data = district.name if district else ""
-        if all(chosen) and district is None:
+        if all(chosen) and (district is None or wanted is not chosen):
             self.unmatched_region = " ".join(dict.fromkeys(chosen))
         return self
 

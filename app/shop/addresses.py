@@ -104,7 +104,11 @@ def _address_form(address: Address | None):
                 return redirect(with_address(choose["next"], saved.id))
             return redirect(url_for("shop.addresses"))
     return render_template(
-        "shop/address_form.html", form=form.fit_region(), address=address, choose=choose, paste_max=PASTE_MAX
+        "shop/address_form.html",
+        form=form.fit_region(loose=request.method == "GET"),
+        address=address,
+        choose=choose,
+        paste_max=PASTE_MAX,
     ), (422 if form.errors or form.form_errors else 200)
 
 
