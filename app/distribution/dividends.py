@@ -342,21 +342,21 @@ def pay_day(
     session.flush()
     if not plan.payouts:
         return row
-    session.execute(
-        insert(DividendPayout),
-        [
-            {
-                "dividend_day_id": row.id,
-                "day": day,
-                "distributor_id": distributor_id,
-                "amount_fen": payout.amount_fen,
-                "parts": [{"key": key, "amount_fen": amount} for key, amount in payout.parts],
-                "capped": payout.capped,
-                "created_at": now,
-            }
-            for distributor_id, payout in sorted(plan.payouts.items())
-        ],
-    )
+    rows = [
+        {
+            "dividend_day_id": row.id,
+            "day": day,
+            "distributor_id": distributor_id,
+            "amount_fen": payout.amount_fen,
+            "parts": [{"key": key, "amount_fen": amount} for key, amount in payout.parts],
+            "capped": payout.capped,
+            "created_at": now,
+        }
+        for distributor_id, payout in sorted(plan.payouts.items())
+    ]
+    # One executemany of the table's INSERT: the driver batches it (psycopg pipelines it, SQLAlchemy's
+    # insertmanyvalues packs the rows), no ORM objects on the way.
+    session.execute(insert(DividendPayout.__table__), rows)
     batch = f"dividend-{day.isoformat()}"
     session.execute(
         insert(LedgerEntry).from_select(
