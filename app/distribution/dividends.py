@@ -238,7 +238,7 @@ def _dynamic_pools(
     )
     for level, distributor_id in rows:
         members[level].append(distributor_id)
-    return [(f"level:{k}", f"L{k}", levels[k], members[k]) for k in sorted(levels)]
+    return [(f"level:{k}", f"第{k}级", levels[k], members[k]) for k in sorted(levels)]
 
 
 def _period_starts(day: date) -> dict[str, date]:
