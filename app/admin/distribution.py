@@ -36,6 +36,7 @@ ENTRY_KIND_LABELS = {
     "withdrawal_hold": _l("Withdrawal held"),
     "withdrawal_paid": _l("Withdrawal paid"),
     "withdrawal_returned": _l("Withdrawal returned"),
+    "dividend": _l("Dividend"),
 }
 COMMISSION_STATUS_LABELS = {
     "frozen": _l("Frozen"),
