@@ -389,3 +389,46 @@ def test_who_may_see_the_report(app, client, session, people, two_days):
     page = get(staff, "/admin/distribution/dividends")
     assert "2026-12-01" in page
     assert 'href="/admin/distribution/settings"' not in page  # staff do not change the rules
+
+
+# ---------------------------------------------------------------- with the real dividend job
+
+
+def test_a_day_the_engine_paid_shows_on_both_sides(app, owner_client, session):
+    """An order becomes final, `pay_day` shares 5 % of it in the 金牌 pool among three: each sees the pool,
+    the three sharers and their share; the report and its CSV say the same, the odd fen stays."""
+    from app.distribution.dividends import finalise_due, pay_day, rules_from, shop_today
+    from app.distribution.models import DistributorGrade
+    from tests.test_distribution import buy, complete
+
+    settings(session, dividends_enabled=True, dividend_mode="static", freeze_days=0)
+    gold = DistributorGrade(name="金牌", sort=3, dividend_ratio_bp=500)
+    session.add(gold)
+    session.commit()
+    sharers = [distributor(session, factories.UserFactory(nickname=f"金{n}")) for n in range(3)]
+    for person in sharers:
+        person.grade_id = gold.id
+    session.commit()
+    product = factories.ProductFactory(title="茶", skus=[{"price_fen": 10_000, "stock": 10}])
+    order = buy(session, factories.UserFactory(), product)
+    complete(session, order)
+    assert finalise_due(session) == 1
+    day = shop_today()
+    paid = pay_day(session, day, rules_from(session, settings(session)))
+    session.commit()
+    assert paid is not None and paid.turnover_fen == 10_000 - order.shipping_fen
+    pool_fen = paid.turnover_fen * 500 // 10000
+    share = pool_fen // 3
+    assert ledger.audit(session) == []
+
+    client = app.test_client()
+    login(client, sharers[0].user)
+    page = text_of(get(client, "/d/dividends"))
+    assert day.isoformat() in page
+    assert f"金牌分红池 ¥{pool_fen / 100:,.2f}" in page and f"3 人共分，你得 ¥{share / 100:,.2f}" in page
+
+    report = text_of(get(owner_client, "/admin/distribution/dividends"))
+    assert day.isoformat() in report and f"¥{3 * share / 100:,.2f}" in report
+    rows = read_csv(owner_client.get(f"/admin/distribution/dividends/{day.isoformat()}.csv"))
+    assert sorted(row[rows[0].index("推广码")] for row in rows[1:]) == sorted(d.code for d in sharers)
+    assert {row[rows[0].index("分红")] for row in rows[1:]} == {f"{share // 100}.{share % 100:02d}"}

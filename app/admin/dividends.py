@@ -81,6 +81,8 @@ def distribution_dividends():
         "pool_title": queries.pool_title,
         "remainder_fen": queries.remainder_fen,
         "capped_names": _capped_names,
+        # Days with nothing final (or nothing paid) are shown quieter, so the paid ones stand out.
+        "idle": {day.id for day in page.items if not day.paid_fen},
     }
     if is_fragment("results"):
         return render_block("admin/distribution/dividends.html", "results", **context)
