@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db_types import UTCDateTime
 from app.extensions import db
+from app.money import format_fen
 from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,10 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
     ),
     "released": lambda n: ngettext("%(num)d commission released", "%(num)d commissions released", n),
     "upgraded": lambda n: ngettext("%(num)d distributor upgraded", "%(num)d distributors upgraded", n),
+    "finalised": lambda n: ngettext("%(num)d order became final", "%(num)d orders became final", n),
+    "days": lambda n: ngettext("%(num)d dividend day paid", "%(num)d dividend days paid", n),
+    "sharers": lambda n: ngettext("%(num)d dividend share", "%(num)d dividend shares", n),
+    "paid_fen": lambda n: _l("%(amount)s paid in dividends", amount=format_fen(n)),
     "expired_points": lambda n: ngettext(
         "points expired for %(num)d shopper", "points expired for %(num)d shoppers", n
     ),

@@ -491,7 +491,7 @@ def test_run_settle_and_audit_now_like_cron(owner_client, session, tree, product
     response = owner_client.post("/admin/distribution/jobs/settle", data={"csrf_token": token(owner_client)})
     assert response.status_code == 302
     assert balances(session, b) == (0, 1000, 0)
-    assert session.get(JobRun, "distribution-settle").result == "released=2 upgraded=0"
+    assert session.get(JobRun, "distribution-settle").result == "released=2 upgraded=0 finalised=1"
     owner_client.post("/admin/distribution/jobs/audit", data={"csrf_token": token(owner_client)})
     session.expire_all()
     assert session.get(JobRun, "ledger-audit").result == "mismatches=0"

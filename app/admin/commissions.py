@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
-from app.admin.distribution import COMMISSION_STATUS_LABELS, ENTRY_KIND_LABELS, JOBS
+from app.admin.distribution import COMMISSION_STATUS_LABELS, ENTRY_KIND_LABELS, JOB_LABELS, JOBS
 from app.admin.viewutil import (
     PER_PAGE,
     action_answer,
@@ -32,7 +32,7 @@ from app.distribution import admin_queries as queries
 from app.distribution import explain as explaining
 from app.distribution import ledger
 from app.distribution.admin_forms import VoidCommissionForm
-from app.distribution.cli import settle_work
+from app.distribution.cli import dividends_work, settle_work
 from app.distribution.models import (
     Commission,
     CommissionExplanation,
@@ -99,6 +99,7 @@ def distribution_ledger():
         return render_block("admin/distribution/ledger.html", "results", **context)
     runs = last_runs()
     context["jobs"] = [(name, runs.get(name)) for name in JOBS]
+    context["job_labels"] = JOB_LABELS
     return render_template("admin/distribution/ledger.html", **context)
 
 
@@ -170,6 +171,9 @@ def distribution_run_job(name: str):
         if name == "settle":
             summary = run_job("distribution-settle", settle_work)
             flash(_("Settled: %(summary)s.", summary=describe_counts(summary)), "success")
+        elif name == "dividends":
+            summary = run_job("distribution-dividends", dividends_work)
+            flash(_("Dividends: %(summary)s.", summary=describe_counts(summary)), "success")
         elif name == "audit":
             mismatches = ledger.audit(db.session)
             run_job("ledger-audit", lambda: {"mismatches": len(mismatches)})

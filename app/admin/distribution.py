@@ -22,7 +22,12 @@ from app.extensions import db
 from app.jobs import last_runs
 from app.money import format_bp, format_fen
 
-JOBS = ("distribution-settle", "ledger-audit")
+JOBS = ("distribution-settle", "distribution-dividends", "ledger-audit")
+JOB_LABELS = {
+    "distribution-settle": _l("Settle (frozen → available)"),
+    "distribution-dividends": _l("Dividends (each final day)"),
+    "ledger-audit": _l("Ledger audit"),
+}
 EXAMPLE_PAID_FEN = 10000  # the live example on the settings page: a ¥100 payment
 
 # ---------------------------------------------------------------- words the pages use
@@ -215,4 +220,5 @@ def distribution_overview():
         settings=dist.get_settings(db.session),
         runs=last_runs(),
         jobs=JOBS,
+        job_labels=JOB_LABELS,
     )
