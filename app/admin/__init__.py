@@ -57,6 +57,7 @@ from app.admin import (  # noqa: E402, F401
     dashboard,
     distribution,
     distributors,
+    dividends,
     marketing,
     marketing_campaigns,
     marketing_coupons,
