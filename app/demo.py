@@ -23,7 +23,7 @@ from app.accounts.models import Role
 from app.catalog.models import Category, Product
 from app.catalog.services import ProductInput, SkuInput, save_category, save_product
 from app.distribution import ledger
-from app.distribution.cli import settle_work
+from app.distribution.cli import dividends_work, settle_work
 from app.distribution.services import DistributionError
 from app.jobs import run_job
 from app.media import save_image
@@ -470,8 +470,8 @@ def _seed_catalog(session: Session, url: str) -> tuple[int, int] | None:
 def _seed_history(
     session: Session, now: datetime, echo: Callable[[str], None]
 ) -> demo_history.Summary | None:
-    """The orders and the distributor tree, in a shop that has neither yet; then the nightly jobs run once
-    for real, so the back office shows when they last ran. Returns None when nothing was added."""
+    """The orders and the distributor tree, in a shop that has neither yet; then the nightly jobs run once for
+    real, so the back office shows when they last ran. Returns None when nothing was added."""
     if demo_history.already_there(session):
         return None
     # One savepoint around it all: on SQLite a service's own savepoint that happens to be the first write
@@ -486,8 +486,8 @@ def _seed_history(
         return None
     everything.commit()
     session.commit()
-
     run_job("distribution-settle", settle_work)
+    run_job("distribution-dividends", dividends_work)  # the days the history paid: nothing left to do
     history.mismatches = len(ledger.audit(session))
     run_job("ledger-audit", lambda: {"mismatches": history.mismatches})
     return history

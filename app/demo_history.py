@@ -13,7 +13,7 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy import select
@@ -24,8 +24,8 @@ from app.accounts import services as accounts
 from app.accounts.models import Role, User
 from app.catalog.models import Product, Sku
 from app.demo_orders import TRACKING_FORMATS, Clock, OrderSpec, order_specs
+from app.distribution import dividends, ledger
 from app.distribution import grades as grading
-from app.distribution import ledger
 from app.distribution import services as dist
 from app.distribution.models import DistributionSettings, Distributor, DistributorGrade, Withdrawal
 from app.orders.models import Order, Refund
@@ -161,6 +161,7 @@ def add_history(session: Session, now: datetime) -> Summary:
     story.cart()
     story.withdrawals()
     story.nightly_settle()
+    story.dividends()
     try:
         story.timeline.run()
     finally:
@@ -169,6 +170,7 @@ def add_history(session: Session, now: datetime) -> Summary:
 
 
 # When each distributor started sharing (days ago): strangers open their links from then on.
+DIVIDEND_DAYS = 14  # static dividends were turned on that many days ago
 SHARING_SINCE = {"linjie": 42, "amei": 38, "daxiong": 34, "xiaozhou": 31}
 
 
@@ -549,4 +551,27 @@ class _Story:
 
     def _settle(self) -> None:
         ledger.release_due(self.session)
+        dividends.finalise_due(self.session)  # orders become final on the night their commission is released
         grading.check_upgrades(self.session)
+
+    def dividends(self) -> None:
+        """Static dividends turned on two weeks ago (银牌 2 %, 金牌 3 %: with 金牌's 23 % commission the
+        scheme shares out 28 %, under the 30 % limit), then each night after the settle the job pays the
+        day before, from the orders that became final on it."""
+        self.timeline.at(self.clock.day(DIVIDEND_DAYS, "09:00"), self._dividends_on)
+        for days_ago in range(DIVIDEND_DAYS - 1, -1, -1):
+            moment = self.clock.day(days_ago, "03:30")
+            if moment < self.clock.now:
+                self.timeline.at(moment, self._pay_yesterday)
+
+    def _dividends_on(self) -> None:
+        settings = dist.get_settings(self.session)
+        settings.dividends_enabled, settings.dividend_mode = True, dividends.STATIC
+        settings.dividends_acknowledged_at = utcnow()
+        settings.dividends_start_on = dividends.shop_today()
+        self.grades["银牌"].dividend_ratio_bp, self.grades["金牌"].dividend_ratio_bp = 200, 300
+
+    def _pay_yesterday(self) -> None:
+        # pay_day itself, not the job: the job commits, and the history is one savepoint until it is done.
+        rules = dividends.rules_from(self.session, dist.get_settings(self.session))
+        dividends.pay_day(self.session, dividends.shop_today() - timedelta(days=1), rules)

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import click
+from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from sqlalchemy import String, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -145,7 +145,7 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
     "finalised": lambda n: ngettext("%(num)d order became final", "%(num)d orders became final", n),
     "days": lambda n: ngettext("%(num)d dividend day paid", "%(num)d dividend days paid", n),
     "sharers": lambda n: ngettext("%(num)d dividend share", "%(num)d dividend shares", n),
-    "paid_fen": lambda n: _l("%(amount)s paid in dividends", amount=format_fen(n)),
+    "paid_fen": lambda n: gettext("%(amount)s paid in dividends", amount=format_fen(n)),
     "expired_points": lambda n: ngettext(
         "points expired for %(num)d shopper", "points expired for %(num)d shoppers", n
     ),
@@ -160,6 +160,11 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
         "%(num)d group buy did not form", "%(num)d group buys did not form", n
     ),
     "group_refunds": lambda n: ngettext("%(num)d group-buy refund sent", "%(num)d group-buy refunds sent", n),
+    "refunds_refused": lambda n: ngettext(
+        "%(num)d refund refused by the gateway, tried again next run",
+        "%(num)d refunds refused by the gateway, tried again next run",
+        n,
+    ),
     "kept": lambda n: ngettext("backup made, %(num)d kept", "backup made, %(num)d kept", n),
     "restored": lambda n: ngettext(
         "this database was restored from the copy it made",

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.accounts.models import ROLE_PERMISSIONS, Permission, Role
+from app.admin.orders import back_office_alerts
 from app.marketing import group_refunds
 from app.marketing.models import (
     BuyGroup,
@@ -23,7 +24,7 @@ from app.marketing.models import (
 from app.orders.models import Order
 from app.payments import services as payments
 from app.timeutil import SHOP_TZ, set_clock, utcnow
-from tests import factories
+from tests import factories, test_groups
 from tests.conftest import csrf_token, login
 from tests.htmlforms import form
 from tests.test_groups import buy, group_of, make_group_buy, member_of, open_group, pay, people
@@ -31,29 +32,9 @@ from tests.test_groups import buy, group_of, make_group_buy, member_of, open_gro
 LIST = "/admin/marketing/groups"
 
 
-@pytest.fixture(autouse=True)
-def real_clock():
-    yield
-    set_clock(None)
-
-
-@pytest.fixture
-def shop(session):
-    from app.marketing.models import MarketingSettings
-    from app.settings.models import ShopSettings
-
-    session.add(
-        ShopSettings(
-            id=1,
-            name="店",
-            shipping_flat_fen=0,
-            order_expire_minutes=30,
-            manual_payment_enabled=True,
-            manual_payment_text="转账到店主",
-        )
-    )
-    session.add(MarketingSettings(id=1))
-    session.commit()
+# The 拼团 tests' own shop (manual payment on, free shipping) and real clock after each test.
+real_clock = test_groups.real_clock
+shop = test_groups.shop
 
 
 @pytest.fixture
@@ -344,10 +325,13 @@ def test_an_order_waiting_for_its_group_shows_it_and_is_not_offered_for_shipping
     assert f"团 #{group.id} · 1/2" in detail
     template = owner_client.get("/admin/orders/bulk-ship/template.csv").get_data(as_text=True)
     assert order.number not in template
+    # Nor is it counted among the orders to ship.
+    assert back_office_alerts(session).to_ship == 0
 
     joined = buy(session, friend, sku, group=group.id)
     pay(session, joined)
     assert group_of(session, order).status == BuyGroupStatus.FULL
+    assert back_office_alerts(session).to_ship == 2
     detail = owner_client.get(f"/admin/orders/{order.number}").get_data(as_text=True)
     assert "待成团" not in detail and f"/admin/orders/{order.number}/ship" in detail
     row = owner_client.get("/admin/orders").get_data(as_text=True).split(f'data-order="{order.number}"')[1]

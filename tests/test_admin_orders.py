@@ -1043,6 +1043,11 @@ def test_a_job_result_is_said_in_words_and_a_failure_shows_its_error(app):
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
         assert describe_counts("released=2 mismatches=0") == "释放 2 笔佣金，0 处余额不一致"
         assert describe_counts("paid=0 closed=0 waiting=0 errors=0") == "无需处理"
+        # A group refund the gateway refused is not a payment query that went wrong.
+        assert (
+            describe_counts("failed_groups=0 group_refunds=1 refunds_refused=2")
+            == "发出 1 笔拼团退款，2 笔退款被支付渠道拒绝，下次运行重试"
+        )
         assert describe_counts("an old free-text summary") == "an old free-text summary"
         assert (
             job_result(JobRun(name="orders-expire", result="database is locked", ok=False))

@@ -69,6 +69,26 @@ def test_make_bench_runs_on_a_small_catalog():
     assert "cores" in result.stdout  # the machine it ran on is stated
 
 
+def test_make_bench_runs_the_dividend_job_on_a_tiny_day():
+    import os
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "BENCH_DIVIDEND_ORDERS": "300", "BENCH_DIVIDEND_DISTRIBUTORS": "60"}
+    env.pop("BENCH_DATABASE_URL", None)
+    env.pop("TEST_DATABASE_URL", None)  # SQLite only: the code path, not the figures
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "dividends"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dividend job, 300 orders, 60 distributors (SQLite)" in result.stdout, result.stdout
+    assert "cut by a cap" in result.stdout
+
+
 # --- make bench's 秒杀 rush: how its answers are judged ----------------------------------------------------
 
 

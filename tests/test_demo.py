@@ -23,6 +23,7 @@ from app.distribution.models import (
     DistributorApplication,
     DistributorGrade,
     DistributorGradeLog,
+    DividendDay,
     EntryKind,
     LedgerEntry,
     Visit,
@@ -36,7 +37,7 @@ from app.media import THUMBNAIL_SIZES, thumbnail_key
 from app.orders.models import Order, OrderEvent, OrderStatus, RefundStatus
 from app.payments.models import Payment
 from app.settings.services import get_shop_settings
-from app.timeutil import utcnow
+from app.timeutil import SHOP_TZ, utcnow
 from tests import factories
 from tests.conftest import login
 
@@ -222,7 +223,7 @@ def assert_group_buys(session):
     for member in failed:
         assert member.refund_state == GroupRefundState.DONE and member.order.status == OrderStatus.REFUNDED
         assert member.order.refunded_fen == member.order.total_fen
-    assert session.get(JobRun, "groups-settle").result == "failed_groups=1 group_refunds=2 errors=0"
+    assert session.get(JobRun, "groups-settle").result == "failed_groups=1 group_refunds=2 refunds_refused=0"
 
 
 def assert_commission_in_every_state(session):
@@ -263,6 +264,22 @@ def assert_commission_in_every_state(session):
     assert not ledger.audit(session)
     jobs = {run.name: run for run in session.scalars(select(JobRun))}
     assert jobs["distribution-settle"].ok and jobs["ledger-audit"].result == "mismatches=0"
+    # Two weeks of static dividends, paid night after night from the orders that became final each day.
+    assert jobs["distribution-dividends"].ok and jobs["distribution-dividends"].result.startswith("days=0")
+    settings = dist.get_settings(session)
+    assert (
+        settings.dividends_enabled
+        and settings.dividend_mode == "static"
+        and settings.dividends_acknowledged_at
+    )
+    largest = max(sum(g.rates_bp or settings.rates_bp) for g in session.scalars(select(DistributorGrade)))
+    ratios = sum(session.scalars(select(DistributorGrade.dividend_ratio_bp)))
+    assert ratios > 0 and largest + ratios <= 3000
+    days = session.scalars(select(DividendDay).order_by(DividendDay.day)).all()
+    assert len(days) == 14 and days[-1].day == utcnow().astimezone(SHOP_TZ).date() - timedelta(days=1)
+    assert len({d.turnover_fen for d in days if d.orders}) >= 3 and sum(d.paid_fen for d in days) > 0
+    final_days = {o.final_at.astimezone(SHOP_TZ).date() for o in session.scalars(select(Order)) if o.final_at}
+    assert len(final_days) >= 5
 
 
 def test_demo_history_is_never_added_to_a_shop_that_has_orders(app, session):

@@ -340,6 +340,66 @@ def test_plan_day_reads_only_and_follows_unsaved_rules(session):
     assert session.scalar(select(func.count()).select_from(DividendDay)) == 0
 
 
+def test_only_active_distributors_who_existed_that_day_share(session):
+    product = factories.ProductFactory(skus=[{"price_fen": 10000, "stock": 100}])
+    set_clock(at(-1))
+    a, b = _gold_day(session, product, start_on=local_day(0))
+    _received(session, product, via=a, offset=0)
+    dividends.finalise_due(session, now=at(8))
+    session.commit()
+    session.get(type(b), b.id).status = "disabled"
+    set_clock(at(9))  # joins the day after: not a sharer of day 8
+    late = distributor(session)
+    late.grade_id = session.get(type(a), a.id).grade_id
+    session.commit()
+    plan = dividends.plan_day(
+        session, local_day(8), dividends.rules_from(session, dist.get_settings(session))
+    )
+    assert list(plan.payouts) == [a.id] and plan.payouts[a.id].amount_fen == 500
+
+
+def test_dynamic_leaves_out_voided_commission(session):
+    product = factories.ProductFactory(skus=[{"price_fen": 10000, "stock": 100}])
+    set_clock(at(-1))
+    _enable(session, mode="dynamic", levels=(1000, 0, 0), start_on=local_day(0))
+    a, b = distributor(session), distributor(session)
+    _received(session, product, via=a, offset=0)
+    _buyer, voided = _received(session, product, via=b, offset=0)
+    orders_owner = factories.UserFactory(role="owner")
+    ledger.void_order_commission(session, voided, actor=orders_owner, reason="刷单")
+    session.commit()
+    dividends.finalise_due(session, now=at(8))
+    session.commit()
+    rules = dividends.rules_from(session, dist.get_settings(session))
+    plan = dividends.plan_day(session, local_day(8), rules)
+    assert plan.turnover_fen == 20000  # both orders are turnover; only a's chain shares
+    assert {d: p.amount_fen for d, p in plan.payouts.items()} == {a.id: 2000}
+
+
+def test_the_back_office_runs_the_job_now_and_shows_its_last_run(owner_client, session):
+    from app.jobs import JobRun
+    from tests.test_admin_distribution import token
+
+    product = factories.ProductFactory(skus=[{"price_fen": 10000, "stock": 100}])
+    set_clock(at(-1))
+    a, _b = _gold_day(session, product, start_on=local_day(8))
+    _received(session, product, via=a, offset=0)
+    dividends.finalise_due(session, now=at(8))
+    session.commit()
+    set_clock(at(9))
+    assert owner_client.post("/admin/distribution/jobs/dividends").status_code == 400  # no CSRF: refused
+    assert session.scalar(select(func.count()).select_from(DividendDay)) == 0
+    response = owner_client.post(
+        "/admin/distribution/jobs/dividends", data={"csrf_token": token(owner_client)}
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get(JobRun, "distribution-dividends").result == "days=1 paid_fen=500 sharers=2 finalised=0"
+    page = owner_client.get("/admin/distribution/ledger").get_data(as_text=True)
+    assert "分红（按已结算日）" in page and "计算 1 天分红" in page and "发放分红 ¥5.00" in page
+    assert "分红（按已结算日）" in owner_client.get("/admin/distribution/overview").get_data(as_text=True)
+
+
 # ---------------------------------------------------------------- PostgreSQL: two runs at once
 
 

@@ -507,6 +507,20 @@ def test_the_centre_shows_the_grade_progress_and_own_log_only(client, session, p
     assert "达到升级条件" in page and "别人的秘密原因" not in page
 
 
+def test_the_centre_says_so_at_the_highest_grade_and_not_below_it(client, session, product):
+    settings(session)
+    owner = factories.UserFactory(role="owner")
+    grade(session, "银牌", 1, min_own_spend_fen=10000)
+    gold = grade(session, "金牌", 2)  # by hand only
+    d = distributor(session)
+    login(client, d.user)
+    assert "最高等级" not in client.get("/d").get_data(as_text=True)
+    grades.change_grade_by_hand(session, d, gold.id, reason="元老", actor=owner)
+    session.commit()
+    page = client.get("/d").get_data(as_text=True)
+    assert "您已是本店最高等级" in page and "升级" not in page.split("我的等级")[1].split("</section>")[0]
+
+
 def test_deleting_a_grade_keeps_its_names_in_the_log(owner_client, session, product):
     settings(session)
     silver = grade(session, "银牌", 1, min_own_spend_fen=10000)
@@ -518,5 +532,28 @@ def test_deleting_a_grade_keeps_its_names_in_the_log(owner_client, session, prod
     )
     assert response.status_code == 302
     assert grade_of(session, d) is None
-    log = session.scalars(select(DistributorGradeLog)).one()
-    assert (log.to_grade_id, log.to_name) == (None, "银牌")
+    first, deleted = session.scalars(select(DistributorGradeLog).order_by(DistributorGradeLog.id)).all()
+    assert (first.to_grade_id, first.to_name) == (None, "银牌")
+    # The distributor's log says why the grade went, and by whom.
+    assert (deleted.from_name, deleted.to_name, deleted.kind) == ("银牌", None, "grade_deleted")
+    assert deleted.reason == "店铺已取消等级“银牌”。" and deleted.actor_id is not None
+
+
+def test_deleting_a_grade_gives_a_lower_one_they_have_reached_and_pins_nothing(client, session, product):
+    settings(session)
+    owner = factories.UserFactory(role="owner")
+    grade(session, "铜牌", 1, min_own_spend_fen=5000)
+    silver = grade(session, "银牌", 2, min_own_spend_fen=10000)
+    d = distributor(session)
+    completed_order(session, d.user, product)  # ¥100: 银牌
+    assert grade_of(session, d) == "银牌"
+    assert grades.delete_grade(session, silver, actor=owner) == 1
+    session.commit()
+    assert grade_of(session, d) == "铜牌"
+    assert logs(session, d) == [
+        (None, "银牌", "automatic"),
+        ("银牌", None, "grade_deleted"),
+        (None, "铜牌", "automatic"),
+    ]
+    login(client, d.user)
+    assert "店铺已取消等级“银牌”" in client.get("/d").get_data(as_text=True)

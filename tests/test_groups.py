@@ -461,11 +461,11 @@ def test_settle_fails_a_timed_out_group_and_refunds_its_paid_orders_once(session
     unpaid = buy(session, idle, sku, group=group.id)
 
     set_clock(group.expires_at - timedelta(seconds=1))
-    assert group_refunds.settle(session) == {"failed_groups": 0, "group_refunds": 0, "errors": 0}
+    assert group_refunds.settle(session) == {"failed_groups": 0, "group_refunds": 0, "refunds_refused": 0}
     set_clock(group.expires_at + timedelta(minutes=1))
     result = runner.invoke(args=["groups", "settle"])
     assert result.exit_code == 0, result.output
-    assert "failed_groups=1 group_refunds=2 errors=0" in result.output
+    assert "failed_groups=1 group_refunds=2 refunds_refused=0" in result.output
     session.expire_all()
     assert group_of(session, first).status == BuyGroupStatus.FAILED
     for placed in (first, second):
@@ -477,10 +477,10 @@ def test_settle_fails_a_timed_out_group_and_refunds_its_paid_orders_once(session
     assert session.get(Order, unpaid.id).status == OrderStatus.CANCELLED
     assert session.get(Sku, sku.id).stock == 20
     run = session.get(JobRun, "groups-settle")
-    assert run.ok and run.result == "failed_groups=1 group_refunds=2 errors=0"
+    assert run.ok and run.result == "failed_groups=1 group_refunds=2 refunds_refused=0"
 
     again = runner.invoke(args=["groups", "settle"])
-    assert "failed_groups=0 group_refunds=0 errors=0" in again.output
+    assert "failed_groups=0 group_refunds=0 refunds_refused=0" in again.output
     assert session.scalar(select(func.count()).select_from(Refund)) == 2
 
 
@@ -517,7 +517,7 @@ def test_stopping_an_activity_ends_its_open_groups_and_settle_refunds_them(sessi
     assert groups.stop_group_buy(session, group_buy.id)
     assert not groups.stop_group_buy(session, group_buy.id)
     session.commit()
-    assert group_refunds.settle(session) == {"failed_groups": 1, "group_refunds": 1, "errors": 0}
+    assert group_refunds.settle(session) == {"failed_groups": 1, "group_refunds": 1, "refunds_refused": 0}
     assert session.get(Order, order.id).status == OrderStatus.REFUNDED
 
 

@@ -125,7 +125,7 @@ def test_two_settle_runs_at_once_refund_each_order_once(pg_shop):
     assert all(isinstance(result, dict) for result in results), results
     assert sum(result["failed_groups"] for result in results) == 1
     assert sum(result["group_refunds"] for result in results) == 3
-    assert sum(result["errors"] for result in results) == 0
+    assert sum(result["refunds_refused"] for result in results) == 0
     session.expire_all()
     for order in paid:
         found = session.get(Order, order.id)
@@ -195,9 +195,9 @@ def test_a_wechat_refund_refused_twice_is_refunded_once_after_the_third_settle(
     set_clock(group.expires_at + timedelta(minutes=1))
     for run, expected in enumerate(
         [
-            "failed_groups=1 group_refunds=0 errors=1",
-            "failed_groups=0 group_refunds=0 errors=1",
-            "failed_groups=0 group_refunds=1 errors=0",
+            "failed_groups=1 group_refunds=0 refunds_refused=1",
+            "failed_groups=0 group_refunds=0 refunds_refused=1",
+            "failed_groups=0 group_refunds=1 refunds_refused=0",
         ],
         start=1,
     ):
@@ -228,6 +228,6 @@ def test_a_wechat_refund_refused_twice_is_refunded_once_after_the_third_settle(
     assert (found.status, found.refunded_fen) == (OrderStatus.REFUNDED, 66_00)
 
     again = runner.invoke(args=["groups", "settle"])
-    assert "failed_groups=0 group_refunds=0 errors=0" in again.output
+    assert "failed_groups=0 group_refunds=0 refunds_refused=0" in again.output
     assert refund_posts(wechat) - posts_before == 3
     assert session.scalar(select(func.count()).select_from(BuyGroupMember)) == 1

@@ -203,6 +203,7 @@ def test_order_pages_say_waiting_for_the_group_and_link_to_it(client, session, s
     login(client, leader)
     detail = client.get(f"/orders/{order.number}").get_data(as_text=True)
     assert "待成团" in detail and f'href="/groups/{group.id}"' in detail
+    assert "已加入拼团" in detail  # the timeline says the seat was taken
     listing = client.get("/orders").get_data(as_text=True)
     assert "待成团" in listing
     # While the group forms, no refund button (the service refuses it too): list, detail, and the page itself.

@@ -58,6 +58,7 @@ from app.admin import (  # noqa: E402, F401
     distribution,
     distributors,
     dividend_settings,
+    dividends,
     marketing,
     marketing_campaigns,
     marketing_coupons,

@@ -73,7 +73,11 @@ BINDING_REASON_LABELS = {
     "rebind_lapsed": _l("Rebound after the binding lapsed"),
     "merchant": _l("Changed by the shop"),
 }
-GRADE_CHANGE_LABELS = {"automatic": _l("Automatic upgrade"), "manual": _l("Changed by hand")}
+GRADE_CHANGE_LABELS = {
+    "automatic": _l("Automatic upgrade"),
+    "manual": _l("Changed by hand"),
+    "grade_deleted": _l("Grade deleted"),
+}
 MODE_LABELS = {"everyone": _l("Every member"), "apply": _l("Apply and review"), "spend": _l("By spend")}
 
 

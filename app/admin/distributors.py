@@ -219,9 +219,7 @@ def distribution_grades_delete(grade_id: int):
     grade = _grade_or_404(grade_id)
     if ActionForm().validate_on_submit():
         name = grade.name
-        # Its distributors fall back to no grade (the shop's rates); commission already written keeps the
-        # rates it was worked out with.
-        db.session.delete(grade)
+        grading.delete_grade(db.session, grade, actor=current_user)
         db.session.commit()
         flash(_("Grade “%(name)s” deleted; its distributors now use the shop's rates.", name=name), "success")
     else:

@@ -80,6 +80,29 @@ def saved_answer(message: str, endpoint: str, level: str = "success", **values) 
     return redirect(target)
 
 
+def item_change_answer(record, change, done: str, page, endpoint: str, **values) -> Response:
+    """A change to an activity's products (秒杀 session, 拼团 activity): saved and answered, or refused with
+    the edit page (`page(record, item_error=…, status=…)`) showing why."""
+    try:
+        change(record)
+        db.session.commit()
+    except MarketingError as error:
+        db.session.rollback()
+        db.session.refresh(record)
+        return page(record, item_error=str(error.message), status=422)
+    return saved_answer(done, endpoint, **values)
+
+
+def stop_answer(record, stopped: bool, endpoint: str) -> Response:
+    """After the stop button of an activity: stopped now, or it had already ended or been stopped."""
+    if stopped:
+        db.session.commit()
+        return saved_answer(_("“%(name)s” stopped.", name=record.name), endpoint)
+    return saved_answer(
+        _("“%(name)s” has already ended or been stopped.", name=record.name), endpoint, "warning"
+    )
+
+
 def list_answer(page: str, endpoint: str, context: dict, message: str, level: str = "success"):
     """After a button in a list (stop, delete): the list again with a toast, or a redirect without htmx."""
     if not htmx:

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
-from app.admin.marketing import saved_answer, search_products
+from app.admin.marketing import item_change_answer, saved_answer, search_products, stop_answer
 from app.admin.viewutil import get_or_404
 from app.db_types import parse_id
 from app.extensions import db
@@ -214,27 +214,12 @@ def marketing_flash_item_remove(session_id: int, item_id: int):
 
 
 def _change_items(session_id: int, change, done: str):
-    """A change to a session's products: saved and answered, or refused with the page showing why."""
     record = get_or_404(FlashSession, session_id, GONE)
-    try:
-        change(record)
-        db.session.commit()
-    except MarketingError as error:
-        db.session.rollback()
-        db.session.refresh(record)
-        return _page(record, item_error=str(error.message), status=422)
-    return saved_answer(done, "admin.marketing_flash_edit", session_id=record.id)
+    return item_change_answer(record, change, done, _page, "admin.marketing_flash_edit", session_id=record.id)
 
 
 @bp.post("/marketing/flash/<int:session_id>/stop")
 @permission_required(Permission.MARKETING)
 def marketing_flash_stop(session_id: int):
     record = get_or_404(FlashSession, session_id, GONE)
-    if flash.stop_session(db.session, record.id):
-        db.session.commit()
-        return saved_answer(_("“%(name)s” stopped.", name=record.name), "admin.marketing_flash")
-    return saved_answer(
-        _("“%(name)s” has already ended or been stopped.", name=record.name),
-        "admin.marketing_flash",
-        "warning",
-    )
+    return stop_answer(record, flash.stop_session(db.session, record.id), "admin.marketing_flash")

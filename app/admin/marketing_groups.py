@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from app.accounts.models import Permission, mask_mobile
 from app.admin import bp, permission_required
-from app.admin.marketing import saved_answer
+from app.admin.marketing import item_change_answer, saved_answer, stop_answer
 from app.admin.marketing_flash import sku_chooser
 from app.admin.viewutil import get_or_404
 from app.db_types import parse_id
@@ -203,30 +203,17 @@ def marketing_groups_item_remove(group_buy_id: int, item_id: int):
 
 
 def _change_items(group_buy_id: int, change, done: str):
-    """A change to an activity's products: saved and answered, or refused with the page showing why."""
     record = get_or_404(GroupBuy, group_buy_id, GONE)
-    try:
-        change(record)
-        db.session.commit()
-    except MarketingError as error:
-        db.session.rollback()
-        db.session.refresh(record)
-        return _page(record, item_error=str(error.message), status=422)
-    return saved_answer(done, "admin.marketing_groups_edit", group_buy_id=record.id)
+    return item_change_answer(
+        record, change, done, _page, "admin.marketing_groups_edit", group_buy_id=record.id
+    )
 
 
 @bp.post("/marketing/groups/<int:group_buy_id>/stop")
 @permission_required(Permission.MARKETING)
 def marketing_groups_stop(group_buy_id: int):
     record = get_or_404(GroupBuy, group_buy_id, GONE)
-    if groups.stop_group_buy(db.session, record.id):
-        db.session.commit()
-        return saved_answer(_("“%(name)s” stopped.", name=record.name), "admin.marketing_groups")
-    return saved_answer(
-        _("“%(name)s” has already ended or been stopped.", name=record.name),
-        "admin.marketing_groups",
-        "warning",
-    )
+    return stop_answer(record, groups.stop_group_buy(db.session, record.id), "admin.marketing_groups")
 
 
 def _shopper(user) -> str:

@@ -217,8 +217,12 @@ class BackOfficeAlerts:
 def back_office_alerts(session) -> BackOfficeAlerts:
     """What the menu and the dashboard flag: orders to handle, and money to send back."""
     counts = orders.queries.alert_counts() | payments.alert_counts()
+    # A paid 拼团 order its group holds back (待成团, or going back) is not the merchant's to ship.
+    counts["held_by_groups"] = group_admin.held_paid_count()
     row = session.execute(select(*counts.values())).one()
-    return BackOfficeAlerts(**{name: value or 0 for name, value in zip(counts, row, strict=True)})
+    found = {name: value or 0 for name, value in zip(counts, row, strict=True)}
+    found["to_ship"] -= found.pop("held_by_groups")
+    return BackOfficeAlerts(**found)
 
 
 # ---------------------------------------------------------------- the order list

@@ -36,6 +36,7 @@ STATIC = "static"
 DYNAMIC = "dynamic"
 MODES = (STATIC, DYNAMIC)
 LEVELS = 3
+ROOM_CHUNK = 1000  # sharers per query when the caps' room is read
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ def _dynamic_pools(
     )
     for level, distributor_id in rows:
         members[level].append(distributor_id)
-    return [(f"level:{k}", f"L{k}", levels[k], members[k]) for k in sorted(levels)]
+    return [(f"level:{k}", f"第{k}级", levels[k], members[k]) for k in sorted(levels)]
 
 
 def _period_starts(day: date) -> dict[str, date]:
@@ -252,7 +253,7 @@ def _period_starts(day: date) -> dict[str, date]:
 
 def _room(session: Session, day: date, rules: DividendRules, sharers: set[int]) -> dict[int, int | None]:
     """What the caps still allow each sharer on `day`, from the payouts of the periods so far (None: no
-    cap). One grouped query over the year's payouts of the sharers."""
+    cap). A grouped query per chunk of sharers over their payouts of the periods."""
     caps = {period: cap for period, cap in rules.caps.items() if cap is not None}
     if not caps or not sharers:
         return {}
@@ -265,15 +266,21 @@ def _room(session: Session, day: date, rules: DividendRules, sharers: set[int]) 
         for period in caps
     ]
     taken: dict[int, dict[str, int]] = {}
-    query = (
-        select(DividendPayout.distributor_id, *sums)
-        .where(DividendPayout.day >= earliest, DividendPayout.day <= day)
-        .group_by(DividendPayout.distributor_id)
-    )
-    if len(sharers) <= 500:  # the big days read every payout of the year at once instead
-        query = query.where(DividendPayout.distributor_id.in_(sharers))
-    for row in session.execute(query):
-        taken[row[0]] = {period: int(row[i + 1]) for i, period in enumerate(caps)}
+    ids = sorted(sharers)
+    # By chunks of sharers: each chunk one grouped query on the (distributor, day) index, so a year of
+    # payouts of people who are not sharing today is never read.
+    for start in range(0, len(ids), ROOM_CHUNK):
+        query = (
+            select(DividendPayout.distributor_id, *sums)
+            .where(
+                DividendPayout.distributor_id.in_(ids[start : start + ROOM_CHUNK]),
+                DividendPayout.day >= earliest,
+                DividendPayout.day <= day,
+            )
+            .group_by(DividendPayout.distributor_id)
+        )
+        for row in session.execute(query):
+            taken[row[0]] = {period: int(row[i + 1]) for i, period in enumerate(caps)}
     room: dict[int, int | None] = {}
     for distributor_id in sharers:
         used = taken.get(distributor_id, {})
@@ -342,21 +349,21 @@ def pay_day(
     session.flush()
     if not plan.payouts:
         return row
-    session.execute(
-        insert(DividendPayout),
-        [
-            {
-                "dividend_day_id": row.id,
-                "day": day,
-                "distributor_id": distributor_id,
-                "amount_fen": payout.amount_fen,
-                "parts": [{"key": key, "amount_fen": amount} for key, amount in payout.parts],
-                "capped": payout.capped,
-                "created_at": now,
-            }
-            for distributor_id, payout in sorted(plan.payouts.items())
-        ],
-    )
+    rows = [
+        {
+            "dividend_day_id": row.id,
+            "day": day,
+            "distributor_id": distributor_id,
+            "amount_fen": payout.amount_fen,
+            "parts": [{"key": key, "amount_fen": amount} for key, amount in payout.parts],
+            "capped": payout.capped,
+            "created_at": now,
+        }
+        for distributor_id, payout in sorted(plan.payouts.items())
+    ]
+    # One executemany of the table's INSERT: the driver batches it (psycopg pipelines it, SQLAlchemy's
+    # insertmanyvalues packs the rows), no ORM objects on the way.
+    session.execute(insert(DividendPayout.__table__), rows)
     batch = f"dividend-{day.isoformat()}"
     session.execute(
         insert(LedgerEntry).from_select(

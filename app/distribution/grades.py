@@ -408,6 +408,46 @@ def change_grade_by_hand(
     return log
 
 
+def delete_grade(session: Session, grade: DistributorGrade, *, actor: User) -> int:
+    """The merchant deletes a grade: its distributors fall back to no grade (the shop's rates), each with a
+    line in their grade log, then move up to any other grade they have reached. Commission already written
+    keeps the rates it was worked out with. Returns how many distributors held it."""
+    now = utcnow()
+    reason = str(_l("The shop removed the grade “%(name)s”.", name=grade.name))[:REASON_MAX]
+    held = select(Distributor.id).where(Distributor.grade_id == grade.id).with_for_update()
+    ids = list(session.scalars(held))
+    if ids:
+        session.execute(
+            insert(DistributorGradeLog),
+            [
+                {
+                    "distributor_id": distributor_id,
+                    "from_grade_id": None,  # the grade is going: its name is what the log keeps
+                    "to_grade_id": None,
+                    "from_name": grade.name,
+                    "to_name": None,
+                    "kind": GradeChangeKind.GRADE_DELETED,
+                    "reason": reason,
+                    "actor_id": actor.id,
+                    "created_at": now,
+                }
+                for distributor_id in ids
+            ],
+        )
+        session.execute(
+            update(Distributor)
+            .where(Distributor.id.in_(ids), Distributor.grade_id == grade.id)
+            .values(grade_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        _forget_loaded_grades(session, ids)
+    session.delete(grade)
+    session.flush()
+    if ids:
+        check_upgrades(session, ids, now=now)
+    return len(ids)
+
+
 def grade_log(session: Session, distributor_id: int, limit: int = 20) -> list[DistributorGradeLog]:
     """One distributor's grade changes, newest first."""
     return list(
@@ -466,11 +506,12 @@ class GradeProgress:
     next_grade: DistributorGrade | None = None
     needs: list[Need] | None = None
     ready: bool = False  # the next grade's conditions hold: the next check moves them
+    at_top: bool = False  # the highest grade of the shop's ladder: nothing left to reach
 
     @property
     def headline(self) -> str:
         if self.next_grade is None:
-            return ""
+            return str(_l("You hold the shop's highest grade.")) if self.at_top else ""
         if self.ready:
             return str(
                 _l(
@@ -497,6 +538,7 @@ def progress(session: Session, distributor: Distributor, settings: DistributionS
     result = GradeProgress(grade=grade, rates_bp=rates, figures=figures)
     grades = ladder(session)
     ranks = {g.id: rank for rank, g in enumerate(grades)}
+    result.at_top = bool(grades) and grades[-1].id == distributor.grade_id
     for candidate in grades[ranks.get(distributor.grade_id, -1) + 1 :]:
         # Conditions that already held at a change by hand cannot move them: only the others count.
         open_ = [(k, t) for k, t in conditions(candidate) if pinned is None or pinned.of(k) < t]

@@ -109,6 +109,9 @@ class Distributor(IdPrimaryKey, db.Model):
 class GradeChangeKind(StrEnum):
     AUTOMATIC = "automatic"
     MANUAL = "manual"
+    # The merchant deleted the grade the distributor held: said in the log, but not a judgement of them
+    # (unlike MANUAL, it pins nothing, so a lower grade they qualify for is given by the next check).
+    GRADE_DELETED = "grade_deleted"
 
 
 class DistributorGradeLog(IdPrimaryKey, db.Model):

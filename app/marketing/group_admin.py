@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.marketing import group_orders, groups
@@ -21,7 +21,7 @@ from app.marketing.models import (
     GroupBuyItem,
     GroupRefundState,
 )
-from app.orders.models import Order, OrderLine, Refund
+from app.orders.models import Order, OrderLine, OrderStatus, Refund
 
 STATES = (BuyGroupStatus.OPEN, BuyGroupStatus.FULL, BuyGroupStatus.FAILED, BuyGroupStatus.CANCELLED)
 IN_FLIGHT = (GroupRefundState.DUE, GroupRefundState.SENT)
@@ -143,6 +143,26 @@ def held_orders(session: Session, orders: Iterable[Order]) -> dict[int, str]:
     ):
         held[order_id] = "refunding"
     return held
+
+
+def held_paid_count():
+    """How many paid orders held_orders would hold back, as a scalar subquery for the back office's "to
+    ship" badge: their group is not full yet, or they are going back."""
+    return (
+        select(func.count())
+        .select_from(BuyGroupMember)
+        .join(Order, Order.id == BuyGroupMember.order_id)
+        .join(BuyGroup, BuyGroup.id == BuyGroupMember.group_id)
+        .where(
+            Order.status == OrderStatus.PAID,
+            or_(
+                BuyGroupMember.refund_state.in_(IN_FLIGHT),
+                (BuyGroupMember.refund_state == GroupRefundState.NONE)
+                & BuyGroup.status.in_([BuyGroupStatus.PENDING, BuyGroupStatus.OPEN]),
+            ),
+        )
+        .scalar_subquery()
+    )
 
 
 # ---- an activity's SKUs, one at a time -----------------------------------------------------------------

@@ -234,7 +234,7 @@ def settle(session: Session, now: datetime | None = None) -> dict:
     """`flask groups settle`: fail the groups whose time is up, then push every refund due."""
     failed = fail_due_groups(session, now)
     sent, refused = push_due_refunds(session)
-    return {"failed_groups": failed, "group_refunds": sent, "errors": refused}
+    return {"failed_groups": failed, "group_refunds": sent, "refunds_refused": refused}
 
 
 def refunds_in_flight(session: Session) -> list[BuyGroupMember]:

@@ -6,14 +6,14 @@ from sqlalchemy.orm import Session
 
 from app.accounts.services import AccountError, normalise_mobile
 from app.db_types import parse_id
+from app.orders import regions
 from app.orders.events import OrderError
 from app.orders.models import Address
-from app.orders.regions import PROVINCES
 
 MAX_ADDRESSES = 20
 
 
-PROVINCE_MAX, DETAIL_MAX, RECIPIENT_MAX = 20, 120, 20
+DETAIL_MAX, RECIPIENT_MAX = 120, 20
 
 
 def save_address(session: Session, user_id: int, address: Address | None, **fields) -> Address:
@@ -28,14 +28,7 @@ def save_address(session: Session, user_id: int, address: Address | None, **fiel
         mobile = normalise_mobile(fields.get("mobile"))
     except AccountError as error:
         problems.append(("mobile", error.message))
-    region = {}
-    for key in ("province", "city", "district"):
-        value = " ".join((fields.get(key) or "").split())
-        if key == "province" and value not in PROVINCES:
-            problems.append((key, _l("Please choose a province.")))
-        elif not value or len(value) > PROVINCE_MAX:
-            problems.append((key, _l("Please fill in province, city and district.")))
-        region[key] = value
+    region = _region(fields, problems)
     detail = " ".join((fields.get("detail") or "").split())
     if len(detail) < 4:
         problems.append(("detail", _l("Please enter the street and house number.")))
@@ -57,12 +50,42 @@ def save_address(session: Session, user_id: int, address: Address | None, **fiel
         raise OrderError(_l("This address does not exist."))
     address.recipient = recipient
     address.mobile = mobile
-    address.province, address.city, address.district = region["province"], region["city"], region["district"]
+    address.province, address.city, address.district = region.province, region.city, region.district
+    address.province_code, address.city_code = region.province_code, region.city_code
+    address.district_code = region.district_code
     address.detail = detail
     session.flush()
     if fields.get("is_default"):
         make_default_address(session, user_id, address.id)
     return address
+
+
+def _region(fields: dict, problems: list) -> regions.Region | None:
+    """The region the form chose: a district code (WeChat's address), else the three names, which must be
+    a district of that city of that province in the region data (a tampered form saves nothing)."""
+    code = (fields.get("district_code") or "").strip()
+    if code:
+        region = regions.resolve_code(code[:12])
+        if region is None:
+            problems.append(("district", _l("Please choose the province, city and district from the lists.")))
+        return region
+    names = {key: " ".join((fields.get(key) or "").split()) for key in ("province", "city", "district")}
+    if names["province"] not in regions.PROVINCES:
+        problems.append(("province", _l("Please choose a province.")))
+        return None
+    if not names["city"]:
+        problems.append(("city", _l("Please choose a city.")))
+        return None
+    if not names["district"]:
+        problems.append(("district", _l("Please choose a district.")))
+        return None
+    if regions.find_city(names["province"], names["city"]) is None:
+        problems.append(("city", _l("That city is not in the chosen province. Please choose again.")))
+        return None
+    region = regions.resolve(names["province"], names["city"], names["district"])
+    if region is None:
+        problems.append(("district", _l("That district is not in the chosen city. Please choose again.")))
+    return region
 
 
 def user_address(session: Session, user_id: int, address_id) -> Address:

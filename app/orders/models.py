@@ -10,6 +10,7 @@ from sqlalchemy.types import JSON, BigInteger, String, Text
 
 from app.db_types import IdPrimaryKey, UTCDateTime
 from app.extensions import db
+from app.orders.regions import shown_city
 from app.timeutil import utcnow
 
 
@@ -70,6 +71,10 @@ class Address(IdPrimaryKey, db.Model):
     province: Mapped[str] = mapped_column(String(20))
     city: Mapped[str] = mapped_column(String(20))
     district: Mapped[str] = mapped_column(String(20))
+    # GB/T 2260 codes of the region (app/orders/regions.py); empty on addresses saved before the picker.
+    province_code: Mapped[str | None] = mapped_column(String(6))
+    city_code: Mapped[str | None] = mapped_column(String(6))
+    district_code: Mapped[str | None] = mapped_column(String(12))
     detail: Mapped[str] = mapped_column(String(120))
     is_default: Mapped[bool] = mapped_column(default=False)
     is_deleted: Mapped[bool] = mapped_column(default=False)
@@ -77,7 +82,7 @@ class Address(IdPrimaryKey, db.Model):
 
     @property
     def region(self) -> str:
-        parts = [self.province, self.city, self.district]
+        parts = [self.province, shown_city(self.city), self.district]
         return " ".join(dict.fromkeys(p for p in parts if p))
 
     @property

@@ -7,7 +7,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from app.forms import Form
-from app.orders.regions import PROVINCES
+from app.orders import regions
+from app.orders.address_parse import parse_address
 
 # What shoppers usually say; "Other" asks them to write it out.
 REFUND_REASONS = (
@@ -27,15 +28,47 @@ class AddressForm(Form):
     # problems of one submission together, in its own sentences.
     recipient = StringField(_l("Recipient"))
     mobile = StringField(_l("Mobile number"))
+    # The region picker: three selects of names (province → its cities → the city's districts), refilled
+    # by htmx as each one changes; save_address finds the codes and refuses a district of another city.
     province = SelectField(
         _l("Province"),
-        choices=[SelectChoice("", _l("Choose a province"))] + [SelectChoice(p, p) for p in PROVINCES],
+        choices=[SelectChoice("", _l("Choose a province"))] + [SelectChoice(p, p) for p in regions.PROVINCES],
         validate_choice=False,
     )
-    city = StringField(_l("City"))
-    district = StringField(_l("District"))
+    city = SelectField(_l("City"), choices=[], validate_choice=False)
+    district = SelectField(_l("District"), choices=[], validate_choice=False)
     detail = TextAreaField(_l("Street address"))
     is_default = BooleanField(_l("Use as my default address"))
+    paste = TextAreaField(_l("Paste an address to fill in the form"))  # read by /addresses/parse, never saved
+
+    unmatched_region = ""  # an old hand-written region the data does not know: shown, to be chosen again
+
+    def fit_region(self, loose: bool = False) -> "AddressForm":
+        """Before rendering: the city and district choices for the chosen province and city. A choice that
+        is not there (another province's city, an old hand-written name) is dropped: the shopper picks
+        again, and sees what was written before. `loose` (an old address, opened to edit): names written
+        by hand (杭州 for 杭州市) are read as a pasted address would be, to preselect what they mean."""
+        chosen = [self.province.data or "", self.city.data or "", self.district.data or ""]
+        wanted = chosen
+        if loose and all(chosen) and regions.resolve(*chosen) is None:
+            read = parse_address(" ".join(chosen))
+            if regions.resolve(read.province, read.city, read.district):
+                wanted = [read.province, read.city, read.district]
+        found = regions.province(wanted[0])
+        city = regions.find_city(wanted[0], wanted[1])
+        district = city.district(wanted[2]) if city else None
+        self.city.choices = [SelectChoice("", str(_l("Choose a city")))] + [
+            SelectChoice(c.name, c.name) for c in (found.cities if found else ())
+        ]
+        self.district.choices = [SelectChoice("", str(_l("Choose a district")))] + [
+            SelectChoice(d.name, d.name) for d in (city.districts if city else ())
+        ]
+        self.province.data = found.name if found else ""
+        self.city.data = city.name if city else ""
+        self.district.data = district.name if district else ""
+        if all(chosen) and (district is None or wanted is not chosen):
+            self.unmatched_region = " ".join(dict.fromkeys(chosen))
+        return self
 
 
 class CheckoutForm(Form):

@@ -11,6 +11,7 @@ from app.shop import (  # noqa: E402, F401
     catalog,
     checkout,
     distribution,  # noqa: E402, F401
+    dividends,
     flash,
     groups,
     marketing,

@@ -11,8 +11,11 @@ from app import orders
 from app.db_types import parse_id
 from app.extensions import db
 from app.forms import ActionForm, apply_service_error
+from app.orders.address_parse import MAX_TEXT as PASTE_MAX
+from app.orders.address_parse import parse_address
 from app.orders.events import OrderError
 from app.orders.models import Address
+from app.orders.regions import resolve_code
 from app.orders.shop_forms import AddressForm
 from app.shop import bp
 from app.webutil import safe_next
@@ -100,9 +103,55 @@ def _address_form(address: Address | None):
             if choose:
                 return redirect(with_address(choose["next"], saved.id))
             return redirect(url_for("shop.addresses"))
-    return render_template("shop/address_form.html", form=form, address=address, choose=choose), (
-        422 if form.errors or form.form_errors else 200
-    )
+    return render_template(
+        "shop/address_form.html",
+        form=form.fit_region(loose=request.method == "GET"),
+        address=address,
+        choose=choose,
+        paste_max=PASTE_MAX,
+    ), (422 if form.errors or form.form_errors else 200)
+
+
+@bp.get("/addresses/regions")
+@login_required
+def address_regions():
+    """The picker's three selects for the chosen province and city (htmx, on each change). WeChat's
+    address comes here too, with its district code (nationalCode) and its names."""
+    form = AddressForm(formdata=request.args, meta={"csrf": False})
+    region = resolve_code(request.args.get("code", "")[:12])
+    if region is not None:
+        form.province.data, form.city.data, form.district.data = region.province, region.city, region.district
+    elif request.args.get("loose") == "1":  # names as another app writes them: read them as a paste
+        found = parse_address(
+            " ".join(request.args.get(k, "")[:40] for k in ("province", "city", "district"))
+        )
+        form.province.data, form.city.data, form.district.data = found.province, found.city, found.district
+    return render_template("shop/_region_picker.html", form=form.fit_region())
+
+
+@bp.post("/addresses/parse")
+@login_required
+def address_parse():
+    """粘贴地址自动识别: the form's fields again, filled from the pasted text where it could be read."""
+    form = AddressForm(meta={"csrf": False})
+    note, status = "", 200
+    text = form.paste.data or ""
+    if not text.strip():  # (the CSRF token was checked before: the app's CSRFProtect answers 400)
+        note, status = _("Paste an address first."), 422
+    elif len(text) > PASTE_MAX:
+        note, status = _("That is too long for an address (at most %(n)d characters).", n=PASTE_MAX), 422
+    else:
+        found = parse_address(text)
+        for key in ("recipient", "mobile", "province", "city", "district", "detail"):
+            if getattr(found, key):
+                getattr(form, key).data = getattr(found, key)
+        if not found.found_anything:
+            note, status = _("No address found in that text. Please fill in the form."), 422
+        elif not found.district:
+            note = _("Part of the address was read. Please check it and choose the rest.")
+        else:
+            note = _("Address read. Please check it before saving.")
+    return render_template("shop/_address_fields.html", form=form.fit_region(), parse_note=note), status
 
 
 @bp.post("/addresses/<int:address_id>/delete")

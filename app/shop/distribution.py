@@ -27,7 +27,7 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.catalog import services as catalog
 from app.db_types import MAX_ID
-from app.distribution import grades, ledger, posters, queries
+from app.distribution import dividend_queries, grades, ledger, posters, queries
 from app.distribution import services as dist
 from app.distribution.explain import explain
 from app.distribution.forms import WITHDRAWAL_METHODS, ApplyForm, WithdrawForm
@@ -130,12 +130,15 @@ def distribution_center():
     _release(distributor)
     settings = dist.get_settings(db.session)
     level_one, level_two = queries.team_counts(db.session, current_user.id)
+    dividends = dividend_queries.dividend_totals(db.session, distributor.id, utcnow())
     return render_template(
         "shop/distribution/center.html",
         tab="me",
         distributor=distributor,
         settings=settings,
         earnings=queries.earnings(db.session, distributor.id, utcnow()),
+        dividends=dividends,
+        show_dividends=settings.dividends_enabled or dividends.days > 0,
         withdrawing_fen=queries.withdrawing_fen(db.session, distributor.id),
         team=(level_one, level_two),
         shop_link=_shop_link(distributor),

@@ -93,6 +93,8 @@ EVENT_TEXT = {
     "refunded": _l("Refund paid back"),
     "payment_flagged": _l("A payment arrived after the order closed; the shop will return it"),
     "flagged_payment_returned": _l("The late payment has been returned"),
+    "group_seat_taken": _l("You took a place in the group buy"),
+    "group_seat_missed": _l("The group buy was already full: your payment is refunded in full"),
 }
 
 

@@ -17,7 +17,7 @@
     timestamp: data.config.timestamp,
     nonceStr: data.config.nonceStr,
     signature: data.config.signature,
-    jsApiList: ["updateAppMessageShareData", "updateTimelineShareData"]
+    jsApiList: ["updateAppMessageShareData", "updateTimelineShareData", "openAddress"]
   });
   window.wx.ready(function () {
     var card = {

@@ -1,0 +1,61 @@
+"""The address form's 省 / 市 / 区 picker and 粘贴地址自动识别 in Chromium, on a WeChat phone at 375 and
+320 px: the selects cascade over htmx, a pasted address fills every field, the saved address has codes."""
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from app.accounts import services as accounts
+from app.extensions import db
+from app.orders.models import Address
+from tests.browser.conftest import PHONE
+from tests.browser.helpers import SHOPPER_MOBILE, SHOPPER_PASSWORD, layout_problems, log_in
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("width", [375, 320])
+def test_the_picker_cascades_and_a_pasted_address_fills_the_form(live_server, open_context, shot, width):
+    accounts.register_user(db.session, mobile=SHOPPER_MOBILE, password=SHOPPER_PASSWORD, nickname="小王")
+    db.session.commit()
+    context, _errors = open_context(
+        PHONE | {"viewport": {"width": width, "height": 812 if width == 375 else 640}}
+    )
+    page = context.new_page()
+    log_in(page, live_server(""))
+    page.goto(live_server("/addresses/new"))
+    expect(page.locator("label[for=paste]")).to_have_text("粘贴地址自动识别")
+
+    page.select_option("#province", "四川省")
+    page.locator("#city option[value='阿坝藏族羌族自治州']").wait_for(state="attached")
+    page.select_option("#city", "阿坝藏族羌族自治州")
+    page.locator("#district option[value='九寨沟县']").wait_for(state="attached")
+    page.select_option("#district", "九寨沟县")
+    assert not (problems := layout_problems(page)), problems
+    shot(page, f"picked-{width}", full_page=True)
+
+    # Another province: the old city and district go.
+    page.select_option("#province", "北京市")
+    page.locator("#city option[value='北京市']").wait_for(state="attached")
+    expect(page.locator("#district")).to_have_value("")
+
+    page.fill("#paste", "张三 +86 138-1234-5678 新疆维吾尔自治区伊犁哈萨克自治州伊宁市解放路 100 号")
+    page.get_by_role("button", name="识别").click()
+    expect(page.locator(".address-paste__note")).to_have_text("已识别，请核对后保存。")
+    expect(page.locator("#recipient")).to_have_value("张三")
+    expect(page.locator("#mobile")).to_have_value("13812345678")
+    expect(page.locator("#province")).to_have_value("新疆维吾尔自治区")
+    expect(page.locator("#city")).to_have_value("伊犁哈萨克自治州")
+    expect(page.locator("#district")).to_have_value("伊宁市")
+    expect(page.locator("#detail")).to_have_value("解放路 100 号")
+    assert not (problems := layout_problems(page)), problems
+    shot(page, f"pasted-{width}", full_page=True)
+
+    page.get_by_role("button", name="保存").click()
+    page.wait_for_url("**/addresses")
+    expect(page.locator(".address-item__where")).to_contain_text(
+        "新疆维吾尔自治区 伊犁哈萨克自治州 伊宁市 解放路 100 号"
+    )
+    db.session.expire_all()
+    saved = db.session.scalars(select(Address)).one()
+    assert (saved.province_code, saved.city_code, saved.district_code) == ("650000", "654000", "654002")
