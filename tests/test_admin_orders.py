@@ -366,7 +366,7 @@ def test_bad_shipping_input_is_refused_next_to_the_field(
 
 def test_shipping_an_unpaid_order_is_refused_with_a_message(staff_client, session, shopper, address, tee):
     order = place(session, shopper, address, {tee.skus[0].id: 1})
-    data = {"ship-carrier_choice": "顺丰速运", "ship-tracking_no": "SF1234567890"}
+    data = {"ship-carrier_choice": "shunfeng", "ship-tracking_no": "SF1234567890"}
     response = staff_client.post(f"/admin/orders/{order.number}/ship", data=data, headers=htmx(staff_client))
     assert response.status_code == 422
     assert toast(response) == {"level": "error", "message": "只有已付款且未发货的订单才能发货。"}
