@@ -1,7 +1,8 @@
 """The carriers a shop ships with: 快递100's company code (what its query API and the order store), the name
 shown, other names a merchant may type (old orders and bulk-ship files carry a name only), and the carrier's
-own tracking page — with the number in it where the page takes one, else its query page (the order page
-shows the number beside it with a copy button)."""
+own tracking page — with the number in it where the page is known to take one (顺丰's waybill-detail page),
+else the carrier's home page, where its query box is (the order page shows the number beside the link with a
+copy button). Other carriers' query URLs seen around the web disagree with each other, so none is guessed."""
 
 from dataclasses import dataclass
 
