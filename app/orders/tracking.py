@@ -191,6 +191,8 @@ def tracking_view(session: Session, order: Order, now: datetime | None = None) -
     now = now or utcnow()
     view = TrackingView(carrier=carrier_label(order), tracking_no=order.tracking_no, link=carrier_link(order))
     view.has_key = _credentials(session) is not None
+    if not view.has_key:
+        return view  # no key (or removed): the carrier's own page, not a copy nobody updates
     row = session.get(OrderTracking, order.id)
     if row is not None and row.fetched_at is not None:
         view.lines = list(row.data or [])
