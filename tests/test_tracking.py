@@ -355,3 +355,26 @@ def test_the_back_office_keeps_the_key_sealed_and_refuses_bad_input(session, cli
     session.expire_all()
     assert session.get(ShopSettings, 1).kuaidi100_key_sealed is None
     assert session.get(ShopSettings, 1).kuaidi100_customer == ""
+
+
+def test_the_back_office_card_refreshes_like_the_shop_and_a_removed_key_goes_back_to_the_link(
+    session, runner, shopper, shopper_client, kd100, owner_client_factory
+):
+    with_key(session)
+    order = shipped_order(session, shopper)
+    in_transit(kd100)
+    set_clock(T0 + timedelta(hours=7))
+    assert shopper_client.get(f"/admin/orders/{order.number}/tracking").status_code in (302, 403)
+    assert kd100.queries == []  # a shopper cannot make the back office ask
+    owner = owner_client_factory()
+    html = owner.get(f"/admin/orders/{order.number}").get_data(as_text=True)
+    assert f'hx-get="/admin/orders/{order.number}/tracking" hx-trigger="load"' in html and kd100.queries == []
+    card = owner.get(f"/admin/orders/{order.number}/tracking").get_data(as_text=True)
+    assert "快件已发车，下一站【杭州中转场】" in card and "hx-get" not in card
+    assert len(kd100.queries) == 1
+    assert "快件已发车" in page(shopper_client, order)
+
+    update_tracking_settings(session, customer="", key="", remove=True)
+    session.commit()
+    html = page(shopper_client, order)
+    assert "快件已发车" not in html and f'href="{SF_LINK}"' in html
