@@ -172,6 +172,11 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
         n,
     ),
     "deleted": lambda n: ngettext("%(num)d old backup deleted", "%(num)d old backups deleted", n),
+    "tracked": lambda n: ngettext("%(num)d parcel tracked", "%(num)d parcels tracked", n),
+    "signed": lambda n: ngettext("%(num)d parcel signed for", "%(num)d parcels signed for", n),
+    "tracking_errors": lambda n: ngettext(
+        "%(num)d tracking query failed", "%(num)d tracking queries failed", n
+    ),
 }
 _ALWAYS_SAID = {"mismatches"}  # "0 mismatches" is the audit's good news, not nothing
 
