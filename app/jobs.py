@@ -205,26 +205,24 @@ def job_health(run: JobRun | None, every: timedelta, now: datetime | None = None
     """The line the dashboard shows for a job expected to run `every` so often, given its last run."""
     now = now or utcnow()
     if run is None or run.started_at is None:
-        return JobHealth("never", _("Has never run. Add the command below to cron."))
+        return JobHealth("never", _("Has never run: add the command below to cron"))
     if run.finished_at is None:
         ago = how_long(now - run.started_at)
         if now - run.started_at > overdue_after(every):
-            return JobHealth(
-                "stuck", _("Started %(ago)s ago and has not finished: it may be stuck.", ago=ago)
-            )
-        return JobHealth("running", _("Running now (started %(ago)s ago).", ago=ago))
+            return JobHealth("stuck", _("Started %(ago)s ago and has not finished: it may be stuck", ago=ago))
+        return JobHealth("running", _("Running now (started %(ago)s ago)", ago=ago))
     ago = how_long(now - run.finished_at)
     if not run.ok:
-        return JobHealth("failed", _("The last run, %(ago)s ago, failed.", ago=ago), run.result)
+        return JobHealth("failed", _("The last run, %(ago)s ago, failed", ago=ago), run.result)
     if now - run.finished_at > overdue_after(every):
         return JobHealth(
             "overdue",
-            _("Has not run for %(ago)s: please check the scheduled jobs (cron).", ago=ago),
+            _("Has not run for %(ago)s: please check the scheduled jobs (cron)", ago=ago),
             job_result(run),
         )
     if now - run.finished_at < timedelta(minutes=1):
-        return JobHealth("ok", _("Ran fine just now."), job_result(run))
-    return JobHealth("ok", _("Ran fine %(ago)s ago.", ago=ago), job_result(run))
+        return JobHealth("ok", _("Ran fine just now"), job_result(run))
+    return JobHealth("ok", _("Ran fine %(ago)s ago", ago=ago), job_result(run))
 
 
 def how_long(delta: timedelta) -> str:

@@ -196,7 +196,9 @@ def test_the_dashboard_shows_the_period_its_changes_and_the_chart(client, sessio
     assert re.search(r'data-figure="paid".*?¥129\.90.*?↑333%', figures_html, re.S)
     assert re.search(r'data-figure="new_customers".*?>1<.*?—', figures_html, re.S)
     assert "与昨天同一时段相比" in figures_html and "每小时支付金额" in figures_html
-    assert figures_html.count("<circle") == 11 and "<title>00:00 ¥100.00</title>" in figures_html
+    wide, narrow = figures_html.split("line-chart-wide")[1], figures_html.split("line-chart-narrow")[1]
+    assert wide.split("</svg>")[0].count("<circle") == 11 and "<title>00:00 ¥100.00</title>" in wide
+    assert narrow.split("</svg>")[0].count("<polyline") == 1  # a phone's drawing: the line without dots
     assert "待发货" in page  # the to-do cards stay
 
     week = client.get("/admin/?period=7d").get_data(as_text=True)
@@ -234,7 +236,7 @@ def test_job_health_in_plain_words(app):
     now = NOW.astimezone(UTC)
     with app.test_request_context("/admin/"):
         assert job_health(None, EVERY_5).state == "never"
-        assert job_health(None, EVERY_5).sentence == "从未运行，请把下面的命令加入定时任务。"
+        assert job_health(None, EVERY_5).sentence == "从未运行，请把下面的命令加入定时任务"
         ok = job_health(
             run(
                 started_at=now - timedelta(minutes=2),
@@ -243,11 +245,11 @@ def test_job_health_in_plain_words(app):
             ),
             EVERY_5,
         )
-        assert (ok.state, ok.sentence, ok.detail) == ("ok", "2 分钟前运行正常。", "取消超时未付款订单 2 单")
+        assert (ok.state, ok.sentence, ok.detail) == ("ok", "2 分钟前运行正常", "取消超时未付款订单 2 单")
         late = job_health(
             run(started_at=now - timedelta(hours=3), finished_at=now - timedelta(hours=3)), EVERY_5
         )
-        assert (late.state, late.sentence) == ("overdue", "已经 3 小时没有运行，请检查定时任务。")
+        assert (late.state, late.sentence) == ("overdue", "已经 3 小时没有运行，请检查定时任务")
         failed = job_health(
             run(
                 started_at=now - timedelta(minutes=6),
@@ -259,7 +261,7 @@ def test_job_health_in_plain_words(app):
         )
         assert (failed.state, failed.sentence, failed.detail) == (
             "failed",
-            "5 分钟前运行失败。",
+            "5 分钟前运行失败",
             "database is locked",
         )
         running = job_health(run(started_at=now - timedelta(minutes=1)), EVERY_5)
@@ -311,12 +313,10 @@ def test_the_dashboard_says_how_each_job_is_doing(client, session):
         html = page.split(f'data-job="{job}"')[1].split("</li>")[0]
         return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
 
-    assert "自动取消未付款订单：2 分钟前运行正常。" in line("orders-expire")
+    assert "自动取消未付款订单：2 分钟前运行正常" in line("orders-expire")
     assert "取消超时未付款订单 1 单" in line("orders-expire")
-    assert "已经 3 小时没有运行，请检查定时任务。" in line("orders-autocomplete")
-    assert "3 分钟前运行失败。" in line("groups-settle") and "错误信息：boom &lt;b&gt;" in line(
-        "groups-settle"
-    )
+    assert "已经 3 小时没有运行，请检查定时任务" in line("orders-autocomplete")
+    assert "3 分钟前运行失败" in line("groups-settle") and "错误信息：boom &lt;b&gt;" in line("groups-settle")
     assert "从未运行" in line("points-expire")
     assert "*/5 * * * * flask orders expire" in line("orders-expire")
     assert re.search(r'data-job="orders-expire".*?<details.*?flask orders expire.*?</details>', page, re.S)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app.accounts.models import Permission
 from app.admin import bp
-from app.admin.dashboard_chart import line_chart
+from app.admin.dashboard_chart import NARROW, WIDE, line_chart
 from app.admin.orders import back_office_alerts
 from app.admin.viewutil import is_fragment
 from app.backups import backup_overdue, last_good_backup
@@ -173,7 +173,12 @@ def _figures(period: stats.Period) -> dict:
     if current_user.can(Permission.DISTRIBUTION):
         figures += distribution_figures(db.session, period)
     points = stats.sales_by_bucket(db.session, period)
-    return {"figures": figures, "chart": line_chart(points, 24 if period.hourly else len(period.buckets))}
+    slots = 24 if period.hourly else len(period.buckets)
+    return {
+        "figures": figures,
+        "charts": {"wide": line_chart(points, slots, WIDE), "narrow": line_chart(points, slots, NARROW)},
+        "sales_fen": sum(fen for _label, fen in points),
+    }
 
 
 @bp.get("/")

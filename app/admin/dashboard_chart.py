@@ -1,12 +1,16 @@
 """The dashboard's sales line as inline SVG, drawn on the server: the geometry here, the markup in
 templates/admin/_line_chart.html. No chart library, nothing fetched by the browser."""
 
+import math
 from dataclasses import dataclass
 
 from app.money import format_fen
 
-WIDTH, HEIGHT = 640, 220
+WIDTH, HEIGHT = 640, 220  # the drawing's own units; the page scales it to the card's width
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 28  # room for the axis labels
+WIDE, NARROW = (1000, 240), (360, 220)  # a wide drawing for a screen, a narrow one for a phone
+LABEL_ROOM = 60  # units an x-axis label needs
+DOT_ROOM = 14  # below this spacing the points are a line without dots
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,12 @@ def axis_money(fen: int) -> str:
     return format_fen(fen).removesuffix(".00")
 
 
-def line_chart(points: list[tuple[str, int]], slots: int) -> dict:
+def line_chart(points: list[tuple[str, int]], slots: int, size: tuple[int, int] = (WIDTH, HEIGHT)) -> dict:
     """Where to draw `points` ((label, fen) for the buckets so far) on a chart `slots` buckets wide, so that
-    today's line stops at the current hour."""
+    today's line stops at the current hour, in a drawing of `size` units."""
+    width, height = size
     top = nice_top(max((fen for _label, fen in points), default=0))
-    inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    inner_w, inner_h = width - LEFT - RIGHT, height - TOP - BOTTOM
     step = inner_w / max(slots - 1, 1)
 
     def y_of(fen: int) -> float:
@@ -50,19 +55,20 @@ def line_chart(points: list[tuple[str, int]], slots: int) -> dict:
         Point(round(LEFT + index * step, 1), y_of(fen), label, fen)
         for index, (label, fen) in enumerate(points)
     ]
-    every = 1 if slots <= 7 else 6 if slots == 24 else 5
+    every = max(1, math.ceil(slots / (inner_w / LABEL_ROOM)))
     return {
-        "width": WIDTH,
-        "height": HEIGHT,
+        "width": width,
+        "height": height,
         "left": LEFT,
-        "right": WIDTH - RIGHT,
-        "bottom": HEIGHT - BOTTOM,
+        "right": width - RIGHT,
+        "bottom": height - BOTTOM,
         "points": drawn,
+        "dots": step >= DOT_ROOM,
         "line": " ".join(f"{p.x},{p.y}" for p in drawn),
         "area": (
-            f"M{drawn[0].x},{HEIGHT - BOTTOM} "
+            f"M{drawn[0].x},{height - BOTTOM} "
             + " ".join(f"L{p.x},{p.y}" for p in drawn)
-            + f" L{drawn[-1].x},{HEIGHT - BOTTOM} Z"
+            + f" L{drawn[-1].x},{height - BOTTOM} Z"
         )
         if drawn
         else "",
