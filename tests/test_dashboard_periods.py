@@ -323,11 +323,23 @@ def test_the_dashboard_says_how_each_job_is_doing(client, session):
     assert "flask payments reconcile" not in page  # no real gateway takes money
 
 
-def test_a_job_another_build_brings_is_listed_only_when_declared(client, session, monkeypatch):
+def test_jobs_that_only_matter_once_switched_on_are_listed_then(client, session, monkeypatch):
+    """The dividend job once dividends are on, the tracking job once a 快递100 key is set; a job this build
+    does not declare never."""
+    from app.distribution.services import get_settings
+    from app.settings.services import get_shop_settings
+
     owner(client)
-    monkeypatch.delitem(JOBS, "distribution-dividends", raising=False)
-    assert 'data-job="distribution-dividends"' not in client.get("/admin/").get_data(as_text=True)
-    monkeypatch.setitem(JOBS, "distribution-dividends", ("distribution", "dividends"))
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'data-job="distribution-dividends"' not in page and 'data-job="orders-track"' not in page
+    rules, shop = get_settings(session), get_shop_settings(session)
+    rules.dividends_enabled = True
+    shop.kuaidi100_customer, shop.kuaidi100_key_sealed = "CUSTOMER", "sealed"
+    session.add_all([rules, shop])
+    session.commit()
     page = client.get("/admin/").get_data(as_text=True)
     assert 'data-job="distribution-dividends"' in page and "计算分红" in page
-    assert "10 1 * * *  flask distribution dividends" in page
+    assert "35 0 * * *  flask distribution dividends" in page
+    assert 'data-job="orders-track"' in page and "查询物流（快递100）" in page
+    monkeypatch.delitem(JOBS, "distribution-dividends")
+    assert 'data-job="distribution-dividends"' not in client.get("/admin/").get_data(as_text=True)

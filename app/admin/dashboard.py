@@ -19,6 +19,7 @@ from app.admin.orders import back_office_alerts
 from app.admin.viewutil import is_fragment
 from app.backups import backup_overdue, last_good_backup
 from app.catalog.models import Product, Sku
+from app.distribution.services import get_settings
 from app.distribution.stats import distribution_figures
 from app.extensions import db
 from app.jobs import JOBS, job_health, last_runs
@@ -50,6 +51,16 @@ COMPARED_WITH = {
 }
 # Figures where a rise is bad news: their arrow is coloured the other way round.
 RISE_IS_BAD = {"refunds"}
+
+
+def _dividends_enabled() -> bool:
+    return bool(get_settings(db.session).dividends_enabled)
+
+
+def _tracking_configured() -> bool:
+    """The tracking job queries 快递100 only once the shop has set a key."""
+    settings = get_shop_settings(db.session)
+    return bool(settings.kuaidi100_customer and settings.kuaidi100_key_sealed)
 
 
 def _gateway_enabled() -> bool:
@@ -92,6 +103,14 @@ DASHBOARD_JOBS = (
         "17 * * * *",
     ),
     DashboardJob(
+        "orders-track",
+        _l("Track parcels with 快递100"),
+        _l("Asks 快递100 where shipped parcels are and notes when they are signed for"),
+        HOURLY,
+        "7 * * * *",
+        expected=_tracking_configured,
+    ),
+    DashboardJob(
         "payments-reconcile",
         _l("Check payments with WeChat Pay and Alipay"),
         _l("Asks WeChat Pay and Alipay about payments whose notify never came"),
@@ -119,8 +138,9 @@ DASHBOARD_JOBS = (
         _l("Compute dividends"),
         _l("Shares out the day's dividend pools"),
         DAILY,
-        "10 1 * * *",
+        "35 0 * * *",
         Permission.DISTRIBUTION,
+        expected=_dividends_enabled,
     ),
     DashboardJob(
         "points-expire",
