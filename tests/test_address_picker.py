@@ -96,6 +96,7 @@ def test_municipalities_and_cities_without_districts_as_the_data_has_them():
     xiantao = regions.resolve("湖北省", "省直辖县级行政区划", "仙桃市")
     assert xiantao.district_code == "429004"
     assert "香港特别行政区" not in regions.PROVINCES  # no codes for HK, Macau, Taiwan in the data set
+    assert regions.PICKER_PROVINCES[-3:] == ("台湾省", "香港特别行政区", "澳门特别行政区")  # offered alone
     assert regions.resolve("浙江省", "杭州市", "南山区") is None
     assert regions.resolve("浙江省", "深圳市", "南山区") is None
     for garbage in ("", "abc", "33010", "3301060", "999999", "33" * 30):
@@ -293,7 +294,9 @@ def test_the_form_saves_codes_edits_them_and_checkout_ships_there(shopper_client
         ({"city": "深圳市", "district": "南山区"}, "所选城市不属于所选省份"),
         ({"city": ""}, "请选择城市"),
         ({"district": ""}, "请选择区县"),
-        ({"province": "香港特别行政区"}, "请选择省份"),
+        ({"province": "火星省"}, "请选择省份"),
+        ({"province": "香港特别行政区", "city": "九" * 21}, "最多 20 个字"),
+        ({"province": "澳门特别行政区", "district": "氹" * 21}, "最多 20 个字"),
         ({"district": "西湖区" * 500}, "所选区县不属于所选城市"),
         ({"city": "火星市"}, "所选城市不属于所选省份"),
         ({"detail": "文" * 500}, "最多 120 个字"),
@@ -312,15 +315,28 @@ def test_the_service_checks_a_district_code_too(app, session, shopper):
     with pytest.raises(OrderError):
         orders.addresses.save_address(session, shopper.id, None, district_code="999999", **fields)
     session.rollback()
+    # A code with names that say another place: refused, not silently taken for the code's place.
+    for names in ({"province": "北京市"}, {"city": "宁波市"}, {"district": "上城区"}):
+        with pytest.raises(OrderError) as refused:
+            orders.addresses.save_address(
+                session, shopper.id, None, district_code="330106", **names, **fields
+            )
+        assert "地区编码与所填的省、市、区不一致" in str(refused.value.message)
+        session.rollback()
+    assert session.scalar(select(func.count()).select_from(Address)) == 0
     saved = orders.addresses.save_address(
-        session, shopper.id, None, district_code="330106", province="北京市", **fields
-    )  # the code decides: WeChat's nationalCode
+        session, shopper.id, None, district_code="330106", province="浙江省", **fields
+    )  # WeChat's nationalCode, with its names or some of them
     assert (saved.province, saved.city, saved.district, saved.district_code) == (
         "浙江省",
         "杭州市",
         "西湖区",
         "330106",
     )
+    beijing = orders.addresses.save_address(
+        session, shopper.id, None, district_code="110105", province="北京市", city="市辖区", **fields
+    )  # a municipality's city as the data set writes it is the same city
+    assert (beijing.city, beijing.district, beijing.city_code) == ("北京市", "朝阳区", "110100")
 
 
 def test_old_addresses_without_codes_still_show_and_can_be_edited(shopper_client, session, shopper):
@@ -339,7 +355,9 @@ def test_old_addresses_without_codes_still_show_and_can_be_edited(shopper_client
         "南山区",
     )
     old = html_of(shopper_client.get(f"/addresses/{unknown.id}/edit"))
-    assert selected(old, "province") == "" and "原来填写的是：香港特别行政区 九龙 油尖旺区" in old
+    # Hong Kong is offered again, alone: its city and district are the text written before.
+    assert selected(old, "province") == "香港特别行政区" and "原来填写的是" not in old
+    assert 'name="city" value="九龙"' in old and 'name="district" value="油尖旺区"' in old
     assert 'value="张三"' in old  # the rest of it is there to keep
 
     handwritten = factories.AddressFactory(user=shopper, city="深圳", is_default=False)  # 深圳 for 深圳市
@@ -403,6 +421,100 @@ def test_pasting_fills_the_form_on_the_server(shopper_client, session):
     assert session.scalar(select(func.count()).select_from(Address)) == 0  # reading saves nothing
 
 
+def test_a_paste_with_another_province_lets_the_old_city_and_district_go(shopper_client, session):
+    """Chosen by hand first (甘肃 临夏 积石山), then a paste of a 深圳 address: all three are the paste's, and
+    no "saved before as" note (that is for old addresses opened to edit, not for a paste)."""
+    token = csrf_token(shopper_client, "/addresses/new")
+    chosen = {"province": "甘肃省", "city": "临夏回族自治州", "district": "积石山保安族东乡族撒拉族自治县"}
+    assert regions.resolve(*chosen.values()) is not None
+    paste = "王海南 13812345678 广东省深圳市南山区科技园 1 号"
+    page = html_of(
+        shopper_client.post("/addresses/parse", data=chosen | {"paste": paste, "csrf_token": token})
+    )
+    assert (selected(page, "province"), selected(page, "city"), selected(page, "district")) == (
+        "广东省",
+        "深圳市",
+        "南山区",
+    )
+    assert 'value="王海南"' in page and "原来填写的是" not in page
+    # A paste that names only the province: the city and district chosen before go, the lists are its own.
+    page = html_of(
+        shopper_client.post(
+            "/addresses/parse", data=chosen | {"paste": "广东省 科技园 1 号", "csrf_token": token}
+        )
+    )
+    assert (selected(page, "province"), selected(page, "city"), selected(page, "district")) == (
+        "广东省",
+        "",
+        "",
+    )
+    assert "深圳市" in options(page, "city") and "原来填写的是" not in page
+    # A form sent with a city of another province: refused by save_address, without the old-address note.
+    response = shopper_client.post("/addresses/new", data=good_form(token, city="深圳市", district="南山区"))
+    assert response.status_code == 422 and "所选城市不属于所选省份" in html_of(response)
+    assert "原来填写的是" not in html_of(response)
+
+
+def test_county_level_cities_under_a_province_are_listed_under_a_clear_name(shopper_client):
+    page = html_of(shopper_client.get("/addresses/regions", query_string={"province": "湖北省"}))
+    assert '<option value="省直辖县级行政区划">省直辖县级市（仙桃、潜江、天门…）</option>' in page
+    assert ">省直辖县级行政区划<" not in page
+    xinjiang = html_of(
+        shopper_client.get("/addresses/regions", query_string={"province": "新疆维吾尔自治区"})
+    )
+    assert ">自治区直辖县级市（石河子、阿拉尔、图木舒克…）</option>" in xinjiang
+    chosen = html_of(
+        shopper_client.get(
+            "/addresses/regions", query_string={"province": "湖北省", "city": "省直辖县级行政区划"}
+        )
+    )
+    assert selected(chosen, "city") == "省直辖县级行政区划" and "仙桃市" in options(chosen, "district")
+
+
+def test_hong_kong_macau_and_taiwan_are_chosen_alone_with_their_city_typed_in(shopper_client, session):
+    page = html_of(shopper_client.get("/addresses/new"))
+    assert {"台湾省", "香港特别行政区", "澳门特别行政区"} <= set(options(page, "province"))
+    picker = html_of(shopper_client.get("/addresses/regions", query_string={"province": "香港特别行政区"}))
+    assert '<input class="weui-input" type="text" id="city" name="city" value=""' in picker
+    assert "<select" not in picker.split('id="province"')[1]  # city and district are text, not lists
+    token = csrf_token(shopper_client, "/addresses/new")
+    hong_kong = good_form(
+        token, province="香港特别行政区", city="九龙", district="油尖旺区", detail="弥敦道 1 号"
+    )
+    assert shopper_client.post("/addresses/new", data=hong_kong).status_code == 302
+    macau = good_form(token, province="澳门特别行政区", city="", district="", detail="新马路 1 号")
+    assert shopper_client.post("/addresses/new", data=macau).status_code == 302  # city and district optional
+    session.expire_all()
+    saved = {a.province: a for a in session.scalars(select(Address))}
+    hk, mo = saved["香港特别行政区"], saved["澳门特别行政区"]
+    assert (hk.city, hk.district, hk.province_code, hk.city_code, hk.district_code) == (
+        "九龙",
+        "油尖旺区",
+        None,
+        None,
+        None,
+    )
+    assert hk.region == "香港特别行政区 九龙 油尖旺区" and mo.region == "澳门特别行政区"
+    edit = html_of(shopper_client.get(f"/addresses/{hk.id}/edit"))
+    assert selected(edit, "province") == "香港特别行政区" and 'name="city" value="九龙"' in edit
+
+
+def test_without_javascript_the_server_draws_the_lists_for_the_chosen_province(shopper_client, session):
+    page = html_of(shopper_client.get("/addresses/new"))
+    assert '<noscript><div class="region-picker__nojs"><button' in page and 'name="pick_region"' in page
+    token = csrf_token(shopper_client, "/addresses/new")
+    step = good_form(token, city="", district="", pick_region="1")
+    response = shopper_client.post("/addresses/new", data=step)
+    page = html_of(response)
+    assert response.status_code == 200 and "请选择城市" in page and 'role="alert"' not in page
+    assert selected(page, "province") == "浙江省" and "杭州市" in options(page, "city")
+    assert 'value="李四"' in page  # what was typed stays
+    page = html_of(shopper_client.post("/addresses/new", data=step | {"city": "杭州市"}))
+    assert selected(page, "city") == "杭州市" and "西湖区" in options(page, "district")
+    assert session.scalar(select(func.count()).select_from(Address)) == 0  # drawing saves nothing
+    assert shopper_client.post("/addresses/new", data=good_form(token)).status_code == 302
+
+
 def test_reading_and_choosing_need_a_signed_in_shopper(client):
     assert client.get("/addresses/regions?province=浙江省").status_code == 302
     assert client.post("/addresses/parse", data={"paste": "x"}).status_code in (302, 400)
@@ -439,6 +551,7 @@ def test_wechats_address_button_only_inside_wechat_with_the_js_sdk(db_url, tmp_p
             db.session.commit()
             inside = html_of(client.get("/addresses/new", headers={"User-Agent": WECHAT_UA}))
             assert "使用微信地址" in inside and 'id="wechat-address"' in inside
+            assert 'data-msg-failed="无法打开微信地址，请手动填写。"' in inside  # the toast when WeChat fails
             assert "jweixin-1.6.0.js" in inside and "js/address-form.js" in inside
             db.session.remove()
     finally:
