@@ -175,6 +175,10 @@ PASTED_REVIEW = [
     ("义乌市稠城街道 1 号", ("", "", "浙江省", "金华市", "义乌市", "稠城街道 1 号")),
     ("上海市市辖区浦东新区世纪大道 1 号", ("", "", "上海市", "上海市", "浦东新区", "世纪大道 1 号")),
     ("重庆市 县 巫山县广东路 1 号", ("", "", "重庆市", "重庆市", "巫山县", "广东路 1 号")),
+    # 香港、澳门、台湾: the province alone (no cities in the data set), the rest in the street address.
+    ("陈大文 13812345678 香港特别行政区九龙弥敦道 1 号", ("陈大文", "13812345678", "香港特别行政区", "", "", "九龙弥敦道 1 号")),
+    ("澳门新马路 1 号 何伟 13812345678", ("何伟", "13812345678", "澳门特别行政区", "", "", "新马路 1 号")),
+    ("台湾路 1 号", ("", "", "", "", "", "")),
 ]  # fmt: skip
 
 
@@ -497,6 +501,14 @@ def test_hong_kong_macau_and_taiwan_are_chosen_alone_with_their_city_typed_in(sh
     assert hk.region == "香港特别行政区 九龙 油尖旺区" and mo.region == "澳门特别行政区"
     edit = html_of(shopper_client.get(f"/addresses/{hk.id}/edit"))
     assert selected(edit, "province") == "香港特别行政区" and 'name="city" value="九龙"' in edit
+    pasted = html_of(
+        shopper_client.post(
+            "/addresses/parse",
+            data={"paste": "陈大文 13812345678 香港特别行政区九龙弥敦道 1 号", "csrf_token": token},
+        )
+    )
+    assert selected(pasted, "province") == "香港特别行政区" and 'name="city" value=""' in pasted
+    assert "九龙弥敦道 1 号</textarea>" in pasted
 
 
 def test_without_javascript_the_server_draws_the_lists_for_the_chosen_province(shopper_client, session):

@@ -75,7 +75,7 @@ _ETHNIC = (
     "撒拉族", "东乡族", "保安族", "裕固族", "锡伯族", "塔吉克族", "达斡尔族", "鄂温克族", "鄂伦春族", "满族",
     "各族", "维吾尔", "哈萨克", "蒙古", "柯尔克孜", "塔吉克", "锡伯",
 )  # fmt: skip
-_PROVINCE_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市")
+_PROVINCE_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "特别行政区", "省", "市")
 _CITY_SUFFIXES = ("地区", "自治州", "盟", "市")
 _DISTRICT_SUFFIXES = ("自治县", "自治旗", "新区", "区", "县", "市", "旗")
 # What an autonomous level is called for short: 阿坝州, 琼中县, 莫力达瓦旗.
@@ -117,7 +117,11 @@ def _aliases(name: str, suffixes: tuple[str, ...]) -> tuple[str, ...]:
 
 @cache
 def _province_aliases() -> list[tuple[str, str, regions.Province]]:
-    return [(a, p.name, p) for p in regions.provinces() for a in _aliases(p.name, _PROVINCE_SUFFIXES)]
+    """The provinces under their names; 香港、澳门、台湾 too, without cities (the data set has none)."""
+    outside = tuple(regions.Province("", name, ()) for name in regions.OUTSIDE_MAINLAND)
+    return [
+        (a, p.name, p) for p in regions.provinces() + outside for a in _aliases(p.name, _PROVINCE_SUFFIXES)
+    ]
 
 
 @cache
