@@ -481,6 +481,13 @@ def test_hong_kong_macau_and_taiwan_are_chosen_alone_with_their_city_typed_in(sh
     picker = html_of(shopper_client.get("/addresses/regions", query_string={"province": "香港特别行政区"}))
     assert '<input class="weui-input" type="text" id="city" name="city" value=""' in picker
     assert "<select" not in picker.split('id="province"')[1]  # city and district are text, not lists
+    switched = html_of(
+        shopper_client.get(
+            "/addresses/regions",
+            query_string={"province": "香港特别行政区", "city": "杭州市", "district": "西湖区"},
+        )
+    )  # from 浙江 杭州 西湖 to Hong Kong: the lists' choices are not kept as typed text
+    assert 'name="city" value=""' in switched and 'name="district" value=""' in switched
     token = csrf_token(shopper_client, "/addresses/new")
     hong_kong = good_form(
         token, province="香港特别行政区", city="九龙", district="油尖旺区", detail="弥敦道 1 号"

@@ -118,6 +118,11 @@ def is_outside_mainland(province_name: str) -> bool:
     return province_name in OUTSIDE_MAINLAND
 
 
+@cache
+def mainland_city_names() -> frozenset[str]:
+    return frozenset(c.name for p in provinces() for c in p.cities) | frozenset(MUNICIPALITY_CITIES)
+
+
 def free_region(province_name: str, city: str, district: str) -> Region:
     """香港、澳门、台湾: the names as written, no codes."""
     return Region("", province_name, "", city, "", district)

@@ -55,6 +55,8 @@ class AddressForm(Form):
         if regions.is_outside_mainland(chosen[0]):
             self.free_region, self.province.data = True, chosen[0]
             self.city.choices, self.district.choices = [], []
+            if chosen[1] in regions.mainland_city_names():  # chosen under the province picked before
+                self.city.data = self.district.data = ""
             return self
         wanted = chosen
         if loose and all(chosen) and regions.resolve(*chosen) is None:
