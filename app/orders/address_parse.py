@@ -320,7 +320,10 @@ def parse_address(text: str) -> ParsedAddress:
     first = " ".join(first_line.split()).strip(_SEPARATORS)
     later = _pieces(after[len(first_line) :])
     labelled = [(mark, p) for mark, p in _pieces(text[:start]) + later if mark == _NAME_MARK]
-    recipient = labelled[0][1].split()[0] if labelled and labelled[0][1].split() else ""
+    recipient = ""
+    if labelled:  # 收货人：张三 …, 收货人：Tom Lee
+        piece = labelled[0][1]
+        recipient = piece if _looks_like_name(piece) else piece.split()[0]
     if not recipient:
         recipient = next((w for _, w in _words(_pieces(text[:start])) if _looks_like_name(w)), "")
     detail = [first] if first else []
