@@ -54,6 +54,7 @@ from app.admin import (  # noqa: E402, F401
     bulk_ship,
     catalog,
     commissions,
+    confirm_texts,
     dashboard,
     distribution,
     distributors,

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from flask import Response, abort, g, render_template, request, url_for
+from flask_babel import format_timedelta, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
@@ -114,6 +114,7 @@ EVENT_LABELS = {
     "staff_note": _l("Staff note"),
     "group_seat_taken": _l("Took a place in its group buy"),
     "group_seat_missed": _l("Paid, but its group buy had no place for it: refunded in full"),
+    "signed_for": _l("Signed for, says the carrier"),
 }
 # Why a paid 拼团 order is not shipped yet (marketing.group_admin.held_orders).
 GROUP_HOLD_LABELS = {
@@ -377,7 +378,29 @@ def _detail_context(order: Order, failed: dict | None = None, failed_refund: tup
         "refund_actions": refund_actions,
         "notes": [event for event in order.events if event.action == "staff_note"],
         "timeline": list(reversed(order.events)),
+        **_tracking_context(order),
     }
+
+
+def _tracking_context(order: Order) -> dict:
+    view = orders.tracking.tracking_view(db.session, order)
+    age = ""
+    if view is not None and view.fetched_at is not None:
+        age = format_timedelta(view.fetched_at - utcnow(), threshold=1, add_direction=True)
+    return {"tracking": view, "tracking_age": age}
+
+
+@bp.get("/orders/<number>/tracking")
+@permission_required(Permission.ORDERS)
+def orders_tracking(number: str):
+    """The parcel card, asked for by the order page when its copy is old (快递100 is asked briefly here)."""
+    order = _order_or_404(number)
+    orders.tracking.refresh_for_page(db.session, order)
+    context = _tracking_context(order)
+    if context["tracking"] is None:
+        abort(404)
+    context["tracking"].stale = False
+    return render_template("admin/_order_tracking.html", order=order, **context)
 
 
 @bp.get("/orders/<number>")
@@ -437,7 +460,12 @@ def orders_reject_transfer(order: Order, form: AdminRejectTransferForm) -> str:
 def orders_ship(order: Order, form: AdminShipForm) -> str:
     try:
         orders.transitions.ship_order(
-            db.session, order, actor=current_user, carrier=form.carrier, tracking_no=form.tracking_no.data
+            db.session,
+            order,
+            actor=current_user,
+            carrier=form.carrier,
+            carrier_code=form.carrier_code,
+            tracking_no=form.tracking_no.data,
         )
     except orders.events.OrderError as error:
         if error.field == "carrier":

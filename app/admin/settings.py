@@ -1,5 +1,5 @@
 """Shop settings: name, logo, customer service, announcement; and how orders and payment work (shipping
-fee, time limit for unpaid orders, automatic receipt, manual transfer)."""
+fee, time limit for unpaid orders, automatic receipt, manual transfer); delivery tracking (快递100's key)."""
 
 from flask import render_template
 from flask_babel import gettext as _
@@ -9,12 +9,16 @@ from app.admin import bp, permission_required
 from app.admin.viewutil import save_form
 from app.extensions import db
 from app.media import ImageError, save_image
-from app.settings.forms import ShopSettingsForm
+from app.orders.carriers import CARRIERS
+from app.secrets_box import SecretsKeyMissing
+from app.settings.forms import ShopSettingsForm, TrackingSettingsForm
 from app.settings.services import (
     SettingsError,
     get_shop_settings,
+    kuaidi100_key_hint,
     update_order_settings,
     update_shop_settings,
+    update_tracking_settings,
 )
 
 # The form's fields each settings service takes as typed, by the same name; pictures come as saved keys.
@@ -64,3 +68,39 @@ def _save(form: ShopSettingsForm) -> None:
         **{name: getattr(form, name).data for name in ORDER_FIELDS},
         manual_payment_qr_key=uploads.get("manual_payment_qr_key"),
     )
+
+
+@bp.route("/settings/tracking", methods=["GET", "POST"])
+@permission_required(Permission.SETTINGS)
+def tracking_settings():
+    """快递100's customer code and key: with them order pages show where each parcel is."""
+    settings = get_shop_settings(db.session)
+    form = TrackingSettingsForm(obj=settings)
+    saved = save_form(
+        form,
+        lambda: _save_tracking(form),
+        _("Delivery tracking settings saved."),
+        "admin.tracking_settings",
+    )
+    if saved is not None:
+        return saved
+    status = 422 if form.errors or form.form_errors else 200
+    try:
+        key_hint = kuaidi100_key_hint(settings)
+    except SecretsKeyMissing:
+        key_hint = ""
+    return render_template(
+        "admin/tracking_settings.html", form=form, key_hint=key_hint, carriers=CARRIERS
+    ), status
+
+
+def _save_tracking(form: TrackingSettingsForm) -> None:
+    try:
+        update_tracking_settings(
+            db.session,
+            customer=form.kuaidi100_customer.data,
+            key=form.kuaidi100_key.data,
+            remove=form.remove.data,
+        )
+    except SecretsKeyMissing as error:
+        raise SettingsError(str(error)) from error

@@ -4,7 +4,7 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 from app.jobs import job_command, run_job_from_cron
-from app.orders import transitions
+from app.orders import tracking, transitions
 
 orders_cli = AppGroup("orders", help="Order jobs: expire unpaid orders, complete received ones.")
 
@@ -21,3 +21,9 @@ def autocomplete():
     run_job_from_cron(
         "orders-autocomplete", lambda: {"completed": transitions.autocomplete_orders(db.session)}
     )
+
+
+@job_command(orders_cli, "track")
+def track():
+    """Ask 快递100 where shipped parcels are (with the shop's key; each order at most every few hours)."""
+    run_job_from_cron("orders-track", lambda: tracking.track_shipped_orders(db.session))

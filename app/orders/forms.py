@@ -7,20 +7,10 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.forms import Form, reason_field, text_field
+from app.orders.carriers import BY_CODE, CARRIERS
 from app.orders.queries import STAFF_NOTE_MAX
 from app.orders.transitions import CARRIER_MAX
 
-# The carriers most Chinese shops use; anything else is typed in.
-COMMON_CARRIERS = (
-    _l("SF Express"),
-    _l("ZTO Express"),
-    _l("YTO Express"),
-    _l("Yunda Express"),
-    _l("STO Express"),
-    _l("EMS"),
-    _l("JD Logistics"),
-    _l("J&T Express"),
-)
 OTHER_CARRIER = "other"
 
 
@@ -41,15 +31,22 @@ class AdminShipForm(Form):
         super().__init__(*args, prefix="ship", **kwargs)
         self.carrier_choice.choices = (
             [("", _l("Choose…"))]
-            + [(str(name), name) for name in COMMON_CARRIERS]
+            + [(carrier.code, carrier.name) for carrier in CARRIERS]
             + [(OTHER_CARRIER, _l("Other (type it in)"))]
         )
 
     @property
     def carrier(self) -> str:
+        """The carrier's name as the order keeps it (the chosen one's, or the one typed in)."""
         if self.carrier_choice.data == OTHER_CARRIER:
             return (self.carrier_other.data or "").strip()
-        return self.carrier_choice.data or ""
+        chosen = BY_CODE.get(self.carrier_choice.data or "")
+        return str(chosen.name) if chosen else ""
+
+    @property
+    def carrier_code(self) -> str | None:
+        """快递100's code of the carrier chosen from the list; None for one typed in."""
+        return self.carrier_choice.data if self.carrier_choice.data in BY_CODE else None
 
     def validate_carrier_other(self, field):
         if self.carrier_choice.data == OTHER_CARRIER and not (field.data or "").strip():

@@ -135,11 +135,17 @@ class Order(IdPrimaryKey, db.Model):
     ship_region: Mapped[str] = mapped_column(String(64))
     ship_detail: Mapped[str] = mapped_column(String(120))
     carrier: Mapped[str | None] = mapped_column(String(32))
+    # 快递100's company code (app/orders/carriers.py); None for a carrier typed in, or an order shipped before
+    # codes were kept (its carrier is then found by name).
+    carrier_code: Mapped[str | None] = mapped_column(String(24))
     tracking_no: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the carrier says the parcel was signed for (快递100 state 3, ischeck 1): automatic receipt counts
+    # from here when known, from shipped_at otherwise.
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # When the order became final: received, the freeze days passed, no after-sales request open — when its
     # commission would be released. Stamped once by the settle job; the dividend turnover of a day is the
@@ -282,3 +288,19 @@ class RefundLine(IdPrimaryKey, db.Model):
 
     refund: Mapped[Refund] = relationship(back_populates="lines")
     order_line = relationship("OrderLine")
+
+
+class OrderTracking(db.Model):
+    """The last answer of 快递100 about a shipped order's parcel: its state code, the trace (newest first,
+    [{"time", "context", "status"}]) and when it was fetched; `error` says why the last attempt failed
+    (the trace of the last good answer stays)."""
+
+    __tablename__ = "order_trackings"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(4))
+    signed: Mapped[bool] = mapped_column(default=False)
+    data: Mapped[list | None] = mapped_column(JSON)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    error: Mapped[str | None] = mapped_column(String(200))

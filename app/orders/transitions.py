@@ -4,7 +4,7 @@ import re
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
@@ -12,6 +12,7 @@ from app.catalog.models import Product
 from app.catalog.services import adjust_stock
 from app.orders import signals
 from app.orders.access import require_buyer
+from app.orders.carriers import carrier_by_code, carrier_for_name
 from app.orders.events import OrderError, change_status
 from app.orders.models import UNPAID_STATUSES, Order, OrderStatus, RefundStatus
 from app.settings.services import get_shop_settings
@@ -115,7 +116,19 @@ def mark_paid(
 CARRIER_MAX, TRACKING_RE = 32, re.compile(r"^[A-Za-z0-9-]{4,40}$")
 
 
-def ship_order(session: Session, order: Order, *, actor: User, carrier: str, tracking_no: str) -> None:
+def ship_order(
+    session: Session,
+    order: Order,
+    *,
+    actor: User,
+    carrier: str,
+    tracking_no: str,
+    carrier_code: str | None = None,
+) -> None:
+    """Ship with a carrier from the list (its 快递100 code) or one typed in (a known name finds its code)."""
+    known = carrier_by_code(carrier_code) or carrier_for_name(carrier)
+    if carrier_code and known is None:
+        raise OrderError(_l("Please choose the carrier."), "carrier")
     carrier = " ".join((carrier or "").split())
     tracking_no = (tracking_no or "").strip().replace(" ", "")
     if not carrier or len(carrier) > CARRIER_MAX:
@@ -138,6 +151,7 @@ def ship_order(session: Session, order: Order, *, actor: User, carrier: str, tra
         note=f"{carrier} {tracking_no}",
         shipped_at=utcnow(),
         carrier=carrier,
+        carrier_code=known.code if known else None,
         tracking_no=tracking_no,
     ):
         raise OrderError(_l("Only paid orders that have not been shipped can be shipped."))
@@ -166,15 +180,16 @@ def confirm_receipt(session: Session, order: Order, user: User) -> None:
 
 
 def autocomplete_orders(session: Session, now: datetime | None = None) -> int:
-    """`flask orders autocomplete`: shipped orders are received automatically after N days
-    (not while an after-sales request is open)."""
+    """`flask orders autocomplete`: shipped orders are received automatically N days after the carrier said
+    they were signed for, or after they were shipped when that is not known (not while an after-sales request
+    is open)."""
     now = now or utcnow()
     days = get_shop_settings(session).autocomplete_days or 10
     ids = list(
         session.scalars(
             select(Order.id).where(
                 Order.status == OrderStatus.SHIPPED,
-                Order.shipped_at <= now - timedelta(days=days),
+                func.coalesce(Order.signed_at, Order.shipped_at) <= now - timedelta(days=days),
                 Order.refund_status != RefundStatus.REQUESTED,
             )
         )

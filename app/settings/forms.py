@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import BooleanField, StringField, TextAreaField
+from wtforms import BooleanField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from app.forms import Form, IntegerField, MoneyField, whole_number
@@ -54,3 +54,11 @@ class ShopSettingsForm(Form):
     )
     manual_payment_qr = FileField(_l("Payment QR code"))
     remove_manual_payment_qr = BooleanField(_l("Remove the payment QR code"))
+
+
+class TrackingSettingsForm(Form):
+    """快递100 (实时查询). The key is a secret: stored sealed, its field always starts empty."""
+
+    kuaidi100_customer = StringField(_l("Customer code (customer)"))
+    kuaidi100_key = PasswordField(_l("Key (key)"))
+    remove = BooleanField(_l("Remove the key (order pages link to the carriers' own pages)"))

@@ -31,4 +31,8 @@ class ShopSettings(IdPrimaryKey, db.Model):
     manual_payment_enabled: Mapped[bool] = mapped_column(default=False)
     manual_payment_text: Mapped[str] = mapped_column(Text, default="")
     manual_payment_qr_key: Mapped[str | None] = mapped_column(String(80))
+    # 快递100 (实时查询): the customer code and the key, sealed (app/secrets_box.py). Without them the order
+    # pages link to the carrier's own tracking page.
+    kuaidi100_customer: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    kuaidi100_key_sealed: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

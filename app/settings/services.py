@@ -1,10 +1,13 @@
 """Reading and changing the shop's settings."""
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import UserError
+from app.secrets_box import hint, seal, unseal
 from app.settings.models import ShopSettings
 
 SETTINGS_ID = 1
@@ -31,6 +34,8 @@ def get_shop_settings(session: Session) -> ShopSettings:
         autocomplete_days=10,
         manual_payment_enabled=False,
         manual_payment_text="",
+        kuaidi100_customer="",
+        kuaidi100_key_sealed=None,
     )
 
 
@@ -123,3 +128,49 @@ def update_order_settings(session: Session, **fields) -> ShopSettings:
     settings.manual_payment_qr_key = qr_key
     settings.manual_payment_enabled = enabled
     return settings
+
+
+KUAIDI100_CUSTOMER_RE = re.compile(r"^[0-9A-Za-z]{8,64}$")
+KUAIDI100_KEY_RE = re.compile(r"^[0-9A-Za-z]{8,64}$")
+
+
+def update_tracking_settings(
+    session: Session, *, customer: str, key: str, remove: bool = False
+) -> ShopSettings:
+    """快递100's customer code and key. An empty key keeps the stored one (it is never shown back); `remove`
+    forgets both, and the order pages go back to linking to the carriers' own pages."""
+    settings = session.get(ShopSettings, SETTINGS_ID, with_for_update=True)
+    if settings is None:
+        settings = ShopSettings(id=SETTINGS_ID, name="")
+        session.add(settings)
+    if remove:
+        settings.kuaidi100_customer = ""
+        settings.kuaidi100_key_sealed = None
+        return settings
+    customer = (customer or "").strip()
+    key = (key or "").strip()
+    if customer and not KUAIDI100_CUSTOMER_RE.match(customer):
+        raise SettingsError(_l("The customer code (customer) is letters and digits."), "kuaidi100_customer")
+    if key and not KUAIDI100_KEY_RE.match(key):
+        raise SettingsError(_l("The key is letters and digits."), "kuaidi100_key")
+    if key and not customer:
+        raise SettingsError(_l("Please enter the customer code as well."), "kuaidi100_customer")
+    if customer and not key and not settings.kuaidi100_key_sealed:
+        raise SettingsError(_l("Please enter the key as well."), "kuaidi100_key")
+    settings.kuaidi100_customer = customer
+    if not customer:
+        settings.kuaidi100_key_sealed = None
+    elif key:
+        settings.kuaidi100_key_sealed = seal(key)
+    return settings
+
+
+def kuaidi100_credentials(settings: ShopSettings) -> tuple[str, str] | None:
+    """(customer, key) when the shop has a 快递100 key, else None."""
+    if not settings.kuaidi100_customer or not settings.kuaidi100_key_sealed:
+        return None
+    return settings.kuaidi100_customer, unseal(settings.kuaidi100_key_sealed)
+
+
+def kuaidi100_key_hint(settings: ShopSettings) -> str:
+    return hint(unseal(settings.kuaidi100_key_sealed))

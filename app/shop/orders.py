@@ -3,6 +3,7 @@ confirming receipt and after-sales requests. Every order is looked up through or
 the one place that decides a shopper may see it; every change goes through a service."""
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -95,6 +96,7 @@ EVENT_TEXT = {
     "flagged_payment_returned": _l("The late payment has been returned"),
     "group_seat_taken": _l("You took a place in the group buy"),
     "group_seat_missed": _l("The group buy was already full: your payment is refunded in full"),
+    "signed_for": _l("The carrier says the parcel was signed for"),
 }
 
 
@@ -357,7 +359,30 @@ def order_detail(number: str):
         status_hint=STATUS_HINT.get(order.status, ""),
         order_group=group_display.for_order(db.session, order.id),
         group_words=ORDER_GROUP_WORDS,
+        **_tracking_context(orders.tracking.tracking_view(db.session, order)),
     )
+
+
+def _tracking_context(view) -> dict:
+    """The parcel panel's view, and how old its copy is in words ("5 minutes ago")."""
+    age = ""
+    if view is not None and view.fetched_at is not None:
+        age = format_timedelta(view.fetched_at - utcnow(), threshold=1, add_direction=True)
+    return {"tracking": view, "tracking_age": age}
+
+
+@bp.get("/orders/<number>/tracking")
+@login_required
+def order_tracking(number: str):
+    """The parcel panel, asked for by the order page when its copy is old: 快递100 is asked (briefly) here,
+    so the page itself never waits for it."""
+    order = _own_order(number)
+    orders.tracking.refresh_for_page(db.session, order)
+    view = orders.tracking.tracking_view(db.session, order)
+    if view is None:
+        abort(404)
+    view.stale = False  # asked once per page: no loop when 快递100 fails
+    return render_template("shop/_tracking.html", order=order, **_tracking_context(view))
 
 
 def _payment_label(method: str | None) -> str:

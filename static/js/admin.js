@@ -42,13 +42,17 @@
   // again (templates/admin/_nav.html listens for this event). Later, not inside htmx's own afterRequest
   // handling: issuing a request from there lost a form's queued request (hx-sync "queue last"), and a
   // burst of edits needs one refresh, not one each.
+  // The server says so too (HX-Trigger "fenxiao:counts") after a button that changes a record, refused
+  // ones included: someone else may have handled it first. Tabs with counts listen as the menu does.
   var navRefresh = null;
+  function refreshCounts() {
+    clearTimeout(navRefresh);
+    navRefresh = setTimeout(function () { htmx.trigger(document.body, "fenxiao:changed"); }, 300);
+  }
+  document.addEventListener("fenxiao:counts", refreshCounts);
   document.addEventListener("htmx:afterRequest", function (event) {
     var config = event.detail.requestConfig;
-    if (event.detail.successful && config && config.verb !== "get") {
-      clearTimeout(navRefresh);
-      navRefresh = setTimeout(function () { htmx.trigger(document.body, "fenxiao:changed"); }, 300);
-    }
+    if (event.detail.successful && config && config.verb !== "get") refreshCounts();
   });
 
   // Bulk selection in a list: [data-select-all] ticks every [data-select-row] inside its [data-bulk-scope];
