@@ -110,3 +110,60 @@ def test_without_javascript_the_lists_are_drawn_by_the_server(live_server, open_
     db.session.expire_all()
     saved = db.session.scalars(select(Address)).one()
     assert (saved.recipient, saved.district_code, saved.detail) == ("李四", "330106", "文三路 100 号")
+
+
+# WeChat's JS-SDK stood in for: openAddress fails the first time (not allowed), then the shopper cancels.
+WX_ADDRESS_STUB = """
+window.__openAddressCalls = 0;
+window.wx = {
+  config: function () {},
+  ready: function (fn) { setTimeout(fn, 0); },
+  error: function () {},
+  updateAppMessageShareData: function () {},
+  updateTimelineShareData: function () {},
+  openAddress: function (options) {
+    window.__openAddressCalls += 1;
+    if (window.__openAddressCalls === 1) options.fail({errMsg: "openAddress:fail no permission"});
+    else options.cancel({errMsg: "openAddress:cancel"});
+  }
+};
+"""
+
+
+def test_wechats_address_book_failing_says_so_and_cancelling_says_nothing(start_live_server, open_context):
+    from app.payments.settings import save_payment_settings
+    from tests.fakes import merchant_settings
+    from tests.fakes.alipay import FakeAlipay
+    from tests.fakes.wechat import FakeWechat
+
+    wechat, alipay = FakeWechat(), FakeAlipay()
+    try:
+        server = start_live_server(
+            {"WECHATPAY_GATEWAY": wechat.url, "WECHAT_API_BASE": wechat.url, "WECHAT_OPEN_BASE": wechat.url}
+        )
+        accounts.register_user(db.session, mobile=SHOPPER_MOBILE, password=SHOPPER_PASSWORD, nickname="小王")
+        db.session.commit()
+        context, _errors = open_context(PHONE)
+        context.route(
+            "https://res.wx.qq.com/**",
+            lambda route: route.fulfill(content_type="application/javascript", body=WX_ADDRESS_STUB),
+        )
+        page = context.new_page()
+        log_in(page, server(""))  # signed in before WeChat is set up: no silent WeChat sign-in on the way
+        save_payment_settings(db.session, merchant_settings(wechat, alipay))
+        db.session.commit()
+        page.goto(server("/addresses/new"))
+        button = page.locator("#wechat-address")
+        expect(button).to_be_visible()
+        button.click()
+        message = page.locator("#toast .weui-toast__content")
+        expect(message).to_be_visible()
+        expect(message).to_have_text("无法打开微信地址，请手动填写。")
+        expect(message).to_be_hidden(timeout=5000)  # the toast goes by itself
+        button.click()
+        page.wait_for_function("window.__openAddressCalls === 2")
+        page.wait_for_timeout(300)
+        expect(message).to_be_hidden()
+    finally:
+        wechat.stop()
+        alipay.stop()
