@@ -86,4 +86,15 @@
     var scope = event.detail.target && event.detail.target.closest && event.detail.target.closest("[data-bulk-scope]");
     if (scope) refreshBulk(scope);
   });
+
+  // A row of tabs wider than the screen scrolls sideways: bring the current one into view.
+  function showActiveTab() {
+    document.querySelectorAll(".dist-tabs .nav-link.active").forEach(function (tab) {
+      var bar = tab.closest(".dist-tabs");
+      var left = tab.offsetLeft - bar.offsetLeft;
+      if (left + tab.offsetWidth > bar.clientWidth) bar.scrollLeft = left - 16;
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showActiveTab);
+  else showActiveTab();
 })();
