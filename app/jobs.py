@@ -212,8 +212,12 @@ class JobHealth:
 
 def overdue_after(every: timedelta) -> timedelta:
     """How long past its last run a job that should run `every` so often is late: half an interval more
-    (at least ten minutes), so a slow run or a minute's cron drift is not an alarm."""
-    return every + max(every / 2, timedelta(minutes=10))
+    (at least ten minutes, at most two hours), so a slow run or a minute's cron drift is not an alarm, and a
+    missed nightly run is said the next morning, not at noon."""
+    return every + min(max(every / 2, timedelta(minutes=10)), timedelta(hours=2))
+
+
+STUCK_AFTER = timedelta(hours=1)  # no job of ours runs this long: one that has is hung, whatever its interval
 
 
 def job_health(run: JobRun | None, every: timedelta, now: datetime | None = None) -> JobHealth:
@@ -223,7 +227,7 @@ def job_health(run: JobRun | None, every: timedelta, now: datetime | None = None
         return JobHealth("never", _("Has never run: add the command below to cron"))
     if run.finished_at is None:
         ago = how_long(now - run.started_at)
-        if now - run.started_at > overdue_after(every):
+        if now - run.started_at > min(overdue_after(every), STUCK_AFTER):
             return JobHealth("stuck", _("Started %(ago)s ago and has not finished: it may be stuck", ago=ago))
         return JobHealth("running", _("Running now (started %(ago)s ago)", ago=ago))
     ago = how_long(now - run.finished_at)

@@ -154,6 +154,8 @@ def test_the_change_is_rounded_to_a_tenth_of_a_per_cent():
     assert stats.change(1125, 1000).label == "↑12.5%"
     assert stats.change(875, 1000).label == "↓12.5%"
     assert stats.change(1000, 3000).label == "↓66.7%"
+    # A move too small to show as a tenth of a per cent is flat, not "↑0%".
+    assert stats.change(10001, 10000).direction == "flat" and stats.change(10005, 10000).label == "↑0.1%"
     assert (stats.change(5, 5).direction, stats.change(5, 0).label, stats.change(0, 0).label) == (
         "flat",
         "—",
@@ -173,6 +175,18 @@ def test_the_chart_has_a_point_per_hour_today_and_per_day_for_longer(session, sh
     assert [fen for _label, fen in week] == [40_00, 0, 0, 0, 0, 80_00, 129_90]
     month = stats.sales_by_bucket(session, stats.period_for("30d"))
     assert len(month) == 30 and month[0][0] == "02-09" and sum(fen for _l, fen in month) == 279_90
+
+
+@pytest.mark.parametrize("hour, minute", [(0, 20), (1, 0)])
+def test_just_after_midnight_today_has_one_or_two_hours_and_the_page_answers(
+    client, session, shop_days, hour, minute
+):
+    """Found in review: before 01:00 today has one hour, and the chart's CASE had no WHEN (a 500)."""
+    set_clock(local(10, hour, minute))
+    today = stats.sales_by_bucket(session, stats.period_for("today"))
+    assert [label for label, _fen in today] == ["00:00"]  # up to 01:00:00 itself
+    assert today[0][1] == (100_00 if hour else 0)  # the order paid at 00:30: not yet at 00:20
+    assert owner(client).get("/admin/").status_code == 200
 
 
 def test_the_chart_geometry_scales_to_a_round_top_line():
@@ -268,14 +282,17 @@ def test_job_health_in_plain_words(app):
         assert running.state == "running"
         stuck = job_health(run(started_at=now - timedelta(hours=1)), EVERY_5)
         assert stuck.state == "stuck" and "可能卡住" in stuck.sentence
-        # A daily job is late only after a day and a half.
-        assert (
-            job_health(
-                run(started_at=now - timedelta(hours=30), finished_at=now - timedelta(hours=30)),
-                timedelta(days=1),
-            ).state
-            == "ok"
-        )
+        # A daily job is late two hours after its next run was due (found in review: it said so at noon).
+        daily = timedelta(days=1)
+
+        def daily_state(hours: int) -> str:
+            ran = now - timedelta(hours=hours)
+            return job_health(run(started_at=ran, finished_at=ran), daily).state
+
+        assert (daily_state(25), daily_state(27)) == ("ok", "overdue")
+        # A run that has not finished for more than an hour is hung, whatever its interval.
+        assert job_health(run(started_at=now - timedelta(minutes=50)), daily).state == "running"
+        assert job_health(run(started_at=now - timedelta(hours=20)), daily).state == "stuck"
         assert how_long(timedelta(days=3, hours=2)) == "3 天" and how_long(timedelta(seconds=5)) == "1 分钟"
 
 
@@ -343,3 +360,14 @@ def test_jobs_that_only_matter_once_switched_on_are_listed_then(client, session,
     assert 'data-job="orders-track"' in page and "查询物流（快递100）" in page
     monkeypatch.delitem(JOBS, "distribution-dividends")
     assert 'data-job="distribution-dividends"' not in client.get("/admin/").get_data(as_text=True)
+
+
+def test_the_period_switch_is_refused_to_those_who_may_not_see_the_figures(client, session, monkeypatch):
+    """Found in review: the figures block rendered alone without its figures was a 500."""
+    from app.accounts.models import ROLE_PERMISSIONS, Permission, Role
+
+    monkeypatch.setitem(ROLE_PERMISSIONS, Role.STAFF, frozenset({Permission.ORDERS}))
+    login(client, factories.UserFactory(role="staff"), admin=True)
+    assert client.get("/admin/?period=7d").status_code == 200  # the page, without figures
+    fragment = client.get("/admin/?period=7d", headers={"HX-Request": "true", "HX-Target": "figures"})
+    assert fragment.status_code == 403

@@ -60,7 +60,7 @@ class User(IdPrimaryKey, UserMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     # Bumped when the password changes, so every other session of this user ends.
     auth_version: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Distribution: who referred this member (always a distributor's user when bound), since when, until
     # when (None: no end), and whether a "last click wins" binding has been fixed by a first paid order.

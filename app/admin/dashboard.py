@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from flask import current_app, render_template, request
+from flask import abort, current_app, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
@@ -214,6 +214,8 @@ def dashboard():
     if current_user.can(Permission.REPORTS):
         context |= _figures(period)
     if is_fragment("figures"):
+        if "figures" not in context:  # the period switch is only on the page of those who see the figures
+            abort(403)
         return render_block("admin/dashboard.html", "figures", **context)
     threshold = get_shop_settings(db.session).low_stock_threshold
     counts = db.session.execute(

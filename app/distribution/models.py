@@ -86,7 +86,7 @@ class Distributor(IdPrimaryKey, db.Model):
     # May go below zero after a claw-back; withdrawals are refused until it is positive again.
     available_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     withdrawn_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
 
     user = relationship("User")
@@ -237,7 +237,7 @@ class Commission(IdPrimaryKey, db.Model):
     # When the order was received plus the freeze days: set once the order is completed, so that finding
     # what is due never has to look at every order.
     release_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     void_reason: Mapped[str | None] = mapped_column(String(200))

@@ -141,7 +141,7 @@ class Order(IdPrimaryKey, db.Model):
     tracking_no: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # the dashboard's periods
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the carrier says the parcel was signed for (快递100 state 3, ischeck 1): automatic receipt counts
     # from here when known, from shipped_at otherwise.
@@ -271,7 +271,7 @@ class Refund(IdPrimaryKey, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     order: Mapped[Order] = relationship(back_populates="refunds")
     lines: Mapped[list["RefundLine"]] = relationship(back_populates="refund", cascade="all, delete-orphan")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import and_, case, distinct, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
@@ -97,10 +97,10 @@ class Change:
 def change(current: int, previous: int) -> Change:
     if previous == 0:
         return Change("none")
-    if current == previous:
-        return Change("flat")
     diff = abs(current - previous)
     tenths = (diff * 2000 + previous) // (2 * previous)  # tenths of a per cent, rounded half up
+    if tenths == 0:  # equal, or a move too small to show as 0.1 %: not "↑0%"
+        return Change("flat")
     return Change("up" if current > previous else "down", tenths * 10)
 
 
@@ -179,10 +179,13 @@ def order_figures(session: Session, period: Period) -> list[Figure]:
 def sales_by_bucket(session: Session, period: Period) -> list[tuple[str, int]]:
     """Paid amount per hour (a day) or per day (longer), for each bucket up to now: [(label, fen), …]."""
     starts = [start for start, _label in period.buckets]
-    bucket = case(
-        *((Order.paid_at < later, index) for index, later in enumerate(starts[1:])),
-        else_=len(starts) - 1,
-    )
+    if len(starts) > 1:
+        bucket = case(
+            *((Order.paid_at < later, index) for index, later in enumerate(starts[1:])),
+            else_=len(starts) - 1,
+        )
+    else:  # today before 01:00: one hour so far (a CASE with no WHEN is not SQL)
+        bucket = literal(0)
     rows = session.execute(
         select(bucket, func.sum(Order.total_fen))
         .where(Order.paid_at >= period.current.start, Order.paid_at < period.current.end)
