@@ -10,16 +10,22 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app import orders
-from app.distribution import dividends, grades, ledger
+from app.distribution import dividend_audit, dividends, grades, ledger
 from app.distribution import services as dist
 from app.distribution.dividend_checks import DividendSettingsError
 from app.distribution.dividend_split import split_pool
-from app.distribution.models import Commission, DistributorGrade, DividendDay
+from app.distribution.models import (
+    Commission,
+    DistributorGrade,
+    DividendDay,
+    DividendPayout,
+    EntryKind,
+    LedgerEntry,
+)
 from app.jobs import last_runs
-from app.orders.models import Order
 from app.timeutil import set_clock
 from tests import factories
-from tests.test_distribution import bind, distributor, settings
+from tests.test_distribution import distributor, settings
 from tests.test_dividends import _enable, _gold_day, _received, at, local_day, real_clock  # noqa: F401
 
 
@@ -264,3 +270,76 @@ def test_a_day_is_computed_only_15_minutes_after_it_ended(session):
         dividends.days_due(session, rules, now=midnight + timedelta(minutes=20))[-1].isoformat()
         == "2026-03-04"
     )
+
+
+# ---------------------------------------------------------------- 8: the dividend audit
+
+
+def _paid_day(session):
+    set_clock(at(-1))
+    a, b = _gold_day(session, _product(), start_on=local_day(8))
+    _received(session, _product(), via=a, offset=0)
+    ledger.release_due(session, now=at(8))
+    dividends.finalise_due(session, now=at(8))
+    session.commit()
+    assert dividends.run_dividends(session, now=at(9))["paid_fen"] == 500
+    assert dividend_audit.audit(session) == []
+    return a, b
+
+
+def test_audit_finds_a_payout_that_no_longer_matches_its_entry(app, session, runner):
+    _paid_day(session)
+    session.execute(update(DividendPayout).where(DividendPayout.amount_fen == 250).values(amount_fen=99999))
+    session.commit()
+    found = dividend_audit.audit(session)
+    assert len(found) == 3 and all("payout" in line or "dividend day" in line for line in found), found
+    result = runner.invoke(args=["ledger", "audit"])
+    assert result.exit_code == 1 and "dividend payout" in result.output
+
+
+def test_audit_finds_a_payout_without_its_entry_and_an_entry_without_payout(session):
+    a, _b = _paid_day(session)
+    payout = session.scalar(select(DividendPayout).where(DividendPayout.distributor_id == a.id))
+    # A second entry for the same payout (balances moved with it, so only the dividend check can see it).
+    session.add(
+        LedgerEntry(
+            distributor_id=a.id,
+            kind=EntryKind.DIVIDEND,
+            dividend_payout_id=payout.id,
+            frozen_delta_fen=0,
+            available_delta_fen=0,
+            withdrawn_delta_fen=0,
+            batch="x",
+            note="",
+        )
+    )
+    session.add(
+        LedgerEntry(
+            distributor_id=a.id,
+            kind=EntryKind.DIVIDEND,
+            frozen_delta_fen=0,
+            available_delta_fen=0,
+            withdrawn_delta_fen=0,
+            batch="x",
+            note="",
+        )
+    )
+    session.commit()
+    found = dividend_audit.audit(session)
+    assert any(f"payout {payout.id}:" in line and "2 ledger entries" in line for line in found), found
+    assert any("no payout" in line for line in found), found
+
+
+def test_audit_finds_a_day_and_a_pool_that_do_not_add_up(session):
+    _paid_day(session)
+    day = session.scalar(select(DividendDay).where(DividendDay.paid_fen == 500))
+    day.paid_fen = 400
+    session.commit()
+    assert [line for line in dividend_audit.audit(session) if "payouts add up to 500" in line]
+    day.paid_fen = 500
+    pools = [dict(pool) for pool in day.pools]
+    pools[0]["remainder_fen"] += 1
+    day.pools = pools
+    session.commit()
+    found = dividend_audit.audit(session)
+    assert len(found) == 1 and "pool grade:" in found[0], found
