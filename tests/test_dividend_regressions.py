@@ -343,3 +343,47 @@ def test_audit_finds_a_day_and_a_pool_that_do_not_add_up(session):
     session.commit()
     found = dividend_audit.audit(session)
     assert len(found) == 1 and "pool grade:" in found[0], found
+
+
+# ---------------------------------------------------------------- 5, 12: what the pages say
+
+
+def test_a_day_keeps_the_first_20_capped_ids_and_their_count(app, owner_client, session):
+    from tests.test_dividend_views import get, text_of
+
+    set_clock(at(-1))
+    gold = DistributorGrade(name="金牌", sort=3, dividend_ratio_bp=500)
+    session.add(gold)
+    session.commit()
+    _enable(session, start_on=local_day(0), caps={"day": 1})  # 1 fen a day: everybody cut
+    people = [distributor(session, factories.UserFactory(nickname=f"金{n}")) for n in range(25)]
+    for person in people:
+        person.grade_id = gold.id
+    session.commit()
+    _received(session, _product(), via=people[0], offset=0)
+    ledger.release_due(session, now=at(8))
+    dividends.finalise_due(session, now=at(8))
+    session.commit()
+    dividends.run_dividends(session, now=at(9))
+    day = session.scalar(select(DividendDay).where(DividendDay.paid_fen > 0))
+    (pool,) = day.pools
+    assert pool["capped_count"] == 25 and len(pool["capped"]) == 20
+    assert session.scalar(select(func.count()).where(DividendPayout.capped)) == 25
+    report = text_of(get(owner_client, "/admin/distribution/dividends"))
+    assert "另有 22 人" in report
+    page = text_of(get(owner_client, f"/admin/distribution/dividends/{day.day.isoformat()}"))
+    assert "共 25 人封顶" in page
+    csv_text = get(owner_client, "/admin/distribution/dividends.csv")
+    assert "封顶人数" in csv_text and ",25," in csv_text
+    assert dividend_audit.audit(session) == []
+
+
+def test_the_centre_does_not_say_a_final_order_cannot_be_refunded(client, session):
+    from tests.conftest import login
+    from tests.test_dividend_views import get
+
+    settings(session, dividends_enabled=True, freeze_days=7)
+    login(client, distributor(session).user)
+    html = get(client, "/d/dividends")
+    assert "不会再退款" not in html
+    assert "确认收货后 7 天" in html and "已发放的分红也不会改变" in html

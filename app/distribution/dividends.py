@@ -41,6 +41,7 @@ DYNAMIC = "dynamic"
 MODES = (STATIC, DYNAMIC)
 LEVELS = 3
 ROOM_CHUNK = 1000  # sharers per query when the caps' room is read
+CAPPED_KEPT = 20  # capped ids a day's pool keeps (with their count)
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,10 @@ class PoolPlan:
             "sharers": self.sharers,
             "paid_fen": self.paid_fen,
             "remainder_fen": self.remainder_fen,
-            "capped": list(self.capped),
+            # The first ids only: a day with a low cap may hold back thousands, and the row stays small;
+            # the payouts' own `capped` flag says it for everyone paid.
+            "capped": list(self.capped[:CAPPED_KEPT]),
+            "capped_count": len(self.capped),
         }
 
 
