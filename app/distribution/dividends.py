@@ -2,10 +2,19 @@
 their split (`plan_day`, reads only), and paying a day exactly once (`pay_day`) — the work of
 `flask distribution dividends` (`run_dividends`).
 
-An order becomes final when its commission would be released (received, the freeze days passed, no
-after-sales request open); `finalise_due` stamps `orders.final_at` once. The turnover of shop-local day D is
-the paid goods, less goods refunded, of the orders that became final on D, so a dividend never has to be
-clawed back. Set-based SQL throughout; only the split itself (`dividend_split`) runs in Python.
+An order becomes final when its commission has been released (received, the freeze days passed, no
+after-sales request open, none of its commissions still frozen — a held one keeps it open);
+`finalise_due` stamps `orders.final_at` once, after `ledger.release_due`. The turnover of shop-local day D
+is the paid goods, less goods refunded, of the orders that became final on D, so a dividend never has to be
+clawed back (a refund after that takes back the commission, never the dividend).
+
+Static pools: the active distributors by the grade they held when D ended (the grade log). Dynamic pools:
+the chain of an order is the distributors its commission was worked out for (its commission rows, not
+voided), and only orders with net goods left seat theirs; an order of commission-free products seats
+nobody, and no level beyond the shop's commission levels has anyone (the job refuses such a ratio).
+
+The job checks the saved settings first (`dividend_checks`) and computes a day only once it has been over
+for `SETTLED_AFTER`. Set-based SQL throughout; only the split itself (`dividend_split`) runs in Python.
 """
 
 from dataclasses import dataclass, field
