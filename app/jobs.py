@@ -9,11 +9,13 @@ import logging
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import click
-from flask_babel import gettext, ngettext
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import String, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -145,7 +147,7 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
     "finalised": lambda n: ngettext("%(num)d order became final", "%(num)d orders became final", n),
     "days": lambda n: ngettext("%(num)d dividend day paid", "%(num)d dividend days paid", n),
     "sharers": lambda n: ngettext("%(num)d dividend share", "%(num)d dividend shares", n),
-    "paid_fen": lambda n: gettext("%(amount)s paid in dividends", amount=format_fen(n)),
+    "paid_fen": lambda n: _("%(amount)s paid in dividends", amount=format_fen(n)),
     "expired_points": lambda n: ngettext(
         "points expired for %(num)d shopper", "points expired for %(num)d shoppers", n
     ),
@@ -197,3 +199,52 @@ def describe_counts(result: str) -> str:
         if int(value) or key in _ALWAYS_SAID:
             phrases.append(_COUNT_PHRASES[key](int(value)))
     return str(_l(", ")).join(phrases) or str(_l("nothing to do"))
+
+
+@dataclass(frozen=True)
+class JobHealth:
+    """How a job is doing, said plainly: state is never / running / stuck / ok / overdue / failed."""
+
+    state: str
+    sentence: str
+    detail: str = ""  # what the last run did, or its error
+
+
+def overdue_after(every: timedelta) -> timedelta:
+    """How long past its last run a job that should run `every` so often is late: half an interval more
+    (at least ten minutes), so a slow run or a minute's cron drift is not an alarm."""
+    return every + max(every / 2, timedelta(minutes=10))
+
+
+def job_health(run: JobRun | None, every: timedelta, now: datetime | None = None) -> JobHealth:
+    """The line the dashboard shows for a job expected to run `every` so often, given its last run."""
+    now = now or utcnow()
+    if run is None or run.started_at is None:
+        return JobHealth("never", _("Has never run: add the command below to cron"))
+    if run.finished_at is None:
+        ago = how_long(now - run.started_at)
+        if now - run.started_at > overdue_after(every):
+            return JobHealth("stuck", _("Started %(ago)s ago and has not finished: it may be stuck", ago=ago))
+        return JobHealth("running", _("Running now (started %(ago)s ago)", ago=ago))
+    ago = how_long(now - run.finished_at)
+    if not run.ok:
+        return JobHealth("failed", _("The last run, %(ago)s ago, failed", ago=ago), run.result)
+    if now - run.finished_at > overdue_after(every):
+        return JobHealth(
+            "overdue",
+            _("Has not run for %(ago)s: please check the scheduled jobs (cron)", ago=ago),
+            job_result(run),
+        )
+    if now - run.finished_at < timedelta(minutes=1):
+        return JobHealth("ok", _("Ran fine just now"), job_result(run))
+    return JobHealth("ok", _("Ran fine %(ago)s ago", ago=ago), job_result(run))
+
+
+def how_long(delta: timedelta) -> str:
+    """A stretch of time as people say it: minutes under an hour, hours under two days, then days."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    if minutes < 60:
+        return ngettext("%(num)d minute", "%(num)d minutes", max(minutes, 1))
+    if minutes < 48 * 60:
+        return ngettext("%(num)d hour", "%(num)d hours", minutes // 60)
+    return ngettext("%(num)d day", "%(num)d days", minutes // (24 * 60))

@@ -46,6 +46,15 @@ def toast(response: Response, message: str, level: str = "success") -> Response:
     return response
 
 
+def counts_changed(response: Response) -> Response:
+    """Tell the page that what its badges and tab counts show may have changed (admin.js listens for the
+    "fenxiao:counts" event and has them fetch themselves again), beside any toast already asked for."""
+    events = json.loads(response.headers.get("HX-Trigger") or "{}")
+    events["fenxiao:counts"] = True
+    response.headers["HX-Trigger"] = json.dumps(events)
+    return response
+
+
 def page_arg(name: str = "page", limit: int = 100_000) -> int:
     """?page=N as a sane positive number; anything else is page 1."""
     page = parse_whole_number(request.args.get(name, "1"))

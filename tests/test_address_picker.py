@@ -96,6 +96,7 @@ def test_municipalities_and_cities_without_districts_as_the_data_has_them():
     xiantao = regions.resolve("湖北省", "省直辖县级行政区划", "仙桃市")
     assert xiantao.district_code == "429004"
     assert "香港特别行政区" not in regions.PROVINCES  # no codes for HK, Macau, Taiwan in the data set
+    assert regions.PICKER_PROVINCES[-3:] == ("台湾省", "香港特别行政区", "澳门特别行政区")  # offered alone
     assert regions.resolve("浙江省", "杭州市", "南山区") is None
     assert regions.resolve("浙江省", "深圳市", "南山区") is None
     for garbage in ("", "abc", "33010", "3301060", "999999", "33" * 30):
@@ -138,6 +139,56 @@ def test_a_pasted_address_is_split_into_the_forms_fields(text, expected):
     assert dataclasses.astuple(parse_address(text)) == expected
     found = parse_address(text)
     assert regions.resolve(found.province, found.city, found.district) is not None
+
+
+# Found by review: a name inside a street or a person's name, a short name cutting a street, 阿坝州 and
+# 琼中县, lines after the region, junk beside the name, county-level cities alone. Written by hand.
+PASTED_REVIEW = [
+    ("广州市越秀区北京路 100 号 张三 13812345678", ("张三", "13812345678", "广东省", "广州市", "越秀区", "北京路 100 号")),
+    ("青岛市市南区山东路 100 号", ("", "", "山东省", "青岛市", "市南区", "山东路 100 号")),
+    ("南昌市东湖区江西路 1 号", ("", "", "江西省", "南昌市", "东湖区", "江西路 1 号")),
+    ("长沙市岳麓区湖南路 1 号", ("", "", "湖南省", "长沙市", "岳麓区", "湖南路 1 号")),
+    ("王海南 13812345678 广东省深圳市南山区科技园 1 号", ("王海南", "13812345678", "广东省", "深圳市", "南山区", "科技园 1 号")),
+    ("张吉林 13812345678 浙江省杭州市西湖区文三路 100 号", ("张吉林", "13812345678", "浙江省", "杭州市", "西湖区", "文三路 100 号")),
+    ("广州市天河路 1 号", ("", "", "广东省", "广州市", "", "天河路 1 号")),
+    ("深圳市南山大道 1 号", ("", "", "广东省", "深圳市", "", "南山大道 1 号")),
+    ("杭州市西湖大道 1 号", ("", "", "浙江省", "杭州市", "", "西湖大道 1 号")),
+    ("四川省阿坝州九寨沟县漳扎镇 1 号", ("", "", "四川省", "阿坝藏族羌族自治州", "九寨沟县", "漳扎镇 1 号")),
+    ("湖北省恩施州恩施市舞阳大道 1 号", ("", "", "湖北省", "恩施土家族苗族自治州", "恩施市", "舞阳大道 1 号")),
+    ("湖南省湘西州吉首市人民路 1 号", ("", "", "湖南省", "湘西土家族苗族自治州", "吉首市", "人民路 1 号")),
+    ("新疆伊犁州伊宁市解放路 1 号", ("", "", "新疆维吾尔自治区", "伊犁哈萨克自治州", "伊宁市", "解放路 1 号")),
+    ("海南省琼中县营根镇 1 号", ("", "", "海南省", "省直辖县级行政区划", "琼中黎族苗族自治县", "营根镇 1 号")),
+    ("朝阳区建国路 1 号", ("", "", "", "", "", "")),  # 北京 or 长春: not guessed, and not 辽宁省朝阳市
+    ("收货人: 张三\n手机号码: 13812345678\n所在地区: 浙江省杭州市西湖区\n详细地址: 文三路100号", ("张三", "13812345678", "浙江省", "杭州市", "西湖区", "文三路100号")),
+    ("张三\n13812345678\n浙江省杭州市西湖区\n文三路100号", ("张三", "13812345678", "浙江省", "杭州市", "西湖区", "文三路100号")),
+    ("北京市朝阳区建国路1号 , 3 单元 501", ("", "", "北京市", "北京市", "朝阳区", "建国路1号，3 单元 501")),
+    ("北京市朝阳区建国路1号，放门卫 13812345678", ("", "13812345678", "北京市", "北京市", "朝阳区", "建国路1号，放门卫")),
+    ("电话 13812345678 张三 浙江省杭州市西湖区文三路 100 号", ("张三", "13812345678", "浙江省", "杭州市", "西湖区", "文三路 100 号")),
+    ("手机 13812345678，张三，浙江省杭州市西湖区文三路 100 号", ("张三", "13812345678", "浙江省", "杭州市", "西湖区", "文三路 100 号")),
+    ("联系方式：13812345678 收货人：张三 浙江省杭州市西湖区文三路 100 号", ("张三", "13812345678", "浙江省", "杭州市", "西湖区", "文三路 100 号")),
+    ("陈三 0571-88888888 浙江省杭州市西湖区文三路 100 号", ("陈三", "", "浙江省", "杭州市", "西湖区", "文三路 100 号")),
+    ("王五 1381234567 浙江省杭州市西湖区文三路 100 号", ("王五", "", "浙江省", "杭州市", "西湖区", "文三路 100 号")),
+    ("王五 tel 13812345678 浙江省杭州市西湖区文三路 100 号", ("王五", "13812345678", "浙江省", "杭州市", "西湖区", "文三路 100 号")),
+    ("浙江省杭州市西湖区文三路 100 号 张志城 13812345678", ("张志城", "13812345678", "浙江省", "杭州市", "西湖区", "文三路 100 号")),
+    ("昆山市玉山镇人民路 1 号", ("", "", "江苏省", "苏州市", "昆山市", "玉山镇人民路 1 号")),
+    ("仙桃市沙嘴街道人民路 1 号", ("", "", "湖北省", "省直辖县级行政区划", "仙桃市", "沙嘴街道人民路 1 号")),
+    ("义乌市稠城街道 1 号", ("", "", "浙江省", "金华市", "义乌市", "稠城街道 1 号")),
+    ("上海市市辖区浦东新区世纪大道 1 号", ("", "", "上海市", "上海市", "浦东新区", "世纪大道 1 号")),
+    ("重庆市 县 巫山县广东路 1 号", ("", "", "重庆市", "重庆市", "巫山县", "广东路 1 号")),
+    # 香港、澳门、台湾: the province alone (no cities in the data set), the rest in the street address.
+    ("陈大文 13812345678 香港特别行政区九龙弥敦道 1 号", ("陈大文", "13812345678", "香港特别行政区", "", "", "九龙弥敦道 1 号")),
+    ("澳门新马路 1 号 何伟 13812345678", ("何伟", "13812345678", "澳门特别行政区", "", "", "新马路 1 号")),
+    ("台湾路 1 号", ("", "", "", "", "", "")),
+    ("收货人：Tom Lee 13812345678 浙江省杭州市西湖区文三路 100 号", ("Tom Lee", "13812345678", "浙江省", "杭州市", "西湖区", "文三路 100 号")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), PASTED_REVIEW, ids=[e[0][:12] for e in PASTED_REVIEW])
+def test_a_pasted_address_is_not_misread_by_names_inside_streets_and_people(text, expected):
+    assert dataclasses.astuple(parse_address(text)) == expected
+    found = parse_address(text)
+    if found.district:
+        assert regions.resolve(found.province, found.city, found.district) is not None
 
 
 def test_what_is_not_an_address_fills_nothing_and_breaks_nothing():
@@ -248,7 +299,9 @@ def test_the_form_saves_codes_edits_them_and_checkout_ships_there(shopper_client
         ({"city": "深圳市", "district": "南山区"}, "所选城市不属于所选省份"),
         ({"city": ""}, "请选择城市"),
         ({"district": ""}, "请选择区县"),
-        ({"province": "香港特别行政区"}, "请选择省份"),
+        ({"province": "火星省"}, "请选择省份"),
+        ({"province": "香港特别行政区", "city": "九" * 21}, "最多 20 个字"),
+        ({"province": "澳门特别行政区", "district": "氹" * 21}, "最多 20 个字"),
         ({"district": "西湖区" * 500}, "所选区县不属于所选城市"),
         ({"city": "火星市"}, "所选城市不属于所选省份"),
         ({"detail": "文" * 500}, "最多 120 个字"),
@@ -267,15 +320,28 @@ def test_the_service_checks_a_district_code_too(app, session, shopper):
     with pytest.raises(OrderError):
         orders.addresses.save_address(session, shopper.id, None, district_code="999999", **fields)
     session.rollback()
+    # A code with names that say another place: refused, not silently taken for the code's place.
+    for names in ({"province": "北京市"}, {"city": "宁波市"}, {"district": "上城区"}):
+        with pytest.raises(OrderError) as refused:
+            orders.addresses.save_address(
+                session, shopper.id, None, district_code="330106", **names, **fields
+            )
+        assert "地区编码与所填的省、市、区不一致" in str(refused.value.message)
+        session.rollback()
+    assert session.scalar(select(func.count()).select_from(Address)) == 0
     saved = orders.addresses.save_address(
-        session, shopper.id, None, district_code="330106", province="北京市", **fields
-    )  # the code decides: WeChat's nationalCode
+        session, shopper.id, None, district_code="330106", province="浙江省", **fields
+    )  # WeChat's nationalCode, with its names or some of them
     assert (saved.province, saved.city, saved.district, saved.district_code) == (
         "浙江省",
         "杭州市",
         "西湖区",
         "330106",
     )
+    beijing = orders.addresses.save_address(
+        session, shopper.id, None, district_code="110105", province="北京市", city="市辖区", **fields
+    )  # a municipality's city as the data set writes it is the same city
+    assert (beijing.city, beijing.district, beijing.city_code) == ("北京市", "朝阳区", "110100")
 
 
 def test_old_addresses_without_codes_still_show_and_can_be_edited(shopper_client, session, shopper):
@@ -294,7 +360,9 @@ def test_old_addresses_without_codes_still_show_and_can_be_edited(shopper_client
         "南山区",
     )
     old = html_of(shopper_client.get(f"/addresses/{unknown.id}/edit"))
-    assert selected(old, "province") == "" and "原来填写的是：香港特别行政区 九龙 油尖旺区" in old
+    # Hong Kong is offered again, alone: its city and district are the text written before.
+    assert selected(old, "province") == "香港特别行政区" and "原来填写的是" not in old
+    assert 'name="city" value="九龙"' in old and 'name="district" value="油尖旺区"' in old
     assert 'value="张三"' in old  # the rest of it is there to keep
 
     handwritten = factories.AddressFactory(user=shopper, city="深圳", is_default=False)  # 深圳 for 深圳市
@@ -358,6 +426,115 @@ def test_pasting_fills_the_form_on_the_server(shopper_client, session):
     assert session.scalar(select(func.count()).select_from(Address)) == 0  # reading saves nothing
 
 
+def test_a_paste_with_another_province_lets_the_old_city_and_district_go(shopper_client, session):
+    """Chosen by hand first (甘肃 临夏 积石山), then a paste of a 深圳 address: all three are the paste's, and
+    no "saved before as" note (that is for old addresses opened to edit, not for a paste)."""
+    token = csrf_token(shopper_client, "/addresses/new")
+    chosen = {"province": "甘肃省", "city": "临夏回族自治州", "district": "积石山保安族东乡族撒拉族自治县"}
+    assert regions.resolve(*chosen.values()) is not None
+    paste = "王海南 13812345678 广东省深圳市南山区科技园 1 号"
+    page = html_of(
+        shopper_client.post("/addresses/parse", data=chosen | {"paste": paste, "csrf_token": token})
+    )
+    assert (selected(page, "province"), selected(page, "city"), selected(page, "district")) == (
+        "广东省",
+        "深圳市",
+        "南山区",
+    )
+    assert 'value="王海南"' in page and "原来填写的是" not in page
+    # A paste that names only the province: the city and district chosen before go, the lists are its own.
+    page = html_of(
+        shopper_client.post(
+            "/addresses/parse", data=chosen | {"paste": "广东省 科技园 1 号", "csrf_token": token}
+        )
+    )
+    assert (selected(page, "province"), selected(page, "city"), selected(page, "district")) == (
+        "广东省",
+        "",
+        "",
+    )
+    assert "深圳市" in options(page, "city") and "原来填写的是" not in page
+    # A form sent with a city of another province: refused by save_address, without the old-address note.
+    response = shopper_client.post("/addresses/new", data=good_form(token, city="深圳市", district="南山区"))
+    assert response.status_code == 422 and "所选城市不属于所选省份" in html_of(response)
+    assert "原来填写的是" not in html_of(response)
+
+
+def test_county_level_cities_under_a_province_are_listed_under_a_clear_name(shopper_client):
+    page = html_of(shopper_client.get("/addresses/regions", query_string={"province": "湖北省"}))
+    assert '<option value="省直辖县级行政区划">省直辖县级市（仙桃、潜江、天门…）</option>' in page
+    assert ">省直辖县级行政区划<" not in page
+    xinjiang = html_of(
+        shopper_client.get("/addresses/regions", query_string={"province": "新疆维吾尔自治区"})
+    )
+    assert ">自治区直辖县级市（石河子、阿拉尔、图木舒克…）</option>" in xinjiang
+    chosen = html_of(
+        shopper_client.get(
+            "/addresses/regions", query_string={"province": "湖北省", "city": "省直辖县级行政区划"}
+        )
+    )
+    assert selected(chosen, "city") == "省直辖县级行政区划" and "仙桃市" in options(chosen, "district")
+
+
+def test_hong_kong_macau_and_taiwan_are_chosen_alone_with_their_city_typed_in(shopper_client, session):
+    page = html_of(shopper_client.get("/addresses/new"))
+    assert {"台湾省", "香港特别行政区", "澳门特别行政区"} <= set(options(page, "province"))
+    picker = html_of(shopper_client.get("/addresses/regions", query_string={"province": "香港特别行政区"}))
+    assert '<input class="weui-input" type="text" id="city" name="city" value=""' in picker
+    assert "<select" not in picker.split('id="province"')[1]  # city and district are text, not lists
+    switched = html_of(
+        shopper_client.get(
+            "/addresses/regions",
+            query_string={"province": "香港特别行政区", "city": "杭州市", "district": "西湖区"},
+        )
+    )  # from 浙江 杭州 西湖 to Hong Kong: the lists' choices are not kept as typed text
+    assert 'name="city" value=""' in switched and 'name="district" value=""' in switched
+    token = csrf_token(shopper_client, "/addresses/new")
+    hong_kong = good_form(
+        token, province="香港特别行政区", city="九龙", district="油尖旺区", detail="弥敦道 1 号"
+    )
+    assert shopper_client.post("/addresses/new", data=hong_kong).status_code == 302
+    macau = good_form(token, province="澳门特别行政区", city="", district="", detail="新马路 1 号")
+    assert shopper_client.post("/addresses/new", data=macau).status_code == 302  # city and district optional
+    session.expire_all()
+    saved = {a.province: a for a in session.scalars(select(Address))}
+    hk, mo = saved["香港特别行政区"], saved["澳门特别行政区"]
+    assert (hk.city, hk.district, hk.province_code, hk.city_code, hk.district_code) == (
+        "九龙",
+        "油尖旺区",
+        None,
+        None,
+        None,
+    )
+    assert hk.region == "香港特别行政区 九龙 油尖旺区" and mo.region == "澳门特别行政区"
+    edit = html_of(shopper_client.get(f"/addresses/{hk.id}/edit"))
+    assert selected(edit, "province") == "香港特别行政区" and 'name="city" value="九龙"' in edit
+    pasted = html_of(
+        shopper_client.post(
+            "/addresses/parse",
+            data={"paste": "陈大文 13812345678 香港特别行政区九龙弥敦道 1 号", "csrf_token": token},
+        )
+    )
+    assert selected(pasted, "province") == "香港特别行政区" and 'name="city" value=""' in pasted
+    assert "九龙弥敦道 1 号</textarea>" in pasted
+
+
+def test_without_javascript_the_server_draws_the_lists_for_the_chosen_province(shopper_client, session):
+    page = html_of(shopper_client.get("/addresses/new"))
+    assert '<noscript><div class="region-picker__nojs"><button' in page and 'name="pick_region"' in page
+    token = csrf_token(shopper_client, "/addresses/new")
+    step = good_form(token, city="", district="", pick_region="1")
+    response = shopper_client.post("/addresses/new", data=step)
+    page = html_of(response)
+    assert response.status_code == 200 and "请选择城市" in page and 'role="alert"' not in page
+    assert selected(page, "province") == "浙江省" and "杭州市" in options(page, "city")
+    assert 'value="李四"' in page  # what was typed stays
+    page = html_of(shopper_client.post("/addresses/new", data=step | {"city": "杭州市"}))
+    assert selected(page, "city") == "杭州市" and "西湖区" in options(page, "district")
+    assert session.scalar(select(func.count()).select_from(Address)) == 0  # drawing saves nothing
+    assert shopper_client.post("/addresses/new", data=good_form(token)).status_code == 302
+
+
 def test_reading_and_choosing_need_a_signed_in_shopper(client):
     assert client.get("/addresses/regions?province=浙江省").status_code == 302
     assert client.post("/addresses/parse", data={"paste": "x"}).status_code in (302, 400)
@@ -394,6 +571,7 @@ def test_wechats_address_button_only_inside_wechat_with_the_js_sdk(db_url, tmp_p
             db.session.commit()
             inside = html_of(client.get("/addresses/new", headers={"User-Agent": WECHAT_UA}))
             assert "使用微信地址" in inside and 'id="wechat-address"' in inside
+            assert 'data-msg-failed="无法打开微信地址，请手动填写。"' in inside  # the toast when WeChat fails
             assert "jweixin-1.6.0.js" in inside and "js/address-form.js" in inside
             db.session.remove()
     finally:

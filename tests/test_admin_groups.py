@@ -344,8 +344,8 @@ def test_the_dashboard_lists_the_settle_job_with_its_last_run(owner_client, sess
     assert "结束到时未成团的拼团" in page
     assert runner.invoke(args=["groups", "settle"]).exit_code == 0
     page = owner_client.get("/admin/").get_data(as_text=True)
-    block = page.split("结束到时未成团的拼团")[1][:600]
-    assert "运行正常" in block
+    block = page.split('data-job="groups-settle"')[1].split("</li>")[0]
+    assert "拼团结算" in block and "刚刚运行正常" in block
 
 
 def test_staff_without_the_marketing_permission_and_visitors_are_kept_out(

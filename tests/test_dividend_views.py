@@ -368,7 +368,7 @@ def test_the_range_filters_the_days(owner_client, people, two_days):
 def test_the_empty_report_says_why_and_links_the_settings(owner_client, session):
     settings(session)
     page = get(owner_client, "/admin/distribution/dividends")
-    assert "分红未开启" in text_of(page) and 'href="/admin/distribution/settings"' in page
+    assert "分红未开启" in text_of(page) and 'href="/admin/distribution/dividend-settings"' in page
     settings(session, dividends_enabled=True)
     page = get(owner_client, "/admin/distribution/dividends")
     assert "还没有发放分红" in text_of(page)
@@ -388,7 +388,7 @@ def test_who_may_see_the_report(app, client, session, people, two_days):
     login(staff, factories.UserFactory(role="staff"), admin=True)
     page = get(staff, "/admin/distribution/dividends")
     assert "2026-12-01" in page
-    assert 'href="/admin/distribution/settings"' not in page  # staff do not change the rules
+    assert 'href="/admin/distribution/dividend-settings"' not in page  # staff do not change the rules
 
 
 # ---------------------------------------------------------------- with the real dividend job

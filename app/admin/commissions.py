@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
+from app.admin.confirm_texts import void_confirm
 from app.admin.distribution import COMMISSION_STATUS_LABELS, ENTRY_KIND_LABELS, JOB_LABELS, JOBS
 from app.admin.viewutil import (
     PER_PAGE,
@@ -218,11 +219,15 @@ def distribution_fraud():
     page = db.paginate(queries.held_orders_query(), page=page_arg(), per_page=PER_PAGE, error_out=False)
     ids = [order.id for order in page.items]
     records = queries.explanations_for(db.session, ids)
+    frozen, holders = queries.frozen_by_order(db.session, ids), queries.frozen_holders(db.session, ids)
     return render_template(
         "admin/distribution/fraud.html",
         page=page,
         flags={order_id: _flag_texts(record) for order_id, record in records.items()},
-        frozen=queries.frozen_by_order(db.session, ids),
+        frozen=frozen,
+        void_confirms={
+            order_id: void_confirm(frozen.get(order_id, 0), holders.get(order_id, [])) for order_id in ids
+        },
         void_form=VoidCommissionForm(formdata=None),
         clear_form=ActionForm(formdata=None),
     )
@@ -240,12 +245,19 @@ def _panel_context(order: Order, *, void_form=None) -> dict:
         select(CommissionExplanation).where(CommissionExplanation.order_id == order.id)
     )
     commissions = list(db.session.scalars(select(Commission).where(Commission.order_id == order.id)))
+    can_void = any(c.status == CommissionStatus.FROZEN for c in commissions)
     return {
         "order": order,
         "view": explaining.explain(db.session, order),
         "record": record,
         "snapshot": (record.data.get("settings") if record and record.data else None),
-        "can_void": any(c.status == CommissionStatus.FROZEN for c in commissions),
+        "can_void": can_void,
+        "void_confirm": void_confirm(
+            queries.frozen_by_order(db.session, [order.id]).get(order.id, 0),
+            queries.frozen_holders(db.session, [order.id]).get(order.id, []),
+        )
+        if can_void
+        else "",
         "flags_open": bool(record and record.flags and not record.flags_cleared_at),
         "void_form": void_form or VoidCommissionForm(formdata=None),
         "clear_form": ActionForm(formdata=None),

@@ -13,7 +13,7 @@ from app.accounts.models import Permission
 from app.admin import bp, permission_required
 from app.admin.viewutil import badges, local_time
 from app.distribution import admin_queries as queries
-from app.distribution import engine, ledger
+from app.distribution import dividend_settings, engine, ledger
 from app.distribution import grades as grading
 from app.distribution import services as dist
 from app.distribution.admin_forms import DistributionSettingsForm
@@ -164,10 +164,20 @@ def _example(form: DistributionSettingsForm) -> dict:
             paid=format_fen(EXAMPLE_PAID_FEN),
             shares=_(", ").join(shares),
         )
+        dividends = dividend_settings.stored_dividends_bp(db.session)
+        room = engine.CAP_BP - dividends
         try:
             engine.check_vector(rates)
         except ValueError:
             example["problem"] = _("The rates add up to more than 30%, the most WeChat Pay allows.")
+        else:
+            if example["total_bp"] > room:
+                example["problem"] = _(
+                    "Dividend pools are on and take %(dividends)s of the turnover: the rates may add up to at "
+                    "most %(room)s.",
+                    dividends=format_bp(dividends),
+                    room=format_bp(room),
+                )
     fee = form.withdrawal_fee_bp
     if not fee.process_errors:
         fee_fen = EXAMPLE_PAID_FEN * (fee.data or 0) // 10000

@@ -198,6 +198,7 @@ def _grade_form(grade: DistributorGrade | None):
                     rates_bp=form.rates_bp(),
                     sort=form.sort.data or 0,
                     upgrade=form.conditions(),
+                    dividend_ratio_bp=form.dividend_ratio_bp.data or 0,
                 )
             except dist.DistributionError as error:
                 db.session.rollback()

@@ -23,7 +23,7 @@ from app.orders.forms import (
 from app.orders.models import Order, Refund, RefundLine
 from app.payments import services as payments
 from app.payments.models import Payment
-from app.webutil import page_arg, referrer_path, toast
+from app.webutil import counts_changed, page_arg, referrer_path, toast
 
 # ---------------------------------------------------------------- refunds
 
@@ -161,5 +161,5 @@ def refunds_payments_settle(payment_id: int):
         "admin/_order_payment_row.html", payment=payment, form=form, settled=message is None
     )
     if message:
-        return toast(make_response(html, 422), message, "error")
-    return toast(make_response(html), _("Marked as returned."))
+        return counts_changed(toast(make_response(html, 422), message, "error"))
+    return counts_changed(toast(make_response(html), _("Marked as returned.")))

@@ -20,13 +20,14 @@ from flask import (
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
+from markupsafe import Markup
 
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
 from app.errors import UserError
 from app.extensions import db, htmx
 from app.forms import apply_service_error
-from app.webutil import csv_download, csv_line, toast
+from app.webutil import counts_changed, csv_download, csv_line, toast
 
 PER_PAGE = 20  # rows on a list page
 EXPORT_BATCH = 500  # rows a streamed CSV export loads at a time
@@ -35,6 +36,23 @@ EXPORT_BATCH = 500  # rows a streamed CSV export loads at a time
 def local_time(moment) -> str:
     """A UTC time in the shop's time zone, to the minute."""
     return format_datetime(moment, "yyyy-MM-dd HH:mm") if moment else ""
+
+
+def live_counts(element_id: str) -> Markup:
+    """The attributes of an element holding counts (tabs with badges) that fetch it again from the same page
+    whenever the page hears that something changed (admin.js's "fenxiao:changed"). On a page answering a
+    POST (a form shown again) there is no page to fetch: it only gets its id."""
+    if request.method != "GET":
+        return Markup('id="{0}"').format(element_id)
+    return Markup(
+        'id="{0}" hx-get="{1}" hx-select="#{0}" hx-target="this" hx-swap="outerHTML" '
+        'hx-trigger="fenxiao:changed from:body"'
+    ).format(element_id, request.full_path)
+
+
+@bp.context_processor
+def view_helpers():
+    return {"live_counts": live_counts}
 
 
 def badges(**states: tuple[str, str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -115,7 +133,7 @@ def record_action(
     Every button needs `permission`. `load(id)` finds the record (or 404s); the button's form is built with
     `form_args(record)`. Once the form has validated (its CSRF token too), the view runs as
     `act(record, form)`: it calls the service and returns what to tell the merchant, and the change is
-    committed. `answer(record, message, failed)` builds the response: `failed` is None after a success, and
+    committed. Over htmx the answer also tells the page to refresh its badges and tab counts. `answer(record, message, failed)` builds the response: `failed` is None after a success, and
     {name: form} when the form did not validate or the service refused (a UserError: rolled back and shown
     on the form)."""
 
@@ -132,9 +150,12 @@ def record_action(
                 try:
                     message = act(record, form)
                 except UserError as error:
-                    return answer(record, service_refused(form, error), {name: form})
-                db.session.commit()
-                return answer(record, message, None)
+                    # Refused, often because someone else handled it first: the counts move all the same.
+                    response = answer(record, service_refused(form, error), {name: form})
+                else:
+                    db.session.commit()
+                    response = answer(record, message, None)
+                return counts_changed(make_response(response)) if htmx else response
 
             return view
 

@@ -9,8 +9,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from app.db_types import parse_id
+from app.distribution.dividend_settings import CAP_PERIODS, DividendSettingsInput
 from app.distribution.grades import CONDITIONS, ConditionsInput
 from app.distribution.services import DistributionError, SettingsInput, check_product_rates
+from app.extensions import db
 from app.forms import (
     Form,
     IntegerField,
@@ -174,6 +176,7 @@ class GradeForm(RateFields, Form):
     min_commission_fen = MoneyField(_l("Commission earned, yuan"), required=False)
     min_own_spend_fen = MoneyField(_l("Own spend, yuan"), required=False)
     min_team_spend_fen = MoneyField(_l("Direct referrals' spend, yuan"), required=False)
+    dividend_ratio_bp = PercentField(_l("Dividend ratio (static dividends)"))
 
     def __init__(self, *args, grade=None, **kwargs):
         if grade is not None and not kwargs.get("formdata"):
@@ -185,6 +188,7 @@ class GradeForm(RateFields, Form):
                     **self.rates_data(grade.rates_bp),
                     "sort": grade.sort,
                     "upgrade_mode": grade.upgrade_mode,
+                    "dividend_ratio_bp": grade.dividend_ratio_bp,
                     **{column: getattr(grade, column) for _kind, column in CONDITIONS},
                 },
             )
@@ -206,6 +210,84 @@ class GradeForm(RateFields, Form):
     def rates_bp(self) -> list[int] | None:
         """The grade's vector (empty levels count as 0, trailing ones dropped), or None: the shop's rates."""
         return self.typed_rates_bp() if self.own_rates.data else None
+
+
+class DividendSettingsForm(Form):
+    """The dividend settings (分红设置): on/off with the acknowledgement, the mode, a ratio per grade (static;
+    one field per grade, added by `for_grades`) or per level (dynamic), the caps. Empty ratios are 0, empty
+    caps no cap."""
+
+    dividends_enabled = BooleanField(_l("Dividend pools are on"))
+    dividend_mode = radio_field(
+        _l("How the pools are shared"),
+        {"static": _l("Static dividends (by grade)"), "dynamic": _l("Dynamic dividends (by level)")},
+        required=_l("Choose static or dynamic dividends."),
+    )
+    level_1 = PercentField(_l("Level 1 (the buyer's referrer)"))
+    level_2 = PercentField(_l("Level 2 (the referrer's referrer)"))
+    level_3 = PercentField(_l("Level 3"))
+    acknowledged = BooleanField(
+        _l(
+            "I understand the legal risk of dividend pools: paying uplines on their downlines' sales (团队计酬) "
+            "is a trait of pyramid selling (传销), and WeChat refuses multi-level schemes. Dividends here come "
+            "only from real, final sales, never from recruiting people or from a fee."
+        )
+    )
+    cap_day_fen = MoneyField(_l("Per day"), required=False)
+    cap_month_fen = MoneyField(_l("Per month"), required=False)
+    cap_quarter_fen = MoneyField(_l("Per quarter"), required=False)
+    cap_year_fen = MoneyField(_l("Per year"), required=False)
+
+    LEVEL_FIELDS = ("level_1", "level_2", "level_3")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grades: list = []
+        self.ratios_errors: dict[str, list[str]] = {}
+
+    @classmethod
+    def for_grades(cls, grades, settings=None, **kwargs) -> "DividendSettingsForm":
+        """The form with a ratio field per grade (`grade_<id>`); filled from `settings` and the grades unless
+        form data is given."""
+        fields = {f"grade_{grade.id}": PercentField(grade.name) for grade in grades}
+        form_class = type("DividendSettingsFormWithGrades", (cls,), fields)
+        if settings is not None and not kwargs.get("formdata") and "data" not in kwargs:
+            levels = list(settings.dividend_level_ratios_bp or []) + [None] * 3
+            kwargs["data"] = {
+                "dividends_enabled": settings.dividends_enabled,
+                "dividend_mode": settings.dividend_mode or "static",
+                "acknowledged": settings.dividends_acknowledged_at is not None,
+                **dict(zip(cls.LEVEL_FIELDS, levels, strict=False)),
+                **{f"grade_{grade.id}": grade.dividend_ratio_bp for grade in grades},
+                **{f"cap_{p}_fen": getattr(settings, f"dividend_cap_{p}_fen") for p in CAP_PERIODS},
+            }
+        form = form_class(**kwargs)
+        form.grades = list(grades)
+        return form
+
+    def grade_fields(self) -> list:
+        return [(grade, self[f"grade_{grade.id}"]) for grade in self.grades]
+
+    def level_fields(self) -> list:
+        return [self[name] for name in self.LEVEL_FIELDS]
+
+    def to_input(self) -> DividendSettingsInput:
+        return DividendSettingsInput(
+            enabled=self.dividends_enabled.data,
+            mode=self.dividend_mode.data,
+            acknowledged=self.acknowledged.data,
+            # A grade added since the page was loaded has no field posted: it keeps its ratio.
+            grade_ratios_bp={grade.id: field.data for grade, field in self.grade_fields() if field.raw_data},
+            level_ratios_bp=[field.data for field in self.level_fields()],
+            **{f"cap_{p}_fen": self[f"cap_{p}_fen"].data for p in CAP_PERIODS},
+        )
+
+    def apply_error(self, error) -> None:
+        """A refusal about all the grade or level ratios goes under them (`ratios_errors`)."""
+        if error.field in ("grade_ratios", "level_ratios", "dividends"):
+            self.ratios_errors.setdefault(error.field, []).append(str(error.message))
+        else:
+            apply_service_error(self, error)
 
 
 class RejectApplicationForm(Form):
@@ -292,7 +374,7 @@ class ProductCommissionForm(RateFields, NestedForm):
                 self.rates_errors.append(str(_l("Enter the rate of at least one level.")))
             else:
                 try:
-                    check_product_rates(self.rates_bp())
+                    check_product_rates(db.session, self.rates_bp())
                 except DistributionError as error:
                     self.rates_errors.append(str(error.message))
         return not self.rates_errors and not any(errors for errors in self.errors.values())

@@ -404,6 +404,23 @@ def frozen_by_order(session: Session, order_ids: list[int]) -> dict[int, int]:
     return {order_id: int(amount) for order_id, amount in rows}
 
 
+def frozen_holders(session: Session, order_ids: list[int]) -> dict[int, list[Distributor]]:
+    """Whose commission on each order is still frozen (what voiding it would take from), level order."""
+    if not order_ids:
+        return {}
+    rows = session.execute(
+        select(Commission.order_id, Distributor)
+        .join(Distributor, Distributor.id == Commission.distributor_id)
+        .where(Commission.order_id.in_(order_ids), Commission.status == CommissionStatus.FROZEN)
+        .options(selectinload(Distributor.user))
+        .order_by(Commission.order_id, Commission.level)
+    )
+    holders: dict[int, list[Distributor]] = {}
+    for order_id, distributor in rows:
+        holders.setdefault(order_id, []).append(distributor)
+    return holders
+
+
 def menu_alerts(session: Session) -> tuple[int, int]:
     """Pending applications and withdrawals waiting for a decision, for the menu badge: one query."""
     pending = (

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.accounts.models import User
 from app.distribution import engine
+from app.distribution.dividend_settings import GradeChange, check_grade
 from app.distribution.models import (
     DistributionSettings,
     Distributor,
@@ -145,6 +146,7 @@ def save_grade(
     rates_bp: list[int] | None,
     sort: int = 0,
     upgrade: ConditionsInput | None = None,
+    dividend_ratio_bp: int | None = None,
 ) -> DistributorGrade:
     name = " ".join((name or "").split())
     if not name or len(name) > 20:
@@ -158,8 +160,12 @@ def save_grade(
             ) from None
     upgrade = upgrade or ConditionsInput()
     check_conditions(upgrade)
+    if dividend_ratio_bp is None:  # not on the form: keep the grade's
+        dividend_ratio_bp = grade.dividend_ratio_bp if grade is not None else 0
+    check_grade(session, GradeChange(grade.id if grade else None, name, rates_bp, dividend_ratio_bp))
     grade = grade or DistributorGrade()
     grade.name, grade.rates_bp, grade.sort = name, rates_bp, sort
+    grade.dividend_ratio_bp = dividend_ratio_bp
     grade.upgrade_mode = upgrade.upgrade_mode
     for _kind, column in CONDITIONS:
         setattr(grade, column, getattr(upgrade, column))

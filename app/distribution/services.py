@@ -119,6 +119,9 @@ def update_settings(session: Session, data: SettingsInput) -> DistributionSettin
         raise DistributionError(_l("The minimum withdrawal must be at least ¥0.01."), "withdrawal_min_fen")
     if data.withdrawal_fee_bp is None or not 0 <= data.withdrawal_fee_bp <= 2000:
         raise DistributionError(_l("The withdrawal fee must be from 0% to 20%."), "withdrawal_fee_bp")
+    from app.distribution.dividend_settings import check_share_out  # it needs this module's settings
+
+    check_share_out(session, "rates_bp", levels=data.levels, shop_rates_bp=rates)
 
     settings = session.get(DistributionSettings, SETTINGS_ID)
     if settings is None:
@@ -341,8 +344,8 @@ def set_distributor_active(
     distributor.disabled_reason = None if active else (" ".join(reason.split())[:200] or None)
 
 
-def check_product_rates(rates_bp: list[int] | None) -> None:
-    """A product's own rate vector obeys the same 30 % limit."""
+def check_product_rates(session: Session, rates_bp: list[int] | None) -> None:
+    """A product's own rate vector obeys the same 30 % limit, with the dividend pools when they are on."""
     if rates_bp is None:
         return
     if len(rates_bp) > engine.MAX_LEVELS:
@@ -353,6 +356,9 @@ def check_product_rates(rates_bp: list[int] | None) -> None:
         raise DistributionError(
             _l("The rates add up to more than 30%, the most WeChat Pay allows."), "commission_rates_bp"
         ) from None
+    from app.distribution.dividend_settings import check_share_out
+
+    check_share_out(session, "commission_rates_bp", product_rates_bp=rates_bp)
 
 
 # ---------------------------------------------------------------- visits and hashing

@@ -1,6 +1,7 @@
 """Cart, addresses, checkout, the order state machine, shipping and after-sales — one module a subject:
 `orders.cart`, `orders.addresses`, `orders.checkout`, `orders.access`, `orders.transitions`,
-`orders.refunds`, `orders.tracking` (where a parcel is), `orders.queries` (the back office's), `orders.events` (the audit trail)."""
+`orders.refunds`, `orders.tracking` (where a parcel is), `orders.queries` (the back office's), `orders.stats` (the
+dashboard's figures), `orders.events` (the audit trail)."""
 
 from app.orders import (  # noqa: F401 - `from app import orders` then `orders.checkout.place_order(...)`
     access,
@@ -10,6 +11,7 @@ from app.orders import (  # noqa: F401 - `from app import orders` then `orders.c
     events,
     queries,
     refunds,
+    stats,
     tracking,
     transitions,
 )

@@ -51,8 +51,9 @@ def save_address(session: Session, user_id: int, address: Address | None, **fiel
     address.recipient = recipient
     address.mobile = mobile
     address.province, address.city, address.district = region.province, region.city, region.district
-    address.province_code, address.city_code = region.province_code, region.city_code
-    address.district_code = region.district_code
+    # 香港、澳门、台湾 have no codes: stored empty (None), as on the addresses saved before the picker.
+    address.province_code, address.city_code = region.province_code or None, region.city_code or None
+    address.district_code = region.district_code or None
     address.detail = detail
     session.flush()
     if fields.get("is_default"):
@@ -61,15 +62,28 @@ def save_address(session: Session, user_id: int, address: Address | None, **fiel
 
 
 def _region(fields: dict, problems: list) -> regions.Region | None:
-    """The region the form chose: a district code (WeChat's address), else the three names, which must be
-    a district of that city of that province in the region data (a tampered form saves nothing)."""
+    """The region the form chose: the three names, which must be a district of that city of that province
+    in the region data (a tampered form saves nothing); or a district code (WeChat's nationalCode), whose
+    region any names given with it must agree with. 香港、澳门、台湾 have no cities in the data: their city
+    and district are written by hand (or left empty) and no codes are stored."""
+    names = {key: " ".join((fields.get(key) or "").split()) for key in ("province", "city", "district")}
     code = (fields.get("district_code") or "").strip()
     if code:
         region = regions.resolve_code(code[:12])
         if region is None:
             problems.append(("district", _l("Please choose the province, city and district from the lists.")))
+        elif not _names_agree(region, names):
+            problems.append(
+                ("district", _l("The region's code does not match the province, city and district given."))
+            )
+            return None
         return region
-    names = {key: " ".join((fields.get(key) or "").split()) for key in ("province", "city", "district")}
+    if regions.is_outside_mainland(names["province"]):
+        for key in ("city", "district"):
+            if len(names[key]) > regions.FREE_NAME_MAX:
+                problems.append((key, _l("At most %(n)d characters.", n=regions.FREE_NAME_MAX)))
+                return None
+        return regions.free_region(names["province"], names["city"], names["district"])
     if names["province"] not in regions.PROVINCES:
         problems.append(("province", _l("Please choose a province.")))
         return None
@@ -86,6 +100,17 @@ def _region(fields: dict, problems: list) -> regions.Region | None:
     if region is None:
         problems.append(("district", _l("That district is not in the chosen city. Please choose again.")))
     return region
+
+
+def _names_agree(region: regions.Region, names: dict) -> bool:
+    """Each name given beside a code is the code's (a municipality's city may be written 市辖区)."""
+    if names["province"] and names["province"] != region.province:
+        return False
+    if names["city"] and regions.find_city(region.province, names["city"]) != regions.find_city(
+        region.province, region.city
+    ):
+        return False
+    return not names["district"] or names["district"] == region.district
 
 
 def user_address(session: Session, user_id: int, address_id) -> Address:

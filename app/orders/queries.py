@@ -1,7 +1,7 @@
 """Back-office views of orders: filters and tabs, the merchant's actions, bulk shipping, alerts, takings."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, func, or_, select
@@ -24,7 +24,7 @@ from app.orders.models import (
     RefundStatus,
 )
 from app.orders.transitions import ship_order
-from app.timeutil import SHOP_TZ, local_midnight_utc, utcnow
+from app.timeutil import local_midnight_utc
 
 ORDER_TABS = (
     "all",
@@ -235,19 +235,3 @@ def alert_counts() -> dict:
 
 def _count(model, *conditions):
     return select(func.count()).select_from(model).where(*conditions).scalar_subquery()
-
-
-@dataclass
-class TodaysTakings:
-    paid_orders: int
-    sales_fen: int
-
-
-def todays_takings(session: Session, now: datetime | None = None) -> TodaysTakings:
-    """Orders paid since the shop's midnight and the sum of their totals."""
-    now = now or utcnow()
-    midnight = local_midnight_utc(now.astimezone(SHOP_TZ).date())
-    row = session.execute(
-        select(func.count(), func.coalesce(func.sum(Order.total_fen), 0)).where(Order.paid_at >= midnight)
-    ).one()
-    return TodaysTakings(paid_orders=row[0] or 0, sales_fen=int(row[1] or 0))

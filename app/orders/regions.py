@@ -15,7 +15,8 @@ How the data set is shaped, and what the picker shows:
 - 省直辖县级行政区划 (e.g. 湖北 仙桃市): a city of that name whose districts are the county-level cities.
 - Cities without districts (东莞、中山、儋州、嘉峪关、三沙): the data set lists their towns and streets
   (9-digit codes) in the district's place, and so does the picker.
-- 香港、澳门、台湾 have no codes in the data set: they are not offered.
+- 香港、澳门、台湾 have no codes in the data set: they are offered as provinces alone (OUTSIDE_MAINLAND),
+  whose city and district are written by hand and whose codes stay empty.
 
 Codes are stored as GB/T 2260 writes them: 6 digits, the province's and the city's padded with zeros
 (330000, 330100, 330106); a town under a city without districts keeps its 9 digits."""
@@ -28,6 +29,8 @@ from pathlib import Path
 DATA_FILE = Path(__file__).with_name("data") / "regions.json"
 MUNICIPALITY_CITIES = ("市辖区", "县")
 DIRECT_COUNTIES = ("省直辖县级行政区划", "自治区直辖县级行政区划")
+OUTSIDE_MAINLAND = ("台湾省", "香港特别行政区", "澳门特别行政区")  # no cities or districts in the data set
+FREE_NAME_MAX = 20  # a hand-written city or district (the address's columns)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,21 @@ def province(name: str) -> Province | None:
 
 
 PROVINCES = tuple(p.name for p in provinces())
+PICKER_PROVINCES = PROVINCES + OUTSIDE_MAINLAND  # what the picker offers
+
+
+def is_outside_mainland(province_name: str) -> bool:
+    return province_name in OUTSIDE_MAINLAND
+
+
+@cache
+def mainland_city_names() -> frozenset[str]:
+    return frozenset(c.name for p in provinces() for c in p.cities) | frozenset(MUNICIPALITY_CITIES)
+
+
+def free_region(province_name: str, city: str, district: str) -> Region:
+    """香港、澳门、台湾: the names as written, no codes."""
+    return Region("", province_name, "", city, "", district)
 
 
 def city_code_of(district_code: str) -> str:

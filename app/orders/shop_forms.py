@@ -29,10 +29,12 @@ class AddressForm(Form):
     recipient = StringField(_l("Recipient"))
     mobile = StringField(_l("Mobile number"))
     # The region picker: three selects of names (province → its cities → the city's districts), refilled
-    # by htmx as each one changes; save_address finds the codes and refuses a district of another city.
+    # by htmx as each one changes (without JavaScript, by the form's "show the cities" button); save_address
+    # finds the codes and refuses a district of another city. 香港、澳门、台湾: city and district typed in.
     province = SelectField(
         _l("Province"),
-        choices=[SelectChoice("", _l("Choose a province"))] + [SelectChoice(p, p) for p in regions.PROVINCES],
+        choices=[SelectChoice("", _l("Choose a province"))]
+        + [SelectChoice(p, p) for p in regions.PICKER_PROVINCES],
         validate_choice=False,
     )
     city = SelectField(_l("City"), choices=[], validate_choice=False)
@@ -42,13 +44,20 @@ class AddressForm(Form):
     paste = TextAreaField(_l("Paste an address to fill in the form"))  # read by /addresses/parse, never saved
 
     unmatched_region = ""  # an old hand-written region the data does not know: shown, to be chosen again
+    free_region = False  # 香港、澳门、台湾: city and district are text, not lists
 
     def fit_region(self, loose: bool = False) -> "AddressForm":
         """Before rendering: the city and district choices for the chosen province and city. A choice that
         is not there (another province's city, an old hand-written name) is dropped: the shopper picks
-        again, and sees what was written before. `loose` (an old address, opened to edit): names written
-        by hand (杭州 for 杭州市) are read as a pasted address would be, to preselect what they mean."""
-        chosen = [self.province.data or "", self.city.data or "", self.district.data or ""]
+        again. `loose` (an old address, opened to edit): names written by hand (杭州 for 杭州市) are read as
+        a pasted address would be, to preselect what they mean, and what was written before is shown."""
+        chosen = [(self.province.data or "").strip(), self.city.data or "", self.district.data or ""]
+        if regions.is_outside_mainland(chosen[0]):
+            self.free_region, self.province.data = True, chosen[0]
+            self.city.choices, self.district.choices = [], []
+            if chosen[1] in regions.mainland_city_names():  # chosen under the province picked before
+                self.city.data = self.district.data = ""
+            return self
         wanted = chosen
         if loose and all(chosen) and regions.resolve(*chosen) is None:
             read = parse_address(" ".join(chosen))
@@ -58,7 +67,7 @@ class AddressForm(Form):
         city = regions.find_city(wanted[0], wanted[1])
         district = city.district(wanted[2]) if city else None
         self.city.choices = [SelectChoice("", str(_l("Choose a city")))] + [
-            SelectChoice(c.name, c.name) for c in (found.cities if found else ())
+            SelectChoice(c.name, city_label(c)) for c in (found.cities if found else ())
         ]
         self.district.choices = [SelectChoice("", str(_l("Choose a district")))] + [
             SelectChoice(d.name, d.name) for d in (city.districts if city else ())
@@ -66,9 +75,22 @@ class AddressForm(Form):
         self.province.data = found.name if found else ""
         self.city.data = city.name if city else ""
         self.district.data = district.name if district else ""
-        if all(chosen) and (district is None or wanted is not chosen):
+        if loose and all(chosen) and (district is None or wanted is not chosen):
             self.unmatched_region = " ".join(dict.fromkeys(chosen))
         return self
+
+
+def city_label(city: regions.City) -> str:
+    """The city as the list shows it: the data set's 省直辖县级行政区划 says which cities it holds."""
+    if city.name not in regions.DIRECT_COUNTIES:
+        return city.name
+    shorts = [
+        d.name[:-1] if len(d.name) > 2 and d.name.endswith(("市", "县")) else d.name for d in city.districts
+    ]
+    names = "、".join(shorts[:3]) + ("…" if len(shorts) > 3 else "")
+    if city.name == regions.DIRECT_COUNTIES[0]:
+        return str(_l("County-level cities under the province (%(names)s)", names=names))
+    return str(_l("County-level cities under the region (%(names)s)", names=names))
 
 
 class CheckoutForm(Form):

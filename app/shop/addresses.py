@@ -79,7 +79,10 @@ def _address_form(address: Address | None):
         and not orders.addresses.list_addresses(db.session, current_user.id)
     ):
         form.is_default.data = True  # the first address is the default anyway
-    if form.validate_on_submit():
+    # Without JavaScript the picker's lists are drawn by the server: "show the cities and districts" sends
+    # the form back to be drawn again for the chosen province and city, saving nothing.
+    picking = request.method == "POST" and request.form.get("pick_region") == "1"
+    if form.validate_on_submit() and not picking:
         try:
             saved = orders.addresses.save_address(
                 db.session,
@@ -142,6 +145,8 @@ def address_parse():
         note, status = _("That is too long for an address (at most %(n)d characters).", n=PASTE_MAX), 422
     else:
         found = parse_address(text)
+        if found.province:  # a new province: the city and district chosen before are not in it
+            form.city.data = form.district.data = ""
         for key in ("recipient", "mobile", "province", "city", "district", "detail"):
             if getattr(found, key):
                 getattr(form, key).data = getattr(found, key)

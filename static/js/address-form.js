@@ -1,6 +1,6 @@
 // The address form inside WeChat: "使用微信地址" opens WeChat's own address book (wx.openAddress, allowed by
 // the page's signed wx.config in wechat-share.js) and fills the form; the server turns WeChat's names and
-// district code (nationalCode) into the picker's choices.
+// district code (nationalCode) into the picker's choices. When WeChat cannot open it, a toast says so.
 (function () {
   "use strict";
   var button = document.getElementById("wechat-address");
@@ -29,7 +29,13 @@
           target: "#region-picker",
           swap: "outerHTML"
         });
-      }
+      },
+      // Not allowed, no network, an old WeChat: say so (shop.js's toast); a shopper who cancels hears nothing.
+      fail: function (res) {
+        if (/cancel/i.test((res && res.errMsg) || "")) return;
+        if (window.fenxiaoToast) window.fenxiaoToast(button.getAttribute("data-msg-failed"));
+      },
+      cancel: function () {}
     });
   });
 })();

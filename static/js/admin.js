@@ -42,13 +42,17 @@
   // again (templates/admin/_nav.html listens for this event). Later, not inside htmx's own afterRequest
   // handling: issuing a request from there lost a form's queued request (hx-sync "queue last"), and a
   // burst of edits needs one refresh, not one each.
+  // The server says so too (HX-Trigger "fenxiao:counts") after a button that changes a record, refused
+  // ones included: someone else may have handled it first. Tabs with counts listen as the menu does.
   var navRefresh = null;
+  function refreshCounts() {
+    clearTimeout(navRefresh);
+    navRefresh = setTimeout(function () { htmx.trigger(document.body, "fenxiao:changed"); }, 300);
+  }
+  document.addEventListener("fenxiao:counts", refreshCounts);
   document.addEventListener("htmx:afterRequest", function (event) {
     var config = event.detail.requestConfig;
-    if (event.detail.successful && config && config.verb !== "get") {
-      clearTimeout(navRefresh);
-      navRefresh = setTimeout(function () { htmx.trigger(document.body, "fenxiao:changed"); }, 300);
-    }
+    if (event.detail.successful && config && config.verb !== "get") refreshCounts();
   });
 
   // Bulk selection in a list: [data-select-all] ticks every [data-select-row] inside its [data-bulk-scope];
@@ -82,4 +86,15 @@
     var scope = event.detail.target && event.detail.target.closest && event.detail.target.closest("[data-bulk-scope]");
     if (scope) refreshBulk(scope);
   });
+
+  // A row of tabs wider than the screen scrolls sideways: bring the current one into view.
+  function showActiveTab() {
+    document.querySelectorAll(".dist-tabs .nav-link.active").forEach(function (tab) {
+      var bar = tab.closest(".dist-tabs");
+      var left = tab.offsetLeft - bar.offsetLeft;
+      if (left + tab.offsetWidth > bar.clientWidth) bar.scrollLeft = left - 16;
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showActiveTab);
+  else showActiveTab();
 })();

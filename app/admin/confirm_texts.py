@@ -1,0 +1,56 @@
+"""What the back office asks before a button moves money: the amount and the person in one sentence, built
+here with the money helpers and masked names; the templates put it in hx-confirm (escaped as any attribute)."""
+
+from flask_babel import gettext as _
+
+from app.admin import bp
+from app.distribution.explain import mask_name
+from app.distribution.models import Distributor, Withdrawal
+from app.money import format_fen
+from app.orders.models import Refund
+
+
+def refund_confirm(refund: Refund) -> str:
+    """Approving an after-sales request sends the money back (or promises to, by hand)."""
+    return _(
+        "Refund %(amount)s to %(person)s?",
+        amount=format_fen(refund.amount_fen),
+        person=mask_name(refund.order.ship_recipient),
+    )
+
+
+def _holder(withdrawal: Withdrawal) -> str:
+    distributor = withdrawal.distributor
+    name = (withdrawal.account or {}).get("name") or distributor.real_name or distributor.user.display_name
+    return mask_name(str(name))
+
+
+def withdrawal_confirm(withdrawal: Withdrawal, action: str) -> str:
+    """Approving (the transfer is promised) or marking paid (the money has gone)."""
+    if action == "pay":
+        return _(
+            "Mark %(net)s as paid to %(person)s? Only once the transfer has gone through.",
+            net=format_fen(withdrawal.net_fen),
+            person=_holder(withdrawal),
+        )
+    return _(
+        "Approve the withdrawal of %(amount)s by %(person)s? You then transfer %(net)s.",
+        amount=format_fen(withdrawal.amount_fen),
+        net=format_fen(withdrawal.net_fen),
+        person=_holder(withdrawal),
+    )
+
+
+def void_confirm(frozen_fen: int, holders: list[Distributor]) -> str:
+    """Voiding takes an order's frozen commission from each distributor who holds some."""
+    people = "、".join(dict.fromkeys(mask_name(d.real_name or d.user.display_name) for d in holders)) or "—"
+    return _(
+        "Void %(amount)s of frozen commission of %(people)s? This cannot be undone.",
+        amount=format_fen(frozen_fen),
+        people=people,
+    )
+
+
+@bp.context_processor
+def confirm_texts():
+    return {"refund_confirm": refund_confirm, "withdrawal_confirm": withdrawal_confirm}
