@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from app import orders
 from app.distribution import dividend_audit, dividends, grades, ledger
 from app.distribution import services as dist
-from app.distribution.dividend_checks import DividendSettingsError
+from app.distribution.dividends import DividendSettingsError
 from app.distribution.dividend_split import split_pool
 from app.distribution.models import (
     Commission,
@@ -95,7 +95,7 @@ def test_a_fully_refunded_order_seats_nobody_in_the_dynamic_pool(session):
 def test_the_job_refuses_a_dynamic_level_beyond_the_commission_levels(session):
     set_clock(at(-1))
     _enable(session, mode="dynamic", levels=(0, 0, 1000), start_on=local_day(0))  # the shop pays 2 levels
-    with pytest.raises(DividendSettingsError, match="commission levels|佣金层级"):
+    with pytest.raises(DividendSettingsError, match="level-3|3 级|三级|第 ?3"):
         dividends.run_dividends(session, now=at(9))
 
 
@@ -212,8 +212,8 @@ def test_split_and_capped_flag_against_an_exact_reference():
     [
         ({"dividends_acknowledged_at": None}, "acknowledgement|确认"),
         ({"dividends_start_on": None}, "start day|开始"),
-        ({"dividend_mode": "dynamic", "dividend_level_ratios_bp": [-5, 0, 0]}, "0–100%"),
-        ({"dividend_mode": "dynamic", "dividend_level_ratios_bp": [2500, 0, 0]}, "30%"),
+        ({"dividend_mode": "dynamic", "dividend_level_ratios_bp": [-5, 0, 0]}, "100%"),
+        ({"rates_bp": [2000, 800]}, "30%"),  # 28 % commission + the gold pool's 5 %
     ],
 )
 def test_the_job_refuses_settings_it_cannot_pay_from(app, session, runner, tamper, match):

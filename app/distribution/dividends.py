@@ -25,9 +25,7 @@ from sqlalchemy import and_, case, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.distribution.dividend_checks import DividendSettingsError, check_dividend_settings
 from app.distribution.dividend_split import split_pools
-from app.distribution.ledger import release_due
 from app.distribution.models import (
     Commission,
     CommissionStatus,
@@ -41,7 +39,7 @@ from app.distribution.models import (
     EntryKind,
     LedgerEntry,
 )
-from app.distribution.services import get_settings
+from app.distribution.services import DistributionError, get_settings
 from app.orders.models import Order, OrderStatus, Refund, RefundRequestStatus, RefundStatus
 from app.timeutil import SHOP_TZ, local_midnight_utc, utcnow
 
@@ -51,6 +49,10 @@ MODES = (STATIC, DYNAMIC)
 LEVELS = 3
 ROOM_CHUNK = 1000  # sharers per query when the caps' room is read
 CAPPED_KEPT = 20  # capped ids a day's pool keeps (with their count)
+
+
+class DividendSettingsError(DistributionError):
+    """The saved dividend settings cannot be paid from: the job fails with this message, nothing paid."""
 
 
 @dataclass(frozen=True)
@@ -506,6 +508,11 @@ def run_dividends(session: Session, *, now: datetime | None = None) -> dict:
     settings = get_settings(session)
     if not settings.dividends_enabled:
         return {"days": 0}
+    # The settings' checks (dividend_checks → dividend_settings) and the ledger (→ grades → the settings)
+    # build on this module: imported here.
+    from app.distribution.dividend_checks import check_dividend_settings
+    from app.distribution.ledger import release_due
+
     check_dividend_settings(session, settings)
     release_due(session, now=now)  # an order is final only once none of its commission is frozen
     session.commit()
