@@ -12,8 +12,8 @@ from sqlalchemy import func, select, update
 from app import orders
 from app.distribution import dividend_audit, dividends, grades, ledger
 from app.distribution import services as dist
-from app.distribution.dividends import DividendSettingsError
 from app.distribution.dividend_split import split_pool
+from app.distribution.dividends import DividendSettingsError
 from app.distribution.models import (
     Commission,
     DistributorGrade,
