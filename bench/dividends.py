@@ -3,8 +3,9 @@ distributors (default 10,000; a tenth gold, four tenths silver) and BENCH_DIVIDE
 100,000) that became final yesterday, each with two levels of commission, one in a hundred partly
 refunded, plus as many final the day before; month caps, with earlier payouts that leave some gold members
 little room (so the water-filling runs). Timed: the day before yesterday paid in dynamic mode (pay_day), then
-the job in static mode (it stamps the orders due now and pays yesterday: the goal is under 5 s), then the job
-again with nothing to do; the ledger audit must pass. SQLite always; PostgreSQL on a database of its own
+the job in static mode (it stamps the orders due now and pays yesterday; the static pools read the grade of
+the day from a grade log with a change today for one in twenty): the goal, under 5 s, applies to both; then
+the job again with nothing to do; the ledger audit must pass. SQLite always; PostgreSQL on a database of its own
 when BENCH_DATABASE_URL (or TEST_DATABASE_URL) names a server."""
 
 import os
@@ -16,12 +17,13 @@ from sqlalchemy import String, case, cast, func, insert, literal, select
 
 from app.accounts.models import User
 from app.db_types import UTCDateTime
-from app.distribution import dividends, ledger
+from app.distribution import dividend_audit, dividends, ledger
 from app.distribution import services as dist
 from app.distribution.models import (
     Commission,
     Distributor,
     DistributorGrade,
+    DistributorGradeLog,
     DividendDay,
     DividendPayout,
     EntryKind,
@@ -67,36 +69,33 @@ def dividend_job(env) -> list[Result]:
                 )
                 row, seconds = _timed(_pay, today - timedelta(days=2), dynamic, now)
                 results.append(
-                    _result(f"dividend day, dynamic, {_k(orders)} orders ({label})", seconds, orders)
+                    _goal(f"dividend day, dynamic, {_k(orders)} orders ({label})", seconds, orders)
                 )
                 print(f"dividends ({label}): dynamic day paid {row.sharers:,} sharers "
-                      f"¥{row.paid_fen / 100:,.2f} in {seconds:.2f} s")  # fmt: skip
+                      f"¥{row.paid_fen / 100:,.2f} in {seconds:.2f} s (goal < {GOAL_S:g} s)")  # fmt: skip
                 counts, seconds = _timed(_job, now)
                 assert counts["days"] == 1 and counts["sharers"] > 0, counts
-                missed = seconds > GOAL_S
-                goal = f"< {GOAL_S:g} s: {seconds:.2f} s {'MISSED' if missed else 'ok'}"
                 results.append(
-                    Result(
+                    _goal(
                         f"dividend job, {_k(orders)} orders, {_k(count)} distributors ({label})",
-                        1,
-                        seconds * 1000,
-                        seconds * 1000,
-                        orders / seconds if seconds else 0.0,
-                        goal=goal,
-                        goal_missed=missed,
+                        seconds,
+                        orders,
                     )
                 )
                 capped = db.session.scalar(
                     select(func.count()).select_from(DividendPayout).where(DividendPayout.capped)
                 )
                 print(
-                    f"dividends ({label}): job {counts} in {seconds:.2f} s ({capped:,} payouts cut by a cap)"
+                    f"dividends ({label}): static job {counts} in {seconds:.2f} s (goal < {GOAL_S:g} s; "
+                    f"{capped:,} payouts cut by a cap)"
                 )
                 again, seconds = _timed(_job, now)
                 assert again["days"] == 0, again
                 results.append(_result(f"dividend job, nothing to do ({label})", seconds, 1))
                 mismatches = ledger.audit(db.session)
                 assert not mismatches, mismatches[:3]
+                found = dividend_audit.audit(db.session)
+                assert not found, found[:3]
                 db.session.remove()
             dispose(app)
     return results
@@ -120,6 +119,21 @@ def _timed(work, *args):
 
 def _k(n: int) -> str:
     return f"{n // 1000}k" if n >= 1000 else str(n)
+
+
+def _goal(name: str, seconds: float, items: int) -> Result:
+    """A timed step the < GOAL_S goal applies to (the dynamic day and the static job alike)."""
+    missed = seconds > GOAL_S
+    goal = f"< {GOAL_S:g} s: {seconds:.2f} s {'MISSED' if missed else 'ok'}"
+    return Result(
+        name,
+        1,
+        seconds * 1000,
+        seconds * 1000,
+        items / seconds if seconds else 0.0,
+        goal=goal,
+        goal_missed=missed,
+    )
 
 
 def _result(name: str, seconds: float, items: int) -> Result:
@@ -185,6 +199,42 @@ def _seed(count: int, orders: int, today) -> None:
         )  # fmt: skip
     )
     first_distributor = session.scalar(select(func.min(Distributor.id)))
+    # The grade log the static pools read the grade of the day from: every graded distributor got theirs
+    # long ago, and one in twenty changed grade again today (after the days paid: the earlier one counts).
+    log_columns = ["distributor_id", "from_grade_id", "to_grade_id", "kind", "reason", "commission_fen",
+                   "own_spend_fen", "team_spend_fen", "created_at"]  # fmt: skip
+    session.execute(
+        insert(DistributorGradeLog).from_select(
+            log_columns,
+            select(
+                Distributor.id,
+                sa.null(),
+                Distributor.grade_id,
+                literal("automatic"),
+                literal(""),
+                literal(0),
+                literal(0),
+                literal(0),
+                long_ago,
+            ).where(Distributor.grade_id.is_not(None)),
+        )  # fmt: skip
+    )
+    session.execute(
+        insert(DistributorGradeLog).from_select(
+            log_columns,
+            select(
+                Distributor.id,
+                Distributor.grade_id,
+                literal(gold.id),
+                literal("manual"),
+                literal(""),
+                literal(0),
+                literal(0),
+                literal(0),
+                sa.bindparam("today_moment", utcnow(), type_=UTCDateTime()),
+            ).where(Distributor.id % 20 == 1),
+        )  # fmt: skip
+    )
 
     # Two days of final orders (the day before yesterday, yesterday), spread over each day, plus a few
     # received long ago and not yet stamped final (the job stamps them today).
@@ -358,6 +408,11 @@ def _seed(count: int, orders: int, today) -> None:
         .where(Distributor.id == paid.c.distributor_id)
         .values(available_fen=paid.c.amount_fen)
     )
+    paid_day.paid_fen, paid_day.sharers = session.execute(
+        select(func.sum(DividendPayout.amount_fen), func.count()).where(
+            DividendPayout.dividend_day_id == paid_day.id
+        )
+    ).one()
     settings.dividends_start_on = earlier
     session.commit()
     if postgres:

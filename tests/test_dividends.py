@@ -166,7 +166,7 @@ def test_db_vectors(session, case):
     product = factories.ProductFactory(skus=[{"price_fen": 10000, "stock": 100}])
     people = _scenario(session, case, product)
     for offset in case["final_on"]:
-        dividends.finalise_due(session, now=at(offset))
+        _finalise(session, at(offset))
         session.commit()
     last = max(int(day) for day in case["expect"])
     counts = dividends.run_dividends(session, now=at(last + 1))
@@ -198,6 +198,12 @@ def test_db_vectors(session, case):
 # ---------------------------------------------------------------- final orders
 
 
+def _finalise(session, now):
+    """What the settle job does: release the commission now due, then stamp the orders that became final."""
+    ledger.release_due(session, now=now)
+    return dividends.finalise_due(session, now=now)
+
+
 def _received(session, product, *, via, offset):
     staff = factories.UserFactory(role="staff")
     set_clock(at(offset))
@@ -219,9 +225,9 @@ def test_finalise_due_waits_for_the_freeze_days_and_open_after_sales(session):
     _buyer2, plain = _received(session, product, via=a, offset=0)
     orders.refunds.request_refund(session, held, buyer, items={held.lines[0].id: 1}, reason="坏了")
     session.commit()
-    assert dividends.finalise_due(session, now=at(7)) == 0  # 7 days to the minute have not passed
-    assert dividends.finalise_due(session, now=at(8)) == 1  # the open after-sales request holds one back
-    assert dividends.finalise_due(session, now=at(9)) == 0  # stamped once
+    assert _finalise(session, at(7)) == 0  # 7 days to the minute have not passed
+    assert _finalise(session, at(8)) == 1  # the open after-sales request holds one back
+    assert _finalise(session, at(9)) == 0  # stamped once
     session.commit()
     session.expire_all()
     assert session.get(Order, plain.id).final_at == at(8)
@@ -229,7 +235,7 @@ def test_finalise_due_waits_for_the_freeze_days_and_open_after_sales(session):
     refund = held.refunds[0]
     orders.refunds.reject_refund(session, refund, actor=factories.UserFactory(role="staff"), reason="无问题")
     session.commit()
-    assert dividends.finalise_due(session, now=at(10)) == 1
+    assert _finalise(session, at(10)) == 1
     session.commit()
     assert session.get(Order, held.id).final_at == at(10)
 
@@ -269,7 +275,7 @@ def test_job_twice_pays_once_and_catches_up_missed_days(session, runner):
     _received(session, product, via=a, offset=2)  # final on day 10
     _received(session, product, via=a, offset=-1)  # final on day 7: before the start day, never paid
     for offset in (7, 8, 9, 10):
-        dividends.finalise_due(session, now=at(offset))
+        _finalise(session, at(offset))
         session.commit()
     set_clock(at(9))  # the job ran on day 9 (paying day 8), then missed days 10 and 11
     assert runner.invoke(args=["distribution", "dividends"]).exit_code == 0
@@ -282,7 +288,7 @@ def test_job_twice_pays_once_and_catches_up_missed_days(session, runner):
     assert days == [(local_day(8), 500), (local_day(9), 0), (local_day(10), 500), (local_day(11), 0)]
     rows = session.execute(select(DividendPayout.day, DividendPayout.distributor_id)).all()
     assert len(rows) == len(set(rows)) == 4
-    assert session.get(type(a), a.id).available_fen == 500
+    assert session.get(type(a), a.id).available_fen == 3 * 1000 + 500  # three commissions released, one share
     assert ledger.audit(session) == []
     assert (
         dividends.pay_day(session, local_day(8), dividends.rules_from(session, dist.get_settings(session)))
@@ -308,7 +314,7 @@ def test_audit_finds_a_tampered_balance_after_a_dividend(session):
     set_clock(at(-1))
     a, b = _gold_day(session, product, start_on=local_day(8))
     _received(session, product, via=a, offset=0)
-    dividends.finalise_due(session, now=at(8))
+    _finalise(session, at(8))
     session.commit()
     assert dividends.run_dividends(session, now=at(9))["paid_fen"] == 500
     assert ledger.audit(session) == []
@@ -324,7 +330,7 @@ def test_plan_day_reads_only_and_follows_unsaved_rules(session):
     set_clock(at(-1))
     a, b = _gold_day(session, product, start_on=local_day(0))
     _received(session, product, via=a, offset=0)
-    dividends.finalise_due(session, now=at(8))
+    _finalise(session, at(8))
     session.commit()
     saved = dividends.rules_from(session, dist.get_settings(session))
     gold = next(iter(saved.grade_ratios_bp))
@@ -345,7 +351,7 @@ def test_only_active_distributors_who_existed_that_day_share(session):
     set_clock(at(-1))
     a, b = _gold_day(session, product, start_on=local_day(0))
     _received(session, product, via=a, offset=0)
-    dividends.finalise_due(session, now=at(8))
+    _finalise(session, at(8))
     session.commit()
     session.get(type(b), b.id).status = "disabled"
     set_clock(at(9))  # joins the day after: not a sharer of day 8
@@ -368,7 +374,7 @@ def test_dynamic_leaves_out_voided_commission(session):
     orders_owner = factories.UserFactory(role="owner")
     ledger.void_order_commission(session, voided, actor=orders_owner, reason="刷单")
     session.commit()
-    dividends.finalise_due(session, now=at(8))
+    _finalise(session, at(8))
     session.commit()
     rules = dividends.rules_from(session, dist.get_settings(session))
     plan = dividends.plan_day(session, local_day(8), rules)
@@ -384,7 +390,7 @@ def test_the_back_office_runs_the_job_now_and_shows_its_last_run(owner_client, s
     set_clock(at(-1))
     a, _b = _gold_day(session, product, start_on=local_day(8))
     _received(session, product, via=a, offset=0)
-    dividends.finalise_due(session, now=at(8))
+    _finalise(session, at(8))
     session.commit()
     set_clock(at(9))
     assert owner_client.post("/admin/distribution/jobs/dividends").status_code == 400  # no CSRF: refused
@@ -411,7 +417,7 @@ def test_two_dividend_runs_at_once_pay_each_day_once(pg_app):
     for offset in (0, 1, 2):
         _received(session, product, via=a, offset=offset)
     for offset in (8, 9, 10):
-        dividends.finalise_due(session, now=at(offset))
+        _finalise(session, at(offset))
         session.commit()
     results = run_together(pg_app, 4, lambda i: dividends.run_dividends(db.session, now=at(12)))
     assert not [r for r in results if isinstance(r, Exception)], results
@@ -419,5 +425,5 @@ def test_two_dividend_runs_at_once_pay_each_day_once(pg_app):
     db.session.expire_all()
     rows = db.session.execute(select(DividendPayout.day, DividendPayout.distributor_id)).all()
     assert len(rows) == len(set(rows)) == 6
-    assert db.session.get(type(a), a.id).available_fen == 3 * 250
+    assert db.session.get(type(a), a.id).available_fen == 3 * 1000 + 3 * 250  # commissions and shares
     assert ledger.audit(db.session) == []

@@ -60,8 +60,18 @@ def _day_or_404(text: str) -> DividendDay:
     return found
 
 
-def _capped_names(pool: dict, people: dict[int, Distributor]) -> list[str]:
-    return [people[i].label if i in people else f"#{i}" for i in (int(x) for x in pool.get("capped") or [])]
+CAPPED_SHOWN = 3  # capped names the report shows per pool, beside their count
+
+
+def _capped_names(pool: dict, people: dict[int, Distributor], few: int | None = None) -> list[str]:
+    """The names of the capped ids the pool keeps (its first 20; `few`: only that many)."""
+    ids = [int(x) for x in pool.get("capped") or [] if str(x).isdigit()][:few]
+    return [people[i].label if i in people else f"#{i}" for i in ids]
+
+
+def _capped_more(pool: dict, shown: int) -> int:
+    """How many capped people the names shown leave out."""
+    return max(queries.capped_count(pool) - shown, 0)
 
 
 @bp.get("/distribution/dividends")
@@ -81,6 +91,8 @@ def distribution_dividends():
         "pool_title": queries.pool_title,
         "remainder_fen": queries.remainder_fen,
         "capped_names": _capped_names,
+        "capped_more": _capped_more,
+        "capped_shown": CAPPED_SHOWN,
         # Days with nothing final (or nothing paid) are shown quieter, so the paid ones stand out.
         "idle": {day.id for day in page.items if not day.paid_fen},
     }
@@ -105,6 +117,8 @@ def distribution_dividend_day(day: str):
         pool_title=queries.pool_title,
         remainder_fen=queries.remainder_fen(found),
         capped_names=_capped_names,
+        capped_more=_capped_more,
+        capped_count=queries.capped_count,
     )
 
 
@@ -138,6 +152,7 @@ DAY_COLUMNS = (
     (_l("Sharers"), lambda day, pool, names: int(pool.get("sharers") or 0) if pool else ""),
     (_l("Dividends paid"), lambda day, pool, names: yuan(int(pool.get("paid_fen") or 0)) if pool else ""),
     (_l("Remainder"), lambda day, pool, names: yuan(int(pool.get("remainder_fen") or 0)) if pool else ""),
+    (_l("Capped count"), lambda day, pool, names: queries.capped_count(pool) if pool else ""),
     (_l("Capped out"), lambda day, pool, names: csv_text(", ".join(names))),
 )
 

@@ -5,7 +5,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from app.distribution import dividends, grades, ledger
+from app.distribution import dividend_audit, dividends, grades, ledger
 from app.extensions import db
 from app.jobs import job_command, run_job_from_cron
 from app.marketing import points
@@ -51,7 +51,8 @@ def pay_dividends():
 @job_command(ledger_cli, "audit")
 def audit():
     """Prove every distributor's balances, and every shopper's points and growth, equal the sums of their
-    ledger entries; exit 1 on any mismatch."""
+    ledger entries, and every dividend payout, day and pool ties up with its entries; exit 1 on any
+    mismatch."""
     found: list[str] = []
 
     def work() -> dict:
@@ -63,6 +64,7 @@ def audit():
             f"shopper {m.user_id}: {m.what} balance {m.balance} != ledger {m.ledger}"
             for m in points.audit(db.session)
         )
+        found.extend(dividend_audit.audit(db.session))
         return {"mismatches": len(found)}
 
     if not run_job_from_cron("ledger-audit", work):

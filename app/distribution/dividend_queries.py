@@ -164,6 +164,11 @@ def remainder_fen(day: DividendDay) -> int:
     return sum(int(pool.get("remainder_fen") or 0) for pool in day.pools or [])
 
 
+def capped_count(pool: dict) -> int:
+    """How many a cap held back or cut in the pool (days paid before the count was kept: the ids)."""
+    return int(pool.get("capped_count", len(pool.get("capped") or [])))
+
+
 def capped_ids(days: list[DividendDay]) -> list[int]:
     ids: set[int] = set()
     for day in days:

@@ -39,32 +39,34 @@ def split_pool(key: str, pool_fen: int, sharers: list[int], room: dict[int, int 
     result = PoolSplit(key=key, pool_fen=max(pool_fen, 0), sharers=len(ids))
     if result.pool_fen == 0 or not ids:
         return result
-    open_ = []
-    for distributor_id in ids:
-        limit = room.get(distributor_id)
-        if limit is not None and limit <= 0:
-            result.capped.append(distributor_id)  # no room left in some period: no share at all
-        else:
-            open_.append(distributor_id)
     # Water-filling on exact integers: the equal share of what is left is left / count; a sharer whose room
     # is at most that takes its room and leaves the pool, and the rest is shared again, until stable.
+    open_ = list(ids)
     left = result.pool_fen
     while open_:
         count = len(open_)
         limited = [d for d in open_ if room.get(d) is not None and room[d] * count <= left]
         if not limited:
             break
-        # A cap cut the share when the room was below the equal share (equal to it: nothing was cut).
-        result.capped.extend(d for d in limited if room[d] * count < left)
         for distributor_id in limited:
-            result.shares[distributor_id] = room[distributor_id]
-            left -= room[distributor_id]
+            result.shares[distributor_id] = max(room[distributor_id], 0)
+            left -= result.shares[distributor_id]
         taken = set(limited)
         open_ = [d for d in open_ if d not in taken]
+    took_room = [d for d in ids if d not in open_]
+    # Who a cap cut is only known once the level is: a sharer is capped when its room is below what the
+    # others finally got (the floored share of those still open), or — nobody open — below the largest
+    # room; when the pool was not used up, everybody was cut.
     if open_:
         share = left // len(open_)  # floor: the remainder stays with the merchant
         for distributor_id in open_:
             result.shares[distributor_id] = share
+        result.capped = [d for d in took_room if result.shares[d] < share]
+    elif left > 0:
+        result.capped = list(ids)
+    else:
+        top = max(result.shares[d] for d in ids)
+        result.capped = [d for d in ids if result.shares[d] < top]
     result.shares = {d: amount for d, amount in result.shares.items() if amount > 0}
     result.capped.sort()
     return result

@@ -2,16 +2,26 @@
 their split (`plan_day`, reads only), and paying a day exactly once (`pay_day`) — the work of
 `flask distribution dividends` (`run_dividends`).
 
-An order becomes final when its commission would be released (received, the freeze days passed, no
-after-sales request open); `finalise_due` stamps `orders.final_at` once. The turnover of shop-local day D is
-the paid goods, less goods refunded, of the orders that became final on D, so a dividend never has to be
-clawed back. Set-based SQL throughout; only the split itself (`dividend_split`) runs in Python.
+An order becomes final when its commission has been released (received, the freeze days passed, no
+after-sales request open, none of its commissions still frozen — a held one keeps it open);
+`finalise_due` stamps `orders.final_at` once, after `ledger.release_due`. The turnover of shop-local day D
+is the paid goods, less goods refunded, of the orders that became final on D, so a dividend never has to be
+clawed back (a refund after that takes back the commission, never the dividend).
+
+Static pools: the active distributors by the grade they held when D ended (the grade log). Dynamic pools:
+the chain of an order is the distributors its commission was worked out for (its commission rows, not
+voided), and only orders with net goods left seat theirs; an order of commission-free products seats
+nobody, and no level beyond the shop's commission levels has anyone (the job refuses such a ratio).
+
+The job checks the saved settings first (`dividend_checks`) and computes a day only once it has been over
+for `SETTLED_AFTER`. Set-based SQL throughout; only the split itself (`dividend_split`) runs in Python.
 """
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, insert, literal, select, update
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,13 +32,14 @@ from app.distribution.models import (
     DistributionSettings,
     Distributor,
     DistributorGrade,
+    DistributorGradeLog,
     DistributorStatus,
     DividendDay,
     DividendPayout,
     EntryKind,
     LedgerEntry,
 )
-from app.distribution.services import get_settings
+from app.distribution.services import DistributionError, get_settings
 from app.orders.models import Order, OrderStatus, Refund, RefundRequestStatus, RefundStatus
 from app.timeutil import SHOP_TZ, local_midnight_utc, utcnow
 
@@ -37,6 +48,11 @@ DYNAMIC = "dynamic"
 MODES = (STATIC, DYNAMIC)
 LEVELS = 3
 ROOM_CHUNK = 1000  # sharers per query when the caps' room is read
+CAPPED_KEPT = 20  # capped ids a day's pool keeps (with their count)
+
+
+class DividendSettingsError(DistributionError):
+    """The saved dividend settings cannot be paid from: the job fails with this message, nothing paid."""
 
 
 @dataclass(frozen=True)
@@ -86,10 +102,15 @@ def rules_from(session: Session, settings: DistributionSettings) -> DividendRule
 
 def finalise_due(session: Session, *, now: datetime | None = None) -> int:
     """Stamp `final_at = now` on every order that has just become final: received (or refunded after
-    receipt), the freeze days passed, no after-sales request open — when its commission would be released
-    (`ledger.release_due`). One conditional UPDATE; an order is stamped once. Returns how many."""
+    receipt), the freeze days passed, no after-sales request open, and none of its commissions still frozen
+    — a commission held (fraud) or not yet past its own release_after keeps the order open, whatever the
+    freeze days say now. Run `ledger.release_due` first. One conditional UPDATE; an order is stamped once.
+    Returns how many."""
     now = now or utcnow()
     freeze_days = get_settings(session).freeze_days
+    still_frozen = exists().where(
+        Commission.order_id == Order.id, Commission.status == CommissionStatus.FROZEN
+    )
     return session.execute(
         update(Order)
         .where(
@@ -98,6 +119,7 @@ def finalise_due(session: Session, *, now: datetime | None = None) -> int:
             Order.completed_at <= now - timedelta(days=freeze_days),
             Order.status.in_([OrderStatus.COMPLETED, OrderStatus.REFUNDED]),
             Order.refund_status != RefundStatus.REQUESTED,
+            ~still_frozen,
         )
         .values(final_at=now)
         .execution_options(synchronize_session=False)
@@ -114,10 +136,10 @@ def _final_on(day: date):
     return and_(Order.final_at >= start, Order.final_at < end)
 
 
-def turnover(session: Session, day: date) -> tuple[int, int]:
-    """(orders, turnover_fen) of the orders that became final on `day`: each order's paid goods (total
+def _net_goods(day: date):
+    """(refunded goods per order of `day`, a subquery; the order's net goods expression): paid goods (total
     less shipping) less the goods of its refunds that went through (a refund's amount less its shipping
-    part), never below 0."""
+    part). Join the subquery with an outer join on order_id."""
     refunded = (
         select(Refund.order_id, func.sum(Refund.amount_fen - Refund.shipping_fen).label("goods"))
         .join(Order, Order.id == Refund.order_id)
@@ -125,7 +147,13 @@ def turnover(session: Session, day: date) -> tuple[int, int]:
         .group_by(Refund.order_id)
         .subquery()
     )
-    net = Order.total_fen - Order.shipping_fen - func.coalesce(refunded.c.goods, 0)
+    return refunded, Order.total_fen - Order.shipping_fen - func.coalesce(refunded.c.goods, 0)
+
+
+def turnover(session: Session, day: date) -> tuple[int, int]:
+    """(orders, turnover_fen) of the orders that became final on `day`: each order's net goods, never
+    below 0."""
+    refunded, net = _net_goods(day)
     orders, total = session.execute(
         select(func.count(Order.id), func.coalesce(func.sum(case((net > 0, net), else_=0)), 0))
         .outerjoin(refunded, refunded.c.order_id == Order.id)
@@ -157,7 +185,10 @@ class PoolPlan:
             "sharers": self.sharers,
             "paid_fen": self.paid_fen,
             "remainder_fen": self.remainder_fen,
-            "capped": list(self.capped),
+            # The first ids only: a day with a low cap may hold back thousands, and the row stays small;
+            # the payouts' own `capped` flag says it for everyone paid.
+            "capped": list(self.capped[:CAPPED_KEPT]),
+            "capped_count": len(self.capped),
         }
 
 
@@ -186,9 +217,52 @@ class DayPlan:
         return len(self.payouts)
 
 
+def _grade_at(end: datetime):
+    """(distributor id, grade id) subquery: each distributor's grade at the moment `end` — the to-grade of
+    their last grade change before it; with none before but one after, the from-grade of the first one
+    after; with no change at all, their grade now. Two window queries over the grade log, SQLite and
+    PostgreSQL alike."""
+    log = DistributorGradeLog
+    before = (
+        select(
+            log.distributor_id,
+            log.to_grade_id,
+            func.row_number()
+            .over(partition_by=log.distributor_id, order_by=(log.created_at.desc(), log.id.desc()))
+            .label("n"),
+        )
+        .where(log.created_at < end)
+        .subquery()
+    )
+    after = (
+        select(
+            log.distributor_id,
+            log.from_grade_id,
+            func.row_number()
+            .over(partition_by=log.distributor_id, order_by=(log.created_at.asc(), log.id.asc()))
+            .label("n"),
+        )
+        .where(log.created_at >= end)
+        .subquery()
+    )
+    grade = case(
+        (before.c.distributor_id.is_not(None), before.c.to_grade_id),
+        (after.c.distributor_id.is_not(None), after.c.from_grade_id),
+        else_=Distributor.grade_id,
+    )
+    return (
+        select(Distributor.id.label("distributor_id"), grade.label("grade_id"))
+        .outerjoin(before, and_(before.c.distributor_id == Distributor.id, before.c.n == 1))
+        .outerjoin(after, and_(after.c.distributor_id == Distributor.id, after.c.n == 1))
+        .where(Distributor.status == DistributorStatus.ACTIVE, Distributor.created_at < end)
+        .subquery()
+    )
+
+
 def _static_pools(session: Session, day: date, rules: DividendRules) -> list[tuple[str, str, int, list[int]]]:
     """(key, name, ratio, sharers) per grade with a ratio: its active distributors who existed by the end
-    of the day."""
+    of the day, by the grade they held when the day ended (an upgrade the night after does not reach back,
+    a downgrade after the day does not take it away)."""
     ratios = {grade_id: bp for grade_id, bp in rules.grade_ratios_bp.items() if bp > 0}
     if not ratios:
         return []
@@ -199,13 +273,8 @@ def _static_pools(session: Session, day: date, rules: DividendRules) -> list[tup
     )
     members: dict[int, list[int]] = {grade_id: [] for grade_id in ratios}
     _start, end = day_bounds(day)
-    rows = session.execute(
-        select(Distributor.grade_id, Distributor.id).where(
-            Distributor.grade_id.in_(ratios),
-            Distributor.status == DistributorStatus.ACTIVE,
-            Distributor.created_at < end,
-        )
-    )
+    held = _grade_at(end)
+    rows = session.execute(select(held.c.grade_id, held.c.distributor_id).where(held.c.grade_id.in_(ratios)))
     for grade_id, distributor_id in rows:
         members[grade_id].append(distributor_id)
     return [
@@ -219,17 +288,23 @@ def _dynamic_pools(
     session: Session, day: date, rules: DividendRules
 ) -> list[tuple[str, str, int, list[int]]]:
     """(key, name, ratio, sharers) per level with a ratio: the active distributors who were that level in
-    the chain of at least one order counted in the day's turnover (their commission not voided)."""
+    the chain of at least one order counted in the day's turnover with net goods left (a fully refunded
+    order seats nobody), their commission not voided. The chain is the distributors the order's
+    commission was worked out for: an order of opt-out products, or a level the shop pays no commission
+    at, seats nobody (the settings refuse level ratios beyond the commission levels)."""
     levels = {k: bp for k, bp in enumerate(rules.level_ratios_bp[:LEVELS], start=1) if bp > 0}
     if not levels:
         return []
     members: dict[int, list[int]] = {k: [] for k in levels}
+    refunded, net = _net_goods(day)
     rows = session.execute(
         select(Commission.level, Commission.distributor_id)
         .join(Order, Order.id == Commission.order_id)
+        .outerjoin(refunded, refunded.c.order_id == Order.id)
         .join(Distributor, Distributor.id == Commission.distributor_id)
         .where(
             _final_on(day),
+            net > 0,
             Commission.level.in_(levels),
             Commission.status != CommissionStatus.VOIDED,
             Distributor.status == DistributorStatus.ACTIVE,
@@ -409,24 +484,38 @@ def shop_today(now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(SHOP_TZ).date()
 
 
+SETTLED_AFTER = timedelta(minutes=15)  # a day is computed once it has been over this long
+
+
 def days_due(session: Session, rules: DividendRules, *, now: datetime | None = None) -> list[date]:
     """The days the job still has to compute: from the day after the last computed one (or the start
-    day) up to yesterday, shop time (today is not over)."""
-    yesterday = shop_today(now) - timedelta(days=1)
+    day) up to the last day, shop time, that ended at least `SETTLED_AFTER` ago — the settle job's stamps
+    of 23:59 may commit a little after midnight. Dividends need a start day (`check_dividend_settings`)."""
+    if rules.start_on is None:
+        raise DividendSettingsError(_l("Dividends are on without a start day: nothing was paid."))
+    now = now or utcnow()
+    last_over = shop_today(now - SETTLED_AFTER) - timedelta(days=1)
     last = session.scalar(select(func.max(DividendDay.day)))
-    first = last + timedelta(days=1) if last is not None else (rules.start_on or yesterday)
-    if rules.start_on is not None and first < rules.start_on:
-        first = rules.start_on
-    return [first + timedelta(days=i) for i in range((yesterday - first).days + 1)]
+    first = max(last + timedelta(days=1), rules.start_on) if last is not None else rules.start_on
+    return [first + timedelta(days=i) for i in range((last_over - first).days + 1)]
 
 
 def run_dividends(session: Session, *, now: datetime | None = None) -> dict:
-    """The dividend job: when dividends are on, stamp the orders that became final, then pay every day not
-    yet computed up to yesterday, each committed on its own."""
+    """The dividend job: when dividends are on, check the saved settings (a bad row fails the job with a
+    clear message, nothing paid), release the commissions now due and stamp the orders that became final,
+    then pay every day not yet computed, each committed on its own."""
     now = now or utcnow()
     settings = get_settings(session)
     if not settings.dividends_enabled:
         return {"days": 0}
+    # The settings' checks (dividend_checks → dividend_settings) and the ledger (→ grades → the settings)
+    # build on this module: imported here.
+    from app.distribution.dividend_checks import check_dividend_settings
+    from app.distribution.ledger import release_due
+
+    check_dividend_settings(session, settings)
+    release_due(session, now=now)  # an order is final only once none of its commission is frozen
+    session.commit()
     finalised = finalise_due(session, now=now)
     session.commit()
     rules = rules_from(session, settings)

@@ -316,7 +316,7 @@ class DividendDay(IdPrimaryKey, db.Model):
     orders: Mapped[int] = mapped_column(default=0)  # orders that became final that day
     turnover_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     # Per pool: {"key": "grade:3" | "level:1", "name", "ratio_bp", "pool_fen", "sharers", "paid_fen",
-    # "remainder_fen", "capped": [distributor ids held back or cut by a cap]}.
+    # "remainder_fen", "capped": [the first 20 distributor ids held back or cut by a cap], "capped_count"}.
     pools: Mapped[list] = mapped_column(JSON, default=list)
     paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     sharers: Mapped[int] = mapped_column(default=0)  # distinct distributors paid

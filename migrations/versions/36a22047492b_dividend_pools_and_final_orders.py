@@ -5,6 +5,8 @@ Revises: 77447480a8d1
 Create Date: 2026-12-07 03:58:22.920122
 
 """
+from datetime import UTC, datetime, timedelta
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -76,11 +78,21 @@ def upgrade():
         batch_op.create_index('ix_orders_not_final_completed', ['completed_at'], unique=False, sqlite_where=sa.text('final_at IS NULL'), postgresql_where=sa.text('final_at IS NULL'))
 
     # ### end Alembic commands ###
-    # Orders received before this revision are history: they count as final from when they were received,
-    # so the first settle run after the upgrade does not date the whole past as final on one day.
-    op.execute(
-        "UPDATE orders SET final_at = completed_at"
-        " WHERE completed_at IS NOT NULL AND status IN ('completed', 'refunded') AND refund_status <> 'requested'"
+    # Orders received before this revision are history: those past their after-sales window (the shop's
+    # freeze days, 7 without a settings row) whose commission is no longer frozen count as final from when
+    # they were received, so the first settle run after the upgrade does not date the whole past as final
+    # on one day. The others are left to settle, which stamps them once their commission is released.
+    bind = op.get_bind()
+    freeze_days = bind.execute(sa.text("SELECT freeze_days FROM distribution_settings ORDER BY id LIMIT 1")).scalar()
+    cutoff = datetime.now(UTC) - timedelta(days=7 if freeze_days is None else int(freeze_days))
+    bind.execute(
+        sa.text(
+            "UPDATE orders SET final_at = completed_at"
+            " WHERE completed_at IS NOT NULL AND completed_at <= :cutoff"
+            " AND status IN ('completed', 'refunded') AND refund_status <> 'requested'"
+            " AND NOT EXISTS (SELECT 1 FROM commissions"
+            " WHERE commissions.order_id = orders.id AND commissions.status = 'frozen')"
+        ).bindparams(sa.bindparam("cutoff", cutoff, type_=app.db_types.UTCDateTime(timezone=True)))
     )
 
 
