@@ -605,7 +605,7 @@ def test_no_transaction_stays_open_while_kuaidi100_answers(pg_kd_app, kd100):
     with_key(db.session)
     order = shipped_order(db.session, buyer)
     in_transit(kd100)
-    kd100.delay = 2.0
+    kd100.delay = 1.5  # (under the 2 s a read may wait)
     set_clock(T0 + timedelta(hours=7))
     order_id = order.id
     db.session.commit()
@@ -619,7 +619,7 @@ def test_no_transaction_stays_open_while_kuaidi100_answers(pg_kd_app, kd100):
 
     thread = threading.Thread(target=work)
     thread.start()
-    time.sleep(1.0)
+    time.sleep(0.7)
     assert kd100.busy == 1  # 快递100 is answering now
     with db.engine.connect() as conn:
         states = (
@@ -633,4 +633,29 @@ def test_no_transaction_stays_open_while_kuaidi100_answers(pg_kd_app, kd100):
         )
     thread.join()
     assert "idle in transaction" not in states
+    assert row_of(db.session, order_id).state == "0"
+
+
+def test_two_pages_and_the_job_at_once_ask_once(pg_kd_app, kd100):
+    from app.extensions import db
+    from tests.conftest import run_together
+
+    buyer = factories.UserFactory()
+    db.session.commit()
+    with_key(db.session)
+    order = shipped_order(db.session, buyer)
+    in_transit(kd100)
+    kd100.delay = 1.0
+    set_clock(T0 + timedelta(hours=7))
+    order_id = order.id
+
+    def work(i):
+        if i == 0:
+            return tracking.track_shipped_orders(db.session)
+        order = db.session.get(Order, order_id)
+        return tracking.refresh(db.session, order, min_age=tracking.PAGE_REFRESH_AFTER, timeout=5)
+
+    results = run_together(pg_kd_app, 4, work)
+    assert not any(isinstance(result, Exception) for result in results), results
+    assert len(kd100.queries) == 1
     assert row_of(db.session, order_id).state == "0"
