@@ -179,6 +179,10 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
     "tracking_errors": lambda n: ngettext(
         "%(num)d tracking query failed", "%(num)d tracking queries failed", n
     ),
+    "tracking_stopped": lambda n: _("stopped early: 快递100 is not answering, the next run tries again"),
+    "key_unreadable": lambda n: _(
+        "the 快递100 key cannot be opened (SECRETS_KEY changed?): enter it again in Settings › Delivery tracking"
+    ),
 }
 _ALWAYS_SAID = {"mismatches"}  # "0 mismatches" is the audit's good news, not nothing
 

@@ -378,3 +378,284 @@ def test_the_back_office_card_refreshes_like_the_shop_and_a_removed_key_goes_bac
     session.commit()
     html = page(shopper_client, order)
     assert "快件已发车" not in html and f'href="{SF_LINK}"' in html
+
+
+# ---------------------------------------------------------------- after review
+
+
+@pytest.mark.parametrize(
+    ("state", "ischeck", "action"),
+    [("4", "1", "parcel_returned"), ("6", "0", "parcel_returned"), ("14", "0", "parcel_returned"),
+     ("2", "0", "parcel_problem")],
+)  # fmt: skip
+def test_a_returned_refused_or_stuck_parcel_is_not_received_automatically(
+    session, runner, shopper, shopper_client, kd100, owner_client_factory, state, ischeck, action
+):
+    with_key(session)
+    order = shipped_order(session, shopper)
+    other = shipped_order(session, shopper, number="SF5555666677")  # unknown to 快递100: received as before
+    kd100.parcel(
+        "shunfeng", SF_NO, state=state, ischeck=ischeck, phone="13812345678",
+        lines=[(beijing(T0 + timedelta(hours=1)), "已收取快件", "揽收"),
+               (beijing(T0 + timedelta(days=2)), "收件人拒收，快件退回中", "退回")],
+    )  # fmt: skip
+    set_clock(T0 + timedelta(days=3))
+    track(runner)
+    set_clock(T0 + timedelta(days=4))
+    track(runner)  # the same state again: one event only
+    events = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id)).all()
+    assert [event.action for event in events].count(action) == 1
+    assert [event.action for event in events if event.action.startswith("parcel_")] == [action]
+
+    set_clock(T0 + timedelta(days=10, hours=1))
+    assert orders.transitions.autocomplete_orders(session) == 1
+    session.expire_all()
+    assert session.get(Order, order.id).status == OrderStatus.SHIPPED  # not received: it never arrived
+    assert session.get(Order, other.id).status == OrderStatus.COMPLETED
+
+    # Staff see it flagged, on the dashboard and on the order; the shopper sees the event.
+    owner = owner_client_factory()
+    dashboard = owner.get("/admin/").get_data(as_text=True)
+    assert 'id="parcels-held"' in dashboard and "1 个已发货包裹" in dashboard
+    admin = owner.get(f"/admin/orders/{order.number}").get_data(as_text=True)
+    assert 'id="parcel-held"' in admin and "不会自动确认收货" in admin
+    label = {"parcel_returned": "快递公司称包裹正在退回", "parcel_problem": "快递公司报告配送异常"}[action]
+    assert label in page(shopper_client, order)
+
+    # Once the carrier has it moving to the buyer again, the usual rule applies.
+    in_transit(kd100)
+    set_clock(T0 + timedelta(days=11))
+    track(runner)
+    assert orders.transitions.autocomplete_orders(session) == 1
+    session.expire_all()
+    assert session.get(Order, order.id).status == OrderStatus.COMPLETED
+    assert 'id="parcels-held"' not in owner.get("/admin/").get_data(as_text=True)
+
+
+def test_a_key_another_secrets_key_sealed_counts_as_no_key(
+    session, app, runner, shopper, shopper_client, kd100, owner_client_factory
+):
+    from cryptography.fernet import Fernet
+
+    with_key(session)
+    order = shipped_order(session, shopper)
+    in_transit(kd100)
+    set_clock(T0 + timedelta(hours=7))
+    app.config["SECRETS_KEY"] = Fernet.generate_key().decode()
+    html = page(shopper_client, order)
+    assert f'href="{SF_LINK}"' in html and 'hx-trigger="load"' not in html
+    assert shopper_client.get(f"/orders/{order.number}/tracking").status_code == 200
+    owner = owner_client_factory()
+    assert SF_LINK in owner.get(f"/admin/orders/{order.number}").get_data(as_text=True)
+    assert owner.get("/admin/").status_code == 200
+    assert track(runner) == "tracked=0 key_unreadable=1"
+    assert kd100.queries == []
+
+
+@pytest.mark.parametrize("number", ["SF123", "SF" + "1" * 31, "SF" + "1" * 38])
+def test_numbers_kuaidi100_does_not_take_get_the_carriers_link(
+    session, runner, shopper, shopper_client, kd100, number
+):
+    with_key(session)
+    order = shipped_order(session, shopper, number=number)
+    set_clock(T0 + timedelta(hours=7))
+    assert track(runner) == "tracked=0 signed=0 tracking_errors=0"
+    assert kd100.queries == [] and row_of(session, order.id) is None
+    html = page(shopper_client, order)
+    assert 'id="tracking-link"' in html and 'hx-trigger="load"' not in html
+    assert number in html
+    # 6 and 32 characters are asked.
+    for edge in ("SF1234", "SF" + "2" * 30):
+        edge_order = shipped_order(session, shopper, number=edge)
+        set_clock(T0 + timedelta(hours=7))
+        orders.tracking.refresh_for_page(session, edge_order)
+    assert [query["num"] for query in kd100.queries] == ["SF1234", "SF" + "2" * 30]
+
+
+def test_the_back_office_says_why_a_query_failed(
+    session, runner, shopper, kd100, owner_client_factory, monkeypatch
+):
+    with_key(session)
+    fresh = shipped_order(session, shopper)  # 快递100 has nothing on it yet (500)
+    set_clock(T0 + timedelta(hours=7))
+    track(runner)
+    owner = owner_client_factory()
+    html = owner.get(f"/admin/orders/{fresh.number}").get_data(as_text=True)
+    assert 'id="tracking-error"' in html and "暂无此包裹的消息" in html and "检查" not in html
+
+    slow = shipped_order(session, shopper, number="SF5555666677")
+    monkeypatch.setattr(tracking, "PAGE_TIMEOUT", 0.3)
+    kd100.delay = 0.8
+    set_clock(T0 + timedelta(hours=8))
+    owner.get(f"/admin/orders/{slow.number}/tracking")
+    html = owner.get(f"/admin/orders/{slow.number}").get_data(as_text=True)
+    assert "快递100 未及时应答" in html and "检查" not in html
+
+    kd100.delay = 0
+    with_key(session, key="WrongKey9999")
+    wrong = shipped_order(session, shopper, number="SF7777888899")
+    set_clock(T0 + timedelta(hours=9))
+    track(runner)
+    html = owner.get(f"/admin/orders/{wrong.number}").get_data(as_text=True)
+    assert "快递100 拒绝了密钥" in html
+
+
+def test_deppon_express_and_deppon_logistics_have_their_own_codes():
+    from app.orders.carriers import carrier_for_name
+
+    assert carrier_for_name("德邦快递").code == "debangkuaidi"
+    assert carrier_for_name("德邦").code == "debangkuaidi"
+    assert carrier_for_name("德邦物流").code == "debangwuliu"
+
+
+def _trickle_server(seconds: int) -> str:
+    """A server that sends headers and the start of a body at once, then one byte a second."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        conn, _addr = listener.accept()
+        conn.recv(65536)
+        body = b'{"message":"ok","status":"200","state":"0","ischeck":"0","data":[]}' + b" " * seconds
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        conn.sendall(body[:60])
+        try:
+            for i in range(60, len(body)):
+                time.sleep(1)
+                conn.sendall(body[i : i + 1])
+        except OSError:
+            pass  # the client gave up, as it should
+        conn.close()
+        listener.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/poll/query.do"
+
+
+def test_a_trickling_answer_is_cut_at_the_overall_deadline(app):
+    from app.orders import kuaidi100
+
+    app.config["KUAIDI100_URL"] = _trickle_server(12)
+    started = time.monotonic()
+    with pytest.raises(kuaidi100.Kuaidi100Error) as failure:
+        kuaidi100.query(CUSTOMER, KEY, "shunfeng", SF_NO, timeout=tracking.PAGE_TIMEOUT)
+    assert failure.value.code == "timeout"
+    assert time.monotonic() - started < tracking.PAGE_TIMEOUT + 1.2  # at most one more byte's wait
+
+
+def test_after_kuaidi100_fails_to_answer_pages_wait_and_the_job_stops(
+    session, runner, shopper, shopper_client, kd100, monkeypatch
+):
+    with_key(session)
+    first = shipped_order(session, shopper)
+    second = shipped_order(session, shopper, number="SF5555666677")
+    in_transit(kd100)
+    in_transit(kd100, number="SF5555666677")
+    monkeypatch.setattr(tracking, "PAGE_TIMEOUT", 0.3)
+    kd100.delay = 0.8
+    set_clock(T0 + timedelta(hours=7))
+    shopper_client.get(f"/orders/{first.number}/tracking")
+    assert "timeout" in row_of(session, first.id).error
+    kd100.delay = 0
+    set_clock(T0 + timedelta(hours=7, minutes=2))  # within the pause: the other order's page does not ask
+    shopper_client.get(f"/orders/{second.number}/tracking")
+    assert row_of(session, second.id) is None
+    set_clock(T0 + timedelta(hours=7, minutes=4))  # after it: it does
+    assert "快件已发车" in shopper_client.get(f"/orders/{second.number}/tracking").get_data(as_text=True)
+    assert row_of(session, second.id).error is None
+
+    # The job gives up after JOB_GIVES_UP_AFTER failures to reach 快递100 in a row (the next run goes on).
+    more = [shipped_order(session, shopper, number=f"SF90000000{i:02d}") for i in range(6)]
+    monkeypatch.setattr(tracking, "JOB_TIMEOUT", 0.3)
+    kd100.delay = 0.8
+    set_clock(T0 + timedelta(hours=12))
+    output = runner.invoke(args=["orders", "track"]).output  # (the fake's broken pipes are printed too)
+    assert "tracked=5 signed=0 tracking_errors=5 tracking_stopped=1" in output.splitlines()
+    assert row_of(session, more[-1].id) is None
+
+
+def test_the_dashboard_lists_the_tracking_job_once_there_is_a_key(session, owner_client_factory):
+    owner = owner_client_factory()
+    assert "快递100" not in owner.get("/admin/").get_data(as_text=True)
+    with_key(session)
+    assert "flask orders track" in owner.get("/admin/").get_data(as_text=True)
+
+
+@pytest.fixture
+def pg_kd_app(pg_app, kd100):
+    pg_app.config["KUAIDI100_URL"] = kd100.url
+    return pg_app
+
+
+def test_no_transaction_stays_open_while_kuaidi100_answers(pg_kd_app, kd100):
+    import threading
+
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    buyer = factories.UserFactory()
+    db.session.commit()
+    with_key(db.session)
+    order = shipped_order(db.session, buyer)
+    in_transit(kd100)
+    kd100.delay = 1.5  # (under the 2 s a read may wait)
+    set_clock(T0 + timedelta(hours=7))
+    order_id = order.id
+    db.session.commit()
+
+    def work():
+        with pg_kd_app.app_context():
+            tracking.refresh(
+                db.session, db.session.get(Order, order_id), min_age=tracking.PAGE_REFRESH_AFTER, timeout=5
+            )
+            db.session.remove()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    time.sleep(0.7)
+    assert kd100.busy == 1  # 快递100 is answering now
+    with db.engine.connect() as conn:
+        states = (
+            conn.execute(
+                text(
+                    "select state from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    thread.join()
+    assert "idle in transaction" not in states
+    assert row_of(db.session, order_id).state == "0"
+
+
+def test_two_pages_and_the_job_at_once_ask_once(pg_kd_app, kd100):
+    from app.extensions import db
+    from tests.conftest import run_together
+
+    buyer = factories.UserFactory()
+    db.session.commit()
+    with_key(db.session)
+    order = shipped_order(db.session, buyer)
+    in_transit(kd100)
+    kd100.delay = 1.0
+    set_clock(T0 + timedelta(hours=7))
+    order_id = order.id
+
+    def work(i):
+        if i == 0:
+            return tracking.track_shipped_orders(db.session)
+        order = db.session.get(Order, order_id)
+        return tracking.refresh(db.session, order, min_age=tracking.PAGE_REFRESH_AFTER, timeout=5)
+
+    results = run_together(pg_kd_app, 4, work)
+    assert not any(isinstance(result, Exception) for result in results), results
+    assert len(kd100.queries) == 1
+    assert row_of(db.session, order_id).state == "0"

@@ -115,6 +115,8 @@ EVENT_LABELS = {
     "group_seat_taken": _l("Took a place in its group buy"),
     "group_seat_missed": _l("Paid, but its group buy had no place for it: refunded in full"),
     "signed_for": _l("Signed for, says the carrier"),
+    "parcel_returned": _l("Parcel returned or refused, says the carrier"),
+    "parcel_problem": _l("Delivery problem, says the carrier"),
 }
 # Why a paid 拼团 order is not shipped yet (marketing.group_admin.held_orders).
 GROUP_HOLD_LABELS = {
@@ -213,6 +215,7 @@ class BackOfficeAlerts:
     awaiting_confirmation: int
     open_refunds: int
     flagged_payments: int
+    parcels_held: int = 0  # shipped parcels being returned, refused or stuck (tracking.HELD_STATES)
 
 
 def back_office_alerts(session) -> BackOfficeAlerts:

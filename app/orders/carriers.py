@@ -44,9 +44,11 @@ CARRIERS = (
         "https://www.ems.com.cn/",
     ),
     Carrier("jd", _l("JD Logistics"), ("京东", "京东物流", "京东快递", "JD", "JD Logistics"), "https://www.jdl.com/"),
+    # 快递100 has two codes for 德邦: debangkuaidi is 德邦快递 (parcels), debangwuliu is 德邦物流 (freight).
     Carrier(
-        "debangwuliu", _l("Deppon Express"), ("德邦", "德邦快递", "德邦物流", "Deppon", "Deppon Express"), "https://www.deppon.com/"
+        "debangkuaidi", _l("Deppon Express"), ("德邦", "德邦快递", "Deppon", "Deppon Express"), "https://www.deppon.com/"
     ),
+    Carrier("debangwuliu", _l("Deppon Logistics"), ("德邦物流", "Deppon Logistics"), "https://www.deppon.com/"),
     Carrier("huitongkuaidi", _l("Best Express"), ("百世", "百世快递", "百世汇通", "汇通", "Best Express"), "https://www.800best.com/"),
     Carrier("danniao", _l("Danniao"), ("丹鸟", "菜鸟速递", "Danniao"), "https://www.danniao.com/"),
 )  # fmt: skip

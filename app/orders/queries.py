@@ -18,11 +18,13 @@ from app.orders.models import (
     Order,
     OrderEvent,
     OrderStatus,
+    OrderTracking,
     Refund,
     RefundLine,
     RefundRequestStatus,
     RefundStatus,
 )
+from app.orders.tracking import HELD_STATES
 from app.orders.transitions import ship_order
 from app.timeutil import local_midnight_utc
 
@@ -230,6 +232,13 @@ def alert_counts() -> dict:
         "to_ship": _count(Order, Order.status == OrderStatus.PAID),
         "awaiting_confirmation": _count(Order, Order.status == OrderStatus.AWAITING_CONFIRMATION),
         "open_refunds": _count(Refund, Refund.status.in_([str(s) for s in OPEN_REFUND_STATUSES])),
+        "parcels_held": _count(
+            Order.__table__.join(
+                OrderTracking.__table__, OrderTracking.order_id == Order.id
+            ),  # (one row each)
+            Order.status == OrderStatus.SHIPPED,
+            OrderTracking.state.in_(HELD_STATES),
+        ),
     }
 
 

@@ -41,10 +41,36 @@ STATE_LABELS = {
     "14": _l("Refused by the recipient"),
 }
 SIGNED_STATE = "3"
+# States in which the parcel is not on its way to the buyer: 退签, 退回, 拒签 (returned or refused) and 疑难 (a
+# problem the carrier has to sort out). While the latest trace says so the order is not received
+# automatically, an event tells staff and shopper, and the back office flags it.
+RETURNED_STATES = ("4", "6", "14")
+PROBLEM_STATES = ("2",)
+HELD_STATES = RETURNED_STATES + PROBLEM_STATES
+NUMBER_LENGTHS = (6, 32)  # 快递100 takes numbers of 6 to 32 characters; others get the carrier's link
 PAGE_REFRESH_AFTER = timedelta(minutes=30)  # 快递100: query a number at most every half hour
 PAGE_TIMEOUT = 2.5  # seconds an order page may wait for 快递100
 JOB_TIMEOUT = 10.0
 JOB_EVERY = timedelta(hours=4)  # KUAIDI100_JOB_HOURS overrides
+JOB_GIVES_UP_AFTER = 5  # consecutive failures to reach 快递100 end a job run (the next run tries again)
+PAGES_PAUSE = timedelta(minutes=3)  # after a failure to reach 快递100, pages do not ask for this long
+# What the back office says about the last failed query, by 快递100's code (or ours: timeout, network).
+ERROR_NOTES = {
+    "503": _l("快递100 refused the key. Check it in Settings › Delivery tracking."),
+    "601": _l(
+        "快递100 says the key has expired or has no queries left. Check it in Settings › Delivery tracking."
+    ),
+    "500": _l(
+        "快递100 has no news of this parcel yet; a parcel shipped a short while ago appears within hours."
+    ),
+    "timeout": _l("快递100 did not answer in time; it will be asked again later."),
+    "network": _l("快递100 could not be reached; it will be asked again later."),
+}
+HELD_NOTE = _l(
+    "The carrier says this parcel is being returned, was refused or has a problem: the order will not be "
+    "received automatically. Contact the buyer."
+)
+OTHER_ERROR_NOTE = _l("快递100 refused the last query (code %(code)s).")
 
 
 def _credentials(session: Session) -> tuple[str, str] | None:
@@ -52,7 +78,31 @@ def _credentials(session: Session) -> tuple[str, str] | None:
 
 
 def _queryable(order: Order) -> bool:
-    return order.status == OrderStatus.SHIPPED and bool(order.tracking_no) and carrier_of(order) is not None
+    low, high = NUMBER_LENGTHS
+    return (
+        order.status == OrderStatus.SHIPPED
+        and low <= len(order.tracking_no or "") <= high
+        and carrier_of(order) is not None
+    )
+
+
+def key_unreadable(session: Session) -> bool:
+    """A key is stored that this SECRETS_KEY cannot open: tracking is off until it is entered again."""
+    settings = get_shop_settings(session)
+    return (
+        bool(settings.kuaidi100_customer and settings.kuaidi100_key_sealed) and _credentials(session) is None
+    )
+
+
+# A circuit breaker, per process (each worker learns on its own first failure): after a timeout or a network
+# error, order pages stop asking 快递100 for PAGES_PAUSE, so a slow 快递100 does not hold every page.
+def _pause_pages(now: datetime) -> None:
+    current_app.extensions["kuaidi100_pages_paused_until"] = now + PAGES_PAUSE
+
+
+def pages_paused(now: datetime | None = None) -> bool:
+    until = current_app.extensions.get("kuaidi100_pages_paused_until")
+    return until is not None and (now or utcnow()) < until
 
 
 def _claim(session: Session, order_id: int, now: datetime, min_age: timedelta) -> bool:
@@ -88,25 +138,40 @@ def _signed_time(trace: kuaidi100.Trace, order: Order, now: datetime) -> datetim
     return max(min(when, now), order.shipped_at or when)
 
 
+def _note_state(session: Session, order: Order, before: str | None, state: str) -> None:
+    """An event when the parcel turns back or gets stuck (once per change of state), for staff and shopper."""
+    if state in HELD_STATES and state != before:
+        action = "parcel_returned" if state in RETURNED_STATES else "parcel_problem"
+        record_event(session, order, action, note=f"{carrier_label(order)} {STATE_LABELS[state]}")
+
+
 def refresh(session: Session, order: Order, *, min_age: timedelta, timeout: float) -> bool:
     """Ask 快递100 about the order's parcel if the last attempt is older than min_age; keep the answer (or the
-    error beside the last good answer). Commits. True when 快递100 was asked."""
+    error beside the last good answer). Commits; no transaction is open while 快递100 is asked. True when
+    快递100 was asked."""
     credentials = _credentials(session)
     if credentials is None or not _queryable(order):
         return False
-    now = utcnow()
-    if not _claim(session, order.id, now, min_age):
+    ask = (carrier_of(order).code, order.tracking_no, order.ship_mobile or "")  # read before the claim ends
+    order_id, now = order.id, utcnow()  # the transaction: nothing is loaded while 快递100 is asked
+    if not _claim(session, order_id, now, min_age):
         return False
-    carrier = carrier_of(order)
-    row = session.get(OrderTracking, order.id)
+    session.commit()  # (the claim committed; this makes sure nothing is open)
     try:
-        trace = kuaidi100.query(
-            *credentials, carrier.code, order.tracking_no, order.ship_mobile or "", timeout=timeout
-        )
+        trace = kuaidi100.query(*credentials, *ask, timeout=timeout)
     except kuaidi100.Kuaidi100Error as error:
-        row.error = str(error)[:200]
+        if error.code in kuaidi100.NETWORK_CODES:
+            _pause_pages(utcnow())
+        session.execute(
+            update(OrderTracking)
+            .where(OrderTracking.order_id == order_id)
+            .values(error=str(error)[:200])
+            .execution_options(synchronize_session=False)
+        )
         session.commit()
         return True
+    row = session.get(OrderTracking, order_id, with_for_update=True)
+    before = row.state if row.fetched_at is not None else None
     row.state, row.signed, row.data, row.fetched_at, row.error = (
         trace.state,
         trace.signed,
@@ -114,11 +179,12 @@ def refresh(session: Session, order: Order, *, min_age: timedelta, timeout: floa
         now,
         None,
     )
+    _note_state(session, order, before, trace.state)
     if trace.signed and trace.state == SIGNED_STATE:
         signed_at = _signed_time(trace, order, now)
         stamped = session.execute(
             update(Order)
-            .where(Order.id == order.id, Order.signed_at.is_(None))
+            .where(Order.id == order_id, Order.signed_at.is_(None))
             .values(signed_at=signed_at)
             .execution_options(synchronize_session=False)
         )
@@ -138,7 +204,7 @@ def track_shipped_orders(session: Session, now: datetime | None = None) -> dict[
     """`flask orders track`: ask about every shipped order not yet signed for whose last attempt is older
     than the job's interval, each in its own transaction."""
     if _credentials(session) is None:
-        return {"tracked": 0}
+        return {"tracked": 0, "key_unreadable": 1} if key_unreadable(session) else {"tracked": 0}
     now = now or utcnow()
     interval = job_interval()
     ids = list(
@@ -156,6 +222,7 @@ def track_shipped_orders(session: Session, now: datetime | None = None) -> dict[
     )
     session.commit()
     counts = {"tracked": 0, "signed": 0, "tracking_errors": 0}
+    unreachable = 0  # failures to reach 快递100 in a row
     for order_id in ids:
         order = session.get(Order, order_id)
         if not refresh(session, order, min_age=interval, timeout=JOB_TIMEOUT):
@@ -166,7 +233,16 @@ def track_shipped_orders(session: Session, now: datetime | None = None) -> dict[
             counts["tracking_errors"] += 1
         elif order.signed_at is not None:
             counts["signed"] += 1
+        unreachable = unreachable + 1 if error_code(row.error) in kuaidi100.NETWORK_CODES else 0
+        if unreachable >= JOB_GIVES_UP_AFTER:
+            counts["tracking_stopped"] = 1  # 快递100 is not answering: the next run tries again
+            break
     return counts
+
+
+def error_code(error: str | None) -> str:
+    """The code of a stored error ("503: 验证签名失败" → "503"; kuaidi100.Kuaidi100Error's "code: message")."""
+    return (error or "").partition(":")[0].strip()
 
 
 @dataclass
@@ -180,6 +256,8 @@ class TrackingView:
     lines: list[dict] = field(default_factory=list)  # newest first
     fetched_at: datetime | None = None
     failed: bool = False  # the last attempt failed: what is shown is older
+    error_note: str = ""  # why, for staff
+    held_note: str = ""  # the parcel is being returned or stuck: not received automatically
     stale: bool = False  # old enough for the page to ask again (through the tracking fragment)
     has_key: bool = False
 
@@ -199,6 +277,11 @@ def tracking_view(session: Session, order: Order, now: datetime | None = None) -
         view.state_label = str(STATE_LABELS.get(row.state or "", _l("In transit")))
         view.fetched_at = row.fetched_at
     view.failed = bool(row is not None and row.error)
+    if view.failed:
+        code = error_code(row.error)
+        view.error_note = str(ERROR_NOTES.get(code) or str(OTHER_ERROR_NOTE) % {"code": code})
+    if row is not None and row.fetched_at is not None and row.state in HELD_STATES and _queryable(order):
+        view.held_note = str(HELD_NOTE)
     view.stale = (
         view.has_key
         and _queryable(order)
@@ -209,5 +292,7 @@ def tracking_view(session: Session, order: Order, now: datetime | None = None) -
 
 
 def refresh_for_page(session: Session, order: Order) -> None:
-    """The order page's on-demand refresh: only on a copy older than half an hour, waiting briefly."""
-    refresh(session, order, min_age=PAGE_REFRESH_AFTER, timeout=PAGE_TIMEOUT)
+    """The order page's on-demand refresh: only on a copy older than half an hour, waiting briefly, and not
+    for a few minutes after 快递100 failed to answer (pages_paused)."""
+    if not pages_paused():
+        refresh(session, order, min_age=PAGE_REFRESH_AFTER, timeout=PAGE_TIMEOUT)

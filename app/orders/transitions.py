@@ -4,7 +4,7 @@ import re
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
@@ -14,7 +14,8 @@ from app.orders import signals
 from app.orders.access import require_buyer
 from app.orders.carriers import carrier_by_code, carrier_for_name
 from app.orders.events import OrderError, change_status
-from app.orders.models import UNPAID_STATUSES, Order, OrderStatus, RefundStatus
+from app.orders.models import UNPAID_STATUSES, Order, OrderStatus, OrderTracking, RefundStatus
+from app.orders.tracking import HELD_STATES
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
 
@@ -182,15 +183,19 @@ def confirm_receipt(session: Session, order: Order, user: User) -> None:
 def autocomplete_orders(session: Session, now: datetime | None = None) -> int:
     """`flask orders autocomplete`: shipped orders are received automatically N days after the carrier said
     they were signed for, or after they were shipped when that is not known (not while an after-sales request
-    is open)."""
+    is open, nor while the latest trace says the parcel is returned, refused or has a problem)."""
     now = now or utcnow()
     days = get_shop_settings(session).autocomplete_days or 10
     ids = list(
         session.scalars(
-            select(Order.id).where(
+            select(Order.id)
+            .outerjoin(OrderTracking, OrderTracking.order_id == Order.id)
+            .where(
                 Order.status == OrderStatus.SHIPPED,
                 func.coalesce(Order.signed_at, Order.shipped_at) <= now - timedelta(days=days),
                 Order.refund_status != RefundStatus.REQUESTED,
+                # not while the carrier says the parcel is going back, was refused or is stuck
+                or_(OrderTracking.state.is_(None), OrderTracking.state.not_in(HELD_STATES)),
             )
         )
     )

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import UserError
-from app.secrets_box import hint, seal, unseal
+from app.secrets_box import SecretsKeyMissing, hint, seal, unseal
 from app.settings.models import ShopSettings
 
 SETTINGS_ID = 1
@@ -166,10 +166,16 @@ def update_tracking_settings(
 
 
 def kuaidi100_credentials(settings: ShopSettings) -> tuple[str, str] | None:
-    """(customer, key) when the shop has a 快递100 key, else None."""
+    """(customer, key) when the shop has a 快递100 key this SECRETS_KEY can open, else None: a key that cannot
+    be opened (SECRETS_KEY changed or missing) counts as not set up, as payments' secrets do — the order pages
+    link to the carriers instead of failing."""
     if not settings.kuaidi100_customer or not settings.kuaidi100_key_sealed:
         return None
-    return settings.kuaidi100_customer, unseal(settings.kuaidi100_key_sealed)
+    try:
+        key = unseal(settings.kuaidi100_key_sealed)
+    except SecretsKeyMissing:
+        return None
+    return (settings.kuaidi100_customer, key) if key else None
 
 
 def kuaidi100_key_hint(settings: ShopSettings) -> str:

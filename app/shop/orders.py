@@ -97,6 +97,8 @@ EVENT_TEXT = {
     "group_seat_taken": _l("You took a place in the group buy"),
     "group_seat_missed": _l("The group buy was already full: your payment is refunded in full"),
     "signed_for": _l("The carrier says the parcel was signed for"),
+    "parcel_returned": _l("The carrier says the parcel is going back to the shop"),
+    "parcel_problem": _l("The carrier reports a delivery problem"),
 }
 
 
