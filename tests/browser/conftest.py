@@ -214,6 +214,19 @@ def phone_without_js(phone_without_js_context):
     return phone_without_js_context[0].new_page()
 
 
+def accept_confirms(page) -> list[str]:
+    """Say yes to the browser's own confirm() (the back office's hx-confirm on money actions) and keep
+    what each one asked, for the test to check. Without this Playwright says no, and nothing is sent."""
+    asked: list[str] = []
+
+    def on_dialog(dialog):
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", on_dialog)
+    return asked
+
+
 @pytest.fixture
 def desktop_context(open_context):
     return open_context(DESKTOP)

@@ -25,7 +25,7 @@ from app.extensions import db
 from app.orders.models import Order, OrderStatus
 from app.settings.services import update_shop_settings
 from app.timeutil import set_clock, utcnow
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import PHONE, accept_confirms
 from tests.browser.helpers import layout_problems, product
 from tests.browser.test_order_flow import OWNER_MOBILE, OWNER_PASSWORD, confirm_dialog, merchant_logs_in
 
@@ -254,12 +254,15 @@ def test_a_referral_chain_earns_is_released_and_withdrawn(
 
     # The merchant approves, transfers and marks it paid with the reference.
     desktop.goto(live_server("/admin/distribution/withdrawals"))
+    asked = accept_confirms(desktop)
     row = desktop.locator("tr", has_text="白贝贝").first
     row.get_by_role("button", name="通过").click()
     row = desktop.locator("tr", has_text="白贝贝").first
     row.locator("input[name=reference]").fill("WX-TRANSFER-0001")
     row.get_by_role("button", name="标记已打款").click()
     expect(desktop.locator("tr", has_text="白贝贝").first).to_contain_text("WX-TRANSFER-0001")
+    # Both money steps asked first, naming the (masked) person.
+    assert [question[:6] for question in asked] == ["确认同意 白", "确认已向 白"], asked
     shot(desktop, "merchant-withdrawal-paid")
     withdrawal = db.session.scalar(select(Withdrawal))
     db.session.refresh(withdrawal)

@@ -19,6 +19,7 @@ from app.orders.models import Order, OrderStatus, RefundStatus
 from app.settings.models import ShopSettings
 from app.settings.services import update_shop_settings
 from tests import factories
+from tests.browser.conftest import accept_confirms
 from tests.browser.helpers import SHOPPER_MOBILE, layout_problems, log_in, picture, product, t_shirt
 
 pytestmark = pytest.mark.browser
@@ -205,8 +206,10 @@ def test_a_shopper_buys_two_skus_pays_in_the_sandbox_and_gets_part_of_the_money_
     if admin_pages_exist(live_server):
         desktop.goto(live_server(f"/admin/orders/{number}"))
         shot(desktop, "merchant-refund-request")
+        asked = accept_confirms(desktop)
         desktop.locator("form[action*='/approve'] button[type=submit]").click()
         expect(desktop.locator("form[action*='/approve']")).to_have_count(0)
+        assert len(asked) == 1 and "退款 ¥59.00" in asked[0], asked  # asked first, with the amount
         desktop.reload()
         expect(desktop.locator("body")).to_contain_text("¥59.00")
         expect(desktop.locator("body")).to_contain_text("¥165.00")
