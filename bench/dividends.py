@@ -34,7 +34,7 @@ from app.orders.models import Order, Refund
 from app.timeutil import utcnow
 from bench import Result, benchmark
 from bench.databases import databases, dispose, migrated_app
-from bench.settle import _numbers
+from bench.settle import _numbers, insert_orders
 
 DEFAULT_DISTRIBUTORS = 10_000
 DEFAULT_ORDERS = 100_000
@@ -248,57 +248,18 @@ def _seed(count: int, orders: int, today) -> None:
         ]
         seq = _numbers(number)
         final_at = case(*((seq.c.n % 8 == i, moments[i]) for i in range(1, 8)), else_=moments[0])
-        session.execute(
-            insert(Order).from_select(
-                [
-                    "number",
-                    "user_id",
-                    "status",
-                    "refund_status",
-                    "goods_fen",
-                    "discount_fen",
-                    "shipping_fen",
-                    "total_fen",
-                    "refunded_fen",
-                    "buyer_note",
-                    "idempotency_key",
-                    "ship_recipient",
-                    "ship_mobile",
-                    "ship_region",
-                    "ship_detail",
-                    "created_at",
-                    "expires_at",
-                    "paid_at",
-                    "shipped_at",
-                    "completed_at",
-                    "final_at",
-                    "staff_note",
-                ],
-                select(
-                    text(prefix, seq.c.n),
-                    seq.c.n % (2 * count) + 1,
-                    literal("completed"),
-                    case((seq.c.n % 100 == 0, literal("partial")), else_=literal("none")),
-                    1000 + seq.c.n % 20000,
-                    literal(0),
-                    literal(800),
-                    1800 + seq.c.n % 20000,
-                    case((seq.c.n % 100 == 0, 500), else_=0),
-                    literal(""),
-                    text(prefix, seq.c.n),
-                    literal("张三"),
-                    literal("13812345678"),
-                    literal("广东省 深圳市 南山区"),
-                    literal("科技园路 1 号"),
-                    long_ago,
-                    long_ago,
-                    long_ago,
-                    long_ago,
-                    long_ago,
-                    final_at if offset else sa.null(),
-                    literal(""),
-                ),
-            )  # fmt: skip
+        insert_orders(
+            session,
+            at=long_ago,
+            number=text(prefix, seq.c.n),
+            user_id=seq.c.n % (2 * count) + 1,
+            refund_status=case((seq.c.n % 100 == 0, literal("partial")), else_=literal("none")),
+            goods_fen=1000 + seq.c.n % 20000,
+            shipping_fen=literal(800),
+            total_fen=1800 + seq.c.n % 20000,
+            refunded_fen=case((seq.c.n % 100 == 0, 500), else_=0),
+            idempotency_key=text(prefix, seq.c.n),
+            final_at=final_at if offset else sa.null(),
         )
     session.execute(
         insert(Refund).from_select(

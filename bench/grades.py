@@ -21,7 +21,7 @@ from app.orders.models import Order
 from app.timeutil import utcnow
 from bench import Result, benchmark
 from bench.databases import databases, dispose, migrated_app
-from bench.settle import _numbers
+from bench.settle import _numbers, insert_orders
 
 DEFAULT_DISTRIBUTORS = 10_000
 ORDERS = 100_000
@@ -136,55 +136,14 @@ def _seed(count: int) -> None:
     # a tenth of it released.
     seq = _numbers(ORDERS)
     buyer = seq.c.n % (2 * count) + 1
-    session.execute(
-        insert(Order).from_select(
-            [
-                "number",
-                "user_id",
-                "status",
-                "refund_status",
-                "goods_fen",
-                "discount_fen",
-                "shipping_fen",
-                "total_fen",
-                "refunded_fen",
-                "buyer_note",
-                "idempotency_key",
-                "ship_recipient",
-                "ship_mobile",
-                "ship_region",
-                "ship_detail",
-                "created_at",
-                "expires_at",
-                "paid_at",
-                "shipped_at",
-                "completed_at",
-                "staff_note",
-            ],
-            select(
-                text("g", seq.c.n),
-                buyer,
-                literal("completed"),
-                literal("none"),
-                1000 + seq.c.n % 20000,
-                literal(0),
-                literal(0),
-                1000 + seq.c.n % 20000,
-                literal(0),
-                literal(""),
-                text("g", seq.c.n),
-                literal("张三"),
-                literal("13812345678"),
-                literal("广东省 深圳市 南山区"),
-                literal("科技园路 1 号"),
-                long_ago,
-                long_ago,
-                long_ago,
-                long_ago,
-                long_ago,
-                literal(""),
-            ),
-        )  # fmt: skip
+    insert_orders(
+        session,
+        at=long_ago,
+        number=text("g", seq.c.n),
+        user_id=buyer,
+        goods_fen=1000 + seq.c.n % 20000,
+        total_fen=1000 + seq.c.n % 20000,
+        idempotency_key=text("g", seq.c.n),
     )
     owner = sa.case((Order.user_id > count, Order.user_id - count), else_=Order.user_id)
     session.execute(

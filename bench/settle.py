@@ -109,6 +109,31 @@ def _numbers(count: int):
     return seq.union_all(select(seq.c.n + 1).where(seq.c.n < count))
 
 
+def insert_orders(session, *, at, **values) -> None:
+    """Made-up orders in one INSERT … SELECT over a `_numbers` sequence: `values` gives the columns that vary
+    (SQL expressions of the sequence: number, buyer, amounts, …); the rest are a received order's, with one
+    address and every moment `at` unless given."""
+    columns = {
+        "status": literal("completed"),
+        "refund_status": literal("none"),
+        "discount_fen": literal(0),
+        "shipping_fen": literal(0),
+        "refunded_fen": literal(0),
+        "buyer_note": literal(""),
+        "ship_recipient": literal("张三"),
+        "ship_mobile": literal("13812345678"),
+        "ship_region": literal("广东省 深圳市 南山区"),
+        "ship_detail": literal("科技园路 1 号"),
+        "created_at": at,
+        "expires_at": at,
+        "paid_at": at,
+        "shipped_at": at,
+        "completed_at": at,
+        "staff_note": literal(""),
+    } | values
+    session.execute(insert(Order).from_select(list(columns), select(*columns.values())))
+
+
 def _seed(entries: int) -> Shape:
     shape = Shape(entries)
     session = db.session
@@ -192,55 +217,17 @@ def _seed(entries: int) -> Shape:
         first = session.scalar(select(func.coalesce(func.max(Order.id), 0))) + 1
         requested = seq.c.n % REQUESTED_EVERY == 0 if kind == "due" else sa.false()
         on_the_way = seq.c.n % 2 == 0 if kind == "pending" else sa.false()
-        session.execute(
-            insert(Order).from_select(
-                [
-                    "number",
-                    "user_id",
-                    "status",
-                    "refund_status",
-                    "goods_fen",
-                    "discount_fen",
-                    "shipping_fen",
-                    "total_fen",
-                    "refunded_fen",
-                    "buyer_note",
-                    "idempotency_key",
-                    "ship_recipient",
-                    "ship_mobile",
-                    "ship_region",
-                    "ship_detail",
-                    "created_at",
-                    "expires_at",
-                    "paid_at",
-                    "shipped_at",
-                    "completed_at",
-                    "staff_note",
-                ],
-                select(
-                    text(kind[0], seq.c.n),
-                    first_buyer + seq.c.n % BUYERS,
-                    case((on_the_way, literal("shipped")), else_=literal("completed")),
-                    case((requested, literal("requested")), else_=literal("none")),
-                    1000 + seq.c.n % 20000,
-                    literal(0),
-                    literal(0),
-                    1000 + seq.c.n % 20000,
-                    literal(0),
-                    literal(""),
-                    text(kind, seq.c.n),
-                    literal("张三"),
-                    literal("13812345678"),
-                    literal("广东省 深圳市 南山区"),
-                    literal("科技园路 1 号"),
-                    completed,
-                    completed,
-                    completed,
-                    completed,
-                    case((on_the_way, sa.null()), else_=completed),
-                    literal(""),
-                ),
-            )  # fmt: skip
+        insert_orders(
+            session,
+            at=completed,
+            number=text(kind[0], seq.c.n),
+            user_id=first_buyer + seq.c.n % BUYERS,
+            status=case((on_the_way, literal("shipped")), else_=literal("completed")),
+            refund_status=case((requested, literal("requested")), else_=literal("none")),
+            goods_fen=1000 + seq.c.n % 20000,
+            total_fen=1000 + seq.c.n % 20000,
+            idempotency_key=text(kind, seq.c.n),
+            completed_at=case((on_the_way, sa.null()), else_=completed),
         )
         ranges[kind] = (first, first + count - 1)
 
