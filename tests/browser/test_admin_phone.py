@@ -2,6 +2,10 @@
 button and field of a page lies inside it (rows of tabs may scroll sideways, inside their own box),
 lists marked .table-cards show one labelled card per row, and the menu opens from the top bar."""
 
+import re
+
+from playwright.sync_api import expect
+
 from app.demo import DEMO_OWNER_MOBILE, DEMO_PASSWORD
 
 PAGES = [
@@ -98,6 +102,8 @@ def test_every_back_office_list_fits_a_phone_and_every_action_is_reachable(live_
     page.get_by_role("button", name="菜单").click()
     sidebar = page.locator("#sidebar")
     sidebar.get_by_role("link", name="分销").first.wait_for(state="visible")
+    expect(sidebar).to_have_class(re.compile(r"\bshow\b"))
+    expect(sidebar).not_to_have_class(re.compile(r"\bshowing\b"))  # Bootstrap's slide-in is over
     shot(page, "menu")
     sidebar.get_by_role("link", name="分销").first.click()
     page.wait_for_url("**/admin/distribution")
