@@ -13,6 +13,7 @@ order_cancelled = _signals.signal("order-cancelled")
 order_paid = _signals.signal("order-paid")
 # Before an order is shipped; a receiver refuses by raising OrderError (marketing: a 拼团 not full yet).
 order_shipping = _signals.signal("order-shipping")
+order_shipped = _signals.signal("order-shipped")  # after the order is marked shipped
 order_completed = _signals.signal("order-completed")
 # Before a payment of an unpaid order is started; a receiver refuses by raising (marketing: a 拼团 order
 # whose group is full or over: nobody is charged for a place that is gone).
@@ -22,3 +23,4 @@ payment_starting = _signals.signal("payment-starting")
 refund_requesting = _signals.signal("refund-requesting")
 refund_approved = _signals.signal("refund-approved")
 refund_completed = _signals.signal("refund-completed")
+refund_rejected = _signals.signal("refund-rejected")  # gets the refund
