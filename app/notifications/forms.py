@@ -16,7 +16,9 @@ class NotificationSettingsForm(Form):
 for _name in KINDS:
     setattr(NotificationSettingsForm, f"{_name}_on", BooleanField(_l("Send this message")))
     setattr(NotificationSettingsForm, f"{_name}_template_id", StringField(_l("Template ID")))
-    setattr(NotificationSettingsForm, f"{_name}_mapping", TextAreaField(_l("Keywords (one keyword=text a line)")))
+    setattr(
+        NotificationSettingsForm, f"{_name}_mapping", TextAreaField(_l("Keywords (one keyword=text a line)"))
+    )
 
 
 def kind_fields(form: NotificationSettingsForm, name: str) -> tuple:
@@ -26,5 +28,7 @@ def kind_fields(form: NotificationSettingsForm, name: str) -> tuple:
 
 class TestMessageForm(Form):
     test_kind = SelectField(
-        _l("Message"), choices=[SelectChoice(name, kind.label) for name, kind in KINDS.items()], validate_choice=True
+        _l("Message"),
+        choices=[SelectChoice(name, kind.label) for name, kind in KINDS.items()],
+        validate_choice=True,
     )

@@ -55,13 +55,20 @@ def save_notification_settings(session: Session, data: dict) -> NotificationSett
         on = bool(data.get(f"{name}_on"))
         template_id = (data.get(f"{name}_template_id") or "").strip()
         mapping = "\n".join(
-            line.strip() for line in (data.get(f"{name}_mapping") or "").replace("\r", "").split("\n") if line.strip()
+            line.strip()
+            for line in (data.get(f"{name}_mapping") or "").replace("\r", "").split("\n")
+            if line.strip()
         )
         if on and not template_id:
-            problems.append((f"{name}_template_id", _("Please enter the template ID, or switch this message off.")))
+            problems.append(
+                (f"{name}_template_id", _("Please enter the template ID, or switch this message off."))
+            )
         elif template_id and not kinds.TEMPLATE_ID_RE.match(template_id):
             problems.append(
-                (f"{name}_template_id", _("A template ID is 10 to 64 letters, digits, - or _ (copy it from 模板消息)."))
+                (
+                    f"{name}_template_id",
+                    _("A template ID is 10 to 64 letters, digits, - or _ (copy it from 模板消息)."),
+                )
             )
         if on or mapping:
             _pairs, wrong = kinds.parse_mapping(kind, mapping)
@@ -69,7 +76,9 @@ def save_notification_settings(session: Session, data: dict) -> NotificationSett
         templates[name] = {"on": on, "template_id": template_id, "mapping": mapping}
     enabled = bool(data.get("enabled"))
     if enabled and not any(entry["on"] for entry in templates.values()):
-        problems.append(("enabled", _("Switch on at least one message with its template ID, or turn notifications off.")))
+        problems.append(
+            ("enabled", _("Switch on at least one message with its template ID, or turn notifications off."))
+        )
     if enabled and not wechat_web.configured(session):
         problems.append(
             ("enabled", _("Enter the official account's AppID and AppSecret in Settings › Payments first."))
@@ -119,7 +128,9 @@ def queue_test_message(session: Session, user: User, kind_name: str) -> Notifica
         raise NotificationError(_("Please choose a message type."), "test_kind")
     if not user.wechat_openid:
         raise NotificationError(
-            _("Your account is not bound to WeChat: open the shop once inside WeChat, logged in as yourself."),
+            _(
+                "Your account is not bound to WeChat: open the shop once inside WeChat, logged in as yourself."
+            ),
             "test_kind",
         )
     if template_of(get_notification_settings(session), kind_name) is None:

@@ -34,7 +34,11 @@ def _said(text) -> str:
 def _order_values(order: Order) -> dict:
     titles = [line.title for line in order.lines]
     product = titles[0] + (_said(_l(" and %(n)d more", n=len(titles) - 1)) if len(titles) > 1 else "")
-    return {"order_no": order.number, "amount": kinds.money(order.total_fen), "product": product if titles else ""}
+    return {
+        "order_no": order.number,
+        "amount": kinds.money(order.total_fen),
+        "product": product if titles else "",
+    }
 
 
 def _to_buyer(session, kind: str, order: Order, **values) -> None:
@@ -97,9 +101,9 @@ def _on_commissions_created(order, *, session, commissions, **_):
     values = _order_values(order)
     for commission in commissions:
         user = session.scalar(
-            select(User).join(Distributor, Distributor.user_id == User.id).where(
-                Distributor.id == commission.distributor_id
-            )
+            select(User)
+            .join(Distributor, Distributor.user_id == User.id)
+            .where(Distributor.id == commission.distributor_id)
         )
         enqueue(
             session, "commission_new", user,

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from flask import current_app
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.payments.gateways import HTTP_TIMEOUT, payment_settings, secret_readable
@@ -108,9 +109,13 @@ def _cached(session: Session, name: str, fetch) -> str:
     if token is not None and token.expires_at - TOKEN_MARGIN > now:
         return token.value
     value, lifetime = fetch()
-    token = session.get(ApiToken, name) or ApiToken(name=name)
-    token.value, token.expires_at = value, now + timedelta(seconds=int(lifetime))
-    session.add(token)
+    try:
+        with session.begin_nested():
+            token = session.get(ApiToken, name) or ApiToken(name=name)
+            token.value, token.expires_at = value, now + timedelta(seconds=int(lifetime))
+            session.add(token)
+    except IntegrityError:
+        pass  # another worker stored the first one at the same moment: both tokens work for a while
     session.commit()
     return value
 
@@ -127,9 +132,7 @@ def access_token(session: Session) -> str:
 def forget_access_token(session: Session, token: str) -> None:
     """WeChat called `token` invalid (40001, 42001: another server fetched a new one, or it expired early):
     drop it from the cache unless another worker has already put a newer one there."""
-    session.execute(
-        delete(ApiToken).where(ApiToken.name == "wechat_access_token", ApiToken.value == token)
-    )
+    session.execute(delete(ApiToken).where(ApiToken.name == "wechat_access_token", ApiToken.value == token))
     session.commit()
 
 

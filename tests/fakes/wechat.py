@@ -348,13 +348,19 @@ class FakeWechat:
             return "touser"
         if not isinstance(data.get("template_id"), str) or not self.TEMPLATE_ID_RE.match(data["template_id"]):
             return "template_id"
-        if "url" in data and not (isinstance(data["url"], str) and data["url"].startswith(("http://", "https://"))):
+        if "url" in data and not (
+            isinstance(data["url"], str) and data["url"].startswith(("http://", "https://"))
+        ):
             return "url"
         fields = data.get("data")
         if not isinstance(fields, dict) or not fields:
             return "data"
         for key, field in fields.items():
-            if not self.DATA_KEY_RE.match(key) or not isinstance(field, dict) or set(field) - {"value", "color"}:
+            if (
+                not self.DATA_KEY_RE.match(key)
+                or not isinstance(field, dict)
+                or set(field) - {"value", "color"}
+            ):
                 return f"data.{key}"
             if not isinstance(field.get("value"), str):
                 return f"data.{key}.value"
