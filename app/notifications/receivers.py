@@ -13,7 +13,7 @@ from app.marketing.models import BuyGroupMember
 from app.notifications import kinds
 from app.notifications.outbox import enqueue
 from app.orders import signals as order_signals
-from app.orders.models import Order
+from app.orders.models import Order, Refund, RefundRequestStatus
 
 REFUND_STATUS = {
     "approved": _l("Approved, the money is on its way back"),
@@ -67,7 +67,10 @@ def _refund_result(session, refund, state: str) -> None:
 
 
 def _on_refund_approved(refund, *, session, **_):
-    _refund_result(session, refund, "approved")
+    """Said only while the money is on its way: a gateway that refunded at once (payments reacts first) has
+    already written "refunded", which says it all."""
+    if session.scalar(select(Refund.status).where(Refund.id == refund.id)) == RefundRequestStatus.APPROVED:
+        _refund_result(session, refund, "approved")
 
 
 def _on_refund_completed(order, *, session, refund, **_):
