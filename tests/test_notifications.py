@@ -350,7 +350,13 @@ def test_two_runs_at_once_send_each_row_once_on_postgresql(pg_notify_app, wechat
     people = [factories.UserFactory(wechat_openid=f"oConcurrent{i:016d}") for i in range(12)]
     for person in people:
         for reference in ("a", "b"):
-            enqueue(session, "withdrawal_paid", person, {"amount": "¥1.00"}, reference=reference)
+            enqueue(
+                session,
+                "withdrawal_paid",
+                person,
+                {"amount": "¥1.00", "reference": reference},
+                reference=reference,
+            )
     session.commit()
     results = run_together(pg_notify_app, 2, lambda i: sender.send_due(db.session))
     assert not [r for r in results if isinstance(r, Exception)], results
@@ -428,3 +434,22 @@ def test_the_test_message_goes_to_the_owners_own_wechat_through_the_outbox(
 def test_a_shopper_cannot_open_the_notification_settings(session, client, shopper):
     login(client, shopper)
     assert client.get("/admin/settings/notifications").status_code in (302, 403)
+
+
+def test_the_dashboard_watches_the_send_job_once_notifications_are_on(session, wechat, owner_client):
+    assert 'data-job="notifications-send"' not in owner_client.get("/admin/").get_data(as_text=True)
+    configure(session, wechat)
+    page = owner_client.get("/admin/").get_data(as_text=True)
+    assert 'data-job="notifications-send"' in page and "发送微信消息" in page
+    assert "* * * * *  flask notifications send" in page
+
+
+def test_a_run_stops_early_when_wechat_refuses_everything_and_the_rest_wait(session, wechat):
+    configure(session, wechat)
+    people = [factories.UserFactory(wechat_openid=f"oBreaker{i:019d}") for i in range(8)]
+    for person in people:
+        enqueue(session, "withdrawal_paid", person, {"amount": "¥1.00"})
+    session.commit()
+    wechat.failing_template_sends = 99
+    assert sender.send_due(session)["notify_retries"] == sender.GIVE_UP_RUN_AFTER
+    assert [row.attempts for row in rows(session)] == [1] * 5 + [0] * 3

@@ -22,6 +22,7 @@ RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30)
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 STALE_AFTER = timedelta(minutes=10)
 BATCH = 200
+GIVE_UP_RUN_AFTER = 5  # messages refused in a row (network down, WeChat busy) before a run stops early
 TOKEN_INVALID = {40001, 42001}  # invalid / expired access token: fetch a new one, once
 NOT_FOLLOWING = 43004  # "require subscribe": the user no longer follows the account
 
@@ -119,7 +120,10 @@ def send_due(session: Session, now: datetime | None = None) -> dict[str, int]:
         )
     )
     session.commit()
+    failures_in_a_row = 0
     for notification_id in due:
+        if failures_in_a_row >= GIVE_UP_RUN_AFTER:
+            break  # WeChat is down or refusing everything: the rest wait, untouched, for the next run
         if not _claim(session, notification_id, now):
             continue  # another run has it
         notification = session.get(Notification, notification_id, populate_existing=True)
@@ -127,6 +131,7 @@ def send_due(session: Session, now: datetime | None = None) -> dict[str, int]:
         session.commit()  # no transaction stays open while WeChat answers
         outcome, detail = send_one(session, body)
         outcome = _finish(session, notification_id, outcome, detail, now)
+        failures_in_a_row = failures_in_a_row + 1 if outcome == "retry" else 0
         key = {"sent": "notified", "retry": "notify_retries"}.get(outcome, "notify_failed")
         counts[key] += 1
     return counts
