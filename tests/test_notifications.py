@@ -414,6 +414,12 @@ def test_the_test_message_goes_to_the_owners_own_wechat_through_the_outbox(
     configure(session, wechat, enabled=False)
     token = csrf_token(owner_client, "/admin/settings/notifications")
     response = owner_client.post(
+        "/admin/settings/notifications/test", data={"test_kind": "nope", "csrf_token": token}
+    )
+    assert response.status_code == 302 and rows(session) == []
+    page = owner_client.get("/admin/settings/notifications").get_data(as_text=True)
+    assert "请选择消息类型。" in page
+    response = owner_client.post(
         "/admin/settings/notifications/test", data={"test_kind": "order_paid", "csrf_token": token}
     )
     assert response.status_code == 422 and "没有绑定微信" in response.get_data(as_text=True)

@@ -55,7 +55,7 @@ def notification_test():
     """Queue a sample message to the merchant's own WeChat: the job sends it within a minute."""
     form = TestMessageForm()
     if not form.validate_on_submit():
-        flash(first_error(form), "danger")
+        flash(_("Please choose a message type.") if form.test_kind.errors else first_error(form), "error")
         return redirect(url_for("admin.notification_settings"))
     try:
         queue_test_message(db.session, current_user, form.test_kind.data)
