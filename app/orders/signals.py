@@ -1,6 +1,7 @@
 """Moments other areas react to, inside the same transaction (marketing takes the coupon and points
 on `order_placed` and gives them back on `order_cancelled`; distribution creates commission on
-`order_paid`, adjusts it on `refund_completed`; payments sends the money back on `refund_approved`).
+`order_paid`, adjusts it on `refund_completed`; payments sends the money back on `refund_approved`;
+notifications writes a WeChat message to its outbox on `order_paid`, `order_shipped` and the refund results).
 Receivers get the session and the order (the refund, for refund_approved). A receiver that raises refuses
 the change: marketing does so on `order_placed` when the coupon or the points are no longer there."""
 
