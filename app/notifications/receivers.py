@@ -1,6 +1,7 @@
 """Which events write which message, inside the event's own transaction (an event rolled back leaves no
 message). The values each message can show are gathered here; the merchant's mapping picks among them."""
 
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -27,7 +28,7 @@ WITHDRAWAL_STATUS = _l("Paid out")
 
 def _said(text) -> str:
     """Words in the shoppers' language (the shop's default), whoever's request raised the event."""
-    with force_locale("zh_CN"):
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         return str(text)
 
 
