@@ -29,6 +29,7 @@ from app.marketing.models import (  # noqa: F401
     TimedDiscount,
     TimedDiscountItem,
 )
+from app.notifications.models import Notification, NotificationSettings  # noqa: F401
 from app.orders.models import (  # noqa: F401
     Address,
     CartItem,

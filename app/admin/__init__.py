@@ -65,6 +65,7 @@ from app.admin import (  # noqa: E402, F401
     marketing_coupons,
     marketing_flash,
     marketing_groups,
+    notifications,
     orders,
     payments,
     refunds,

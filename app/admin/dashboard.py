@@ -23,6 +23,7 @@ from app.distribution.services import get_settings
 from app.distribution.stats import distribution_figures
 from app.extensions import db
 from app.jobs import JOBS, job_health, last_runs
+from app.notifications.outbox import get_notification_settings
 from app.orders import stats
 from app.payments.gateways import payment_settings
 from app.settings.services import get_shop_settings
@@ -63,6 +64,11 @@ def _tracking_configured() -> bool:
     return bool(settings.kuaidi100_customer and settings.kuaidi100_key_sealed)
 
 
+def _notifications_enabled() -> bool:
+    """The outbox job matters (and is expected in cron) once WeChat template messages are switched on."""
+    return bool(get_notification_settings(db.session).enabled)
+
+
 def _gateway_enabled() -> bool:
     """Reconcile matters (and is expected in cron) once a real gateway takes money."""
     settings = payment_settings(db.session)
@@ -84,7 +90,8 @@ class DashboardJob:
     expected: Callable[[], bool] | None = None
 
 
-MINUTES_5, HOURLY, DAILY = timedelta(minutes=5), timedelta(hours=1), timedelta(days=1)
+MINUTE, MINUTES_5 = timedelta(minutes=1), timedelta(minutes=5)
+HOURLY, DAILY = timedelta(hours=1), timedelta(days=1)
 # Adding a job to the dashboard is one entry here. A job whose command is not declared (app.jobs.JOBS) in
 # this build is left out, so an entry may name a job another branch brings.
 DASHBOARD_JOBS = (
@@ -117,6 +124,14 @@ DASHBOARD_JOBS = (
         MINUTES_5,
         "*/5 * * * *",
         expected=_gateway_enabled,
+    ),
+    DashboardJob(
+        "notifications-send",
+        _l("Send WeChat messages"),
+        _l("Sends the WeChat template messages waiting in the outbox, and tries failed ones again"),
+        MINUTE,
+        "* * * * *",
+        expected=_notifications_enabled,
     ),
     DashboardJob(
         "groups-settle",
