@@ -67,6 +67,7 @@ from app.admin import (  # noqa: E402, F401
     marketing_groups,
     orders,
     payments,
+    promote,
     refunds,
     settings,
     withdrawals,

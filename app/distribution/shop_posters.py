@@ -1,0 +1,117 @@
+"""The whole-shop poster: the shop's logo and name, a few products on sale with their prices, and a QR code
+of the shop's home page, drawn with the product posters' fonts, footer and picture box (posters.py).
+Cached by what it shows (a hash of the link, the names, the products' versions and prices), so a request
+draws nothing while the shop has not changed."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from app.catalog import services as catalog
+from app.catalog.models import Product
+from app.distribution import posters
+from app.distribution.posters import GREY, INK, MARGIN, RED, WIDTH, drawable, font, wrap
+from app.marketing import pricing
+from app.money import format_fen, format_fen_range
+
+SHOWCASE_PRODUCTS = 4  # two rows of two
+LOGO_SIDE = 110
+GAP = 20
+CELL_WIDTH = (WIDTH - 2 * MARGIN - GAP) // 2
+CELL_PICTURE_HEIGHT = 260
+
+
+@dataclass(frozen=True)
+class ShowcaseItem:
+    """One product on the poster: what is drawn for it."""
+
+    product_id: int
+    title: str
+    price: str
+    image_key: str | None
+    version: str  # the product's updated_at: its picture may change without its key
+
+
+def price_label(product: Product) -> str:
+    """The product's price as the shop shows it (one price, or the range of its SKUs)."""
+    low, high = pricing.display_range([sku.price_fen for sku in product.active_skus])
+    return format_fen(low) if low == high else format_fen_range(low, high)
+
+
+def showcase_items(session: Session, limit: int = SHOWCASE_PRODUCTS) -> list[ShowcaseItem]:
+    """The first products on sale in the shop's own order (the merchant's weight, then the newest)."""
+    products = session.scalars(catalog.shop_products_query().limit(limit)).unique().all()
+    return [
+        ShowcaseItem(p.id, p.title, price_label(p), p.main_image_key, p.updated_at.isoformat())
+        for p in products
+        if p.active_skus
+    ]
+
+
+@dataclass(frozen=True)
+class ShopPoster:
+    """The merchant's whole-shop poster (no distributor: the plain shop link, no commission)."""
+
+    shop_name: str
+    share_url: str
+    logo_key: str | None
+    items: tuple[ShowcaseItem, ...]
+
+    @property
+    def path(self) -> Path:
+        parts = [posters.POSTER_VERSION, "showcase", self.share_url, self.shop_name, self.logo_key or ""]
+        for item in self.items:
+            parts += [str(item.product_id), item.title, item.price, item.image_key or "", item.version]
+        version = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+        return Path(current_app.instance_path) / "posters" / "shop" / f"showcase-{version}.png"
+
+    @property
+    def version(self) -> str:
+        return self.path.stem.rsplit("-", 1)[-1]
+
+    def cached_png(self) -> Path:
+        return posters.cached_file(self.path, "showcase-*.png", self.draw)
+
+    def draw(self) -> bytes:
+        from PIL import Image, ImageDraw
+
+        canvas = Image.new("RGB", (posters.WIDTH, posters.HEIGHT), "white")
+        draw = ImageDraw.Draw(canvas)
+        top = MARGIN
+        canvas.paste(posters.picture_box(self.logo_key, LOGO_SIDE), (MARGIN, top))
+        name_left = MARGIN + LOGO_SIDE + 24
+        name_width = WIDTH - MARGIN - name_left
+        lines = wrap(self.shop_name, font(40, bold=True), name_width, max_lines=2)
+        y = top + (LOGO_SIDE - 52 * len(lines)) // 2 - 6
+        for line in lines:
+            draw.text((name_left, y), line, font=font(40, bold=True), fill=INK)
+            y += 52
+        grid_top = top + LOGO_SIDE + 30
+        for index, item in enumerate(self.items[:SHOWCASE_PRODUCTS]):
+            self._cell(
+                canvas, draw, item, MARGIN + (index % 2) * (CELL_WIDTH + GAP), grid_top + (index // 2) * 370
+            )
+        if not self.items:
+            draw.text((MARGIN, grid_top + 40), _("New products are on their way."), font=font(30), fill=GREY)
+        posters.footer(
+            canvas,
+            self.share_url,
+            _("Welcome to %(name)s", name=self.shop_name),
+            self.shop_name,
+            hint=_("Long-press to scan and visit the shop"),
+        )
+        return posters.png_bytes(canvas)
+
+    @staticmethod
+    def _cell(canvas, draw, item: ShowcaseItem, left: int, top: int) -> None:
+        canvas.paste(posters.picture_box(item.image_key, CELL_WIDTH, CELL_PICTURE_HEIGHT), (left, top))
+        y = top + CELL_PICTURE_HEIGHT + 10
+        for line in wrap(item.title, font(26), CELL_WIDTH, max_lines=1):
+            draw.text((left, y), line, font=font(26), fill=INK)
+        draw.text((left, y + 40), drawable(item.price), font=font(32, bold=True), fill=RED)
