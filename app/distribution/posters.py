@@ -220,9 +220,10 @@ def wrap(text: str, face: ImageFont.FreeTypeFont, width: int, *, max_lines: int)
     return lines[:max_lines]
 
 
-def picture_box(key: str | None, side: int, height: int | None = None) -> Image.Image:
-    """The product's main picture (or the shop's logo), centred on a light square (or a side × height box)."""
-    from PIL import Image
+def picture_box(key: str | None, side: int, height: int | None = None, *, cover: bool = False) -> Image.Image:
+    """The product's main picture (or the shop's logo), centred on a light square (or a side × height box);
+    `cover` fills the box instead, cutting what sticks out."""
+    from PIL import Image, ImageOps
 
     box = (side, height or side)
     if key:
@@ -232,6 +233,8 @@ def picture_box(key: str | None, side: int, height: int | None = None) -> Image.
         if data is not None:
             with Image.open(io.BytesIO(data)) as image:
                 picture = image.convert("RGB")
+                if cover:
+                    return ImageOps.fit(picture, box)
                 picture.thumbnail(box)
                 square = Image.new("RGB", box, (245, 245, 245))
                 square.paste(picture, ((box[0] - picture.width) // 2, (box[1] - picture.height) // 2))

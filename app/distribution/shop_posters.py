@@ -102,7 +102,7 @@ class ShopPoster:
         posters.footer(
             canvas,
             self.share_url,
-            _("Welcome to %(name)s", name=self.shop_name),
+            _("Our picks for you"),
             self.shop_name,
             hint=_("Long-press to scan and visit the shop"),
         )
@@ -110,7 +110,9 @@ class ShopPoster:
 
     @staticmethod
     def _cell(canvas, draw, item: ShowcaseItem, left: int, top: int) -> None:
-        canvas.paste(posters.picture_box(item.image_key, CELL_WIDTH, CELL_PICTURE_HEIGHT), (left, top))
+        canvas.paste(
+            posters.picture_box(item.image_key, CELL_WIDTH, CELL_PICTURE_HEIGHT, cover=True), (left, top)
+        )
         y = top + CELL_PICTURE_HEIGHT + 10
         for line in wrap(item.title, font(26), CELL_WIDTH, max_lines=1):
             draw.text((left, y), line, font=font(26), fill=INK)
