@@ -306,3 +306,22 @@ def test_a_distributor_poster_still_says_who_recommends(app, session):
         assert theirs.recommender == "小B" and ours.recommender == "小满杂货"
         assert theirs.path.parent.name == str(d.id) and ours.path.parent.name == "shop"
     assert dist.get_settings(session) is not None
+
+
+def test_two_first_shares_at_once_record_one_milestone(pg_app):
+    """Two downloads at the same moment (PostgreSQL, real concurrency): one row, one True, no error."""
+    from app.extensions import db
+    from tests.conftest import run_together
+
+    results = run_together(
+        pg_app, 4, lambda i: checklist.record_milestone(db.session, checklist.FIRST_SHARE, None)
+    )
+    assert sorted(results, key=str) == [False, False, False, True]
+    assert count(db.session, MerchantMilestone) == 1
+
+
+def test_an_off_shelf_product_can_be_promoted_with_a_warning(app, session, owner_client):
+    on = factories.ProductFactory()
+    off = factories.ProductFactory(is_on_shelf=False)
+    assert 'id="promote-off-shelf"' not in owner_client.get(f"/admin/products/{on.id}/promote").text
+    assert 'id="promote-off-shelf"' in owner_client.get(f"/admin/products/{off.id}/promote").text

@@ -81,6 +81,7 @@ def products_promote(product_id: int):
         "admin/promote.html",
         product=product,
         price=price_label(product) if product.active_skus else "",
+        off_shelf=not product.is_on_shelf,  # its link opens "not on sale" until it is back
         link=_product_link(product),
         poster_version=_product_poster(product).path.stem.rsplit("-", 1)[-1],
     )

@@ -117,7 +117,7 @@ def first_run_checklist(app, session: Session) -> Checklist:
     shop = get_shop_settings(session)
     on_sale = exists().where(Sku.product_id == Product.id, Sku.is_active)
     done = {
-        "shop": bool(shop.name.strip() if shop.name else "") and bool(shop.logo_key),
+        "shop": bool((shop.name or "").strip()) and bool(shop.logo_key),
         "payment": _payment_ready(app, session),
         "product": bool(session.scalar(select(exists().where(Product.is_on_shelf, on_sale)))),
         "distribution": session.get(DistributionSettings, SETTINGS_ID) is not None,
