@@ -23,8 +23,7 @@ from app.money import format_fen, format_fen_range
 SHOWCASE_PRODUCTS = 4  # two rows of two
 LOGO_SIDE = 110
 GAP = 20
-CELL_WIDTH = (WIDTH - 2 * MARGIN - GAP) // 2
-CELL_PICTURE_HEIGHT = 260
+CELL_TEXT_HEIGHT = 98  # under each picture: the title and the price
 
 
 @dataclass(frozen=True)
@@ -93,10 +92,19 @@ class ShopPoster:
             draw.text((name_left, y), line, font=font(40, bold=True), fill=INK)
             y += 52
         grid_top = top + LOGO_SIDE + 30
-        for index, item in enumerate(self.items[:SHOWCASE_PRODUCTS]):
-            self._cell(
-                canvas, draw, item, MARGIN + (index % 2) * (CELL_WIDTH + GAP), grid_top + (index // 2) * 370
-            )
+        items = self.items[:SHOWCASE_PRODUCTS]
+        # One product fills the space, two share one row, three or four make two rows of two.
+        cols, rows = (1, 1) if len(items) == 1 else (2, 1) if len(items) == 2 else (2, 2)
+        width = (WIDTH - 2 * MARGIN - (cols - 1) * GAP) // cols
+        room = posters.FOOTER_TOP - grid_top - GAP
+        # Pictures are at most square (a product photo cut to a thin strip shows nothing); the grid is
+        # centred in the room left between the name and the footer.
+        row_height = min((room - (rows - 1) * GAP) // rows, width + CELL_TEXT_HEIGHT)
+        grid_top += (room - rows * row_height - (rows - 1) * GAP) // 2
+        for index, item in enumerate(items):
+            left = MARGIN + (index % cols) * (width + GAP)
+            row_top = grid_top + (index // cols) * (row_height + GAP)
+            self._cell(canvas, draw, item, (left, row_top, width, row_height))
         if not self.items:
             draw.text((MARGIN, grid_top + 40), _("New products are on their way."), font=font(30), fill=GREY)
         posters.footer(
@@ -109,11 +117,13 @@ class ShopPoster:
         return posters.png_bytes(canvas)
 
     @staticmethod
-    def _cell(canvas, draw, item: ShowcaseItem, left: int, top: int) -> None:
-        canvas.paste(
-            posters.picture_box(item.image_key, CELL_WIDTH, CELL_PICTURE_HEIGHT, cover=True), (left, top)
-        )
-        y = top + CELL_PICTURE_HEIGHT + 10
-        for line in wrap(item.title, font(26), CELL_WIDTH, max_lines=1):
+    def _cell(canvas, draw, item: ShowcaseItem, box: tuple[int, int, int, int]) -> None:
+        """A product in its (left, top, width, height) box: its picture across the width, then its title
+        on one line and its price."""
+        left, top, width, height = box
+        picture_height = height - CELL_TEXT_HEIGHT
+        canvas.paste(posters.picture_box(item.image_key, width, picture_height, cover=True), (left, top))
+        y = top + picture_height + 10
+        for line in wrap(item.title, font(26), width, max_lines=1):
             draw.text((left, y), line, font=font(26), fill=INK)
         draw.text((left, y + 40), drawable(item.price), font=font(32, bold=True), fill=RED)
