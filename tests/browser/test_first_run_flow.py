@@ -127,6 +127,7 @@ def test_a_new_merchant_walks_the_checklist_to_a_first_paid_order(live_server, o
 
     # 5. 推广 on the product's row: the shop's own link, QR code and poster; downloading one ticks the step.
     page.goto(live_server("/admin/products"))
+    shot(page, "products-with-promote")
     page.locator("tr", has_text="云南小粒咖啡豆").locator(".promote-action").click()
     page.wait_for_url("**/promote")
     link = page.locator("#promote-link").input_value()
