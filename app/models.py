@@ -12,6 +12,7 @@ from app.distribution.models import (  # noqa: F401
     DistributorApplication,
     DistributorGrade,
     LedgerEntry,
+    MerchantMilestone,
     Visit,
     Withdrawal,
 )
