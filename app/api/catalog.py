@@ -8,6 +8,7 @@ from app.api import bp
 from app.api.errors import ApiError, ErrorBody
 from app.api.listing import product_page
 from app.api.schemas import (
+    SEARCH_MAX,
     ActivityOut,
     CategoriesOut,
     CategoryOut,
@@ -17,7 +18,6 @@ from app.api.schemas import (
     ProductDetail,
     ProductPage,
     ProductsQuery,
-    SEARCH_MAX,
     ShopOut,
     SkuOut,
 )

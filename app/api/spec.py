@@ -6,7 +6,7 @@ model is a bug, raised as one (a 500 in the error shape, and a failing test)."""
 import json
 
 from spectree import SecurityScheme, SpecTree
-from spectree.models import SecuritySchemeData, SecureType
+from spectree.models import SecureType, SecuritySchemeData
 
 from app.api.errors import ErrorBody, validation_fields
 
