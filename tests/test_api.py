@@ -293,11 +293,21 @@ def test_the_openapi_description_is_31_and_valid(client):
         "description": document["components"]["securitySchemes"]["bearer"]["description"],
     }
     assert document["paths"][f"{API}/me"]["get"]["security"] == [{"bearer": []}]
-    expected = {"/auth/login", "/auth/logout", "/me", "/shop", "/categories", "/products", "/products/{product_id}"}
+    expected = {
+        "/auth/login",
+        "/auth/logout",
+        "/me",
+        "/shop",
+        "/categories",
+        "/products",
+        "/products/{product_id}",
+    }
     assert {path.removeprefix(API) for path in document["paths"]} == expected
     docs = client.get(f"{API}/docs")
     assert docs.status_code == 200
     html = docs.get_data(as_text=True)
-    assert "GET /api/v1/products/{product_id}" in html and "<script" not in html and "http" not in html.split(
-        "</head>"
-    )[0]
+    assert (
+        "GET /api/v1/products/{product_id}" in html
+        and "<script" not in html
+        and "http" not in html.split("</head>")[0]
+    )

@@ -51,7 +51,7 @@ def _search_words(raw: str | None) -> str:
 
 
 @bp.get("/shop")
-@spec.validate(resp=Response(HTTP_200=ShopOut), tags=["shop"])
+@spec.validate(resp=Response(HTTP_200=ShopOut, HTTP_401=ErrorBody), tags=["shop"])
 def shop():
     """The shop: name, logo, announcement, service phone"""
     settings = get_shop_settings(db.session)
@@ -64,7 +64,7 @@ def shop():
 
 
 @bp.get("/categories")
-@spec.validate(resp=Response(HTTP_200=CategoriesOut), tags=["shop"])
+@spec.validate(resp=Response(HTTP_200=CategoriesOut, HTTP_401=ErrorBody), tags=["shop"])
 def categories():
     """The visible categories, each with its visible sub-categories"""
 
@@ -85,7 +85,9 @@ def categories():
 
 @bp.get("/products")
 @spec.validate(
-    query=ProductsQuery, resp=Response(HTTP_200=ProductPage, HTTP_404=ErrorBody), tags=["products"]
+    query=ProductsQuery,
+    resp=Response(HTTP_200=ProductPage, HTTP_401=ErrorBody, HTTP_404=ErrorBody),
+    tags=["products"],
 )
 def products(query: ProductsQuery):
     """On-shelf products: filter by category and words, sort, page with a cursor
@@ -124,7 +126,7 @@ def products(query: ProductsQuery):
 @bp.get("/products/<int:product_id>")
 @spec.validate(
     path_parameter_descriptions={"product_id": "A product id"},
-    resp=Response(HTTP_200=ProductDetail, HTTP_404=ErrorBody),
+    resp=Response(HTTP_200=ProductDetail, HTTP_401=ErrorBody, HTTP_404=ErrorBody),
     tags=["products"],
 )
 def product(product_id: int):
