@@ -242,7 +242,6 @@ def display_range(
     return (min(prices), max(prices)) if prices else (None, None)
 
 
-
 def card_range(
     low: int | None,
     high: int | None,
@@ -259,6 +258,7 @@ def card_range(
     if activity_low is not None:
         low = min(low, activity_low)
     return low, high
+
 
 def price_basket(
     lines: Sequence[Line],
