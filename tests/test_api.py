@@ -311,3 +311,13 @@ def test_the_openapi_description_is_31_and_valid(client):
         and "<script" not in html
         and "http" not in html.split("</head>")[0]
     )
+
+
+def test_a_server_error_under_api_is_json_too(app, client, monkeypatch):
+    def broken(session):
+        raise RuntimeError("the settings table is gone")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: the error handler answers
+    monkeypatch.setattr("app.api.catalog.get_shop_settings", broken)
+    error = assert_error(client.get(f"{API}/shop"), 500, "server_error")
+    assert "settings table" not in error["message"]
