@@ -198,6 +198,7 @@ def _local_path(url: str | None) -> str | None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app import api
     from app.admin import bp as admin_bp
     from app.media import bp as media_bp
     from app.payments import sandbox_views
@@ -209,6 +210,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_bp, url_prefix="/media")
     app.register_blueprint(payments_bp, url_prefix="/pay")
     sandbox_views.init_app(app)
+    api.init_app(app)
 
 
 ERROR_TEXT = {
@@ -223,7 +225,11 @@ ERROR_TEXT = {
 }
 
 
-def render_error(code: int, message: str | None = None):
+def render_error(code: int, message: str | None = None, *, api_code: str | None = None):
+    from app.api import errors as api_errors
+
+    if api_errors.is_api_request():  # the JSON API answers every error in its own shape, never a page
+        return api_errors.http_error_response(code, message, code=api_code)
     title, default_message = ERROR_TEXT.get(code, ERROR_TEXT[500])
     message = message or str(default_message)
     if htmx:
@@ -252,7 +258,9 @@ def register_errorhandlers(app: Flask) -> None:
         retry = lazy_csrf.retry_first_post()
         if retry is not None:
             return retry
-        return render_error(400, _("The page has expired. Please refresh it and try again."))
+        return render_error(
+            400, _("The page has expired. Please refresh it and try again."), api_code="csrf_failed"
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

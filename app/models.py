@@ -1,5 +1,6 @@
 """Imports every model module, so the metadata Alembic compares against is complete."""
 
+from app.accounts.access_tokens import AccessToken  # noqa: F401
 from app.accounts.models import User  # noqa: F401
 from app.catalog.models import Category, Product, ProductDetailImage, ProductImage, Sku  # noqa: F401
 from app.distribution.models import (  # noqa: F401
