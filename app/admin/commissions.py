@@ -311,7 +311,7 @@ def distribution_order_clear_flags(order: Order, form: ActionForm) -> str:
 
 
 @bp.post("/distribution/orders/<int:order_id>/void")
-@commission_action("void", VoidCommissionForm)
+@commission_action("void", VoidCommissionForm, needs=Permission.MONEY)
 def distribution_order_void(order: Order, form: VoidCommissionForm) -> str:
     count = ledger.void_order_commission(db.session, order, actor=current_user, reason=form.reason.data)
     return ngettext(
