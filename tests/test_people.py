@@ -367,3 +367,34 @@ def test_the_owner_cannot_disable_themselves_on_the_staff_page(owner_client, ses
     disable(owner_client, owner, kind="staff")
     session.expire_all()
     assert session.get(User, owner.id).is_active
+
+
+def test_htmx_buttons_answer_their_card(owner_client, session, owner, customer, staff):
+    headers = {"HX-Request": "true", "HX-Target": "customer-status"}
+    token = csrf_token(owner_client, "/admin/")
+    response = owner_client.post(
+        f"/admin/customers/{customer.id}/active",
+        data={"active": "0", "reason": "刷单", "csrf_token": token},
+        headers=headers,
+    )
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'id="customer-status"' in html and "刷单" in html and "<html" not in html
+    refused = owner_client.post(
+        f"/admin/customers/{customer.id}/active", data={"active": "0", "reason": "again", "csrf_token": token},
+        headers=headers,
+    )
+    assert refused.status_code == 422
+    response = owner_client.post(
+        f"/admin/staff/{staff.id}/permissions",
+        data={"permissions": ["reports"], "csrf_token": token},
+        headers={"HX-Request": "true", "HX-Target": f"staff-{staff.id}"},
+    )
+    assert response.status_code == 200
+    assert f'id="staff-{staff.id}"' in response.get_data(as_text=True)
+    refused = owner_client.post(
+        f"/admin/staff/{staff.id}/permissions",
+        data={"permissions": ["nonsense"], "csrf_token": token},
+        headers={"HX-Request": "true", "HX-Target": f"staff-{staff.id}"},
+    )
+    assert refused.status_code == 422
