@@ -37,14 +37,19 @@ def _reason(text: str | None, *, required: bool) -> str:
     return reason
 
 
-def record(session: Session, user: User, kind: AccountEventKind, *, actor: User | None, note: str = "") -> None:
+def record(
+    session: Session, user: User, kind: AccountEventKind, *, actor: User | None, note: str = ""
+) -> None:
     session.add(AccountEvent(user_id=user.id, actor_id=actor.id if actor else None, kind=kind, note=note))
 
 
 def account_events(session: Session, user_id: int, limit: int = 30) -> list[AccountEvent]:
     return list(
         session.scalars(
-            select(AccountEvent).where(AccountEvent.user_id == user_id).order_by(AccountEvent.id.desc()).limit(limit)
+            select(AccountEvent)
+            .where(AccountEvent.user_id == user_id)
+            .order_by(AccountEvent.id.desc())
+            .limit(limit)
         )
     )
 
@@ -78,7 +83,13 @@ def set_account_active(session: Session, user: User, *, active: bool, actor: Use
             _l("This account is already enabled.") if active else _l("This account is already disabled.")
         )
     session.refresh(user)
-    record(session, user, AccountEventKind.ENABLED if active else AccountEventKind.DISABLED, actor=actor, note=reason)
+    record(
+        session,
+        user,
+        AccountEventKind.ENABLED if active else AccountEventKind.DISABLED,
+        actor=actor,
+        note=reason,
+    )
 
 
 def clean_permissions(chosen: Iterable[str]) -> list[Permission]:
@@ -110,7 +121,11 @@ def add_staff(
             raise AccountError(_l("This number has no account yet: set a first password for it."), "password")
         check_password_strength(password)
         user = register_user(
-            session, mobile=mobile, password=password, nickname=clean_nickname(nickname, mobile), role=Role.STAFF
+            session,
+            mobile=mobile,
+            password=password,
+            nickname=clean_nickname(nickname, mobile),
+            role=Role.STAFF,
         )
     elif nickname.strip():
         user.nickname = clean_nickname(nickname, mobile)
@@ -145,6 +160,8 @@ def set_staff_permissions(session: Session, staff: User, *, actor: User, permiss
 def staff_members(session: Session) -> list[User]:
     return list(
         session.scalars(
-            select(User).where(User.role.in_((Role.STAFF, Role.OWNER))).order_by(User.role, User.id)  # the owner first
+            select(User)
+            .where(User.role.in_((Role.STAFF, Role.OWNER)))
+            .order_by(User.role, User.id)  # the owner first
         )
     )

@@ -245,7 +245,9 @@ def _panel_context(order: Order, *, void_form=None) -> dict:
         select(CommissionExplanation).where(CommissionExplanation.order_id == order.id)
     )
     commissions = list(db.session.scalars(select(Commission).where(Commission.order_id == order.id)))
-    can_void = current_user.can(Permission.MONEY) and any(c.status == CommissionStatus.FROZEN for c in commissions)
+    can_void = current_user.can(Permission.MONEY) and any(
+        c.status == CommissionStatus.FROZEN for c in commissions
+    )
     return {
         "order": order,
         "view": explaining.explain(db.session, order),

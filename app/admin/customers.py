@@ -57,7 +57,9 @@ def customers_detail(customer_id: int):
 def _customer_result(customer: User, message: str, failed: dict | None = None):
     def status_card() -> str:
         fresh = db.session.get(User, customer.id)
-        return render_block("admin/customer.html", "status_card", **_customer_context(fresh, **(failed or {})))
+        return render_block(
+            "admin/customer.html", "status_card", **_customer_context(fresh, **(failed or {}))
+        )
 
     page_url = url_for("admin.customers_detail", customer_id=customer.id)
     return action_answer(message, bool(failed), page_url, status_card)
@@ -70,7 +72,9 @@ customer_action = record_action(Permission.CUSTOMERS, _customer_or_404, _custome
 @customer_action("status_form", AccountStatusForm)
 def customers_active(customer: User, form: AccountStatusForm) -> str:
     active = request.form.get("active") == "1"
-    management.set_account_active(db.session, customer, active=active, actor=current_user, reason=form.reason.data)
+    management.set_account_active(
+        db.session, customer, active=active, actor=current_user, reason=form.reason.data
+    )
     if active:
         return _("%(name)s can log in and order again.", name=customer.display_name)
     return _("%(name)s is disabled and logged out.", name=customer.display_name)

@@ -24,12 +24,15 @@ def _staff_context(**forms) -> dict:
         "permission_labels": PERMISSION_LABELS,
         "add_form": forms.get("add_form") or AddStaffForm(formdata=None),
         "permission_forms": {
-            m.id: StaffPermissionsForm(formdata=None, data={"permissions": [p.value for p in m.granted_permissions]})
+            m.id: StaffPermissionsForm(
+                formdata=None, data={"permissions": [p.value for p in m.granted_permissions]}
+            )
             for m in members
             if m.role == Role.STAFF
         }
         | forms.get("permission_forms", {}),
-        "status_forms": {m.id: AccountStatusForm(formdata=None) for m in members} | forms.get("status_forms", {}),
+        "status_forms": {m.id: AccountStatusForm(formdata=None) for m in members}
+        | forms.get("status_forms", {}),
         "may_disable": {m.id: management.may_disable(m, current_user) for m in members},
     }
 
@@ -83,7 +86,9 @@ staff_action = record_action(Permission.STAFF, _staff_or_404, _staff_result)
 @bp.post("/staff/<int:user_id>/permissions")
 @staff_action("permission_form", StaffPermissionsForm)
 def staff_permissions(member: User, form: StaffPermissionsForm) -> str:
-    management.set_staff_permissions(db.session, member, actor=current_user, permissions=form.permissions.data or [])
+    management.set_staff_permissions(
+        db.session, member, actor=current_user, permissions=form.permissions.data or []
+    )
     return _("Permissions of %(name)s saved; they apply at their next click.", name=member.display_name)
 
 
@@ -91,7 +96,9 @@ def staff_permissions(member: User, form: StaffPermissionsForm) -> str:
 @staff_action("status_form", AccountStatusForm)
 def staff_active(member: User, form: AccountStatusForm) -> str:
     active = request.form.get("active") == "1"
-    management.set_account_active(db.session, member, active=active, actor=current_user, reason=form.reason.data)
+    management.set_account_active(
+        db.session, member, active=active, actor=current_user, reason=form.reason.data
+    )
     if active:
         return _("%(name)s can use the back office again.", name=member.display_name)
     return _("%(name)s is disabled and logged out.", name=member.display_name)

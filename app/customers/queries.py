@@ -57,7 +57,9 @@ def customers_query(filters: CustomerFilters) -> Select:
             search = search | User.mobile.like(f"%{digits}%")
         query = query.where(search)
     if filters.level == "none":
-        query = query.where(~exists().where(MemberAccount.user_id == User.id, MemberAccount.level_id.is_not(None)))
+        query = query.where(
+            ~exists().where(MemberAccount.user_id == User.id, MemberAccount.level_id.is_not(None))
+        )
     elif filters.level:
         query = query.where(
             exists().where(MemberAccount.user_id == User.id, MemberAccount.level_id == int(filters.level))
@@ -130,7 +132,10 @@ def shown_address(address: Address, full: bool) -> ShownAddress:
         return ShownAddress(address.recipient, address.mobile, address.full_text, address.is_default)
     detail = address.detail[:2] + "****" if address.detail else ""
     return ShownAddress(
-        mask_name(address.recipient), mask_mobile(address.mobile), f"{address.region} {detail}", address.is_default
+        mask_name(address.recipient),
+        mask_mobile(address.mobile),
+        f"{address.region} {detail}",
+        address.is_default,
     )
 
 

@@ -29,7 +29,9 @@ def arrange():
     shopper = factories.UserFactory(nickname="林小雨", mobile="13812345678", referrer_id=referrer.id)
     db.session.add(MemberAccount(user_id=shopper.id, growth=600, points=1280, level_id=gold.id))
     factories.AddressFactory(user=shopper, recipient="林小雨", detail="科技园路 1 号 A 座 1201")
-    factories.UserFactory(role="staff", nickname="店员小王", mobile="13900001234", permissions="orders,catalog")
+    factories.UserFactory(
+        role="staff", nickname="店员小王", mobile="13900001234", permissions="orders,catalog"
+    )
     db.session.commit()
     return shopper
 
