@@ -96,12 +96,14 @@ def register_extensions(app: Flask) -> None:
     from app.distribution import receivers as distribution_receivers
     from app.distribution import web
     from app.marketing import receivers as marketing_receivers
+    from app.notifications import receivers as notification_receivers
     from app.payments import receivers as payment_receivers
     from app.payments import wechat_hooks
 
     distribution_receivers.connect()
     marketing_receivers.connect()
     payment_receivers.connect()
+    notification_receivers.connect()
     web.init_app(app)
     static_files.init_app(app)
     lazy_csrf.init_app(app)
@@ -315,6 +317,7 @@ def register_commands(app: Flask) -> None:
     from app.cli import register
     from app.distribution.cli import distribution_cli, ledger_cli
     from app.marketing.cli import groups_cli, points_cli
+    from app.notifications.cli import notifications_cli
     from app.orders.cli import orders_cli
     from app.payments.cli import payments_cli
 
@@ -325,3 +328,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
     app.cli.add_command(points_cli)
     app.cli.add_command(groups_cli)
+    app.cli.add_command(notifications_cli)

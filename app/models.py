@@ -12,6 +12,7 @@ from app.distribution.models import (  # noqa: F401
     DistributorApplication,
     DistributorGrade,
     LedgerEntry,
+    MerchantMilestone,
     Visit,
     Withdrawal,
 )
@@ -29,6 +30,7 @@ from app.marketing.models import (  # noqa: F401
     TimedDiscount,
     TimedDiscountItem,
 )
+from app.notifications.models import Notification, NotificationSettings  # noqa: F401
 from app.orders.models import (  # noqa: F401
     Address,
     CartItem,
