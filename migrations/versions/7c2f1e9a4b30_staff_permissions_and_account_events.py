@@ -1,7 +1,7 @@
 """staff permissions per person and the account event log
 
 Revision ID: 7c2f1e9a4b30
-Revises: cb0dbc202ddd
+Revises: 3fefcc23a22c
 Create Date: 2026-12-07 07:00:00
 
 """
@@ -13,7 +13,7 @@ import app.db_types
 
 # revision identifiers, used by Alembic.
 revision = '7c2f1e9a4b30'
-down_revision = 'cb0dbc202ddd'
+down_revision = '3fefcc23a22c'
 branch_labels = None
 depends_on = None
 
