@@ -186,6 +186,7 @@ class Visit(IdPrimaryKey, db.Model):
     __table_args__ = (
         UniqueConstraint("distributor_id", "visitor_key", "path", "day", name="uq_visits_once_a_day"),
         Index("ix_visits_distributor_day", "distributor_id", "day"),
+        Index("ix_visits_created_at", "created_at"),  # the reports' date ranges
     )
 
     distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id", ondelete="CASCADE"))
