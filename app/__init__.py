@@ -93,8 +93,8 @@ class IdConverter(IntegerConverter):
 def register_extensions(app: Flask) -> None:
     # Import every model so that Alembic and create_all see the whole schema.
     from app import models  # noqa: F401
-    from app.distribution import receivers as distribution_receivers
     from app.catalog import view_counts
+    from app.distribution import receivers as distribution_receivers
     from app.distribution import web
     from app.marketing import receivers as marketing_receivers
     from app.payments import receivers as payment_receivers
