@@ -68,6 +68,7 @@ from app.admin import (  # noqa: E402, F401
     orders,
     payments,
     refunds,
+    reports,
     settings,
     withdrawals,
 )
