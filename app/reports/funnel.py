@@ -10,9 +10,10 @@ no account on it), so conversion is a floor."""
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, distinct, exists, func, select
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
 
+from app.accounts.models import User, mask_mobile
 from app.catalog.models import Product
 from app.distribution.models import BindingLog, Commission, Distributor, Visit
 from app.orders.models import Order, OrderLine
@@ -47,28 +48,44 @@ class FunnelReport:
         return [(f"{d.month:02d}-{d.day:02d}", n) for d, n in self.visitors_by_day]
 
 
-def _ordered(window: Window, product: bool):
-    """Whether the visit's shopper has an order paid in the range (with the visit's product)."""
-    condition = and_(Order.user_id == Visit.user_id, window.holds(Order.paid_at))
-    if not product:
-        return exists().where(condition)
-    return exists().where(condition, OrderLine.order_id == Order.id, OrderLine.product_id == Visit.product_id)
+def _buyers(window: Window, product: bool):
+    """The shoppers with an order paid in the range (per product: the (shopper, product) pairs bought), each
+    once: joined to the visits, they mark the ordering visitors without multiplying a visit."""
+    paid = window.holds(Order.paid_at)
+    if product:
+        query = (
+            select(Order.user_id, OrderLine.product_id)
+            .join(OrderLine, OrderLine.order_id == Order.id)
+            .where(paid, OrderLine.product_id.is_not(None))
+        )
+    else:
+        query = select(Order.user_id).where(paid)
+    return query.distinct().subquery("buyers")
+
+
+def _visits_with_buyers(window: Window, product: bool, *columns):
+    """SELECT columns FROM visits LEFT JOIN the buyers; the ordering key is the visitor's key when the visit's
+    shopper is among them, else NULL (count(DISTINCT …) of it: the ordering visitors)."""
+    buyers = _buyers(window, product)
+    on = buyers.c.user_id == Visit.user_id
+    if product:
+        on = on & (buyers.c.product_id == Visit.product_id)
+    ordering = func.count(distinct(case((buyers.c.user_id.is_not(None), Visit.visitor_key))))
+    return (
+        select(*columns, func.count(), func.count(distinct(Visit.visitor_key)), ordering)
+        .select_from(Visit)
+        .outerjoin(buyers, on)
+        .where(window.holds(Visit.created_at))
+    )
 
 
 def _visits(session: Session, window: Window, key, product: bool) -> dict[int, FunnelRow]:
     rows: dict[int, FunnelRow] = {}
-    in_range = [window.holds(Visit.created_at), key.is_not(None)]
-    for ident, visits, visitors in session.execute(
-        select(key, func.count(), func.count(distinct(Visit.visitor_key))).where(*in_range).group_by(key)
-    ):
-        rows[ident] = FunnelRow(ident, visits=int(visits), visitors=int(visitors))
-    ordering = (
-        select(key, func.count(distinct(Visit.visitor_key)))
-        .where(*in_range, Visit.user_id.is_not(None), _ordered(window, product))
-        .group_by(key)
-    )
-    for ident, count in session.execute(ordering):
-        rows.setdefault(ident, FunnelRow(ident)).ordering_visitors = int(count)
+    query = _visits_with_buyers(window, product, key).where(key.is_not(None)).group_by(key)
+    for ident, visits, visitors, ordering in session.execute(query):
+        rows[ident] = FunnelRow(
+            ident, visits=int(visits), visitors=int(visitors), ordering_visitors=int(ordering)
+        )
     return rows
 
 
@@ -84,14 +101,7 @@ def _by_day(session: Session, period: DateRange, product_id: int | None = None) 
 def _total(session: Session, window: Window, rows: list[FunnelRow], product: bool) -> FunnelRow:
     """The range's own figures: a visitor of two distributors is one visitor."""
     in_range = [window.holds(Visit.created_at)] + ([Visit.product_id.is_not(None)] if product else [])
-    visits, visitors = session.execute(
-        select(func.count(), func.count(distinct(Visit.visitor_key))).where(*in_range)
-    ).one()
-    ordering = session.scalar(
-        select(func.count(distinct(Visit.visitor_key))).where(
-            *in_range, Visit.user_id.is_not(None), _ordered(window, product)
-        )
-    )
+    visits, visitors, ordering = session.execute(_visits_with_buyers(window, product).where(*in_range)).one()
     return FunnelRow(
         0,
         visits=int(visits),
@@ -106,6 +116,25 @@ def _total(session: Session, window: Window, rows: list[FunnelRow], product: boo
 
 def _rank(rows: dict[int, FunnelRow]) -> list[FunnelRow]:
     return sorted(rows.values(), key=lambda r: (r.paid_fen, r.visitors, r.visits, -r.key), reverse=True)
+
+
+def _distributor_names(session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
+    """{id: (code, label)} in one query; the label as Distributor.label makes it (real name（nickname）)."""
+    if not ids:
+        return {}
+    found = {}
+    query = select(
+        Distributor.id, Distributor.code, Distributor.real_name, User.id, User.nickname, User.mobile
+    ).join(User, User.id == Distributor.user_id)
+    for ident, code, real_name, user_id, nickname, mobile in session.execute(
+        query.where(Distributor.id.in_(ids))
+    ):
+        shown = nickname or mask_mobile(mobile) or f"#{user_id}"  # as User.display_name
+        found[ident] = (
+            code,
+            f"{real_name}（{shown}）" if real_name and real_name != shown else real_name or shown,
+        )
+    return found
 
 
 def by_distributor(session: Session, period: DateRange, q: str = "") -> FunnelReport:
@@ -135,13 +164,9 @@ def by_distributor(session: Session, period: DateRange, q: str = "") -> FunnelRe
     )
     for ident, amount in session.execute(commission):
         rows.setdefault(ident, FunnelRow(ident)).commission_fen = int(amount or 0)
-    people = (
-        {d.id: d for d in session.scalars(select(Distributor).where(Distributor.id.in_(list(rows))))}
-        if rows
-        else {}
-    )
+    people = _distributor_names(session, list(rows))
     for row in rows.values():
-        row.label = people[row.key].label if row.key in people else f"#{row.key}"
+        row.label = people.get(row.key, ("", f"#{row.key}"))[1]
     total = _total(session, window, list(rows.values()), product=False)
     ranked = _rank(rows)
     if q:
@@ -149,7 +174,7 @@ def by_distributor(session: Session, period: DateRange, q: str = "") -> FunnelRe
         ranked = [
             r
             for r in ranked
-            if needle in r.label.casefold() or (r.key in people and needle in people[r.key].code.casefold())
+            if needle in r.label.casefold() or needle in people.get(r.key, ("", ""))[0].casefold()
         ]
     return FunnelReport(ranked, total, _by_day(session, period))
 

@@ -29,7 +29,10 @@ def upgrade():
     sa.PrimaryKeyConstraint('product_id', 'day', name=op.f('pk_product_daily_stats'))
     )
     with op.batch_alter_table('product_daily_stats', schema=None) as batch_op:
-        batch_op.create_index('ix_product_daily_stats_day', ['day'], unique=False)
+        batch_op.create_index(
+            'ix_product_daily_stats_day', ['day'], unique=False,
+            postgresql_include=['product_id', 'views', 'visitors', 'cart_adds'],
+        )
 
     op.create_table('product_daily_visitors',
     sa.Column('product_id', sa.Integer(), autoincrement=False, nullable=False),
@@ -38,7 +41,10 @@ def upgrade():
     sa.PrimaryKeyConstraint('product_id', 'day', 'visitor_hash', name=op.f('pk_product_daily_visitors'))
     )
     with op.batch_alter_table('visits', schema=None) as batch_op:
-        batch_op.create_index('ix_visits_created_at', ['created_at'], unique=False)
+        batch_op.create_index(
+            'ix_visits_created_at', ['created_at'], unique=False,
+            postgresql_include=['distributor_id', 'product_id', 'user_id', 'visitor_key'],
+        )
 
     # ### end Alembic commands ###
 
