@@ -263,7 +263,7 @@ def test_funnel_per_distributor(shop, session):
     ]
     t = report.total
     assert (t.visits, t.visitors, t.ordering_visitors, t.conversion_bp) == (6, 5, 2, 4000)
-    assert [n for _d, n in report.visitors_by_day] == [1, 5]  # v1 on the 9th; v1 v2 v3 v4 v5 on the 10th
+    assert [n for _d, n in report.visits_by_day] == [1, 5]  # v1 on the 9th; v1 v2 v3 v4 v5 on the 10th
     assert [r.key for r in funnel.by_distributor(session, RANGE, q="d2code").rows] == [d2]
 
 

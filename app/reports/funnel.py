@@ -10,7 +10,7 @@ no account on it), so conversion is a floor."""
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import case, distinct, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User, mask_mobile
@@ -42,10 +42,10 @@ class FunnelRow:
 class FunnelReport:
     rows: list[FunnelRow]
     total: FunnelRow
-    visitors_by_day: list[tuple[date, int]]
+    visits_by_day: list[tuple[date, int]]
 
     def chart_points(self) -> list[tuple[str, int]]:
-        return [(f"{d.month:02d}-{d.day:02d}", n) for d, n in self.visitors_by_day]
+        return [(f"{d.month:02d}-{d.day:02d}", n) for d, n in self.visits_by_day]
 
 
 def _buyers(window: Window, product: bool):
@@ -79,35 +79,50 @@ def _visits_with_buyers(window: Window, product: bool, *columns):
     )
 
 
-def _visits(session: Session, window: Window, key, product: bool) -> dict[int, FunnelRow]:
+def _visits(session: Session, window: Window, key, product: bool) -> tuple[dict[int, FunnelRow], tuple]:
+    """Per key (distributor or product) and for the whole range (a visitor of two keys is one visitor):
+    (rows, (visits, visitors, ordering visitors)). On PostgreSQL one pass (GROUPING SETS); SQLite has
+    none, so the total is a second query there."""
     rows: dict[int, FunnelRow] = {}
-    query = _visits_with_buyers(window, product, key).where(key.is_not(None)).group_by(key)
-    for ident, visits, visitors, ordering in session.execute(query):
+    base = _visits_with_buyers(window, product, key).where(key.is_not(None))
+    postgres = session.get_bind().dialect.name == "postgresql"
+    total = None
+    if postgres:
+        query = base.add_columns(func.grouping(key)).group_by(func.grouping_sets(key, tuple_()))
+        found = session.execute(query).all()
+    else:
+        found = [(*row, 0) for row in session.execute(base.group_by(key))]
+    for ident, visits, visitors, ordering, is_total in found:
+        if is_total:
+            total = (int(visits), int(visitors), int(ordering))
+            continue
         rows[ident] = FunnelRow(
             ident, visits=int(visits), visitors=int(visitors), ordering_visitors=int(ordering)
         )
-    return rows
+    if total is None:
+        in_range = [Visit.product_id.is_not(None)] if product else []
+        total = tuple(
+            int(n or 0) for n in session.execute(_visits_with_buyers(window, product).where(*in_range)).one()
+        )
+    return rows, total
 
 
-def _by_day(session: Session, period: DateRange, product_id: int | None = None) -> list[tuple[date, int]]:
+def _by_day(session: Session, period: DateRange) -> list[tuple[date, int]]:
+    """Share-link visits per day (a visit is one visitor, page and day already: no DISTINCT to sort)."""
     day = local_day(session, Visit.created_at)
-    query = select(day, func.count(distinct(Visit.visitor_key))).where(period.window.holds(Visit.created_at))
-    if product_id is not None:
-        query = query.where(Visit.product_id == product_id)
-    found = {as_date(d): int(n) for d, n in session.execute(query.group_by(day))}
+    query = select(day, func.count()).where(period.window.holds(Visit.created_at)).group_by(day)
+    found = {as_date(d): int(n) for d, n in session.execute(query)}
     return [(d, found.get(d, 0)) for d in period.days]
 
 
-def _total(session: Session, window: Window, rows: list[FunnelRow], product: bool) -> FunnelRow:
-    """The range's own figures: a visitor of two distributors is one visitor."""
-    in_range = [window.holds(Visit.created_at)] + ([Visit.product_id.is_not(None)] if product else [])
-    visits, visitors, ordering = session.execute(_visits_with_buyers(window, product).where(*in_range)).one()
+def _total(rows: list[FunnelRow], counted: tuple, product: bool) -> FunnelRow:
+    visits, visitors, ordering = counted
     return FunnelRow(
         0,
-        visits=int(visits),
-        visitors=int(visitors),
+        visits=visits,
+        visitors=visitors,
         bound=None if product else sum(row.bound or 0 for row in rows),
-        ordering_visitors=int(ordering or 0),
+        ordering_visitors=ordering,
         orders=sum(row.orders for row in rows),
         paid_fen=sum(row.paid_fen for row in rows),
         commission_fen=sum(row.commission_fen for row in rows),
@@ -139,7 +154,7 @@ def _distributor_names(session: Session, ids: list[int]) -> dict[int, tuple[str,
 
 def by_distributor(session: Session, period: DateRange, q: str = "") -> FunnelReport:
     window = period.window
-    rows = _visits(session, window, Visit.distributor_id, product=False)
+    rows, counted = _visits(session, window, Visit.distributor_id, product=False)
     bound = (
         select(Distributor.id, func.count(distinct(BindingLog.user_id)))
         .join(Distributor, Distributor.user_id == BindingLog.new_parent_id)
@@ -167,7 +182,7 @@ def by_distributor(session: Session, period: DateRange, q: str = "") -> FunnelRe
     people = _distributor_names(session, list(rows))
     for row in rows.values():
         row.label = people.get(row.key, ("", f"#{row.key}"))[1]
-    total = _total(session, window, list(rows.values()), product=False)
+    total = _total(list(rows.values()), counted, product=False)
     ranked = _rank(rows)
     if q:
         needle = q.casefold()
@@ -181,7 +196,7 @@ def by_distributor(session: Session, period: DateRange, q: str = "") -> FunnelRe
 
 def by_product(session: Session, period: DateRange, q: str = "") -> FunnelReport:
     window = period.window
-    rows = _visits(session, window, Visit.product_id, product=True)
+    rows, counted = _visits(session, window, Visit.product_id, product=True)
     for row in rows.values():
         row.bound = None
     brought_orders = select(Commission.order_id).where(Commission.level == 1).scalar_subquery()
@@ -228,7 +243,7 @@ def by_product(session: Session, period: DateRange, q: str = "") -> FunnelReport
     ranked = [r for r in _rank(rows) if r.key in titles]
     for row in ranked:
         row.label = titles[row.key]
-    total = _total(session, window, ranked, product=True)
+    total = _total(ranked, counted, product=True)
     if q:
         ranked = [r for r in ranked if q.casefold() in r.label.casefold()]
     return FunnelReport(ranked, total, _by_day(session, period))
