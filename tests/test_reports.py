@@ -7,12 +7,15 @@ import io
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from app.catalog.view_counts import ProductDailyStat
 from app.distribution import admin_overview
 from app.distribution.models import BindingLog, Commission, Distributor, Visit
+from app.marketing import campaigns, coupons
+from app.marketing.models import Coupon, MemberAccount, MemberLevel
 from app.orders.models import Order, OrderLine, OrderStatus, Refund, RefundRequestStatus
-from app.reports import funnel, products, sales
+from app.reports import customers, funnel, products, promotions, sales
 from app.reports.ranges import DateRange, parse_range, rate_bp
 from app.timeutil import SHOP_TZ, set_clock
 from tests import factories
@@ -122,7 +125,9 @@ def shop(app, session):
     and d1 L2 ¥2. Visits: d1 — v1 (u1) on 9 Mar 23:00 and 10 Mar 08:00, v2 10 Mar, v3 (u3) 10 Mar, v9 8 Mar;
     d2 — v4 (u2) and v5 on 10 Mar, v6 on 11 Mar 00:01. Product counts: P1 9 Mar 10/4/2, 10 Mar 5/3/1,
     8 Mar 100; P2 10 Mar 4/2/1."""
-    u1, u2, u3 = (factories.UserFactory(nickname=n) for n in ("老顾客", "小王", "小李"))
+    u1 = factories.UserFactory(nickname="老顾客", created_at=local(1, 8))
+    u2 = factories.UserFactory(nickname="小王", created_at=local(9, 23, 59))
+    u3 = factories.UserFactory(nickname="小李", created_at=local(10, 0, 1))
     p1 = factories.ProductFactory(title="保温杯")
     p2 = factories.ProductFactory(title="=SUM(A1)")
     p3 = factories.ProductFactory(title="-茶叶")
@@ -136,6 +141,49 @@ def shop(app, session):
     order(session, u3, local(8, 23, 59), (p1, 1, 40_00, 0))
     order(session, u3, local(11, 0, 1), (p2, 1, 70_00, 0))
     order(session, u3, None, (p1, 1, 99_00, 0))
+    order(session, u1, local(1, 10), (p3, 1, 5_00, 0))  # u1 bought before the range: returning
+    gold = MemberLevel(name="金卡", growth_threshold=1000)
+    session.add(gold)
+    session.flush()
+    session.add(MemberAccount(user_id=u1.id, level_id=gold.id, growth=1000))
+    # Promotions: B's line was in a timed discount (¥60 → ¥50); C took ¥3 off with a coupon and ¥2 by
+    # full reduction; the order of the 8th used the same coupon (outside the range).
+    timed = factories.running_discount(
+        session, campaigns.ItemDraft(sku_id=p2.skus[0].id, price_fen=50_00), name="春季限时"
+    )
+    b.lines[0].activity_kind, b.lines[0].activity_id, b.lines[0].list_unit_fen = "timed", timed.id, 60_00
+    c = session.scalars(select(Order).where(Order.paid_at == local(10, 12))).one()
+    c.coupon_fen, c.full_reduction_fen = 3_00, 2_00
+    template = coupons.save_template(
+        session,
+        None,
+        {
+            "name": "=HYPERLINK(1)",
+            "kind": "amount",
+            "channel": "centre",
+            "value_fen": 3_00,
+            "threshold_fen": 0,
+            "total_qty": 0,
+            "per_user_limit": 1,
+            "scope_kind": "all",
+            "valid_days": 7,
+        },
+    )
+    session.flush()
+    d = session.scalars(select(Order).where(Order.paid_at == local(8, 23, 59))).one()
+    for used in (c, d):
+        session.add(
+            Coupon(
+                template_id=template.id,
+                user_id=used.user_id,
+                status="used",
+                source="centre",
+                valid_from=local(1, 0),
+                valid_until=local(20, 0),
+                order_id=used.id,
+                used_at=used.paid_at,
+            )
+        )
     refund(session, a, 10_00, local(11, 0, 30))
     refund(session, b, 20_00, local(10, 10))
     commission(session, a, d1, 1, 10_00)
@@ -160,7 +208,7 @@ def shop(app, session):
         ]
     )
     session.commit()
-    return {"p1": p1, "p2": p2, "p3": p3, "d1": d1, "d2": d2}
+    return {"p1": p1, "p2": p2, "p3": p3, "d1": d1, "d2": d2, "timed": timed, "coupon": template}
 
 
 def read_csv(response) -> list[list[str]]:
@@ -329,7 +377,15 @@ def test_the_overview_conversion_is_ordering_visitors_over_visitors(app, session
     ],
 )
 def test_bad_date_ranges_say_so_and_show_the_last_30_days(app, owner_client, query, message):
-    for path in ("sales", "products", "funnel", "funnel?by=product&", "products?sort=bogus&"):
+    for path in (
+        "sales",
+        "products",
+        "funnel",
+        "funnel?by=product&",
+        "products?sort=bogus&",
+        "customers",
+        "promotions",
+    ):
         joiner = "" if path.endswith("&") else "?"
         response = owner_client.get(f"/admin/reports/{path}{joiner}{query}")
         assert response.status_code == 200
@@ -344,7 +400,7 @@ def test_bad_date_ranges_say_so_and_show_the_last_30_days(app, owner_client, que
 
 
 def test_a_range_with_no_problem_has_no_message(shop, owner_client):
-    for path in ("sales", "products", "funnel", "funnel?by=product"):
+    for path in ("sales", "products", "funnel", "funnel?by=product", "customers", "promotions"):
         page = owner_client.get(f"/admin/reports/{path}").get_data(as_text=True)
         assert 'id="date-problem"' not in page and "<svg" in page
 
@@ -352,5 +408,58 @@ def test_a_range_with_no_problem_has_no_message(shop, owner_client):
 def test_only_back_office_users_with_reports_see_them(shop, client):
     assert client.get("/admin/reports/sales").status_code == 302  # to the login
     login(client, factories.UserFactory())
-    for path in ("sales", "sales.csv", "products", "products.csv", "funnel", "funnel.csv"):
+    for path in (
+        "sales",
+        "sales.csv",
+        "products",
+        "products.csv",
+        "funnel",
+        "funnel.csv",
+        "customers",
+        "customers.csv",
+        "promotions",
+        "promotions.csv",
+    ):
         assert client.get(f"/admin/reports/{path}").status_code == 403
+
+
+def test_customers(shop, session):
+    report = customers.customers_report(session, RANGE, "无等级")
+    got = [
+        (r.label, r.customers, r.new, r.returning, r.repeat, r.orders, r.paid_fen, r.repeat_rate_bp)
+        for r in report.levels
+    ]
+    assert got == [("金卡", 1, 0, 1, 1, 2, 130_00, 10000), ("无等级", 1, 1, 0, 0, 1, 50_00, 0)]
+    t = report.total
+    assert (t.customers, t.new, t.returning, t.repeat, t.repeat_rate_bp) == (2, 1, 1, 1, 5000)
+    # u2 registered at 23:59 on the 9th, u3 at 00:01 on the 10th (local)
+    assert (report.registered, [n for _d, n in report.registered_by_day]) == (2, [1, 1])
+
+
+def test_customers_csv(shop, owner_client):
+    rows = read_csv(owner_client.get(f"/admin/reports/customers.csv?{ARGS}"))
+    assert rows[1:] == [
+        ["金卡", "1", "0", "1", "1", "100%", "2", "130.00"],
+        ["无等级", "1", "1", "0", "0", "0%", "1", "50.00"],
+        ["合计", "2", "1", "1", "1", "50%", "3", "180.00"],
+    ]
+
+
+def test_promotions(shop, session):
+    report = promotions.promotions_report(session, RANGE, "满减")
+    got = [(r.kind, r.label, r.orders, r.discount_fen) for r in report.rows]
+    assert got == [
+        ("timed", "春季限时", 1, 10_00),
+        ("coupon", "=HYPERLINK(1)", 1, 3_00),  # the order of the 8th is outside the range
+        ("full_reduction", "满减", 1, 2_00),
+    ]
+    assert [n for _d, n in report.discount_by_day] == [0, 5_00]
+
+
+def test_promotions_csv_is_formula_safe(shop, owner_client):
+    rows = read_csv(owner_client.get(f"/admin/reports/promotions.csv?{ARGS}"))
+    assert rows[1:] == [
+        ["限时折扣", "春季限时", "1", "10.00"],
+        ["优惠券", "'=HYPERLINK(1)", "1", "3.00"],
+        ["满减", "满减", "1", "2.00"],
+    ]

@@ -44,3 +44,24 @@ FUNNEL_COLUMNS = (
     (_l("Commission"), lambda r: yuan(r.commission_fen)),
     (_l("Conversion"), lambda r: percent(r.conversion_bp)),
 )
+
+CUSTOMER_COLUMNS = (
+    (
+        _l("Member level"),
+        lambda r: csv_text(r.label) if r.level_id is not None or r.label else str(_l("Total")),
+    ),
+    (_l("Paying customers"), lambda r: r.customers),
+    (_l("New buyers"), lambda r: r.new),
+    (_l("Returning buyers"), lambda r: r.returning),
+    (_l("Bought twice or more"), lambda r: r.repeat),
+    (_l("Repeat rate"), lambda r: percent(r.repeat_rate_bp)),
+    (_l("Paid orders"), lambda r: r.orders),
+    (_l("Paid amount"), lambda r: yuan(r.paid_fen)),
+)
+
+PROMOTION_COLUMNS = (
+    (_l("Kind"), lambda r, kind: kind),
+    (_l("Name"), lambda r, kind: csv_text(r.label)),
+    (_l("Orders"), lambda r, kind: r.orders),
+    (_l("Discount"), lambda r, kind: yuan(r.discount_fen)),
+)

@@ -8,13 +8,15 @@ from app.accounts.models import Permission
 from app.admin import bp, permission_required
 from app.admin.dashboard_chart import NARROW, WIDE, line_chart
 from app.admin.report_columns import (
+    CUSTOMER_COLUMNS,
     FUNNEL_COLUMNS,
     PRODUCT_COLUMNS,
+    PROMOTION_COLUMNS,
     SALES_COLUMNS,
 )
 from app.admin.viewutil import csv_rows, streamed_csv, text_arg
 from app.extensions import db
-from app.reports import funnel, products, sales
+from app.reports import customers, funnel, products, promotions, sales
 from app.reports.display import percent
 from app.reports.ranges import parse_range
 
@@ -22,7 +24,16 @@ REPORTS = (
     ("admin.reports_sales", _l("Sales by day")),
     ("admin.reports_products", _l("Products")),
     ("admin.reports_funnel", _l("Distribution funnel")),
+    ("admin.reports_customers", _l("Customers")),
+    ("admin.reports_promotions", _l("Promotions")),
 )
+PROMOTION_KINDS = {
+    "timed": _l("Timed discount"),
+    "flash": _l("Flash sale"),
+    "group": _l("Group buy"),
+    "full_reduction": _l("Full reduction"),
+    "coupon": _l("Coupon"),
+}
 FUNNEL_VIEWS = {"distributor": _l("Per distributor"), "product": _l("Per product")}
 SORT_LABELS = {
     "paid": _l("Paid amount"),
@@ -147,3 +158,52 @@ def reports_funnel_export():
     return streamed_csv(
         f"funnel-{view}", FUNNEL_COLUMNS, iter([csv_rows(FUNNEL_COLUMNS, [(r,) for r in report.rows])])
     )
+
+
+def _customers():
+    period, problem = _range()
+    return period, problem, customers.customers_report(db.session, period, str(_l("No level")))
+
+
+@bp.get("/reports/customers")
+@permission_required(Permission.REPORTS)
+def reports_customers():
+    period, problem, report = _customers()
+    return _page("admin/reports/customers.html", period, problem, report.chart_points(), False, report=report)
+
+
+@bp.get("/reports/customers.csv")
+@permission_required(Permission.REPORTS)
+def reports_customers_export():
+    _period, _problem, report = _customers()
+    rows = [(row,) for row in [*report.levels, report.total]]
+    return streamed_csv("customers", CUSTOMER_COLUMNS, iter([csv_rows(CUSTOMER_COLUMNS, rows)]))
+
+
+def _promotions():
+    period, problem = _range()
+    report = promotions.promotions_report(db.session, period, str(PROMOTION_KINDS["full_reduction"]))
+    return period, problem, report
+
+
+@bp.get("/reports/promotions")
+@permission_required(Permission.REPORTS)
+def reports_promotions():
+    period, problem, report = _promotions()
+    return _page(
+        "admin/reports/promotions.html",
+        period,
+        problem,
+        report.chart_points(),
+        True,
+        report=report,
+        kinds=PROMOTION_KINDS,
+    )
+
+
+@bp.get("/reports/promotions.csv")
+@permission_required(Permission.REPORTS)
+def reports_promotions_export():
+    _period, _problem, report = _promotions()
+    rows = [(row, str(PROMOTION_KINDS.get(row.kind, row.kind))) for row in report.rows]
+    return streamed_csv("promotions", PROMOTION_COLUMNS, iter([csv_rows(PROMOTION_COLUMNS, rows)]))
