@@ -63,16 +63,25 @@ def _buyers(window: Window, product: bool):
     return query.distinct().subquery("buyers")
 
 
-def _visits_with_buyers(window: Window, product: bool, *columns):
+def _visitor(session: Session):
+    """The visitor's key as the DISTINCT counts sort it. On PostgreSQL its 64-bit hash, which sorts about
+    twice as fast as the 32-character text (two of a million visitors share one with a chance of 1 in 10⁷)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.hashtextextended(Visit.visitor_key, 0)
+    return Visit.visitor_key
+
+
+def _visits_with_buyers(session: Session, window: Window, product: bool, *columns):
     """SELECT columns FROM visits LEFT JOIN the buyers; the ordering key is the visitor's key when the visit's
     shopper is among them, else NULL (count(DISTINCT …) of it: the ordering visitors)."""
     buyers = _buyers(window, product)
     on = buyers.c.user_id == Visit.user_id
     if product:
         on = on & (buyers.c.product_id == Visit.product_id)
-    ordering = func.count(distinct(case((buyers.c.user_id.is_not(None), Visit.visitor_key))))
+    visitor = _visitor(session)
+    ordering = func.count(distinct(case((buyers.c.user_id.is_not(None), visitor))))
     return (
-        select(*columns, func.count(), func.count(distinct(Visit.visitor_key)), ordering)
+        select(*columns, func.count(), func.count(distinct(visitor)), ordering)
         .select_from(Visit)
         .outerjoin(buyers, on)
         .where(window.holds(Visit.created_at))
@@ -84,7 +93,7 @@ def _visits(session: Session, window: Window, key, product: bool) -> tuple[dict[
     (rows, (visits, visitors, ordering visitors)). On PostgreSQL one pass (GROUPING SETS); SQLite has
     none, so the total is a second query there."""
     rows: dict[int, FunnelRow] = {}
-    base = _visits_with_buyers(window, product, key).where(key.is_not(None))
+    base = _visits_with_buyers(session, window, product, key).where(key.is_not(None))
     postgres = session.get_bind().dialect.name == "postgresql"
     total = None
     if postgres:
@@ -102,7 +111,8 @@ def _visits(session: Session, window: Window, key, product: bool) -> tuple[dict[
     if total is None:
         in_range = [Visit.product_id.is_not(None)] if product else []
         total = tuple(
-            int(n or 0) for n in session.execute(_visits_with_buyers(window, product).where(*in_range)).one()
+            int(n or 0)
+            for n in session.execute(_visits_with_buyers(session, window, product).where(*in_range)).one()
         )
     return rows, total
 
