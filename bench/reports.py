@@ -20,7 +20,7 @@ from app.db_types import UTCDateTime
 from app.distribution.models import BindingLog, Commission, Distributor, Visit
 from app.extensions import db
 from app.orders.models import Order, OrderLine, Refund
-from app.reports import funnel, products, sales
+from app.reports import customers, funnel, products, promotions, sales
 from app.reports.ranges import DateRange, today
 from app.timeutil import utcnow
 from bench import Result, benchmark
@@ -60,6 +60,8 @@ def reports(env) -> list[Result]:
                         ),
                         ("funnel per distributor", lambda p=period: funnel.by_distributor(db.session, p)),
                         ("funnel per product", lambda p=period: funnel.by_product(db.session, p)),
+                        ("customers", lambda p=period: customers.customers_report(db.session, p)),
+                        ("promotions", lambda p=period: promotions.promotions_report(db.session, p)),
                     ):
                         results.append(_timed(f"report {name}, {days} days ({label})", call, days == 30))
                 db.session.remove()
