@@ -20,12 +20,14 @@ import atexit
 import functools
 import hashlib
 import logging
+import secrets
 import threading
 import time
 from collections import defaultdict
 from datetime import date, datetime
 
 from flask import Flask, current_app
+from redis import exceptions as redis_errors
 from sqlalchemy import BigInteger, Date, Index, String, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -223,10 +225,14 @@ def _redis_flush(client, session: Session) -> int:
         day_text = raw_day.decode()
         day = date.fromisoformat(day_text)
         rows: dict = defaultdict(lambda: {"views": 0, "cart_adds": 0, "visitors": 0})
-        parked = f"{REDIS_PREFIX}:{day_text}:flushing"
+        # A name of this flush's own: two flushes at once (the job and a process exiting) never share one.
+        parked = f"{REDIS_PREFIX}:{day_text}:flushing:{secrets.token_hex(8)}"
         counts = {}
-        if client.exists(f"{REDIS_PREFIX}:{day_text}"):
+        try:
             client.rename(f"{REDIS_PREFIX}:{day_text}", parked)
+        except redis_errors.ResponseError:  # no such key: nothing counted since the last flush
+            pass
+        else:
             counts = client.hgetall(parked)
         for field, n in counts.items():
             product_id, kind = field.decode().split(":")
