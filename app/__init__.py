@@ -93,6 +93,7 @@ class IdConverter(IntegerConverter):
 def register_extensions(app: Flask) -> None:
     # Import every model so that Alembic and create_all see the whole schema.
     from app import models  # noqa: F401
+    from app.catalog import view_counts
     from app.distribution import receivers as distribution_receivers
     from app.distribution import web
     from app.marketing import receivers as marketing_receivers
@@ -108,6 +109,7 @@ def register_extensions(app: Flask) -> None:
     static_files.init_app(app)
     lazy_csrf.init_app(app)
     wechat_hooks.init_app(app)
+    view_counts.init_app(app)
     page_cache.init_app(app)  # last: the other before_request hooks run first
 
     db.init_app(app)
@@ -322,6 +324,7 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from app.catalog.cli import stats_cli
     from app.cli import register
     from app.distribution.cli import distribution_cli, ledger_cli
     from app.marketing.cli import groups_cli, points_cli
@@ -332,6 +335,7 @@ def register_commands(app: Flask) -> None:
     register(app)
     app.cli.add_command(payments_cli)
     app.cli.add_command(orders_cli)
+    app.cli.add_command(stats_cli)
     app.cli.add_command(distribution_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(points_cli)

@@ -138,6 +138,9 @@ def last_runs() -> dict[str, JobRun]:
 
 # What each count in a stored result means, in the reader's language.
 _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
+    "counted": lambda n: ngettext(
+        "%(num)d product view or add-to-cart saved", "%(num)d product views and add-to-carts saved", n
+    ),
     "expired": lambda n: ngettext("%(num)d unpaid order cancelled", "%(num)d unpaid orders cancelled", n),
     "completed": lambda n: ngettext(
         "%(num)d order received automatically", "%(num)d orders received automatically", n

@@ -3,6 +3,7 @@
 from app.accounts.access_tokens import AccessToken  # noqa: F401
 from app.accounts.models import User  # noqa: F401
 from app.catalog.models import Category, Product, ProductDetailImage, ProductImage, Sku  # noqa: F401
+from app.catalog.view_counts import ProductDailyStat, ProductDailyVisitor  # noqa: F401
 from app.distribution.models import (  # noqa: F401
     BindingLog,
     Commission,

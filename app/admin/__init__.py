@@ -75,6 +75,7 @@ from app.admin import (  # noqa: E402, F401
     payments,
     promote,
     refunds,
+    reports,
     settings,
     staff,
     withdrawals,

@@ -144,6 +144,14 @@ DASHBOARD_JOBS = (
         expected=_notifications_enabled,
     ),
     DashboardJob(
+        "stats-flush",
+        _l("Save product view counts"),
+        _l("Writes the product views and add-to-cart counted in memory to the database"),
+        MINUTES_5,
+        "*/5 * * * *",
+        Permission.REPORTS,
+    ),
+    DashboardJob(
         "groups-settle",
         _l("End group buys"),
         _l("Ends group buys whose time is up and refunds their orders (every few minutes)"),

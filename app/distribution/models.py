@@ -186,6 +186,13 @@ class Visit(IdPrimaryKey, db.Model):
     __table_args__ = (
         UniqueConstraint("distributor_id", "visitor_key", "path", "day", name="uq_visits_once_a_day"),
         Index("ix_visits_distributor_day", "distributor_id", "day"),
+        # The reports' date ranges; on PostgreSQL the index carries what they count (an index-only scan
+        # instead of a visit to a random heap page for each of a month's visits).
+        Index(
+            "ix_visits_created_at",
+            "created_at",
+            postgresql_include=["distributor_id", "product_id", "user_id", "visitor_key"],
+        ),
     )
 
     distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id", ondelete="CASCADE"))

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.catalog import services as catalog
 from app.catalog.models import Category, Product, ProductImage, Sku
+from app.catalog.view_counts import VIEW
 from app.extensions import db, htmx
 from app.marketing import flash_display, group_display, members, price_display, pricing
 from app.marketing import offers as marketing_offers
@@ -18,6 +19,7 @@ from app.money import format_fen, format_fen_range
 from app.numbers import parse_whole_number
 from app.settings.services import get_shop_settings
 from app.shop import bp
+from app.shop.view_tracking import count_product_event, kept_page_hook
 from app.timeutil import utcnow
 
 # Far past any real catalogue, and small enough that the OFFSET stays an ordinary number.
@@ -251,6 +253,8 @@ def product(product_id: int):
     product = catalog.get_shop_product(db.session, product_id)
     if product is None:
         return render_template("shop/product_gone.html"), 404
+    count_product_event(product.id, VIEW)
+    g.page_cache_on_hit = kept_page_hook(product.id)  # a kept copy served again counts too
     units = _sku_units(product)
     activity = next((activity for _unit, activity in units.values() if activity), None)
     now = utcnow()
