@@ -36,6 +36,11 @@ def get_shop_settings(session: Session) -> ShopSettings:
         manual_payment_text="",
         kuaidi100_customer="",
         kuaidi100_key_sealed=None,
+        return_contact="",
+        return_phone="",
+        return_address="",
+        aftersales_reply_days=3,
+        aftersales_return_days=7,
     )
 
 
