@@ -185,7 +185,9 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
         n,
     ),
     "returns_closed": lambda n: ngettext(
-        "%(num)d return never sent back, request closed", "%(num)d returns never sent back, requests closed", n
+        "%(num)d return never sent back, request closed",
+        "%(num)d returns never sent back, requests closed",
+        n,
     ),
     "tracked": lambda n: ngettext("%(num)d parcel tracked", "%(num)d parcels tracked", n),
     "signed": lambda n: ngettext("%(num)d parcel signed for", "%(num)d parcels signed for", n),

@@ -66,7 +66,11 @@ def shop(session):
 def paid_order(session, shopper, sku, qty=2, *, ship=True, staff=None, n=1):
     address = factories.AddressFactory(user=shopper)
     order = orders.checkout.place_order(
-        session, user=shopper, items={sku.id: qty}, address_id=address.id, idempotency_key=f"aftersales-test-key-{n:04d}"
+        session,
+        user=shopper,
+        items={sku.id: qty},
+        address_id=address.id,
+        idempotency_key=f"aftersales-test-key-{n:04d}",
     )
     session.commit()
     payment = payments.start_payment(session, order, "sandbox", user=shopper)
@@ -76,7 +80,11 @@ def paid_order(session, shopper, sku, qty=2, *, ship=True, staff=None, n=1):
     session.commit()
     if ship:
         orders.transitions.ship_order(
-            session, order, actor=staff or factories.UserFactory(role="staff"), carrier="顺丰", tracking_no="SF123456789"
+            session,
+            order,
+            actor=staff or factories.UserFactory(role="staff"),
+            carrier="顺丰",
+            tracking_no="SF123456789",
         )
         session.commit()
     return order
@@ -88,7 +96,11 @@ def stock_of(session, sku_id) -> int:
 
 
 def actions(session, order) -> list[str]:
-    return list(session.scalars(select(OrderEvent.action).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)))
+    return list(
+        session.scalars(
+            select(OrderEvent.action).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)
+        )
+    )
 
 
 def ask(session, order, shopper, kind, qty=1, **kwargs):
@@ -216,7 +228,12 @@ def test_bad_return_parcel_changes_nothing(session, shopper, staff, tee, shop):
     session.rollback()
     returns.approve_return(session, refund, actor=staff)
     session.commit()
-    for code, number, field in (("", "SF99887766", "carrier"), ("nope", "SF99887766", "carrier"), ("shunfeng", " ", "tracking_no"), ("shunfeng", "含中文123", "tracking_no")):
+    for code, number, field in (
+        ("", "SF99887766", "carrier"),
+        ("nope", "SF99887766", "carrier"),
+        ("shunfeng", " ", "tracking_no"),
+        ("shunfeng", "含中文123", "tracking_no"),
+    ):
         with pytest.raises(OrderError) as refused:
             returns.ship_return(session, refund, shopper, carrier_code=code, tracking_no=number)
         assert refused.value.field == field
@@ -283,18 +300,28 @@ def test_exchange_bad_inputs_change_nothing(session, shopper, staff, tee, shop):
         session.rollback()
     session.refresh(refund)
     assert refund.status == RefundRequestStatus.RECEIVED
-    assert (stock_of(session, blue.id), stock_of(session, black.id), stock_of(session, other.skus[0].id)) == (2, 9, 9)
+    assert (stock_of(session, blue.id), stock_of(session, black.id), stock_of(session, other.skus[0].id)) == (
+        2,
+        9,
+        9,
+    )
 
 
 def test_exchange_of_two_lines_refused(session, shopper, staff, tee, shop):
     red, blue, _black = tee.skus
     address = factories.AddressFactory(user=shopper)
     order = orders.checkout.place_order(
-        session, user=shopper, items={red.id: 1, blue.id: 1}, address_id=address.id, idempotency_key="aftersales-test-two-0001"
+        session,
+        user=shopper,
+        items={red.id: 1, blue.id: 1},
+        address_id=address.id,
+        idempotency_key="aftersales-test-two-0001",
     )
     session.commit()
     payment = payments.start_payment(session, order, "sandbox", user=shopper)
-    payments.confirm_payment(session, provider="sandbox", out_trade_no=payment.out_trade_no, amount_fen=payment.amount_fen)
+    payments.confirm_payment(
+        session, provider="sandbox", out_trade_no=payment.out_trade_no, amount_fen=payment.amount_fen
+    )
     orders.transitions.ship_order(session, order, actor=staff, carrier="顺丰", tracking_no="SF123456789")
     session.commit()
     with pytest.raises(OrderError, match="一件"):
@@ -315,7 +342,11 @@ def test_timeouts_under_a_test_clock(session, shopper, staff, tee, shop):
     set_clock(START + timedelta(days=2, hours=23))
     assert aftersales_jobs.run_timeouts(session)["auto_approved"] == 0
     set_clock(START + timedelta(days=3, minutes=1))
-    assert aftersales_jobs.run_timeouts(session) == {"auto_approved": 2, "returns_closed": 0, "auto_approve_failed": 0}
+    assert aftersales_jobs.run_timeouts(session) == {
+        "auto_approved": 2,
+        "returns_closed": 0,
+        "auto_approve_failed": 0,
+    }
     session.expire_all()
     assert session.get(Refund, money.id).status == RefundRequestStatus.REFUNDED
     assert session.get(Refund, back.id).status == RefundRequestStatus.AWAITING_RETURN

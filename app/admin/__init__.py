@@ -50,6 +50,7 @@ def permission_required(permission: Permission):
 
 
 from app.admin import (  # noqa: E402, F401
+    aftersales,
     auth,
     bulk_ship,
     catalog,

@@ -103,6 +103,14 @@ def allowed_kinds(order: Order) -> tuple[AfterSalesKind, ...]:
     return ()
 
 
+def default_kind(order: Order) -> AfterSalesKind:
+    """What the request form opens on: once the goods are with the shopper, sending them back."""
+    kinds = allowed_kinds(order)
+    return (
+        AfterSalesKind.RETURN_REFUND if AfterSalesKind.RETURN_REFUND in kinds else AfterSalesKind.REFUND_ONLY
+    )
+
+
 def reasons_for(kind: str) -> tuple:
     return REASONS.get(kind, ())
 

@@ -37,7 +37,9 @@ def approve_return(session: Session, refund: Refund, *, actor: User | None) -> N
         raise OrderError(_l("This request has no return: approve the refund instead."))
     if return_address(session) is None:
         raise OrderError(
-            _l("Set the return address (Settings › After-sales) before approving a return: the buyer needs it.")
+            _l(
+                "Set the return address (Settings › After-sales) before approving a return: the buyer needs it."
+            )
         )
     if not transition(
         session,
@@ -66,7 +68,9 @@ def ship_return(session: Session, refund: Refund, user: User, *, carrier_code: s
         return_shipped_at=utcnow(),
     ):
         raise OrderError(_l("This request is not waiting for a return parcel."))
-    record_event(session, refund.order, "return_shipped", actor=user, note=f"{refund.number} {carrier} {number}")
+    record_event(
+        session, refund.order, "return_shipped", actor=user, note=f"{refund.number} {carrier} {number}"
+    )
 
 
 def confirm_return_received(session: Session, refund: Refund, *, actor: User, restock: bool) -> None:
