@@ -381,3 +381,22 @@ def test_the_job_runs_locked_and_recorded(app, runner, session):
 
     assert session.get(JobRun, "orders-aftersales").ok
     assert session.scalar(select(func.count()).select_from(Refund)) == 0
+
+
+def test_the_shopper_may_withdraw_until_the_goods_are_sent(session, shopper, staff, tee, shop):
+    order = paid_order(session, shopper, tee.skus[0], staff=staff)
+    refund = ask(session, order, shopper, "return_refund")
+    returns.approve_return(session, refund, actor=staff)
+    session.commit()
+    orders.refunds.cancel_refund_request(session, refund, shopper)
+    session.commit()
+    assert refund.status == RefundRequestStatus.CANCELLED and order.refund_status == RefundStatus.NONE
+    again = ask(session, order, shopper, "return_refund")
+    returns.approve_return(session, again, actor=staff)
+    returns.ship_return(session, again, shopper, carrier_code="shunfeng", tracking_no="SF99887766")
+    session.commit()
+    with pytest.raises(OrderError):
+        orders.refunds.cancel_refund_request(session, again, shopper)
+    session.rollback()
+    session.refresh(again)
+    assert again.status == RefundRequestStatus.RETURNING

@@ -192,6 +192,7 @@ def order_helpers():
         "refund_status_colours": REFUND_STATUS_COLOURS,
         "aftersales_kind_label": orders.aftersales.kind_label,
         "aftersales_next_action": orders.aftersales.next_action,
+        "aftersales_moves_money": orders.aftersales.moves_money,
         "payment_status_labels": PAYMENT_STATUS_LABELS,
         "payment_status_colours": PAYMENT_STATUS_COLOURS,
         "event_labels": EVENT_LABELS,

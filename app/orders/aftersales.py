@@ -82,6 +82,12 @@ def kind_label(kind: str) -> str:
     return str(KIND_LABELS.get(kind, kind))
 
 
+def moves_money(refund_or_kind) -> bool:
+    """Whether a request (or a type) brings money back: all but an exchange."""
+    kind = getattr(refund_or_kind, "kind", refund_or_kind)
+    return kind != AfterSalesKind.EXCHANGE
+
+
 def next_action(refund: Refund) -> str:
     text = NEXT_ACTION.get(refund.status)
     return str(text) if text else ""

@@ -155,7 +155,9 @@ def request_refund(
 def cancel_refund_request(session: Session, refund: Refund, user: User) -> None:
     order = refund.order
     require_buyer(order, user)
-    if not transition(session, refund, (RefundRequestStatus.REQUESTED,), RefundRequestStatus.CANCELLED):
+    # Until the goods are on their way back, the shopper may change their mind.
+    withdrawable = (RefundRequestStatus.REQUESTED, RefundRequestStatus.AWAITING_RETURN)
+    if not transition(session, refund, withdrawable, RefundRequestStatus.CANCELLED):
         raise OrderError(_l("This request can no longer be withdrawn."))
     reopen_after_refund(session, order)
     record_event(session, order, "refund_withdrawn", actor=user, note=refund.number)

@@ -102,6 +102,7 @@ def refund_request(number: str):
         order=order,
         form=form,
         kind=kind,
+        moves_money=aftersales.moves_money(kind),
         kinds=[(str(k), aftersales.kind_label(k)) for k in aftersales.allowed_kinds(order)],
         max_photos=MAX_AFTERSALES_PHOTOS,
         items=items,
@@ -172,6 +173,7 @@ def aftersales_panel(order: Order) -> dict:
     waiting = next((r for r in order.refunds if r.status == RefundRequestStatus.AWAITING_RETURN), None)
     return {
         "kind_label": aftersales.kind_label,
+        "moves_money": aftersales.moves_money,
         "next_action": aftersales.next_action,
         "waiting": waiting,
         "address": returns.return_address(db.session) if waiting else None,
