@@ -111,6 +111,8 @@ def test_return_and_refund_with_a_photo(live_server, shipped, phone, open_contex
     expect(phone.locator(".return-box")).to_contain_text("王店长")
     phone.select_option("#carrier_code", "zhongtong")
     phone.fill("#tracking_no", "ZT7788990011")
+    phone.locator(".return-box").scroll_into_view_if_needed()
+    shot(phone, "phone-return-address-and-parcel-form")
     phone.get_by_role("button", name="我已寄出").click()
     expect(phone.locator(".refund-item__parcel").first).to_contain_text("ZT7788990011")
 
