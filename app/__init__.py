@@ -96,12 +96,14 @@ def register_extensions(app: Flask) -> None:
     from app.distribution import receivers as distribution_receivers
     from app.distribution import web
     from app.marketing import receivers as marketing_receivers
+    from app.notifications import receivers as notification_receivers
     from app.payments import receivers as payment_receivers
     from app.payments import wechat_hooks
 
     distribution_receivers.connect()
     marketing_receivers.connect()
     payment_receivers.connect()
+    notification_receivers.connect()
     web.init_app(app)
     static_files.init_app(app)
     lazy_csrf.init_app(app)
@@ -196,6 +198,7 @@ def _local_path(url: str | None) -> str | None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app import api
     from app.admin import bp as admin_bp
     from app.media import bp as media_bp
     from app.payments import sandbox_views
@@ -207,6 +210,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_bp, url_prefix="/media")
     app.register_blueprint(payments_bp, url_prefix="/pay")
     sandbox_views.init_app(app)
+    api.init_app(app)
 
 
 ERROR_TEXT = {
@@ -221,7 +225,11 @@ ERROR_TEXT = {
 }
 
 
-def render_error(code: int, message: str | None = None):
+def render_error(code: int, message: str | None = None, *, api_code: str | None = None):
+    from app.api import errors as api_errors
+
+    if api_errors.is_api_request():  # the JSON API answers every error in its own shape, never a page
+        return api_errors.http_error_response(code, message, code=api_code)
     title, default_message = ERROR_TEXT.get(code, ERROR_TEXT[500])
     message = message or str(default_message)
     if htmx:
@@ -250,7 +258,9 @@ def register_errorhandlers(app: Flask) -> None:
         retry = lazy_csrf.retry_first_post()
         if retry is not None:
             return retry
-        return render_error(400, _("The page has expired. Please refresh it and try again."))
+        return render_error(
+            400, _("The page has expired. Please refresh it and try again."), api_code="csrf_failed"
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -315,6 +325,7 @@ def register_commands(app: Flask) -> None:
     from app.cli import register
     from app.distribution.cli import distribution_cli, ledger_cli
     from app.marketing.cli import groups_cli, points_cli
+    from app.notifications.cli import notifications_cli
     from app.orders.cli import orders_cli
     from app.payments.cli import payments_cli
 
@@ -325,3 +336,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
     app.cli.add_command(points_cli)
     app.cli.add_command(groups_cli)
+    app.cli.add_command(notifications_cli)

@@ -195,6 +195,13 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
         "%(num)d tracking query failed", "%(num)d tracking queries failed", n
     ),
     "tracking_stopped": lambda n: _("stopped early: 快递100 is not answering, the next run tries again"),
+    "notified": lambda n: ngettext("%(num)d WeChat message sent", "%(num)d WeChat messages sent", n),
+    "notify_retries": lambda n: ngettext(
+        "%(num)d WeChat message to try again later", "%(num)d WeChat messages to try again later", n
+    ),
+    "notify_failed": lambda n: ngettext(
+        "%(num)d WeChat message given up", "%(num)d WeChat messages given up", n
+    ),
     "key_unreadable": lambda n: _(
         "the 快递100 key cannot be opened (SECRETS_KEY changed?): enter it again in Settings › Delivery tracking"
     ),

@@ -1,5 +1,6 @@
 """Imports every model module, so the metadata Alembic compares against is complete."""
 
+from app.accounts.access_tokens import AccessToken  # noqa: F401
 from app.accounts.models import User  # noqa: F401
 from app.catalog.models import Category, Product, ProductDetailImage, ProductImage, Sku  # noqa: F401
 from app.distribution.models import (  # noqa: F401
@@ -12,6 +13,7 @@ from app.distribution.models import (  # noqa: F401
     DistributorApplication,
     DistributorGrade,
     LedgerEntry,
+    MerchantMilestone,
     Visit,
     Withdrawal,
 )
@@ -29,6 +31,7 @@ from app.marketing.models import (  # noqa: F401
     TimedDiscount,
     TimedDiscountItem,
 )
+from app.notifications.models import Notification, NotificationSettings  # noqa: F401
 from app.orders.models import (  # noqa: F401
     Address,
     CartItem,

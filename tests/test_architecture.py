@@ -34,8 +34,8 @@ LAYERS = {
     1: {"accounts", "catalog", "settings"},
     2: {"orders"},
     3: {"payments"},
-    4: {"distribution", "marketing"},
-    5: {"shop", "admin", "api", "reports"},
+    4: {"distribution", "marketing", "notifications"},
+    5: {"shop", "admin", "api", "reports", "customers"},
     6: {
         "demo",
         "demo_history",

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.distribution.models import Distributor, Withdrawal, WithdrawalStatus
 from app.orders.models import Refund
+from app.payments import services as payments
 from tests import factories
 from tests.conftest import csrf_token
 from tests.test_admin_distribution import flagged_order, htmx_post, released_tree, settings
@@ -16,7 +17,13 @@ from tests.test_admin_distribution import product as product  # noqa: F401 - the
 from tests.test_admin_distribution import request as ask_withdrawal
 from tests.test_admin_distribution import tree as tree  # noqa: F401 - the fixture, shared
 from tests.test_admin_orders import address as address  # noqa: F401 - the fixture, shared
-from tests.test_admin_orders import ask_refund, paid_order
+from tests.test_admin_orders import (
+    ask_refund,
+    enable_manual_payment,
+    flagged_payment,
+    manual_order,
+    paid_order,
+)
 from tests.test_admin_orders import shopper as shopper  # noqa: F401 - the fixture, shared
 from tests.test_admin_orders import tee as tee  # noqa: F401 - the fixture, shared
 
@@ -128,3 +135,33 @@ def test_voiding_commission_asks_with_the_frozen_amount_and_whose_it_is(owner_cl
     assert voided.status_code == 200 and events(voided)["fenxiao:counts"] is True
     assert "确认作废" not in voided.get_data(as_text=True)  # nothing frozen left to void
     assert session.scalar(select(Distributor.frozen_fen).where(Distributor.id == b.id)) == 0
+
+
+def test_confirming_a_transfer_marking_a_refund_done_and_money_returned_ask_first(
+    owner_client, session, shopper, address, tee
+):
+    enable_manual_payment(session)
+    order = manual_order(session, shopper, address, tee)  # one ¥59.00 tee to 林小雨
+    page = owner_client.get(f"/admin/orders/{order.number}").get_data(as_text=True)
+    assert (
+        confirm_of(page, f"/admin/orders/{order.number}/confirm-transfer")
+        == "确认已收到 林** 的 ¥59.00？确认后订单即可发货。"
+    )
+
+    payments.confirm_manual_payment(session, order, actor=shopper)
+    session.commit()
+    refund = ask_refund(session, order, shopper)
+    approved = htmx_post(owner_client, f"/admin/refunds/{refund.id}/approve", page="/admin/refunds")
+    assert approved.status_code == 200
+    queue = owner_client.get("/admin/refunds?status=all").get_data(as_text=True)
+    assert (
+        confirm_of(queue, f"/admin/refunds/{refund.id}/complete")
+        == "确认已向 林** 退回 ¥59.00？请在钱确实退回之后再标记。"
+    )
+
+    payment = flagged_payment(session, shopper, address, tee)
+    returns = owner_client.get("/admin/payments").get_data(as_text=True)
+    assert (
+        confirm_of(returns, f"/admin/payments/{payment.id}/settle")
+        == f"确认订单 {payment.order.number} 的 ¥59.00 已退回给买家？请在钱确实退回之后再标记。"
+    )

@@ -28,7 +28,7 @@ def refunds_approve_return(refund: Refund, form: AdminApproveReturnForm) -> str:
 
 
 @bp.post("/refunds/<int:refund_id>/receive")
-@refund_action("receive", AdminReceiveReturnForm)
+@refund_action("receive", AdminReceiveReturnForm, needs=Permission.MONEY)
 def refunds_receive(refund: Refund, form: AdminReceiveReturnForm) -> str:
     returns.confirm_return_received(db.session, refund, actor=current_user, restock=form.restock.data)
     if refund.kind == AfterSalesKind.EXCHANGE:

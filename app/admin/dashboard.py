@@ -19,10 +19,12 @@ from app.admin.orders import back_office_alerts
 from app.admin.viewutil import is_fragment
 from app.backups import backup_overdue, last_good_backup
 from app.catalog.models import Product, Sku
+from app.distribution.checklist import first_run_checklist
 from app.distribution.services import get_settings
 from app.distribution.stats import distribution_figures
 from app.extensions import db
 from app.jobs import JOBS, job_health, last_runs
+from app.notifications.outbox import get_notification_settings
 from app.orders import stats
 from app.payments.gateways import payment_settings
 from app.settings.services import get_shop_settings
@@ -49,6 +51,15 @@ COMPARED_WITH = {
     "7d": _l("Compared with the 7 days before"),
     "30d": _l("Compared with the 30 days before"),
 }
+# Where each first-run checklist step is done (app/distribution/checklist.py ticks them from the data).
+CHECKLIST_LINKS = {
+    "shop": ("admin.shop_settings", {}),
+    "payment": ("admin.payment_settings_page", {}),
+    "product": ("admin.products_new", {}),
+    "distribution": ("admin.distribution_settings", {}),
+    "share": ("admin.shop_promote", {}),
+    "order": ("admin.orders", {}),
+}
 # Figures where a rise is bad news: their arrow is coloured the other way round.
 RISE_IS_BAD = {"refunds"}
 
@@ -61,6 +72,11 @@ def _tracking_configured() -> bool:
     """The tracking job queries 快递100 only once the shop has set a key."""
     settings = get_shop_settings(db.session)
     return bool(settings.kuaidi100_customer and settings.kuaidi100_key_sealed)
+
+
+def _notifications_enabled() -> bool:
+    """The outbox job matters (and is expected in cron) once WeChat template messages are switched on."""
+    return bool(get_notification_settings(db.session).enabled)
 
 
 def _gateway_enabled() -> bool:
@@ -84,7 +100,8 @@ class DashboardJob:
     expected: Callable[[], bool] | None = None
 
 
-MINUTES_5, HOURLY, DAILY = timedelta(minutes=5), timedelta(hours=1), timedelta(days=1)
+MINUTE, MINUTES_5 = timedelta(minutes=1), timedelta(minutes=5)
+HOURLY, DAILY = timedelta(hours=1), timedelta(days=1)
 # Adding a job to the dashboard is one entry here. A job whose command is not declared (app.jobs.JOBS) in
 # this build is left out, so an entry may name a job another branch brings.
 DASHBOARD_JOBS = (
@@ -124,6 +141,14 @@ DASHBOARD_JOBS = (
         MINUTES_5,
         "*/5 * * * *",
         expected=_gateway_enabled,
+    ),
+    DashboardJob(
+        "notifications-send",
+        _l("Send WeChat messages"),
+        _l("Sends the WeChat template messages waiting in the outbox, and tries failed ones again"),
+        MINUTE,
+        "* * * * *",
+        expected=_notifications_enabled,
     ),
     DashboardJob(
         "groups-settle",
@@ -242,8 +267,13 @@ def dashboard():
             "last_backup": last_backup,
             "backup_overdue": backup_overdue(last_backup),
         }
+    checklist = None
+    if current_user.can(Permission.SETTINGS):  # the owner, or staff who set the shop up
+        checklist = first_run_checklist(current_app._get_current_object(), db.session)
     return render_template(
         "admin/dashboard.html",
+        checklist=checklist if checklist is not None and checklist.shown else None,
+        checklist_links=CHECKLIST_LINKS,
         on_shelf=counts[0],
         off_shelf=counts[1],
         low_stock=low_stock,

@@ -391,3 +391,14 @@ class Device(IdPrimaryKey, db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     device_hash: Mapped[str] = mapped_column(String(64), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MerchantMilestone(db.Model):
+    """A first time the back office remembers (the first poster shared, the checklist hidden): one row per
+    key, written once, never changed (app/distribution/checklist.py)."""
+
+    __tablename__ = "merchant_milestones"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reached_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -23,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.marketing import signals
 from app.marketing.models import BuyGroup, BuyGroupMember, BuyGroupStatus, GroupRefundState
 from app.orders.events import OrderError, record_event
 from app.orders.models import (
@@ -195,6 +196,7 @@ def fail_due_groups(session: Session, now: datetime | None = None) -> int:
                 .execution_options(synchronize_session=False)
             )
             cancel_unpaid(session, group_id, str(_l("Group buy did not form")))
+            signals.group_failed.send(group_id, session=session)
         session.commit()
     return failed
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.catalog.models import Sku
 from app.db_types import parse_id
-from app.marketing import campaigns, flash, group_refunds, members, pricing
+from app.marketing import campaigns, flash, group_refunds, members, pricing, signals
 from app.marketing.errors import MarketingError
 from app.marketing.group_clash import in_group_between
 from app.marketing.models import (
@@ -449,6 +449,8 @@ def take_seat(session: Session, order: Order) -> None:
         member.seat_taken_at = now
         record_event(session, order, "group_seat_taken", note=f"{group.id} {group.seats_taken}/{group.size}")
         session.flush()
+        if group.status == BuyGroupStatus.FULL and group.seats_taken >= group.size:
+            signals.group_formed.send(group.id, session=session)
         return
     member.refund_state = GroupRefundState.DUE
     record_event(session, order, "group_seat_missed", note=f"{group.id} {group.status}")

@@ -193,6 +193,7 @@ def reject_refund(session: Session, refund: Refund, *, actor: User, reason: str)
         raise OrderError(_l("This request has already been handled."))
     reopen_after_refund(session, refund.order)
     record_event(session, refund.order, "refund_rejected", actor=actor, note=f"{refund.number} {reason}")
+    signals.refund_rejected.send(refund, session=session)
 
 
 def approve_refund(session: Session, refund: Refund, *, actor: User | None, restock: bool) -> None:

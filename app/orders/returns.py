@@ -115,6 +115,7 @@ def refuse_returned_goods(session: Session, refund: Refund, *, actor: User, reas
         raise OrderError(_l("This request has already been handled."))
     reopen_after_refund(session, refund.order)
     record_event(session, refund.order, "return_refused", actor=actor, note=f"{refund.number} {reason}")
+    signals.refund_rejected.send(refund, session=session)  # the shopper hears of it as of any rejection
 
 
 def close_unreturned(session: Session, refund: Refund) -> bool:

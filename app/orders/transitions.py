@@ -156,6 +156,7 @@ def ship_order(
         tracking_no=tracking_no,
     ):
         raise OrderError(_l("Only paid orders that have not been shipped can be shipped."))
+    signals.order_shipped.send(order, session=session)
 
 
 def complete_order(session: Session, order: Order, *, actor: User | None, automatic: bool = False) -> bool:

@@ -3,6 +3,7 @@ card (access token and jsapi_ticket cached in the database so every worker share
 the server)."""
 
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -11,6 +12,8 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from flask import current_app
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.payments.gateways import HTTP_TIMEOUT, payment_settings, secret_readable
@@ -106,9 +109,13 @@ def _cached(session: Session, name: str, fetch) -> str:
     if token is not None and token.expires_at - TOKEN_MARGIN > now:
         return token.value
     value, lifetime = fetch()
-    token = session.get(ApiToken, name) or ApiToken(name=name)
-    token.value, token.expires_at = value, now + timedelta(seconds=int(lifetime))
-    session.add(token)
+    try:
+        with session.begin_nested():
+            token = session.get(ApiToken, name) or ApiToken(name=name)
+            token.value, token.expires_at = value, now + timedelta(seconds=int(lifetime))
+            session.add(token)
+    except IntegrityError:
+        pass  # another worker stored the first one at the same moment: both tokens work for a while
     session.commit()
     return value
 
@@ -120,6 +127,36 @@ def access_token(session: Session) -> str:
         return data["access_token"], data.get("expires_in", 7200)
 
     return _cached(session, "wechat_access_token", fetch)
+
+
+def forget_access_token(session: Session, token: str) -> None:
+    """WeChat called `token` invalid (40001, 42001: another server fetched a new one, or it expired early):
+    drop it from the cache unless another worker has already put a newer one there."""
+    session.execute(delete(ApiToken).where(ApiToken.name == "wechat_access_token", ApiToken.value == token))
+    session.commit()
+
+
+def post_with_token(session: Session, path: str, body: dict) -> tuple[str, dict]:
+    """POST `body` as JSON to one of WeChat's APIs with the access token in the query: (the token used,
+    WeChat's answer as it came, errcode and all). Raises WechatApiError when WeChat cannot be reached, does
+    not answer JSON, or the token cannot be had."""
+    import requests
+
+    token = access_token(session)
+    try:
+        response = requests.post(
+            api_base() + path,
+            params={"access_token": token},
+            data=json.dumps(body, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            timeout=HTTP_TIMEOUT,
+        )
+        data = response.json()
+    except (requests.RequestException, ValueError) as error:
+        raise WechatApiError(f"{path}: {error.__class__.__name__}") from None
+    if not isinstance(data, dict):
+        raise WechatApiError(f"{path}: not a JSON object")
+    return token, data
 
 
 def jsapi_ticket(session: Session) -> str:

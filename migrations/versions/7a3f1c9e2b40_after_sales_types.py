@@ -1,7 +1,7 @@
 """after-sales types: 仅退款 / 退货退款 / 换货, photos, return address and timeouts
 
 Revision ID: 7a3f1c9e2b40
-Revises: 1523cac5b011
+Revises: 7c2f1e9a4b30
 Create Date: 2026-12-07 07:05:00
 
 """
@@ -13,7 +13,7 @@ import app.db_types
 
 # revision identifiers, used by Alembic.
 revision = '7a3f1c9e2b40'
-down_revision = '1523cac5b011'
+down_revision = '7c2f1e9a4b30'
 branch_labels = None
 depends_on = None
 

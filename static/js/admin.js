@@ -89,12 +89,55 @@
 
   // A row of tabs wider than the screen scrolls sideways: bring the current one into view.
   function showActiveTab() {
-    document.querySelectorAll(".dist-tabs .nav-link.active").forEach(function (tab) {
-      var bar = tab.closest(".dist-tabs");
+    document.querySelectorAll(".admin-main .nav .nav-link.active").forEach(function (tab) {
+      var bar = tab.closest(".nav");
+      if (bar.scrollWidth <= bar.clientWidth) return;
       var left = tab.offsetLeft - bar.offsetLeft;
       if (left + tab.offsetWidth > bar.clientWidth) bar.scrollLeft = left - 16;
     });
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showActiveTab);
-  else showActiveTab();
+
+  // On a phone a list marked .table-cards shows each row as a card (admin.css): each cell is labelled
+  // with its column's header, here, so the templates name each column once. Rows that htmx swaps in
+  // later are labelled as they arrive.
+  function labelCells(root) {
+    var tables = root.matches && root.matches("table.table-cards") ? [root] : [];
+    if (root.querySelectorAll) tables = tables.concat(Array.prototype.slice.call(root.querySelectorAll("table.table-cards")));
+    var inCard = root.closest && root.closest("table.table-cards");
+    if (inCard && tables.indexOf(inCard) < 0) tables.push(inCard);
+    tables.forEach(function (table) {
+      var headers = [];
+      table.querySelectorAll("thead tr:first-child > th").forEach(function (th) {
+        var span = parseInt(th.getAttribute("colspan") || "1", 10);
+        for (var i = 0; i < span; i++) headers.push(th.textContent.replace(/\s+/g, " ").trim());
+      });
+      table.querySelectorAll("tbody > tr").forEach(function (row) {
+        var column = 0;
+        Array.prototype.forEach.call(row.children, function (cell) {
+          if (!cell.hasAttribute("data-label") && !cell.hasAttribute("colspan")) cell.setAttribute("data-label", headers[column] || "");
+          column += parseInt(cell.getAttribute("colspan") || "1", 10);
+        });
+      });
+    });
+  }
+  document.addEventListener("htmx:load", function (event) { labelCells(event.target); });
+
+  function ready() { showActiveTab(); labelCells(document); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
+
+  // Copy buttons (推广): data-copy-from names the input whose value is copied; the button says so.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-from]");
+    if (!button) return;
+    var input = document.getElementById(button.dataset.copyFrom);
+    if (!input) return;
+    input.focus();
+    input.select();
+    var done = function () { button.textContent = button.dataset.copied; };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(input.value).then(done, function () {});
+    else {
+      try { if (document.execCommand("copy")) done(); } catch (e) { /* the text stays selected to copy by hand */ }
+    }
+  });
 })();

@@ -296,8 +296,10 @@ def test_a_shopper_pays_by_manual_transfer_and_the_merchant_confirms_it(
         merchant_logs_in(desktop, live_server)
         desktop.goto(live_server(f"/admin/orders/{number}"))
         shot(desktop, "merchant-transfer-to-confirm")
+        asked = accept_confirms(desktop)
         desktop.locator("form[action$='/confirm-transfer'] button[type=submit]").click()
         expect(desktop.locator("form[action$='/confirm-transfer']")).to_have_count(0)
+        assert len(asked) == 1 and "确认已收到" in asked[0], asked
         shot(desktop, "merchant-transfer-confirmed")
     else:
         from app.payments.services import confirm_manual_payment

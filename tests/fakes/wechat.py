@@ -58,6 +58,12 @@ class FakeWechat:
         self.failing_code_exchanges = 0  # the next n OAuth code exchanges answer "system busy"
         self.failing_refunds = 0  # the next n refund requests are refused, as WeChat refuses under load
         self.token_calls = 0
+        # 公众号 template messages: those accepted, those refused (errcode), and what to answer next.
+        self.template_messages: list[dict] = []
+        self.template_refusals: list[int] = []
+        self.failing_template_sends = 0  # the next n sends answer -1 系统繁忙
+        self.unsubscribed: set[str] = set()  # openids that no longer follow the account: 43004
+        self.revoked_tokens: set[str] = set()  # access tokens WeChat now calls invalid: 40001
         self.platform_certificates: list[x509.Certificate] = []
         self.server = FakeServer(self.handle)
 
@@ -87,6 +93,8 @@ class FakeWechat:
         path = urlsplit(raw_path).path
         if path == "/connect/oauth2/authorize":
             return self._authorize(parse_qs(urlsplit(raw_path).query))
+        if path == "/cgi-bin/message/template/send":
+            return self._template_send(method, parse_qs(urlsplit(raw_path).query), headers, body)
         if path.startswith(("/sns/", "/cgi-bin/")):
             return self._web_api(path, parse_qs(urlsplit(raw_path).query))
         self.requests.append((method, raw_path))
@@ -292,6 +300,73 @@ class FakeWechat:
                 {"errcode": 0, "errmsg": "ok", "ticket": "jsapi-ticket-for-tests", "expires_in": 7200}
             )
         return self._plain({"errcode": 404, "errmsg": path})
+
+    TEMPLATE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{10,64}$")
+    DATA_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+    def _template_send(self, method, query, headers, body):
+        """POST /cgi-bin/message/template/send?access_token=…: a current token, and a JSON body of touser,
+        template_id, optional url (http/https) and data {keyword: {"value": text, "color"?}} (the 公众号
+        API's format); anything else is refused with WeChat's error codes."""
+        token = (query.get("access_token") or [""])[0]
+        answer = self._template_answer(method, token, headers, body)
+        if answer["errcode"]:
+            self.template_refusals.append(answer["errcode"])
+        return self._plain(answer)
+
+    def _template_answer(self, method, token, headers, body):
+        if method != "POST":
+            return {"errcode": 43002, "errmsg": "require POST method"}
+        if token in self.revoked_tokens:
+            return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+        if not re.fullmatch(r"token-\d+", token) or int(token[6:]) > self.token_calls:
+            return {"errcode": 40001, "errmsg": "invalid credential"}
+        if not headers.get("Content-Type", "").startswith("application/json"):
+            return {"errcode": 47001, "errmsg": "data format error (content type)"}
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return {"errcode": 47001, "errmsg": "data format error"}
+        problem = self._template_body_problem(data)
+        if problem:
+            return {"errcode": 47001, "errmsg": f"data format error: {problem}"}
+        if self.failing_template_sends > 0:
+            self.failing_template_sends -= 1
+            return {"errcode": -1, "errmsg": "system error"}
+        if data["touser"] in self.unsubscribed:
+            return {"errcode": 43004, "errmsg": "require subscribe"}
+        self.template_messages.append(data)
+        return {"errcode": 0, "errmsg": "ok", "msgid": 200228332 + len(self.template_messages)}
+
+    def _template_body_problem(self, data) -> str | None:
+        if not isinstance(data, dict):
+            return "not an object"
+        extra = set(data) - {"touser", "template_id", "url", "miniprogram", "data", "client_msg_id"}
+        if extra:
+            return f"unknown fields {sorted(extra)}"
+        if not isinstance(data.get("touser"), str) or not data["touser"]:
+            return "touser"
+        if not isinstance(data.get("template_id"), str) or not self.TEMPLATE_ID_RE.match(data["template_id"]):
+            return "template_id"
+        if "url" in data and not (
+            isinstance(data["url"], str) and data["url"].startswith(("http://", "https://"))
+        ):
+            return "url"
+        fields = data.get("data")
+        if not isinstance(fields, dict) or not fields:
+            return "data"
+        for key, field in fields.items():
+            if (
+                not self.DATA_KEY_RE.match(key)
+                or not isinstance(field, dict)
+                or set(field) - {"value", "color"}
+            ):
+                return f"data.{key}"
+            if not isinstance(field.get("value"), str):
+                return f"data.{key}.value"
+            if key.startswith("thing") and len(field["value"]) > 20:
+                return f"data.{key}.value longer than 20"
+        return None
 
     def _authorize(self, query):
         """open.weixin.qq.com's OAuth page inside WeChat: snsapi_base shows nothing and sends the browser

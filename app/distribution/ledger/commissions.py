@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.catalog.models import Product
-from app.distribution import engine
+from app.distribution import engine, signals
 from app.distribution.ledger.entries import LedgerError, commission_net, post_entry
 from app.distribution.models import (
     Commission,
@@ -206,6 +206,8 @@ def create_commission_for_order(session: Session, order: Order) -> list[Commissi
             note=order.number,
         )
         commissions.append(commission)
+    if commissions:
+        signals.commissions_created.send(order, session=session, commissions=commissions)
     return commissions
 
 

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
+from app.distribution import signals
 from app.distribution.ledger.entries import LedgerError, post_entry
 from app.distribution.ledger.release import release_due
 from app.distribution.models import Distributor, EntryKind, Withdrawal, WithdrawalStatus
@@ -177,6 +178,7 @@ def mark_withdrawal_paid(session: Session, withdrawal: Withdrawal, *, actor: Use
     if not reference or len(reference) > 64:
         raise LedgerError(_l("Please enter the transfer reference (at most 64 characters)."), "reference")
     _act(session, withdrawal, "pay", actor=actor, note=reference, paid_at=utcnow(), reference=reference)
+    signals.withdrawal_paid.send(withdrawal, session=session)
 
 
 def reject_withdrawal(session: Session, withdrawal: Withdrawal, *, actor: User, reason: str) -> None:
