@@ -54,6 +54,7 @@ def permission_required(permission: Permission, *or_else: Permission):
 
 
 from app.admin import (  # noqa: E402, F401
+    aftersales,
     auth,
     bulk_ship,
     catalog,

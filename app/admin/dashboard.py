@@ -120,6 +120,13 @@ DASHBOARD_JOBS = (
         "17 * * * *",
     ),
     DashboardJob(
+        "orders-aftersales",
+        _l("After-sales timeouts"),
+        _l("Approves requests the shop left unanswered and closes returns never sent back"),
+        HOURLY,
+        "37 * * * *",
+    ),
+    DashboardJob(
         "orders-track",
         _l("Track parcels with 快递100"),
         _l("Asks 快递100 where shipped parcels are and notes when they are signed for"),
