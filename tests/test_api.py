@@ -68,6 +68,14 @@ def test_validation_errors_name_each_field_in_chinese(client):
     error = assert_error(client.post(f"{API}/auth/login", json=["not", "an", "object"]), 422, "invalid")
     assert error["fields"]
     assert_error(client.get(f"{API}/products?cursor=not-a-cursor"), 422, "invalid")
+    # A form post (found by the route fuzzer: it reached the view with no body and failed with a 500).
+    form = client.post(f"{API}/auth/login", data={"mobile": "13800001111", "password": "x"})
+    assert "请以 JSON" in assert_error(form, 415, "unsupported_media_type")["message"]
+    assert_error(
+        client.post(f"{API}/auth/login", data="mobile=1", content_type="text/plain"),
+        415,
+        "unsupported_media_type",
+    )
 
 
 def test_login_is_rate_limited_like_the_h5_login(app, client, shopper):

@@ -16,6 +16,10 @@ STATUS_CODES = {
     404: ("not_found", _l("This does not exist or has been removed.")),
     405: ("method_not_allowed", _l("This address does not take this method.")),
     413: ("too_large", _l("The request is too large.")),
+    415: (
+        "unsupported_media_type",
+        _l("Please send the request body as JSON (Content-Type: application/json)."),
+    ),
     422: ("invalid", _l("Some of what was sent is not right.")),
     429: ("rate_limited", _l("Too many attempts. Please wait a minute and try again.")),
     500: ("server_error", _l("Something went wrong on our side. Please try again later.")),

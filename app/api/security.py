@@ -35,9 +35,18 @@ def _has_cookie_session() -> bool:
     return bool(cookies.get(current_app.config["SESSION_COOKIE_NAME"]) or cookies.get(REMEMBER_COOKIE))
 
 
+def _require_json_body() -> None:
+    """A body, when there is one, is JSON: a form post would reach the views with no body at all."""
+    if request.method in SAFE_METHODS or not (request.content_length or request.mimetype):
+        return
+    if not request.is_json:
+        raise ApiError(415)
+
+
 def _identify():
     g.api_user = None
     g.api_token = None
+    _require_json_body()
     token = bearer_token()
     if token is not None:
         row = access_tokens.find_valid(db.session, token)
