@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.payments.gateways import HTTP_TIMEOUT, payment_settings, secret_readable
 from app.payments.models import ApiToken
-from app.secrets_box import unseal
+from app.secrets_box import SecretsKeyMissing, unseal
 from app.timeutil import utcnow
 
 TOKEN_MARGIN = timedelta(minutes=5)
@@ -58,7 +58,10 @@ def configured(session: Session) -> bool:
 
 def _credentials(session: Session) -> tuple[str, str]:
     settings = payment_settings(session)
-    secret = unseal(settings.wechat_app_secret_sealed)
+    try:
+        secret = unseal(settings.wechat_app_secret_sealed)
+    except SecretsKeyMissing as error:  # a WeChat call that cannot be made, like any other (retried later)
+        raise WechatApiError(str(error)) from None
     if not settings.wechat_appid or not secret:
         raise WechatApiError("the official account's appid and app secret are not set")
     return settings.wechat_appid, secret
