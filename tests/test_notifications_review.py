@@ -1,12 +1,18 @@
 """Review fixes for the notifications outbox: a message is neither lost nor sent twice when the AppSecret
 cannot be opened, and one refund says one result whatever order the receivers run in."""
 
+import pytest
+from blinker import ANY
 from cryptography.fernet import Fernet
 from flask import current_app
 from sqlalchemy import select
 
 from app.notifications import sender
 from app.notifications.models import Notification
+from app.orders import refunds
+from app.orders import signals as order_signals
+from tests import factories
+from tests import test_distribution as dist
 from tests.test_notifications import address as address  # noqa: F401 - fixtures, shared
 from tests.test_notifications import app_config as app_config  # noqa: F401
 from tests.test_notifications import configure, paid
@@ -39,3 +45,41 @@ def test_an_app_secret_that_cannot_be_opened_keeps_the_message_for_later(
     assert (row.status, row.attempts) == ("pending", 1) and "SECRETS_KEY" in row.last_error
     assert sender.send_due(session, row.next_attempt_at)["notified"] == 1
     assert len(wechat.template_messages) == 1
+
+
+@pytest.mark.parametrize("order_of_receivers", ["as_connected", "reversed"])
+def test_a_refund_paid_back_at_once_says_refunded_only_whatever_order_the_receivers_run_in(
+    session, wechat, order_of_receivers  # noqa: F811
+):
+    """blinker keeps a signal's receivers in a set: which of payments (refunds at once) and notifications
+    hears refund_approved first is not fixed. The buyer must hear "refunded" once, not "approved" too."""
+    configure(session, wechat)
+    buyer = factories.UserFactory(wechat_openid="oRefundBuyer00000000000009")
+    product = factories.ProductFactory(skus=[{"price_fen": 10000, "stock": 100}])
+    order = dist.buy(session, buyer, product)
+    staff = factories.UserFactory(role="staff")
+    refund = refunds.request_refund(session, order, buyer, items={order.lines[0].id: 1}, reason="不要了")
+    session.commit()
+
+    signal = order_signals.refund_approved
+    receivers = sorted(signal.receivers_for(ANY), key=lambda r: (r.__module__, r.__name__))
+    if order_of_receivers == "reversed":
+        receivers.reverse()
+
+    def in_this_order(sender, **kwargs):
+        for receiver in receivers:
+            receiver(sender, **kwargs)
+
+    for receiver in receivers:
+        signal.disconnect(receiver)
+    signal.connect(in_this_order, weak=False)
+    try:
+        refunds.approve_refund(session, refund, actor=staff, restock=True)
+        session.commit()
+    finally:
+        signal.disconnect(in_this_order)
+        for receiver in receivers:
+            signal.connect(receiver)
+    assert refund.status == "refunded"
+    states = [row.data["keyword2"]["value"] for row in rows(session, kind="refund_result")]
+    assert states == ["已退款"]

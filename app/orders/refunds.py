@@ -187,6 +187,7 @@ def approve_refund(session: Session, refund: Refund, *, actor: User, restock: bo
         raise OrderError(_l("This request has already been handled."))
     record_event(session, refund.order, "refund_approved", actor=actor, note=refund.number)
     signals.refund_approved.send(refund, session=session, actor=actor)
+    signals.refund_approval_saved.send(refund, session=session)
 
 
 def complete_refund(session: Session, refund: Refund, *, actor: User | None) -> bool:
