@@ -1,6 +1,8 @@
 """Review fixes for the notifications outbox: a message is neither lost nor sent twice when the AppSecret
 cannot be opened, and one refund says one result whatever order the receivers run in."""
 
+from datetime import timedelta
+
 import pytest
 from blinker import ANY
 from cryptography.fernet import Fernet
@@ -11,6 +13,7 @@ from app.notifications import sender
 from app.notifications.models import Notification
 from app.orders import refunds
 from app.orders import signals as order_signals
+from app.timeutil import utcnow
 from tests import factories
 from tests import test_distribution as dist
 from tests.test_notifications import address as address  # noqa: F401 - fixtures, shared
@@ -83,3 +86,44 @@ def test_a_refund_paid_back_at_once_says_refunded_only_whatever_order_the_receiv
     assert refund.status == "refunded"
     states = [row.data["keyword2"]["value"] for row in rows(session, kind="refund_result")]
     assert states == ["已退款"]
+
+
+def test_a_send_wechat_took_but_did_not_answer_in_time_is_never_sent_again(
+    session, wechat, shopper, address, tee, monkeypatch  # noqa: F811
+):
+    """A read timeout (or the connection dropped after the request went) does not say the message was not
+    delivered: like a run that died while sending, it is failed, not retried — never sent twice."""
+    from app.payments import wechat_web
+
+    configure(session, wechat)
+    paid(session, shopper, address, tee)
+    monkeypatch.setattr(wechat_web, "HTTP_TIMEOUT", (3, 0.3))
+    wechat.slow_template_answers = 1
+    try:
+        counts = sender.send_due(session)
+    finally:
+        wechat.slow_template_answers = 0
+    assert len(wechat.template_messages) == 1  # it reached the phone
+    assert counts == {"notified": 0, "notify_retries": 0, "notify_failed": 1}
+    (row,) = rows(session)
+    assert row.status == "failed" and "ReadTimeout" in row.last_error
+    for hours in (1, 3, 24):
+        sender.send_due(session, utcnow() + timedelta(hours=hours))
+    assert len(wechat.template_messages) == 1
+
+
+def test_wechat_that_cannot_be_reached_is_tried_again(session, wechat, shopper, address, tee, monkeypatch):  # noqa: F811
+    """Nothing left our side (connection refused): safe to retry, and the message is sent later."""
+    from app.payments import wechat_web
+
+    configure(session, wechat)
+    paid(session, shopper, address, tee)
+    sender.send_due(session)  # a token in the cache, so the refusal comes on the send itself
+    paid(session, shopper, address, tee)
+    monkeypatch.setattr(wechat_web, "api_base", lambda: "http://127.0.0.1:9")  # discard: nobody listens
+    assert sender.send_due(session)["notify_retries"] == 1
+    monkeypatch.undo()
+    row = rows(session)[-1]
+    assert (row.status, row.attempts) == ("pending", 1) and "ConnectionError" in row.last_error
+    assert sender.send_due(session, row.next_attempt_at)["notified"] == 1
+    assert len(wechat.template_messages) == 2

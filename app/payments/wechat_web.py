@@ -43,6 +43,11 @@ class WechatApiError(RuntimeError):
     pass
 
 
+class WechatNoAnswer(WechatApiError):
+    """The request went out but no answer came back (read timeout, connection dropped after sending):
+    WeChat may have acted on it, so sending it again may do it twice."""
+
+
 def api_base() -> str:
     return current_app.config.get("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/")
 
@@ -142,8 +147,9 @@ def forget_access_token(session: Session, token: str) -> None:
 def post_with_token(session: Session, path: str, body: dict) -> tuple[str, dict]:
     """POST `body` as JSON to one of WeChat's APIs with the access token in the query: (the token used,
     WeChat's answer as it came, errcode and all). Raises WechatApiError when WeChat cannot be reached, does
-    not answer JSON, or the token cannot be had."""
+    not answer JSON, or the token cannot be had; WechatNoAnswer when the request may have reached it."""
     import requests
+    from urllib3.exceptions import MaxRetryError
 
     token = access_token(session)
     try:
@@ -155,6 +161,16 @@ def post_with_token(session: Session, path: str, body: dict) -> tuple[str, dict]
             timeout=HTTP_TIMEOUT,
         )
         data = response.json()
+    except requests.ConnectTimeout:
+        raise WechatApiError(f"{path}: ConnectTimeout") from None
+    except (requests.ReadTimeout, requests.exceptions.ChunkedEncodingError) as error:
+        raise WechatNoAnswer(f"{path}: {error.__class__.__name__}") from None
+    except requests.ConnectionError as error:
+        # requests retries nothing: a connection never made comes as urllib3's MaxRetryError, one that broke
+        # once the request was on its way (ProtocolError, an SSL error mid-answer) as itself.
+        if not (error.args and isinstance(error.args[0], MaxRetryError)):
+            raise WechatNoAnswer(f"{path}: {error.__class__.__name__}") from None
+        raise WechatApiError(f"{path}: {error.__class__.__name__}") from None
     except (requests.RequestException, ValueError) as error:
         raise WechatApiError(f"{path}: {error.__class__.__name__}") from None
     if not isinstance(data, dict):

@@ -62,6 +62,9 @@ class FakeWechat:
         self.template_messages: list[dict] = []
         self.template_refusals: list[int] = []
         self.failing_template_sends = 0  # the next n sends answer -1 系统繁忙
+        # The next n sends are taken (the message reaches the phone) but answered only after this many
+        # seconds: a read timeout on our side, the case where a retry would send the message twice.
+        self.slow_template_answers, self.slow_answer_seconds = 0, 1.0
         self.unsubscribed: set[str] = set()  # openids that no longer follow the account: 43004
         self.revoked_tokens: set[str] = set()  # access tokens WeChat now calls invalid: 40001
         self.platform_certificates: list[x509.Certificate] = []
@@ -336,6 +339,9 @@ class FakeWechat:
         if data["touser"] in self.unsubscribed:
             return {"errcode": 43004, "errmsg": "require subscribe"}
         self.template_messages.append(data)
+        if self.slow_template_answers > 0:
+            self.slow_template_answers -= 1
+            time.sleep(self.slow_answer_seconds)
         return {"errcode": 0, "errmsg": "ok", "msgid": 200228332 + len(self.template_messages)}
 
     def _template_body_problem(self, data) -> str | None:
