@@ -31,7 +31,7 @@ def rows(session, **where) -> list[Notification]:
 
 
 def test_an_app_secret_that_cannot_be_opened_keeps_the_message_for_later(
-    session, wechat, shopper, address, tee  # noqa: F811
+    session, wechat, shopper, address, tee
 ):
     """SECRETS_KEY changed: the access token cannot be fetched. The run must not crash with the row left
     "sending" (marked failed, never sent, after STALE_AFTER): it is tried again once the key is back."""
@@ -52,7 +52,7 @@ def test_an_app_secret_that_cannot_be_opened_keeps_the_message_for_later(
 
 @pytest.mark.parametrize("order_of_receivers", ["as_connected", "reversed"])
 def test_a_refund_paid_back_at_once_says_refunded_only_whatever_order_the_receivers_run_in(
-    session, wechat, order_of_receivers  # noqa: F811
+    session, wechat, order_of_receivers
 ):
     """blinker keeps a signal's receivers in a set: which of payments (refunds at once) and notifications
     hears refund_approved first is not fixed. The buyer must hear "refunded" once, not "approved" too."""
@@ -89,7 +89,7 @@ def test_a_refund_paid_back_at_once_says_refunded_only_whatever_order_the_receiv
 
 
 def test_a_send_wechat_took_but_did_not_answer_in_time_is_never_sent_again(
-    session, wechat, shopper, address, tee, monkeypatch  # noqa: F811
+    session, wechat, shopper, address, tee, monkeypatch
 ):
     """A read timeout (or the connection dropped after the request went) does not say the message was not
     delivered: like a run that died while sending, it is failed, not retried — never sent twice."""
@@ -112,7 +112,7 @@ def test_a_send_wechat_took_but_did_not_answer_in_time_is_never_sent_again(
     assert len(wechat.template_messages) == 1
 
 
-def test_wechat_that_cannot_be_reached_is_tried_again(session, wechat, shopper, address, tee, monkeypatch):  # noqa: F811
+def test_wechat_that_cannot_be_reached_is_tried_again(session, wechat, shopper, address, tee, monkeypatch):
     """Nothing left our side (connection refused): safe to retry, and the message is sent later."""
     from app.payments import wechat_web
 
