@@ -16,6 +16,7 @@ from app.orders import signals as order_signals
 from app.timeutil import utcnow
 from tests import factories
 from tests import test_distribution as dist
+from tests.test_admin_orders import pay, place
 from tests.test_notifications import address as address  # noqa: F401 - fixtures, shared
 from tests.test_notifications import app_config as app_config  # noqa: F401
 from tests.test_notifications import configure, paid
@@ -127,3 +128,15 @@ def test_wechat_that_cannot_be_reached_is_tried_again(session, wechat, shopper, 
     assert (row.status, row.attempts) == ("pending", 1) and "ConnectionError" in row.last_error
     assert sender.send_due(session, row.next_attempt_at)["notified"] == 1
     assert len(wechat.template_messages) == 2
+
+
+def test_an_amount_keyword_of_a_thousand_yuan_or_more_is_digits_only(session, wechat, shopper, address):
+    """WeChat's amountN value is a currency sign and digits (no thousands separator): ¥1,280.00 is refused
+    (47003) and the message would be tried five times and lost."""
+    sku = factories.ProductFactory(title="茶具", skus=[{"price_fen": 128000, "stock": 5}]).skus[0]
+    configure(session, wechat, order_paid_mapping="character_string1={order_no}\namount2={amount}")
+    order = pay(session, place(session, shopper, address, {sku.id: 1}), shopper)
+    assert order.total_fen >= 128000
+    assert sender.send_due(session)["notified"] == 1
+    (message,) = wechat.template_messages
+    assert message["data"]["amount2"]["value"] == f"¥{order.total_fen // 100}.{order.total_fen % 100:02d}"

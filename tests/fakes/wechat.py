@@ -306,6 +306,7 @@ class FakeWechat:
 
     TEMPLATE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{10,64}$")
     DATA_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+    AMOUNT_RE = re.compile(r"^[¥￥$]\d{1,10}(\.\d{1,2})?元?$")
 
     def _template_send(self, method, query, headers, body):
         """POST /cgi-bin/message/template/send?access_token=…: a current token, and a JSON body of touser,
@@ -372,6 +373,8 @@ class FakeWechat:
                 return f"data.{key}.value"
             if key.startswith("thing") and len(field["value"]) > 20:
                 return f"data.{key}.value longer than 20"
+            if re.fullmatch(r"amount\d+", key) and not self.AMOUNT_RE.match(field["value"]):
+                return f"data.{key}.value not an amount"  # one currency sign, digits only: no "1,280"
         return None
 
     def _authorize(self, query):
