@@ -140,3 +140,23 @@ def test_an_amount_keyword_of_a_thousand_yuan_or_more_is_digits_only(session, we
     assert sender.send_due(session)["notified"] == 1
     (message,) = wechat.template_messages
     assert message["data"]["amount2"]["value"] == f"¥{order.total_fen // 100}.{order.total_fen % 100:02d}"
+
+
+def test_a_token_another_worker_dropped_while_this_one_fetched_a_new_one_is_simply_stored(session, wechat):
+    """The job drops a token WeChat called invalid (forget_access_token) while a worker that found it about
+    to expire is fetching a new one: the worker uses its new token instead of crashing (StaleDataError: a
+    500 on a page, or the job dying with its message left "sending")."""
+    from app.extensions import db
+    from app.payments import wechat_web
+    from app.payments.models import ApiToken
+
+    configure(session, wechat)
+    session.add(ApiToken(name="wechat_access_token", value="token-old", expires_at=utcnow()))
+    session.commit()
+    held = session.get(ApiToken, "wechat_access_token")  # this worker has read it (and holds it, as _cached)
+    assert held.value == "token-old"
+    with db.engine.begin() as other_worker:
+        other_worker.execute(ApiToken.__table__.delete())
+    token = wechat_web.access_token(session)
+    assert token.startswith("token-") and token != "token-old"
+    assert wechat_web.access_token(session).startswith("token-")  # the cache works on

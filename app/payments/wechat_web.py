@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.payments.gateways import HTTP_TIMEOUT, payment_settings, secret_readable
 from app.payments.models import ApiToken
@@ -122,8 +123,10 @@ def _cached(session: Session, name: str, fetch) -> str:
             token = session.get(ApiToken, name) or ApiToken(name=name)
             token.value, token.expires_at = value, now + timedelta(seconds=int(lifetime))
             session.add(token)
-    except IntegrityError:
-        pass  # another worker stored the first one at the same moment: both tokens work for a while
+    except (IntegrityError, StaleDataError):
+        # Another worker stored the first one at the same moment (both tokens work for a while), or dropped
+        # the one read above as invalid (forget_access_token): this one is used now, the next call fetches.
+        pass
     session.commit()
     return value
 
