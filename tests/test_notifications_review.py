@@ -160,3 +160,24 @@ def test_a_token_another_worker_dropped_while_this_one_fetched_a_new_one_is_simp
     token = wechat_web.access_token(session)
     assert token.startswith("token-") and token != "token-old"
     assert wechat_web.access_token(session).startswith("token-")  # the cache works on
+
+
+def test_messages_wechat_refuses_one_by_one_do_not_stop_the_run_for_the_others(session, wechat):
+    """Stopping a run early is for WeChat being down or busy. Refusals about one message (an openid not of
+    this account, a bad template ID or value) say nothing about the next: five of them at the head of the
+    outbox must not hold back every message behind them, run after run."""
+    from app.notifications.outbox import enqueue
+
+    configure(session, wechat)
+    strangers = [factories.UserFactory(wechat_openid=f"oStranger{i:018d}") for i in range(6)]
+    wechat.unknown_openids.update(person.wechat_openid for person in strangers)
+    fine = factories.UserFactory(wechat_openid="oFineReader000000000000001")
+    for person in [*strangers, fine]:
+        enqueue(session, "withdrawal_paid", person, {"amount": "¥1.00"})
+    session.commit()
+    try:
+        counts = sender.send_due(session)
+    finally:
+        wechat.unknown_openids.clear()
+    assert counts["notified"] == 1 and counts["notify_retries"] == 6
+    assert [m["touser"] for m in wechat.template_messages] == [fine.wechat_openid]

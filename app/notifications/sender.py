@@ -27,6 +27,10 @@ BATCH = 200
 GIVE_UP_RUN_AFTER = 5  # messages refused in a row (network down, WeChat busy) before a run stops early
 TOKEN_INVALID = {40001, 42001}  # invalid / expired access token: fetch a new one, once
 NOT_FOLLOWING = 43004  # "require subscribe": the user no longer follows the account
+# Refusals about this one message (openid not of this account, template ID, data format or a value WeChat's
+# rules refuse): tried again like any refusal, but they say nothing of the next message, so they do not count
+# towards stopping the run early (which is for WeChat down, busy, or refusing the shop as a whole).
+ABOUT_THIS_MESSAGE = {40003, 40037, 47001, 47003}
 
 
 def request_body(notification: Notification) -> dict:
@@ -39,8 +43,9 @@ def request_body(notification: Notification) -> dict:
 
 
 def send_one(session: Session, body: dict) -> tuple[str, str]:
-    """Post one message: ("sent", msgid), ("gave_up", why), ("unsure", why) when it may have arrived, or
-    ("retry", why). An invalid token is dropped and the message posted again with a new one, once."""
+    """Post one message: ("sent", msgid), ("gave_up", why), ("unsure", why) when it may have arrived,
+    ("refused", why) when WeChat refused this message itself (ABOUT_THIS_MESSAGE), or ("retry", why). An
+    invalid token is dropped and the message posted again with a new one, once."""
     for attempt in (1, 2):
         try:
             token, answer = wechat_web.post_with_token(session, SEND_PATH, body)
@@ -57,7 +62,7 @@ def send_one(session: Session, body: dict) -> tuple[str, str]:
             continue
         if code == NOT_FOLLOWING:
             return "gave_up", why
-        return "retry", why
+        return ("refused" if code in ABOUT_THIS_MESSAGE else "retry"), why
     return "retry", why
 
 
@@ -134,8 +139,11 @@ def send_due(session: Session, now: datetime | None = None) -> dict[str, int]:
         body = request_body(notification)
         session.commit()  # no transaction stays open while WeChat answers
         outcome, detail = send_one(session, body)
-        failures_in_a_row = failures_in_a_row + 1 if outcome in ("retry", "unsure") else 0
-        outcome = _finish(session, notification_id, outcome, detail, now)
+        if outcome in ("retry", "unsure"):
+            failures_in_a_row += 1
+        elif outcome != "refused":
+            failures_in_a_row = 0
+        outcome = _finish(session, notification_id, "retry" if outcome == "refused" else outcome, detail, now)
         key = {"sent": "notified", "retry": "notify_retries"}.get(outcome, "notify_failed")
         counts[key] += 1
     return counts

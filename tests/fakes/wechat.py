@@ -66,6 +66,7 @@ class FakeWechat:
         # seconds: a read timeout on our side, the case where a retry would send the message twice.
         self.slow_template_answers, self.slow_answer_seconds = 0, 1.0
         self.unsubscribed: set[str] = set()  # openids that no longer follow the account: 43004
+        self.unknown_openids: set[str] = set()  # openids not of this account (another 公众号's): 40003
         self.revoked_tokens: set[str] = set()  # access tokens WeChat now calls invalid: 40001
         self.platform_certificates: list[x509.Certificate] = []
         self.server = FakeServer(self.handle)
@@ -337,6 +338,8 @@ class FakeWechat:
         if self.failing_template_sends > 0:
             self.failing_template_sends -= 1
             return {"errcode": -1, "errmsg": "system error"}
+        if data["touser"] in self.unknown_openids:
+            return {"errcode": 40003, "errmsg": "invalid openid"}
         if data["touser"] in self.unsubscribed:
             return {"errcode": 43004, "errmsg": "require subscribe"}
         self.template_messages.append(data)
