@@ -93,6 +93,7 @@ class IdConverter(IntegerConverter):
 def register_extensions(app: Flask) -> None:
     # Import every model so that Alembic and create_all see the whole schema.
     from app import models  # noqa: F401
+    from app.catalog import view_counts
     from app.distribution import receivers as distribution_receivers
     from app.distribution import web
     from app.marketing import receivers as marketing_receivers
@@ -108,6 +109,7 @@ def register_extensions(app: Flask) -> None:
     static_files.init_app(app)
     lazy_csrf.init_app(app)
     wechat_hooks.init_app(app)
+    view_counts.init_app(app)
     page_cache.init_app(app)  # last: the other before_request hooks run first
 
     db.init_app(app)
@@ -198,6 +200,7 @@ def _local_path(url: str | None) -> str | None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app import api
     from app.admin import bp as admin_bp
     from app.media import bp as media_bp
     from app.payments import sandbox_views
@@ -209,6 +212,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_bp, url_prefix="/media")
     app.register_blueprint(payments_bp, url_prefix="/pay")
     sandbox_views.init_app(app)
+    api.init_app(app)
 
 
 ERROR_TEXT = {
@@ -223,7 +227,11 @@ ERROR_TEXT = {
 }
 
 
-def render_error(code: int, message: str | None = None):
+def render_error(code: int, message: str | None = None, *, api_code: str | None = None):
+    from app.api import errors as api_errors
+
+    if api_errors.is_api_request():  # the JSON API answers every error in its own shape, never a page
+        return api_errors.http_error_response(code, message, code=api_code)
     title, default_message = ERROR_TEXT.get(code, ERROR_TEXT[500])
     message = message or str(default_message)
     if htmx:
@@ -252,7 +260,9 @@ def register_errorhandlers(app: Flask) -> None:
         retry = lazy_csrf.retry_first_post()
         if retry is not None:
             return retry
-        return render_error(400, _("The page has expired. Please refresh it and try again."))
+        return render_error(
+            400, _("The page has expired. Please refresh it and try again."), api_code="csrf_failed"
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -314,6 +324,7 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from app.catalog.cli import stats_cli
     from app.cli import register
     from app.distribution.cli import distribution_cli, ledger_cli
     from app.marketing.cli import groups_cli, points_cli
@@ -324,6 +335,7 @@ def register_commands(app: Flask) -> None:
     register(app)
     app.cli.add_command(payments_cli)
     app.cli.add_command(orders_cli)
+    app.cli.add_command(stats_cli)
     app.cli.add_command(distribution_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(points_cli)

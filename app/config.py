@@ -67,6 +67,8 @@ class Config:
         self.MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
         # Counters in the shop's database, shared by every worker and host (app/ratelimit.py); or redis://….
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
+        # Product view counts (app/catalog/view_counts.py) go through Redis when set (redis://…).
+        self.REDIS_URL = os.environ.get("REDIS_URL") or None
         self.RATELIMIT_STRATEGY = "fixed-window"
         self.RATELIMIT_HEADERS_ENABLED = True
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")

@@ -138,6 +138,9 @@ def last_runs() -> dict[str, JobRun]:
 
 # What each count in a stored result means, in the reader's language.
 _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
+    "counted": lambda n: ngettext(
+        "%(num)d product view or add-to-cart saved", "%(num)d product views and add-to-carts saved", n
+    ),
     "expired": lambda n: ngettext("%(num)d unpaid order cancelled", "%(num)d unpaid orders cancelled", n),
     "completed": lambda n: ngettext(
         "%(num)d order received automatically", "%(num)d orders received automatically", n
@@ -174,6 +177,21 @@ _COUNT_PHRASES: dict[str, Callable[[int], str]] = {
         n,
     ),
     "deleted": lambda n: ngettext("%(num)d old backup deleted", "%(num)d old backups deleted", n),
+    "auto_approved": lambda n: ngettext(
+        "%(num)d after-sales request approved automatically",
+        "%(num)d after-sales requests approved automatically",
+        n,
+    ),
+    "auto_approve_failed": lambda n: ngettext(
+        "%(num)d after-sales request could not be approved, tried again next run",
+        "%(num)d after-sales requests could not be approved, tried again next run",
+        n,
+    ),
+    "returns_closed": lambda n: ngettext(
+        "%(num)d return never sent back, request closed",
+        "%(num)d returns never sent back, requests closed",
+        n,
+    ),
     "tracked": lambda n: ngettext("%(num)d parcel tracked", "%(num)d parcels tracked", n),
     "signed": lambda n: ngettext("%(num)d parcel signed for", "%(num)d parcels signed for", n),
     "tracking_errors": lambda n: ngettext(

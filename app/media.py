@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, current_app, redirect, send_from_directory, url_for
+from flask import Blueprint, abort, current_app, redirect, send_from_directory, url_for
 from flask_babel import lazy_gettext as _l
 
 from app import storage
@@ -63,6 +63,50 @@ def save_image(data: bytes | object, *, max_bytes: int | None = None) -> str:
             _l("The picture could not be stored just now. Please try again in a minute.")
         ) from None
     return key
+
+
+PRIVATE_PREFIX = "private/"
+
+
+def save_private_image(data: bytes | object, *, max_bytes: int | None = None) -> str:
+    """Check and clean an image as save_image does, stored under private/ (no thumbnails): never served by
+    the public media route, only by a view that checks who is asking (after-sales photos)."""
+    raw = _read_limited(data, max_bytes or current_app.config["MAX_IMAGE_BYTES"])
+    image = _open_checked(raw)
+    image.thumbnail((2000, 2000))  # enough to see a scratch; a phone's 12 MP photo is not needed
+    encoded, ext = _encode(image)
+    digest = hashlib.sha256(encoded).hexdigest()[:32]
+    key = f"{PRIVATE_PREFIX}{digest[:2]}/{digest}.{ext}"
+    try:
+        storage.current().put(key, encoded, _content_type(key), cache_control="private, no-store")
+    except StorageError:
+        log.exception("upload not stored: `flask media check` says why")
+        raise ImageError(
+            _l("The picture could not be stored just now. Please try again in a minute.")
+        ) from None
+    return key
+
+
+def private_image(key: str) -> tuple[bytes, str] | None:
+    """(bytes, content type) of a private image, or None."""
+    if not key.startswith(PRIVATE_PREFIX):
+        return None
+    try:
+        data = storage.current().get(key)
+    except StorageError:
+        return None
+    return (data, _content_type(key)) if data is not None else None
+
+
+def private_image_response(key: str | None):
+    """A private image for someone a view has let see it: never kept by a cache in between; 404 if gone."""
+    found = private_image(key) if key else None
+    if found is None:
+        abort(404)
+    response = current_app.response_class(found[0], content_type=found[1])
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def image_size(key: str, size: int = 800) -> tuple[int, int] | None:
@@ -146,6 +190,8 @@ def image_url(key: str | None, size: int | None = None, *, external: bool = Fals
 
 @bp.get("/<path:key>")
 def file(key: str):
+    if key.startswith(PRIVATE_PREFIX):
+        abort(404)  # after-sales photos: only through the views that check who is asking
     store = storage.current()
     if isinstance(store, S3Storage):
         # Pictures moved to the bucket: links written before the move (shared messages, cached pages) follow.

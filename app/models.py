@@ -1,7 +1,9 @@
 """Imports every model module, so the metadata Alembic compares against is complete."""
 
+from app.accounts.access_tokens import AccessToken  # noqa: F401
 from app.accounts.models import User  # noqa: F401
 from app.catalog.models import Category, Product, ProductDetailImage, ProductImage, Sku  # noqa: F401
+from app.catalog.view_counts import ProductDailyStat, ProductDailyVisitor  # noqa: F401
 from app.distribution.models import (  # noqa: F401
     BindingLog,
     Commission,
@@ -12,6 +14,7 @@ from app.distribution.models import (  # noqa: F401
     DistributorApplication,
     DistributorGrade,
     LedgerEntry,
+    MerchantMilestone,
     Visit,
     Withdrawal,
 )

@@ -27,6 +27,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -111,6 +112,8 @@ class Entry:
     # The page gzipped — a fifth of its size in memory, and sent as it is to a browser that takes gzip —
     # in parts split where the server's time goes (only a page with a countdown has more than one).
     parts: list[bytes]
+    # Called with the request each time the page is served again (a product page counts a view).
+    on_hit: Callable[[Request], None] | None = None
 
     def response(self, accepts_gzip: bool) -> Response:
         response = Response(status=self.status, headers=self.headers)
@@ -284,6 +287,8 @@ def _kept_response(app: Flask, environ) -> Response | None:
     if entry is None or entry.expires < time.monotonic() or entry.generation != generation(pages.engine):
         return None
     response = entry.response(takes_gzip(request))
+    if entry.on_hit is not None:
+        entry.on_hit(request)
     response.headers[HIT_HEADER] = "hit"  # says where a page came from (the scale-out test asks it)
     return response
 
@@ -323,6 +328,7 @@ def _keep(sender: Flask, response: Response, **_extra) -> None:
         status=response.status_code,
         headers=headers,
         parts=[gzip.compress(part, mtime=0) for part in _SERVER_NOW.split(response.get_data())],
+        on_hit=g.get("page_cache_on_hit"),
     )
     pages.put(key, entry)
 

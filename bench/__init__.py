@@ -10,7 +10,7 @@ from dataclasses import dataclass
 # Modules whose import registers benchmarks.
 MODULES = [
     "bench.pages", "bench.distribution_center", "bench.orders", "bench.promotions", "bench.settle",
-    "bench.flash_rush", "bench.grades", "bench.dividends",
+    "bench.flash_rush", "bench.grades", "bench.dividends", "bench.reports", "bench.view_counts",
 ]  # fmt: skip
 
 

@@ -35,7 +35,7 @@ LAYERS = {
     2: {"orders"},
     3: {"payments"},
     4: {"distribution", "marketing", "notifications"},
-    5: {"shop", "admin", "api", "reports"},
+    5: {"shop", "admin", "api", "reports", "customers"},
     6: {
         "demo",
         "demo_history",

@@ -34,11 +34,18 @@ def _mobile_key() -> str:
     A browser that has signed in to this number before counts apart from everyone else: a stranger who
     spends the number's allowance on wrong passwords locks themselves out, not its owner's phone (which
     still has the same allowance of its own, and the per-address limit besides)."""
-    raw = unicodedata.normalize("NFKC", request.form.get("mobile") or "")
+    raw = unicodedata.normalize("NFKC", request.form.get("mobile") or _json_mobile())
     number = "".join(ch for ch in raw if ch in "0123456789")[-11:]
     if number and _number_token(number) in _known_tokens():
         return "known-device:" + number
     return "mobile:" + number
+
+
+def _json_mobile() -> str:
+    """The number a JSON login (the API's) sends, or ""."""
+    body = request.get_json(silent=True) if request.is_json else None
+    mobile = body.get("mobile") if isinstance(body, dict) else None
+    return mobile if isinstance(mobile, str) else ""
 
 
 def _number_token(number: str) -> str:

@@ -6,7 +6,7 @@ from enum import StrEnum
 from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import String
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -31,10 +31,17 @@ class Permission(StrEnum):
     REPORTS = "reports"
     SETTINGS = "settings"
     STAFF = "staff"
+    # Approving and paying money out: refunds, withdrawals, voiding commission, settling flagged payments.
+    MONEY = "money"
+    # The customer list and pages, and disabling an account. Full mobiles and addresses on them need ORDERS
+    # too (the permission that already shows them on every order).
+    CUSTOMERS = "customers"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CUSTOMER: frozenset(),
+    # What a staff member holds whose permissions the owner never chose (accounts made before per-person
+    # permissions, or by `flask create-admin --staff`): the daily work, as before.
     Role.STAFF: frozenset(
         {
             Permission.CATALOG,
@@ -42,10 +49,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DISTRIBUTION,
             Permission.MARKETING,
             Permission.REPORTS,
+            Permission.MONEY,
+            Permission.CUSTOMERS,
         }
     ),
     Role.OWNER: frozenset(Permission),
 }
+# What the owner may give a staff member, one by one: everything but managing staff, which stays the
+# owner's (so no one can give themselves more than they were given).
+GRANTABLE_PERMISSIONS: tuple[Permission, ...] = (
+    Permission.ORDERS,
+    Permission.CATALOG,
+    Permission.DISTRIBUTION,
+    Permission.MARKETING,
+    Permission.MONEY,
+    Permission.CUSTOMERS,
+    Permission.REPORTS,
+    Permission.SETTINGS,
+)
 
 
 class User(IdPrimaryKey, UserMixin, db.Model):
@@ -60,6 +81,9 @@ class User(IdPrimaryKey, UserMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     # Bumped when the password changes, so every other session of this user ends.
     auth_version: Mapped[int] = mapped_column(default=1)
+    # A staff member's permissions as the owner chose them ("orders,money"); None: the role's
+    # (ROLE_PERMISSIONS). Read on every request, so a change applies at the member's next click.
+    permissions: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Distribution: who referred this member (always a distributor's user when bound), since when, until
@@ -90,8 +114,16 @@ class User(IdPrimaryKey, UserMixin, db.Model):
     def is_back_office(self) -> bool:
         return self.role in (Role.STAFF, Role.OWNER)
 
+    @property
+    def granted_permissions(self) -> frozenset[Permission]:
+        role = self.role_enum
+        if role != Role.STAFF or self.permissions is None:
+            return ROLE_PERMISSIONS[role]
+        grantable = {p.value: p for p in GRANTABLE_PERMISSIONS}
+        return frozenset(grantable[name] for name in self.permissions.split(",") if name in grantable)
+
     def can(self, permission: Permission) -> bool:
-        return self.is_active and permission in ROLE_PERMISSIONS[self.role_enum]
+        return self.is_active and permission in self.granted_permissions
 
     @property
     def display_name(self) -> str:
@@ -106,3 +138,25 @@ def mask_mobile(mobile: str | None) -> str:
     if not mobile:
         return ""
     return mobile[:3] + "****" + mobile[-4:] if len(mobile) == 11 else "****"
+
+
+class AccountEventKind(StrEnum):
+    DISABLED = "disabled"
+    ENABLED = "enabled"
+    MADE_STAFF = "made_staff"
+    PERMISSIONS = "permissions"
+
+
+class AccountEvent(IdPrimaryKey, db.Model):
+    """Append-only: who disabled or enabled an account, made someone staff or changed their permissions,
+    when and why."""
+
+    __tablename__ = "account_events"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor = relationship("User", foreign_keys=[actor_id])

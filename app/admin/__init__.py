@@ -33,28 +33,34 @@ def never_cache(response):
     return response
 
 
-def permission_required(permission: Permission):
-    """Owner-only or staff-level actions inside the back office."""
+def permission_required(permission: Permission, *or_else: Permission):
+    """A back-office page or action for those who hold `permission` (or any of `or_else`: the after-sales
+    list serves both who handle orders and who pay refunds). Read on every request, so a change to a staff
+    member's permissions applies at their next click."""
+    allowed = (permission, *or_else)
 
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if not current_user.can(permission):
+            if not any(current_user.can(p) for p in allowed):
                 abort(403)
             return view(*args, **kwargs)
 
         wrapped.required_permission = permission
+        wrapped.allowed_permissions = frozenset(allowed)
         return wrapped
 
     return decorator
 
 
 from app.admin import (  # noqa: E402, F401
+    aftersales,
     auth,
     bulk_ship,
     catalog,
     commissions,
     confirm_texts,
+    customers,
     dashboard,
     distribution,
     distributors,
@@ -68,7 +74,10 @@ from app.admin import (  # noqa: E402, F401
     notifications,
     orders,
     payments,
+    promote,
     refunds,
+    reports,
     settings,
+    staff,
     withdrawals,
 )

@@ -245,7 +245,9 @@ def _panel_context(order: Order, *, void_form=None) -> dict:
         select(CommissionExplanation).where(CommissionExplanation.order_id == order.id)
     )
     commissions = list(db.session.scalars(select(Commission).where(Commission.order_id == order.id)))
-    can_void = any(c.status == CommissionStatus.FROZEN for c in commissions)
+    can_void = current_user.can(Permission.MONEY) and any(
+        c.status == CommissionStatus.FROZEN for c in commissions
+    )
     return {
         "order": order,
         "view": explaining.explain(db.session, order),
@@ -311,7 +313,7 @@ def distribution_order_clear_flags(order: Order, form: ActionForm) -> str:
 
 
 @bp.post("/distribution/orders/<int:order_id>/void")
-@commission_action("void", VoidCommissionForm)
+@commission_action("void", VoidCommissionForm, needs=Permission.MONEY)
 def distribution_order_void(order: Order, form: VoidCommissionForm) -> str:
     count = ledger.void_order_commission(db.session, order, actor=current_user, reason=form.reason.data)
     return ngettext(

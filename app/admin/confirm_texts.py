@@ -3,6 +3,7 @@ here with the money helpers and masked names; the templates put it in hx-confirm
 
 from flask_babel import gettext as _
 
+from app.accounts.models import User, mask_mobile
 from app.admin import bp
 from app.distribution.explain import mask_name
 from app.distribution.models import Distributor, Withdrawal
@@ -80,6 +81,18 @@ def void_confirm(frozen_fen: int, holders: list[Distributor]) -> str:
     )
 
 
+def account_confirm(user: User, *, disable: bool) -> str:
+    """Disabling an account stops its owner logging in and ordering; what they earned stays theirs."""
+    person = mask_name(user.nickname) if user.nickname else mask_mobile(user.mobile)
+    if disable:
+        return _(
+            "Disable the account of %(person)s? They can no longer log in or order and are logged out now; "
+            "their orders, points, commission and balance are kept.",
+            person=person,
+        )
+    return _("Enable the account of %(person)s again? They can log in and order.", person=person)
+
+
 @bp.context_processor
 def confirm_texts():
     return {
@@ -88,4 +101,5 @@ def confirm_texts():
         "transfer_confirm": transfer_confirm,
         "payment_returned_confirm": payment_returned_confirm,
         "withdrawal_confirm": withdrawal_confirm,
+        "account_confirm": account_confirm,
     }

@@ -19,6 +19,7 @@ from app.admin.orders import back_office_alerts
 from app.admin.viewutil import is_fragment
 from app.backups import backup_overdue, last_good_backup
 from app.catalog.models import Product, Sku
+from app.distribution.checklist import first_run_checklist
 from app.distribution.services import get_settings
 from app.distribution.stats import distribution_figures
 from app.extensions import db
@@ -49,6 +50,15 @@ COMPARED_WITH = {
     "yesterday": _l("Compared with the day before"),
     "7d": _l("Compared with the 7 days before"),
     "30d": _l("Compared with the 30 days before"),
+}
+# Where each first-run checklist step is done (app/distribution/checklist.py ticks them from the data).
+CHECKLIST_LINKS = {
+    "shop": ("admin.shop_settings", {}),
+    "payment": ("admin.payment_settings_page", {}),
+    "product": ("admin.products_new", {}),
+    "distribution": ("admin.distribution_settings", {}),
+    "share": ("admin.shop_promote", {}),
+    "order": ("admin.orders", {}),
 }
 # Figures where a rise is bad news: their arrow is coloured the other way round.
 RISE_IS_BAD = {"refunds"}
@@ -110,6 +120,13 @@ DASHBOARD_JOBS = (
         "17 * * * *",
     ),
     DashboardJob(
+        "orders-aftersales",
+        _l("After-sales timeouts"),
+        _l("Approves requests the shop left unanswered and closes returns never sent back"),
+        HOURLY,
+        "37 * * * *",
+    ),
+    DashboardJob(
         "orders-track",
         _l("Track parcels with 快递100"),
         _l("Asks 快递100 where shipped parcels are and notes when they are signed for"),
@@ -132,6 +149,14 @@ DASHBOARD_JOBS = (
         MINUTE,
         "* * * * *",
         expected=_notifications_enabled,
+    ),
+    DashboardJob(
+        "stats-flush",
+        _l("Save product view counts"),
+        _l("Writes the product views and add-to-cart counted in memory to the database"),
+        MINUTES_5,
+        "*/5 * * * *",
+        Permission.REPORTS,
     ),
     DashboardJob(
         "groups-settle",
@@ -250,8 +275,13 @@ def dashboard():
             "last_backup": last_backup,
             "backup_overdue": backup_overdue(last_backup),
         }
+    checklist = None
+    if current_user.can(Permission.SETTINGS):  # the owner, or staff who set the shop up
+        checklist = first_run_checklist(current_app._get_current_object(), db.session)
     return render_template(
         "admin/dashboard.html",
+        checklist=checklist if checklist is not None and checklist.shown else None,
+        checklist_links=CHECKLIST_LINKS,
         on_shelf=counts[0],
         off_shelf=counts[1],
         low_stock=low_stock,

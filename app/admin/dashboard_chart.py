@@ -18,16 +18,18 @@ class Point:
     x: float
     y: float
     label: str
-    fen: int
+    fen: int  # the value: fen, or a count on a chart of counts
+    money: bool = True
 
     @property
     def title(self) -> str:
-        return f"{self.label} {format_fen(self.fen)}"
+        return f"{self.label} {format_fen(self.fen) if self.money else f'{self.fen:,}'}"
 
 
-def nice_top(most: int) -> int:
-    """The smallest 1, 2 or 5 × 10ⁿ fen (at least ¥1) at or above `most`: the top line of the chart."""
-    step = 100
+def nice_top(most: int, least: int = 100) -> int:
+    """The smallest 1, 2 or 5 × 10ⁿ fen (at least ¥1; for counts at least `least`=2, so that the middle
+    line is whole) at or above `most`: the top line of the chart."""
+    step = least
     while True:
         for factor in (1, 2, 5):
             if step * factor >= most:
@@ -40,11 +42,14 @@ def axis_money(fen: int) -> str:
     return format_fen(fen).removesuffix(".00")
 
 
-def line_chart(points: list[tuple[str, int]], slots: int, size: tuple[int, int] = (WIDTH, HEIGHT)) -> dict:
+def line_chart(
+    points: list[tuple[str, int]], slots: int, size: tuple[int, int] = (WIDTH, HEIGHT), *, money: bool = True
+) -> dict:
     """Where to draw `points` ((label, fen) for the buckets so far) on a chart `slots` buckets wide, so that
-    today's line stops at the current hour, in a drawing of `size` units."""
+    today's line stops at the current hour, in a drawing of `size` units. `money=False`: the values are
+    counts (views, visitors), labelled as numbers."""
     width, height = size
-    top = nice_top(max((fen for _label, fen in points), default=0))
+    top = nice_top(max((fen for _label, fen in points), default=0), 100 if money else 2)
     inner_w, inner_h = width - LEFT - RIGHT, height - TOP - BOTTOM
     step = inner_w / max(slots - 1, 1)
 
@@ -52,7 +57,7 @@ def line_chart(points: list[tuple[str, int]], slots: int, size: tuple[int, int] 
         return round(TOP + inner_h * (1 - fen / top), 1)
 
     drawn = [
-        Point(round(LEFT + index * step, 1), y_of(fen), label, fen)
+        Point(round(LEFT + index * step, 1), y_of(fen), label, fen, money)
         for index, (label, fen) in enumerate(points)
     ]
     every = max(1, math.ceil(slots / (inner_w / LABEL_ROOM)))
@@ -72,7 +77,7 @@ def line_chart(points: list[tuple[str, int]], slots: int, size: tuple[int, int] 
         )
         if drawn
         else "",
-        "grid": [(y_of(fen), axis_money(fen)) for fen in (0, top // 2, top)],
+        "grid": [(y_of(fen), axis_money(fen) if money else f"{fen:,}") for fen in (0, top // 2, top)],
         "x_labels": [(p.x, p.label) for index, p in enumerate(drawn) if index % every == 0],
         "total_fen": sum(p.fen for p in drawn),
     }

@@ -127,7 +127,10 @@ def distribution_helpers():
         "application_status_labels": APPLICATION_STATUS_LABELS,
         "application_status_colours": APPLICATION_STATUS_COLOURS,
         "application_actions": dist.application_actions,
-        "withdrawal_actions": ledger.withdrawal_actions,
+        # Every withdrawal button moves money: none shows to staff without the money permission.
+        "withdrawal_actions": lambda w: (
+            ledger.withdrawal_actions(w) if current_user.can(Permission.MONEY) else set()
+        ),
         "shop_rates": lambda: dist.get_settings(db.session).rates_bp,
         "dist_when": local_time,
         "rates_text": rates_text,

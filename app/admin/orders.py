@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from app import orders
 from app.accounts.models import Permission
 from app.admin import bp, permission_required
+from app.admin.aftersales_forms import aftersales_forms
 from app.admin.viewutil import (
     PER_PAGE,
     action_answer,
@@ -81,8 +82,18 @@ REFUND_STATUS_LABELS = {
     "refunded": _l("Refunded"),
     "rejected": _l("Rejected"),
     "cancelled": _l("Withdrawn by the buyer"),
+    "awaiting_return": _l("Waiting for the return parcel"),
+    "returning": _l("Goods on their way back"),
+    "received": _l("Goods back, replacement to ship"),
+    "exchanged": _l("Exchanged"),
+    "closed": _l("Closed: never sent back"),
 }
 REFUND_STATUS_COLOURS = {
+    "awaiting_return": "info",
+    "returning": "danger",
+    "received": "danger",
+    "exchanged": "success",
+    "closed": "secondary",
     "requested": "danger",
     "approved": "warning",
     "refunded": "success",
@@ -109,6 +120,12 @@ EVENT_LABELS = {
     "refund_rejected": _l("After-sales request rejected"),
     "refund_approved": _l("After-sales request approved"),
     "refunded": _l("Money refunded"),
+    "return_approved": _l("Return approved"),
+    "return_shipped": _l("Buyer sent the goods back"),
+    "return_received": _l("Returned goods received"),
+    "return_refused": _l("Returned goods refused"),
+    "replacement_shipped": _l("Replacement shipped"),
+    "aftersales_closed": _l("After-sales request closed (not sent back in time)"),
     "payment_flagged": _l("Money arrived that has to go back"),
     "flagged_payment_returned": _l("Money sent back"),
     "staff_note": _l("Staff note"),
@@ -173,6 +190,9 @@ def order_helpers():
         "order_refund_labels": ORDER_REFUND_LABELS,
         "refund_status_labels": REFUND_STATUS_LABELS,
         "refund_status_colours": REFUND_STATUS_COLOURS,
+        "aftersales_kind_label": orders.aftersales.kind_label,
+        "aftersales_next_action": orders.aftersales.next_action,
+        "aftersales_moves_money": orders.aftersales.moves_money,
         "payment_status_labels": PAYMENT_STATUS_LABELS,
         "payment_status_colours": PAYMENT_STATUS_COLOURS,
         "event_labels": EVENT_LABELS,
@@ -350,6 +370,7 @@ def refund_forms(refund: Refund, failed: dict | None = None) -> dict:
         "approve": AdminApproveRefundForm(refund_id=refund.id, formdata=None),
         "reject": AdminRejectRefundForm(refund_id=refund.id, formdata=None),
         "complete": AdminCompleteRefundForm(refund_id=refund.id, formdata=None),
+        **aftersales_forms(db.session, refund),
     }
     if failed is not None:
         forms.update(failed)

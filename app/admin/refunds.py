@@ -73,7 +73,7 @@ refund_action = record_action(
 
 
 @bp.post("/refunds/<int:refund_id>/approve")
-@refund_action("approve", AdminApproveRefundForm)
+@refund_action("approve", AdminApproveRefundForm, needs=Permission.MONEY)
 def refunds_approve(refund: Refund, form: AdminApproveRefundForm) -> str:
     orders.refunds.approve_refund(db.session, refund, actor=current_user, restock=form.restock.data)
     if refund.status == "refunded":
@@ -92,7 +92,7 @@ def refunds_reject(refund: Refund, form: AdminRejectRefundForm) -> str:
 
 
 @bp.post("/refunds/<int:refund_id>/complete")
-@refund_action("complete", AdminCompleteRefundForm)
+@refund_action("complete", AdminCompleteRefundForm, needs=Permission.MONEY)
 def refunds_complete(refund: Refund, form: AdminCompleteRefundForm) -> str:
     if "complete" not in refund_actions(refund):
         raise orders.events.OrderError(_("This refund is not waiting to be paid back by hand."))
@@ -102,7 +102,7 @@ def refunds_complete(refund: Refund, form: AdminCompleteRefundForm) -> str:
 
 
 @bp.get("/refunds")
-@permission_required(Permission.ORDERS)
+@permission_required(Permission.ORDERS, Permission.MONEY)
 def refunds():
     show = request.args.get("show", "open")
     open_only = show != "all"
@@ -127,7 +127,7 @@ def refunds():
 
 
 @bp.get("/payments")
-@permission_required(Permission.ORDERS)
+@permission_required(Permission.ORDERS, Permission.MONEY)
 def refunds_payments():
     flagged = payments.flagged_payments(db.session)
     return render_template(
@@ -140,7 +140,7 @@ def refunds_payments():
 
 
 @bp.post("/payments/<int:payment_id>/settle")
-@permission_required(Permission.ORDERS)
+@permission_required(Permission.MONEY)
 def refunds_payments_settle(payment_id: int):
     payment = get_or_404(Payment, payment_id, _("This payment does not exist."))
     form = AdminSettlePaymentForm(payment_id=payment.id)

@@ -16,6 +16,7 @@ from app.settings.services import (
     SettingsError,
     get_shop_settings,
     kuaidi100_key_hint,
+    update_aftersales_settings,
     update_order_settings,
     update_shop_settings,
     update_tracking_settings,
@@ -31,6 +32,13 @@ ORDER_FIELDS = (
     "manual_payment_enabled",
     "manual_payment_text",
     "remove_manual_payment_qr",
+)
+AFTERSALES_FIELDS = (
+    "return_contact",
+    "return_phone",
+    "return_address",
+    "aftersales_reply_days",
+    "aftersales_return_days",
 )
 IMAGE_FIELDS = (
     ("logo", "logo_key"),
@@ -68,6 +76,7 @@ def _save(form: ShopSettingsForm) -> None:
         **{name: getattr(form, name).data for name in ORDER_FIELDS},
         manual_payment_qr_key=uploads.get("manual_payment_qr_key"),
     )
+    update_aftersales_settings(db.session, **{name: getattr(form, name).data for name in AFTERSALES_FIELDS})
 
 
 @bp.route("/settings/tracking", methods=["GET", "POST"])

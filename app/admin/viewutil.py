@@ -130,16 +130,16 @@ def record_action(
     """The decorator of the buttons that change one kind of record (an order, a refund, a withdrawal …), used
     as `@order_action("note", AdminStaffNoteForm)` under each button's route.
 
-    Every button needs `permission`. `load(id)` finds the record (or 404s); the button's form is built with
+    Every button needs `permission` (or the one its `needs=` names). `load(id)` finds the record (or 404s); the button's form is built with
     `form_args(record)`. Once the form has validated (its CSRF token too), the view runs as
     `act(record, form)`: it calls the service and returns what to tell the merchant, and the change is
     committed. Over htmx the answer also tells the page to refresh its badges and tab counts. `answer(record, message, failed)` builds the response: `failed` is None after a success, and
     {name: form} when the form did not validate or the service refused (a UserError: rolled back and shown
     on the form)."""
 
-    def action(name: str, form_class):
+    def action(name: str, form_class, *, needs: Permission | None = None):
         def decorator(act):
-            @permission_required(permission)
+            @permission_required(needs or permission)
             @wraps(act)
             def view(**url_values):
                 (ident,) = url_values.values()

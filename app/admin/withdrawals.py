@@ -29,7 +29,7 @@ from app.webutil import csv_digits, csv_download, csv_line, csv_text, page_arg, 
 
 
 @bp.get("/distribution/withdrawals")
-@permission_required(Permission.DISTRIBUTION)
+@permission_required(Permission.DISTRIBUTION, Permission.MONEY)
 def distribution_withdrawals():
     tab = tab_arg(queries.WITHDRAWAL_TABS, "requested")
     q = text_arg("q")
@@ -66,7 +66,7 @@ def _withdrawal_row(withdrawal: Withdrawal, message: str, failed: dict | None = 
 
 
 # The buttons on a withdrawal's row; a refused form shows again as the row's forms[name].
-withdrawal_action = record_action(Permission.DISTRIBUTION, _withdrawal_or_404, _withdrawal_row)
+withdrawal_action = record_action(Permission.MONEY, _withdrawal_or_404, _withdrawal_row)
 
 
 @bp.post("/distribution/withdrawals/<int:withdrawal_id>/approve")
@@ -108,7 +108,7 @@ BANK_COLUMNS = (
 
 
 @bp.get("/distribution/withdrawals/bank.csv")
-@permission_required(Permission.DISTRIBUTION)
+@permission_required(Permission.MONEY)
 def distribution_withdrawals_bank_csv():
     """Approved bank-card withdrawals as one batch for the bank: the reference column is left empty for
     the merchant to fill in from the bank's receipt."""

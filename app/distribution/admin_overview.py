@@ -5,7 +5,7 @@ and commission per day — in a fixed handful of queries."""
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from app.distribution.admin_queries import (
@@ -97,11 +97,14 @@ class Shares:
     visits_in_wechat: int
     orders: int  # orders brought by a share this month (level-1 commission)
     sales_fen: int
+    # Unique visitors this month whose visit was made logged in as a shopper with an order paid this month.
+    ordering_visitors: int = 0
 
     @property
     def conversion_bp(self) -> int | None:
-        """Orders per unique visitor, in basis points (None without visitors)."""
-        return self.orders * 10000 // self.visitors if self.visitors else None
+        """Ordering visitors ÷ unique visitors, in basis points (None without visitors); never above 100 %
+        (orders ÷ visitors was: one visitor may order several times)."""
+        return self.ordering_visitors * 10000 // self.visitors if self.visitors else None
 
 
 def shares(session: Session, month_start: date, since: datetime) -> Shares:
@@ -123,7 +126,14 @@ def shares(session: Session, month_start: date, since: datetime) -> Shares:
             Order.id.in_(select(brought.c.order_id))
         )
     ).one()
-    return Shares(*visits, orders=orders[0], sales_fen=int(orders[1]))
+    ordering = session.scalar(
+        select(func.count(func.distinct(Visit.visitor_key))).where(
+            Visit.day >= month_start,
+            Visit.user_id.is_not(None),
+            exists().where(Order.user_id == Visit.user_id, Order.paid_at >= since),
+        )
+    )
+    return Shares(*visits, orders=orders[0], sales_fen=int(orders[1]), ordering_visitors=int(ordering or 0))
 
 
 @dataclass

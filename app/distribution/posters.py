@@ -1,12 +1,15 @@
 """Share posters: a PNG with the product picture, title, price, the distributor's name and a QR code of
 their share link, for WeChat's long-press "save image". Chinese is drawn with the Noto Sans SC subset in
 static/fonts, so it renders on a fresh machine. Posters are cached per distributor, product and version.
+The merchant's own posters (distributor None: the shop recommends, the link carries no ref) are the same
+drawing, cached under posters/shop/; the whole-shop poster with a few products is in shop_posters.py.
 Pillow and qrcode load with the first poster drawn, not in every worker."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,9 +46,10 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
 
 @dataclass(frozen=True)
 class Poster:
-    """A distributor's poster for a product, or (product None) for the whole shop with its logo."""
+    """A distributor's poster for a product, or (product None) for the whole shop with its logo. With
+    distributor None it is the merchant's own poster: the shop recommends, the link is the plain one."""
 
-    distributor: Distributor
+    distributor: Distributor | None
     product: Product | None
     shop_name: str
     share_url: str
@@ -55,8 +59,7 @@ class Poster:
     def path(self) -> Path:
         """Where the poster for this distributor, product and product version is (or will be) cached."""
         product = self.product
-        nickname = self.distributor.user.display_name
-        parts = [POSTER_VERSION, self.share_url, nickname, self.shop_name, self.logo_key or ""]
+        parts = [POSTER_VERSION, self.share_url, self.recommender, self.shop_name, self.logo_key or ""]
         if product is not None:
             low, high = pricing.display_range([sku.price_fen for sku in product.active_skus])
             parts += [
@@ -69,28 +72,42 @@ class Poster:
             ]
         version = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
         name = f"product-{product.id}-{version}.png" if product is not None else f"shop-{version}.png"
-        return Path(current_app.instance_path) / "posters" / str(self.distributor.id) / name
+        owner = str(self.distributor.id) if self.distributor is not None else "shop"
+        return Path(current_app.instance_path) / "posters" / owner / name
+
+    @property
+    def recommender(self) -> str:
+        """Who recommends: the distributor's name, or the shop itself on the merchant's poster."""
+        return self.distributor.user.display_name if self.distributor is not None else self.shop_name
 
     def cached_png(self) -> Path:
         """The cached poster PNG, drawn first if this version is not there yet."""
-        path = self.path
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for old in path.parent.glob(
-                f"{path.name.split('-')[0]}-{self.product.id}-*.png" if self.product else "shop-*.png"
-            ):
-                old.unlink(missing_ok=True)  # an older version of the same poster
-            png = draw_poster(
-                self.distributor.user.display_name,
+        old = f"product-{self.product.id}-*.png" if self.product else "shop-*.png"
+        return cached_file(
+            self.path,
+            old,
+            lambda: draw_poster(
+                self.recommender,
                 self.product,
                 shop_name=self.shop_name,
                 share_url=self.share_url,
                 logo_key=self.logo_key,
-            )
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(png)
-            tmp.replace(path)
-        return path
+            ),
+        )
+
+
+def cached_file(path: Path, old_pattern: str, draw) -> Path:
+    """`path`, written with `draw()` if it is not there yet; older versions (`old_pattern` in the same
+    folder) are removed. Written to a temporary name and renamed, so no reader sees half a PNG."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob(old_pattern):
+            old.unlink(missing_ok=True)  # an older version of the same poster
+        png = draw()
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(png)
+        tmp.replace(path)
+    return path
 
 
 def draw_poster(
@@ -111,7 +128,7 @@ def draw_poster(
     draw = ImageDraw.Draw(canvas)
     picture_side = WIDTH - 2 * MARGIN
     top = MARGIN
-    picture = _picture(product.main_image_key if product is not None else logo_key, picture_side)
+    picture = picture_box(product.main_image_key if product is not None else logo_key, picture_side)
     canvas.paste(picture, (MARGIN, top))
     y = top + picture_side + 28
 
@@ -129,19 +146,34 @@ def draw_poster(
             draw.text((MARGIN, y), line, font=font(44, bold=True), fill=INK)
             y += 60
 
+    footer(canvas, share_url, caption or _("%(name)s recommends", name=nickname), shop_name)
+    return png_bytes(canvas)
+
+
+FOOTER_TOP = HEIGHT - MARGIN - 200 - 24  # where the footer's rule is: the poster's body ends above it
+
+
+def footer(
+    canvas: Image.Image, share_url: str, caption: str, shop_name: str, hint: str | None = None
+) -> None:
+    """The bottom of every poster: a rule, the caption and a hint on the left, the QR code on the right."""
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(canvas)
     qr_side = 200
     qr_top = HEIGHT - MARGIN - qr_side
     draw.line((MARGIN, qr_top - 24, WIDTH - MARGIN, qr_top - 24), fill=(235, 235, 235), width=2)
     canvas.paste(_qr(share_url, qr_side), (WIDTH - MARGIN - qr_side, qr_top))
     text_width = WIDTH - 3 * MARGIN - qr_side
     line_y = qr_top + 20
-    caption = caption or _("%(name)s recommends", name=nickname)
     for line in wrap(caption, font(30, bold=True), text_width, max_lines=2):
         draw.text((MARGIN, line_y), line, font=font(30, bold=True), fill=INK)
         line_y += 44
-    draw.text((MARGIN, line_y + 8), _("Long-press to scan and buy"), font=font(26), fill=GREY)
+    draw.text((MARGIN, line_y + 8), hint or _("Long-press to scan and buy"), font=font(26), fill=GREY)
     draw.text((MARGIN, line_y + 52), drawable(shop_name)[:16], font=font(24), fill=GREY)
 
+
+def png_bytes(canvas: Image.Image) -> bytes:
     out = io.BytesIO()
     canvas.save(out, "PNG", optimize=True)
     return out.getvalue()
@@ -188,10 +220,12 @@ def wrap(text: str, face: ImageFont.FreeTypeFont, width: int, *, max_lines: int)
     return lines[:max_lines]
 
 
-def _picture(key: str | None, side: int) -> Image.Image:
-    """The product's main picture (or the shop's logo), centred on a light square."""
-    from PIL import Image
+def picture_box(key: str | None, side: int, height: int | None = None, *, cover: bool = False) -> Image.Image:
+    """The product's main picture (or the shop's logo), centred on a light square (or a side × height box);
+    `cover` fills the box instead, cutting what sticks out."""
+    from PIL import Image, ImageOps
 
+    box = (side, height or side)
     if key:
         # From the media storage (a bucket is asked over the network): a StorageError goes up, so that no
         # poster is cached without its picture.
@@ -199,11 +233,13 @@ def _picture(key: str | None, side: int) -> Image.Image:
         if data is not None:
             with Image.open(io.BytesIO(data)) as image:
                 picture = image.convert("RGB")
-                picture.thumbnail((side, side))
-                square = Image.new("RGB", (side, side), (245, 245, 245))
-                square.paste(picture, ((side - picture.width) // 2, (side - picture.height) // 2))
+                if cover:
+                    return ImageOps.fit(picture, box)
+                picture.thumbnail(box)
+                square = Image.new("RGB", box, (245, 245, 245))
+                square.paste(picture, ((box[0] - picture.width) // 2, (box[1] - picture.height) // 2))
                 return square
-    return Image.new("RGB", (side, side), (245, 245, 245))
+    return Image.new("RGB", box, (245, 245, 245))
 
 
 def _qr(url: str, side: int) -> Image.Image:

@@ -242,6 +242,24 @@ def display_range(
     return (min(prices), max(prices)) if prices else (None, None)
 
 
+def card_range(
+    low: int | None,
+    high: int | None,
+    *,
+    member_level: MemberLevel | None = None,
+    member_discount: bool = True,
+    activity_low: int | None = None,
+) -> tuple[int | None, int | None]:
+    """The (lowest, highest) price a listing shows for a product from its SKUs' lowest and highest list
+    prices: the member price where it applies, and its lowest activity price below that."""
+    if low is None:
+        return None, None
+    low, high = display_range([low, high], member_level=member_level, member_discount=member_discount)
+    if activity_low is not None:
+        low = min(low, activity_low)
+    return low, high
+
+
 def price_basket(
     lines: Sequence[Line],
     *,

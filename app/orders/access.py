@@ -48,6 +48,9 @@ def shopper_actions(order: Order) -> set[str]:
         and any(line.refundable_qty > 0 for line in order.lines)
     ):
         actions.add("refund")
-    if order.open_refund is not None and order.open_refund.status == RefundRequestStatus.REQUESTED:
+    if order.open_refund is not None and order.open_refund.status in (
+        RefundRequestStatus.REQUESTED,
+        RefundRequestStatus.AWAITING_RETURN,
+    ):
         actions.add("withdraw")
     return actions

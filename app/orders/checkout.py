@@ -115,6 +115,9 @@ def place_order(
     `offers` are what marketing found for this buyer (level, activities, 满减, the chosen coupon, points);
     marketing takes the coupon and the points on `order_placed`, in this same transaction, and refuses
     the order (by raising) when they are gone."""
+    if not session.scalar(select(User.is_active).where(User.id == user.id)):
+        # Read afresh: the shop may have disabled the account while its page was open.
+        raise OrderError(_l("This account has been disabled. Please contact the shop."))
     if not idempotency_key or not IDEMPOTENCY_RE.match(idempotency_key):
         raise OrderError(_l("The page has expired. Please refresh it and try again."))
     existing = session.scalar(

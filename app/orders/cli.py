@@ -4,7 +4,7 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 from app.jobs import job_command, run_job_from_cron
-from app.orders import tracking, transitions
+from app.orders import aftersales_jobs, tracking, transitions
 
 orders_cli = AppGroup("orders", help="Order jobs: expire unpaid orders, complete received ones.")
 
@@ -27,3 +27,9 @@ def autocomplete():
 def track():
     """Ask 快递100 where shipped parcels are (with the shop's key; each order at most every few hours)."""
     run_job_from_cron("orders-track", lambda: tracking.track_shipped_orders(db.session))
+
+
+@job_command(orders_cli, "aftersales")
+def aftersales():
+    """After-sales timeouts: approve requests the shop left unanswered, close returns never sent back."""
+    run_job_from_cron("orders-aftersales", lambda: aftersales_jobs.run_timeouts(db.session))

@@ -117,3 +117,43 @@ class AdminSettlePaymentForm(Form):
 
 class AdminBulkShipForm(Form):
     file = FileField(_l("CSV file"))
+
+
+class AdminApproveReturnForm(Form):
+    """退货退款 / 换货: the goods may come back (to the return address in settings)."""
+
+    def __init__(self, *args, refund_id: int, **kwargs):
+        super().__init__(*args, prefix=f"approvereturn{refund_id}", **kwargs)
+
+
+class AdminReceiveReturnForm(Form):
+    restock = BooleanField(_l("Put the returned units back into stock"))
+
+    def __init__(self, *args, refund_id: int, **kwargs):
+        super().__init__(*args, prefix=f"receive{refund_id}", **kwargs)
+
+
+class AdminRefuseReturnForm(Form):
+    reject_reason = reason_field(
+        _l("Why are the returned goods refused?"), _l("Please tell the buyer why the request is rejected.")
+    )
+
+    def __init__(self, *args, refund_id: int, **kwargs):
+        super().__init__(*args, prefix=f"refuse{refund_id}", **kwargs)
+
+
+class AdminShipReplacementForm(Form):
+    """换货: the replacement SKU (choices: aftersales' same product, same price) and its parcel."""
+
+    sku_id = SelectField(_l("Replacement SKU"), validate_choice=False)
+    carrier_code = SelectField(_l("Carrier"), validate_choice=False)
+    tracking_no = StringField(_l("Tracking number"), validators=[Length(max=40)])
+
+    def __init__(self, *args, refund_id: int, skus=(), **kwargs):
+        super().__init__(*args, prefix=f"replace{refund_id}", **kwargs)
+        self.sku_id.choices = [("", str(_l("Choose the SKU")))] + [
+            (str(sku.id), f"{sku.spec_text or '—'} · {sku.stock}") for sku in skus
+        ]
+        self.carrier_code.choices = [("", str(_l("Choose the carrier")))] + [
+            (c.code, str(c.name)) for c in CARRIERS
+        ]

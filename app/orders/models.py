@@ -242,13 +242,33 @@ class OrderEvent(IdPrimaryKey, db.Model):
 
 class RefundRequestStatus(StrEnum):
     REQUESTED = "requested"
+    # 退货退款 / 换货: approved, waiting for the shopper to send the goods back; then on their way back.
+    AWAITING_RETURN = "awaiting_return"
+    RETURNING = "returning"
+    # 换货: the returned goods are in; the merchant is to ship the replacement.
+    RECEIVED = "received"
     APPROVED = "approved"  # approved; the money is on its way back (gateway, or the merchant pays by hand)
     REFUNDED = "refunded"
+    EXCHANGED = "exchanged"  # 换货: the replacement has been shipped (the exchange is over)
     REJECTED = "rejected"
     CANCELLED = "cancelled"  # withdrawn by the shopper
+    CLOSED = "closed"  # the shopper did not send the goods back in time
 
 
-OPEN_REFUND_STATUSES = (RefundRequestStatus.REQUESTED, RefundRequestStatus.APPROVED)
+class AfterSalesKind(StrEnum):
+    REFUND_ONLY = "refund_only"  # 仅退款
+    RETURN_REFUND = "return_refund"  # 退货退款
+    EXCHANGE = "exchange"  # 换货
+
+
+OPEN_REFUND_STATUSES = (
+    RefundRequestStatus.REQUESTED,
+    RefundRequestStatus.AWAITING_RETURN,
+    RefundRequestStatus.RETURNING,
+    RefundRequestStatus.RECEIVED,
+    RefundRequestStatus.APPROVED,
+)
+MAX_AFTERSALES_PHOTOS = 6
 
 
 class Refund(IdPrimaryKey, db.Model):
@@ -262,7 +282,26 @@ class Refund(IdPrimaryKey, db.Model):
         String(32), unique=True
     )  # out_refund_no: the same number refunds once
     status: Mapped[str] = mapped_column(String(16), default=RefundRequestStatus.REQUESTED, index=True)
+    kind: Mapped[str] = mapped_column(
+        String(16), default=AfterSalesKind.REFUND_ONLY, server_default=AfterSalesKind.REFUND_ONLY.value
+    )
     reason: Mapped[str] = mapped_column(String(200))
+    # The shopper's photos: private media keys (app/media.save_private_image), at most six.
+    photos: Mapped[list | None] = mapped_column(JSON)
+    # 退货退款 / 换货: the parcel the shopper sends back, and when the merchant had it.
+    return_carrier: Mapped[str | None] = mapped_column(String(32))
+    return_carrier_code: Mapped[str | None] = mapped_column(String(24))
+    return_tracking_no: Mapped[str | None] = mapped_column(String(40))
+    return_shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # 换货: the replacement SKU (same product, same price) and its parcel.
+    replacement_sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id", ondelete="SET NULL"))
+    replacement_spec_text: Mapped[str | None] = mapped_column(String(120))
+    replacement_carrier: Mapped[str | None] = mapped_column(String(32))
+    replacement_carrier_code: Mapped[str | None] = mapped_column(String(24))
+    replacement_tracking_no: Mapped[str | None] = mapped_column(String(40))
+    replacement_shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     shipping_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     restock: Mapped[bool] = mapped_column(default=False)

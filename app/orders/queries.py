@@ -15,6 +15,7 @@ from app.orders.events import OrderError, record_event
 from app.orders.models import (
     OPEN_REFUND_STATUSES,
     UNPAID_STATUSES,
+    AfterSalesKind,
     Order,
     OrderEvent,
     OrderStatus,
@@ -221,8 +222,16 @@ def next_step(order: Order) -> str:
 
 
 def refund_actions(refund: Refund) -> set[str]:
-    """Approve or reject an open request (payments adds marking an approved one paid back by hand)."""
-    return {"approve", "reject"} if refund.status == RefundRequestStatus.REQUESTED else set()
+    """The merchant's buttons on a request (payments adds marking an approved one paid back by hand): approve
+    (the refund, or the return for 退货退款 / 换货) or reject an open request; confirm or refuse goods that
+    came back; ship an exchange's replacement."""
+    if refund.status == RefundRequestStatus.REQUESTED:
+        return {"approve" if refund.kind == AfterSalesKind.REFUND_ONLY else "approve_return", "reject"}
+    if refund.status == RefundRequestStatus.RETURNING:
+        return {"receive", "refuse"}
+    if refund.status == RefundRequestStatus.RECEIVED:
+        return {"ship_replacement"}
+    return set()
 
 
 def alert_counts() -> dict:

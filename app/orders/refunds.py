@@ -12,11 +12,12 @@ from app.catalog.services import adjust_stock
 from app.db_types import parse_id
 from app.money import share_of_units
 from app.numbers import parse_whole_number
-from app.orders import signals
+from app.orders import aftersales, signals
 from app.orders.access import require_buyer
 from app.orders.events import OrderError, record_event, transition
 from app.orders.models import (
     REFUNDABLE_STATUSES,
+    AfterSalesKind,
     Order,
     OrderLine,
     OrderStatus,
@@ -75,10 +76,23 @@ def refund_quote(order: Order, items: dict) -> RefundQuote:
     return RefundQuote(lines=wanted, shipping_fen=shipping)
 
 
-def request_refund(session: Session, order: Order, user: User, *, items: dict, reason: str) -> Refund:
-    """A shopper asks for money back for some units of some lines. One open request per order at a time:
-    the order's refund status is the lock, so two requests at once cannot both pass."""
+def request_refund(
+    session: Session,
+    order: Order,
+    user: User,
+    *,
+    items: dict,
+    reason: str,
+    kind: str | None = None,
+    not_received: bool | None = None,
+    photos: list[str] | None = None,
+) -> Refund:
+    """A shopper asks for money back (仅退款, 退货退款) or another SKU (换货) for some units of some lines.
+    One open request per order at a time: the order's refund status is the lock, so two requests at once
+    cannot both pass. `photos` are keys already checked and stored (media.save_private_image)."""
     require_buyer(order, user)
+    kind = aftersales.parse_kind(kind)
+    aftersales.check_photo_count(len(photos or []))
     reason = " ".join((reason or "").split())
     if not reason:
         raise OrderError(_l("Please tell the shop why you want a refund."), "reason")
@@ -90,6 +104,8 @@ def request_refund(session: Session, order: Order, user: User, *, items: dict, r
     quote_ = refund_quote(order, items)
     if not quote_.lines:
         raise OrderError(_l("Please choose what to refund."), "items")
+    aftersales.check_kind(order, kind, not_received=not_received, line_count=len(quote_.lines))
+    exchange = kind == AfterSalesKind.EXCHANGE
 
     result = session.execute(
         update(Order)
@@ -107,12 +123,18 @@ def request_refund(session: Session, order: Order, user: User, *, items: dict, r
     session.refresh(order)
 
     refund = Refund(
-        order_id=order.id, status=RefundRequestStatus.REQUESTED, reason=reason, created_at=utcnow()
+        order_id=order.id,
+        status=RefundRequestStatus.REQUESTED,
+        kind=str(kind),
+        reason=reason,
+        photos=list(photos or []) or None,
+        created_at=utcnow(),
     )
+    # An exchange sends goods, not money: its lines and amount are nothing.
     for line, (qty, amount) in quote_.lines.items():
-        refund.lines.append(RefundLine(order_line_id=line.id, qty=qty, amount_fen=amount))
-    refund.shipping_fen = quote_.shipping_fen
-    refund.amount_fen = quote_.amount_fen
+        refund.lines.append(RefundLine(order_line_id=line.id, qty=qty, amount_fen=0 if exchange else amount))
+    refund.shipping_fen = 0 if exchange else quote_.shipping_fen
+    refund.amount_fen = 0 if exchange else quote_.amount_fen
     if refund.amount_fen > order.refundable_fen:
         raise OrderError(_l("The refund cannot be more than what was paid."))
     refund.number = new_refund_number(order)
@@ -125,7 +147,7 @@ def request_refund(session: Session, order: Order, user: User, *, items: dict, r
         actor=user,
         from_status=order.status,
         to_status=order.status,
-        note=f"{refund.number} {reason}",
+        note=f"{refund.number} {aftersales.kind_label(kind)} {reason}",
     )
     return refund
 
@@ -133,13 +155,15 @@ def request_refund(session: Session, order: Order, user: User, *, items: dict, r
 def cancel_refund_request(session: Session, refund: Refund, user: User) -> None:
     order = refund.order
     require_buyer(order, user)
-    if not transition(session, refund, (RefundRequestStatus.REQUESTED,), RefundRequestStatus.CANCELLED):
+    # Until the goods are on their way back, the shopper may change their mind.
+    withdrawable = (RefundRequestStatus.REQUESTED, RefundRequestStatus.AWAITING_RETURN)
+    if not transition(session, refund, withdrawable, RefundRequestStatus.CANCELLED):
         raise OrderError(_l("This request can no longer be withdrawn."))
-    _reopen_after_refund(session, order)
+    reopen_after_refund(session, order)
     record_event(session, order, "refund_withdrawn", actor=user, note=refund.number)
 
 
-def _reopen_after_refund(session: Session, order: Order) -> None:
+def reopen_after_refund(session: Session, order: Order) -> None:
     session.execute(
         update(Order)
         .where(Order.id == order.id, Order.refund_status == RefundStatus.REQUESTED)
@@ -153,6 +177,7 @@ def _reopen_after_refund(session: Session, order: Order) -> None:
 
 
 def reject_refund(session: Session, refund: Refund, *, actor: User, reason: str) -> None:
+    """The merchant says no to a request not yet approved."""
     reason = " ".join((reason or "").split())
     if not reason:
         raise OrderError(_l("Please tell the buyer why the request is rejected."), "reject_reason")
@@ -166,15 +191,17 @@ def reject_refund(session: Session, refund: Refund, *, actor: User, reason: str)
         decided_by_id=actor.id,
     ):
         raise OrderError(_l("This request has already been handled."))
-    _reopen_after_refund(session, refund.order)
+    reopen_after_refund(session, refund.order)
     record_event(session, refund.order, "refund_rejected", actor=actor, note=f"{refund.number} {reason}")
     signals.refund_rejected.send(refund, session=session)
 
 
-def approve_refund(session: Session, refund: Refund, *, actor: User, restock: bool) -> None:
+def approve_refund(session: Session, refund: Refund, *, actor: User | None, restock: bool) -> None:
     """The merchant agrees. The money goes back through the order's payment (payments reacts to
     refund_approved: the gateway refunds, or for manual transfer the merchant pays it back by hand and then
-    marks it refunded with complete_refund)."""
+    marks it refunded with complete_refund). A request with a return is approved by returns.approve_return."""
+    if refund.kind != AfterSalesKind.REFUND_ONLY:
+        raise OrderError(_l("This request needs the goods back first: approve the return."))
     if not transition(
         session,
         refund,
@@ -182,7 +209,7 @@ def approve_refund(session: Session, refund: Refund, *, actor: User, restock: bo
         RefundRequestStatus.APPROVED,
         restock=bool(restock),
         decided_at=utcnow(),
-        decided_by_id=actor.id,
+        decided_by_id=actor.id if actor else None,
     ):
         raise OrderError(_l("This request has already been handled."))
     record_event(session, refund.order, "refund_approved", actor=actor, note=refund.number)

@@ -7,20 +7,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from app.forms import Form
-from app.orders import regions
+from app.orders import aftersales, regions
 from app.orders.address_parse import parse_address
-
-# What shoppers usually say; "Other" asks them to write it out.
-REFUND_REASONS = (
-    _l("I no longer want it"),
-    _l("I ordered the wrong item or size"),
-    _l("Not as described"),
-    _l("Quality problem"),
-    _l("Damaged on arrival"),
-    _l("Items missing from the parcel"),
-    _l("Not shipped in time"),
-    _l("Other"),
-)
+from app.orders.carriers import CARRIERS
 
 
 class AddressForm(Form):
@@ -105,29 +94,48 @@ class CheckoutForm(Form):
 
 
 class RefundForm(Form):
+    """An after-sales request of one type (aftersales.AfterSalesKind): its reasons are that type's."""
+
     reason = SelectField(
-        _l("Refund reason"),
+        _l("After-sales reason"),
         validators=[InputRequired(_l("Please choose a reason."))],
         validate_choice=False,
     )
     detail = TextAreaField(_l("Refund details"), validators=[Length(max=150)])
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, kind: str = aftersales.AfterSalesKind.REFUND_ONLY, **kwargs):
         super().__init__(*args, **kwargs)
         # The reason is stored as the words the shopper chose, in their language: built per request.
+        self.reasons = [str(r) for r in aftersales.reasons_for(kind)]
         self.reason.choices = [SelectChoice("", str(_l("Choose a reason")))] + [
-            SelectChoice(str(r), str(r)) for r in REFUND_REASONS
+            SelectChoice(r, r) for r in self.reasons
         ]
 
     def validate_reason(self, field):
-        if field.data not in {str(r) for r in REFUND_REASONS}:
+        if field.data not in self.reasons:
             raise ValidationError(_l("Please choose a reason."))
 
     def validate_detail(self, field):
-        if self.reason.data == str(REFUND_REASONS[-1]) and not (field.data or "").strip():
+        if self.reason.data == str(aftersales.OTHER) and not (field.data or "").strip():
             raise ValidationError(_l("Please describe the problem in a few words."))
+
+    def not_received(self) -> bool:
+        return self.reason.data == str(aftersales.NOT_RECEIVED)
 
     def reason_text(self) -> str:
         """What the merchant reads: the chosen reason, then the shopper's own words."""
         detail = " ".join((self.detail.data or "").split())
         return f"{self.reason.data}：{detail}" if detail else self.reason.data
+
+
+class ReturnParcelForm(Form):
+    """The parcel a shopper sends back: a carrier from the list and its tracking number."""
+
+    carrier_code = SelectField(_l("Carrier"), validate_choice=False)
+    tracking_no = StringField(_l("Tracking number"), validators=[Length(max=40)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.carrier_code.choices = [SelectChoice("", str(_l("Choose the carrier")))] + [
+            SelectChoice(c.code, str(c.name)) for c in CARRIERS
+        ]

@@ -55,6 +55,19 @@ class ShopSettingsForm(Form):
     manual_payment_qr = FileField(_l("Payment QR code"))
     remove_manual_payment_qr = BooleanField(_l("Remove the payment QR code"))
 
+    # After-sales
+    return_contact = StringField(_l("Return contact"), validators=[Length(max=20)])
+    return_phone = StringField(_l("Return phone"), validators=[Length(max=20)])
+    return_address = StringField(_l("Return address"), validators=[Length(max=200)])
+    aftersales_reply_days = whole_number(
+        _l("Unanswered requests are approved after (days)"), 1, 30, default=3, required=False,
+        message=_l("Enter a number of days from %(low)d to %(high)d.", low=1, high=30),
+    )  # fmt: skip
+    aftersales_return_days = whole_number(
+        _l("Returns not sent back are closed after (days)"), 1, 30, default=7, required=False,
+        message=_l("Enter a number of days from %(low)d to %(high)d.", low=1, high=30),
+    )  # fmt: skip
+
 
 class TrackingSettingsForm(Form):
     """快递100 (实时查询). The key is a secret: stored sealed, its field always starts empty."""

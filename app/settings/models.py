@@ -35,4 +35,10 @@ class ShopSettings(IdPrimaryKey, db.Model):
     # pages link to the carrier's own tracking page.
     kuaidi100_customer: Mapped[str] = mapped_column(String(64), default="", server_default="")
     kuaidi100_key_sealed: Mapped[str | None] = mapped_column(Text)
+    # After-sales: where returned goods go, and how long each side has to act (days).
+    return_contact: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    return_phone: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    return_address: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    aftersales_reply_days: Mapped[int] = mapped_column(default=3, server_default="3")
+    aftersales_return_days: Mapped[int] = mapped_column(default=7, server_default="7")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -36,6 +36,11 @@ def get_shop_settings(session: Session) -> ShopSettings:
         manual_payment_text="",
         kuaidi100_customer="",
         kuaidi100_key_sealed=None,
+        return_contact="",
+        return_phone="",
+        return_address="",
+        aftersales_reply_days=3,
+        aftersales_return_days=7,
     )
 
 
@@ -127,6 +132,41 @@ def update_order_settings(session: Session, **fields) -> ShopSettings:
     settings.manual_payment_text = text
     settings.manual_payment_qr_key = qr_key
     settings.manual_payment_enabled = enabled
+    return settings
+
+
+AFTERSALES_DAYS_RANGE = (1, 30)
+
+
+def update_aftersales_settings(session: Session, **fields) -> ShopSettings:
+    """The return address (contact, phone, address: all three, or none) and the after-sales timeouts (days;
+    None keeps them as they are)."""
+    settings = session.get(ShopSettings, SETTINGS_ID, with_for_update=True)
+    if settings is None:
+        settings = ShopSettings(id=SETTINGS_ID)
+        session.add(settings)
+    values = {
+        key: " ".join((fields.get(key) or "").split())
+        for key in ("return_contact", "return_phone", "return_address")
+    }
+    for key, most in (("return_contact", 20), ("return_phone", 20), ("return_address", 200)):
+        if len(values[key]) > most:
+            raise SettingsError(_l("At most %(n)d characters.", n=most), key)
+    if any(values.values()) and not all(values.values()):
+        missing = next(key for key, value in values.items() if not value)
+        raise SettingsError(_l("Enter the return contact, phone and address together."), missing)
+    low, high = AFTERSALES_DAYS_RANGE
+    for key in ("aftersales_reply_days", "aftersales_return_days"):
+        days = fields.get(key)
+        if days is None:  # left empty (or a form from before these settings): as it was
+            continue
+        if not isinstance(days, int) or isinstance(days, bool) or not low <= days <= high:
+            raise SettingsError(
+                _l("Enter a number of days from %(low)d to %(high)d.", low=low, high=high), key
+            )
+        setattr(settings, key, days)
+    for key, value in values.items():
+        setattr(settings, key, value)
     return settings
 
 

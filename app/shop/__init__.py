@@ -7,6 +7,7 @@ bp = Blueprint("shop", __name__)
 from app.shop import (  # noqa: E402, F401
     account,
     addresses,
+    aftersales,
     cart,
     catalog,
     checkout,

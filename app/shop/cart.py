@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app import orders
 from app.catalog.models import Product, Sku
 from app.catalog.services import spec_key
+from app.catalog.view_counts import CART_ADD
 from app.db_types import parse_id
 from app.extensions import db, htmx
 from app.marketing import offers as marketing_offers
@@ -22,6 +23,7 @@ from app.numbers import parse_whole_number
 from app.orders.events import OrderError
 from app.settings.services import get_shop_settings
 from app.shop import bp
+from app.shop.view_tracking import count_product_event
 
 GUEST_CART_KEY = "cart"
 # Ids are 32-bit integer columns: a larger number in a form must be "no such item", not a database error.
@@ -220,6 +222,9 @@ def cart_add():
         else:
             current_cart().add(sku_id, qty)
             db.session.commit()
+            sku = db.session.get(Sku, sku_id)
+            if sku is not None and sku.product_id is not None:
+                count_product_event(sku.product_id, CART_ADD)
     except OrderError as error:
         db.session.rollback()
         return _add_refused(str(error.message), sku_id)

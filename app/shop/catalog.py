@@ -10,14 +10,16 @@ from sqlalchemy import func, select
 
 from app.catalog import services as catalog
 from app.catalog.models import Category, Product, ProductImage, Sku
+from app.catalog.view_counts import VIEW
 from app.extensions import db, htmx
-from app.marketing import flash_display, group_display, members, pricing
+from app.marketing import flash_display, group_display, members, price_display, pricing
 from app.marketing import offers as marketing_offers
 from app.media import image_url
 from app.money import format_fen, format_fen_range
 from app.numbers import parse_whole_number
 from app.settings.services import get_shop_settings
 from app.shop import bp
+from app.shop.view_tracking import count_product_event, kept_page_hook
 from app.timeutil import utcnow
 
 # Far past any real catalogue, and small enough that the OFFSET stays an ordinary number.
@@ -76,16 +78,10 @@ class CardPage:
 
 
 def _card_range(low: int | None, high: int | None, member_discount: bool, activity_low: int | None):
-    """The (lowest, highest) price a card shows from its SKUs' lowest and highest list prices: the member
-    price where it applies, and the lowest activity price below that (marketing.pricing.display_range)."""
-    if low is None:
-        return None, None
-    low, high = pricing.display_range(
-        [low, high], member_level=buyer_level(), member_discount=member_discount
+    """The (lowest, highest) price a card shows (marketing.pricing.card_range) for this shopper."""
+    return pricing.card_range(
+        low, high, member_level=buyer_level(), member_discount=member_discount, activity_low=activity_low
     )
-    if activity_low is not None:
-        low = min(low, activity_low)
-    return low, high
 
 
 def _cards(query, *, count: bool = False, ordered: list[int] | None = None) -> CardPage:
@@ -257,6 +253,8 @@ def product(product_id: int):
     product = catalog.get_shop_product(db.session, product_id)
     if product is None:
         return render_template("shop/product_gone.html"), 404
+    count_product_event(product.id, VIEW)
+    g.page_cache_on_hit = kept_page_hook(product.id)  # a kept copy served again counts too
     units = _sku_units(product)
     activity = next((activity for _unit, activity in units.values() if activity), None)
     now = utcnow()
@@ -308,22 +306,8 @@ def buyer_level() -> pricing.MemberLevel | None:
 
 
 def _sku_units(product: Product) -> dict[int, tuple[int, pricing.Activity | None]]:
-    """{sku id: (the unit price shown, its activity)}: the activity price, else the member price, else the
-    list price (marketing.pricing.display_price)."""
-    activities = marketing_offers.activities_for_skus(db.session, [sku.id for sku in product.active_skus])
-    level = buyer_level()
-    return {
-        sku.id: (
-            pricing.display_price(
-                sku.price_fen,
-                member_level=level,
-                member_discount=product.member_discount,
-                activity=activities.get(sku.id),
-            ),
-            activities.get(sku.id),
-        )
-        for sku in product.active_skus
-    }
+    """{sku id: (the unit price shown, its activity)} for this shopper (marketing.price_display)."""
+    return price_display.sku_units(db.session, product, buyer_level())
 
 
 @bp.app_template_global()
@@ -335,14 +319,7 @@ def shop_price_range(product: Product | Card) -> tuple[int | None, int | None]:
     return (min(units), max(units)) if units else (None, None)
 
 
-def _struck(sku: Sku, unit: int) -> int | None:
-    """The price struck through beside a SKU's price: its list price when an activity or the member price
-    is lower, else the merchant's "original price" when it is higher."""
-    if unit < sku.price_fen:
-        return sku.price_fen
-    if sku.original_price_fen and sku.original_price_fen > unit:
-        return sku.original_price_fen
-    return None
+_struck = price_display.struck_price
 
 
 def _price_display(product: Product, units: dict) -> dict:

@@ -19,7 +19,7 @@ from app.marketing import group_display, group_orders, story
 from app.numbers import parse_whole_number
 from app.orders.events import OrderError
 from app.orders.models import PAID_STATUSES, Order, OrderStatus, RefundRequestStatus, RefundStatus
-from app.orders.shop_forms import CheckoutForm, RefundForm
+from app.orders.shop_forms import CheckoutForm
 from app.payments import all_providers, get_provider
 from app.payments import services as payments
 from app.shop import bp
@@ -76,6 +76,11 @@ REFUND_REQUEST_TEXT = {
     RefundRequestStatus.REFUNDED: _l("Refunded"),
     RefundRequestStatus.REJECTED: _l("Rejected by the shop"),
     RefundRequestStatus.CANCELLED: _l("Withdrawn by you"),
+    RefundRequestStatus.AWAITING_RETURN: _l("Approved: please send the goods back"),
+    RefundRequestStatus.RETURNING: _l("Goods on their way back to the shop"),
+    RefundRequestStatus.RECEIVED: _l("The shop has the goods; the replacement is coming"),
+    RefundRequestStatus.EXCHANGED: _l("Replacement shipped"),
+    RefundRequestStatus.CLOSED: _l("Closed: the goods were not sent back in time"),
 }
 # The timeline in the shopper's words. Events not listed here are the shop's own business.
 EVENT_TEXT = {
@@ -92,6 +97,12 @@ EVENT_TEXT = {
     "refund_approved": _l("The shop agreed to the refund"),
     "refund_rejected": _l("The shop rejected the refund request"),
     "refunded": _l("Refund paid back"),
+    "return_approved": _l("The shop agreed: please send the goods back"),
+    "return_shipped": _l("You sent the goods back"),
+    "return_received": _l("The shop received the returned goods"),
+    "return_refused": _l("The shop refused the returned goods"),
+    "replacement_shipped": _l("The shop shipped the replacement"),
+    "aftersales_closed": _l("Request closed: the goods were not sent back in time"),
     "payment_flagged": _l("A payment arrived after the order closed; the shop will return it"),
     "flagged_payment_returned": _l("The late payment has been returned"),
     "group_seat_taken": _l("You took a place in the group buy"),
@@ -124,7 +135,14 @@ def quote_story(priced) -> list:
 
 
 # Whose words may be shown beside an event: the shop's reasons and the parcel's tracking number.
-EVENT_NOTE_SHOWN = {"shipped", "cancelled", "manual_payment_rejected"}
+EVENT_NOTE_SHOWN = {
+    "shipped",
+    "cancelled",
+    "manual_payment_rejected",
+    "return_shipped",
+    "return_refused",
+    "replacement_shipped",
+}
 
 
 @bp.app_template_global()
@@ -446,77 +464,6 @@ def _act(order: Order, action, done_message: str):
     if back == "list":
         return redirect(url_for("shop.order_list", tab=request.form.get("tab") or None))
     return redirect(url_for("shop.order_detail", number=order.number))
-
-
-# ---------------------------------------------------------------- after-sales
-
-
-def _refund_items(order: Order) -> dict[int, str]:
-    """{order line id: units asked for} from the form's qty-<line id> fields (kept as typed: the service
-    judges them)."""
-    return {line.id: (request.form.get(f"qty-{line.id}") or "0").strip()[:12] for line in order.lines}
-
-
-def _refund_preview(order: Order, items: dict) -> dict:
-    """What the request would bring back, without asking for anything (the same rule request_refund uses)."""
-    try:
-        quote = orders.refunds.refund_quote(order, items)
-    except OrderError as error:
-        return {"amount_fen": 0, "shipping_fen": 0, "error": str(error.message)}
-    return {"amount_fen": quote.amount_fen, "shipping_fen": quote.shipping_fen, "error": None}
-
-
-@bp.route("/orders/<number>/refund", methods=["GET", "POST"])
-@login_required
-def refund_request(number: str):
-    order = _own_order(number)
-    if "refund" not in shopper_actions(order, group_orders.no_after_sales(db.session, [order.id])):
-        flash(_("This order cannot be refunded now."), "info")
-        return redirect(url_for("shop.order_detail", number=order.number))
-    form = RefundForm()
-    error = None
-    if request.method == "POST":
-        items = _refund_items(order)
-        if form.validate():
-            try:
-                orders.refunds.request_refund(
-                    db.session, order, current_user, items=items, reason=form.reason_text()
-                )
-                db.session.commit()
-            except OrderError as refusal:
-                db.session.rollback()
-                error = str(refusal.message)
-            else:
-                flash(_("Your request has been sent to the shop."), "success")
-                return redirect(url_for("shop.order_detail", number=order.number))
-        order = _own_order(number)
-    else:
-        single = len(order.lines) == 1
-        items = {line.id: str(line.refundable_qty if single else 0) for line in order.lines}
-    return render_template(
-        "shop/refund.html",
-        order=order,
-        form=form,
-        items=items,
-        error=error,
-        preview=_refund_preview(order, items),
-    ), (422 if request.method == "POST" else 200)
-
-
-@bp.post("/orders/<number>/refund/preview")
-@login_required
-def refund_preview(number: str):
-    order = _own_order(number)
-    if not ActionForm().validate():
-        abort(400)
-    items = _refund_items(order)
-    return render_block(
-        "shop/refund.html",
-        "refund_preview",
-        order=order,
-        items=items,
-        preview=_refund_preview(order, items),
-    )
 
 
 @bp.app_template_filter("refund_request_text")

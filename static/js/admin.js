@@ -125,4 +125,19 @@
   function ready() { showActiveTab(); labelCells(document); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
   else ready();
+
+  // Copy buttons (推广): data-copy-from names the input whose value is copied; the button says so.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-from]");
+    if (!button) return;
+    var input = document.getElementById(button.dataset.copyFrom);
+    if (!input) return;
+    input.focus();
+    input.select();
+    var done = function () { button.textContent = button.dataset.copied; };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(input.value).then(done, function () {});
+    else {
+      try { if (document.execCommand("copy")) done(); } catch (e) { /* the text stays selected to copy by hand */ }
+    }
+  });
 })();

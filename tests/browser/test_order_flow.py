@@ -34,6 +34,8 @@ def shop(live_server):
     settings = db.session.get(ShopSettings, 1)
     settings.shipping_flat_fen = SHIPPING_FEN
     settings.free_shipping_over_fen = 50000
+    settings.return_contact, settings.return_phone = "王店长", "13800000000"
+    settings.return_address = "浙江省杭州市西湖区文三路 100 号"
     accounts.create_admin(db.session, mobile=OWNER_MOBILE, password=OWNER_PASSWORD, role=Role.OWNER)
     db.session.commit()
     mug = product("北欧简约陶瓷马克杯", skus=[([], 3900, 25)], images=1, colour=2)
@@ -189,7 +191,8 @@ def test_a_shopper_buys_two_skus_pays_in_the_sandbox_and_gets_part_of_the_money_
     assert the_order(number).status == OrderStatus.COMPLETED
 
     # Part of the money back: one of the two T-shirts. The amount is worked out by the server.
-    phone.get_by_role("link", name="申请退款").click()
+    # Received: the goods go back first (退货退款, the form's default once shipped).
+    phone.get_by_role("link", name="申请售后").click()
     phone.wait_for_url("**/refund")
     shirt_line = phone.locator(".refund-line", has_text="纯棉圆领T恤")
     shirt_line.get_by_role("button", name="增加一件").click()
@@ -207,8 +210,18 @@ def test_a_shopper_buys_two_skus_pays_in_the_sandbox_and_gets_part_of_the_money_
         desktop.goto(live_server(f"/admin/orders/{number}"))
         shot(desktop, "merchant-refund-request")
         asked = accept_confirms(desktop)
-        desktop.locator("form[action*='/approve'] button[type=submit]").click()
-        expect(desktop.locator("form[action*='/approve']")).to_have_count(0)
+        desktop.locator("form[action$='/approve-return'] button[type=submit]").click()
+        expect(desktop.locator("form[action$='/approve-return']")).to_have_count(0)
+        # The shopper sends the parcel back (tests/browser/test_aftersales_browser.py does it on the page).
+        refund = the_order(number).open_refund
+        buyer = the_order(number).user
+        orders.returns.ship_return(
+            db.session, refund, buyer, carrier_code="zhongtong", tracking_no="ZT12345678"
+        )
+        db.session.commit()
+        desktop.reload()
+        desktop.locator("form[action$='/receive'] button[type=submit]").click()
+        expect(desktop.locator("form[action$='/receive']")).to_have_count(0)
         assert len(asked) == 1 and "退款 ¥59.00" in asked[0], asked  # asked first, with the amount
         desktop.reload()
         expect(desktop.locator("body")).to_contain_text("¥59.00")
@@ -216,7 +229,13 @@ def test_a_shopper_buys_two_skus_pays_in_the_sandbox_and_gets_part_of_the_money_
         shot(desktop, "merchant-refunded", full_page=True)
     else:
         owner = accounts.find_by_mobile(db.session, OWNER_MOBILE)
-        orders.refunds.approve_refund(db.session, the_order(number).open_refund, actor=owner, restock=False)
+        refund = the_order(number).open_refund
+        orders.returns.approve_return(db.session, refund, actor=owner)
+        buyer = the_order(number).user
+        orders.returns.ship_return(
+            db.session, refund, buyer, carrier_code="zhongtong", tracking_no="ZT12345678"
+        )
+        orders.returns.confirm_return_received(db.session, refund, actor=owner, restock=False)
         db.session.commit()
 
     order = the_order(number)

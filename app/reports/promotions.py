@@ -1,0 +1,112 @@
+"""Promotions over a date range, on orders paid in it: per timed discount, flash sale session and group buy
+(their lines: orders, and the discount = list price × units − what the lines cost), full reduction (one row:
+an order keeps how much it took off, not which campaign) and per coupon (orders, and what the coupons took
+off)."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
+
+from app.marketing.models import Coupon, CouponTemplate, FlashItem, FlashSession, GroupBuy, TimedDiscount
+from app.orders.models import Order, OrderLine
+from app.reports.ranges import DateRange, as_date, local_day
+
+ACTIVITY_MODELS = {"timed": TimedDiscount, "group": GroupBuy}
+
+
+@dataclass
+class PromotionRow:
+    kind: str  # timed | flash | group | full_reduction | coupon
+    key: int | None
+    label: str
+    orders: int = 0
+    discount_fen: int = 0
+
+
+@dataclass
+class PromotionsReport:
+    rows: list[PromotionRow]
+    discount_by_day: list[tuple[date, int]]
+
+    @property
+    def discount_fen(self) -> int:
+        return sum(row.discount_fen for row in self.rows)
+
+    def chart_points(self) -> list[tuple[str, int]]:
+        return [(f"{d.month:02d}-{d.day:02d}", n) for d, n in self.discount_by_day]
+
+
+def _names(session: Session, model, ids) -> dict[int, str]:
+    return (
+        dict(session.execute(select(model.id, model.name).where(model.id.in_(list(ids)))).all())
+        if ids
+        else {}
+    )
+
+
+def promotions_report(
+    session: Session, period: DateRange, full_reduction_label: str = ""
+) -> PromotionsReport:
+    paid = period.window.holds(Order.paid_at)
+    rows: list[PromotionRow] = []
+    lines = session.execute(
+        select(
+            OrderLine.activity_kind,
+            OrderLine.activity_id,
+            func.count(distinct(OrderLine.order_id)),
+            func.sum(OrderLine.list_unit_fen * OrderLine.qty - OrderLine.subtotal_fen),
+        )
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(paid, OrderLine.activity_kind.is_not(None))
+        .group_by(OrderLine.activity_kind, OrderLine.activity_id)
+    ).all()
+    flash_sessions = dict(
+        session.execute(
+            select(FlashItem.id, FlashSession.id)
+            .join(FlashSession, FlashSession.id == FlashItem.session_id)
+            .where(FlashItem.id.in_([ident for kind, ident, *_ in lines if kind == "flash"]))
+        ).all()
+    )
+    merged: dict[tuple[str, int | None], PromotionRow] = {}
+    for kind, ident, orders, discount in lines:
+        key = flash_sessions.get(ident) if kind == "flash" else ident
+        row = merged.setdefault((kind, key), PromotionRow(kind, key, ""))
+        row.orders += int(orders)  # a flash session's items: an order with two of its items counts twice
+        row.discount_fen += int(discount or 0)
+    names = {
+        "timed": _names(session, TimedDiscount, [k for (kind, k) in merged if kind == "timed"]),
+        "group": _names(session, GroupBuy, [k for (kind, k) in merged if kind == "group"]),
+        "flash": _names(session, FlashSession, [k for (kind, k) in merged if kind == "flash"]),
+    }
+    for (kind, key), row in merged.items():
+        row.label = names.get(kind, {}).get(key, f"#{key}")
+        rows.append(row)
+    reduced, reduced_fen = session.execute(
+        select(func.count(), func.sum(Order.full_reduction_fen)).where(paid, Order.full_reduction_fen > 0)
+    ).one()
+    if reduced:
+        rows.append(
+            PromotionRow("full_reduction", None, full_reduction_label, int(reduced), int(reduced_fen or 0))
+        )
+    coupons = session.execute(
+        select(Coupon.template_id, func.count(distinct(Order.id)), func.sum(Order.coupon_fen))
+        .join(Order, Order.id == Coupon.order_id)
+        .where(paid)
+        .group_by(Coupon.template_id)
+    ).all()
+    templates = _names(session, CouponTemplate, [ident for ident, *_ in coupons])
+    for ident, orders, discount in coupons:
+        rows.append(
+            PromotionRow("coupon", ident, templates.get(ident, f"#{ident}"), int(orders), int(discount or 0))
+        )
+    rows.sort(key=lambda row: (row.discount_fen, row.orders), reverse=True)
+    day = local_day(session, Order.paid_at)
+    found = {
+        as_date(d): int(n or 0)
+        for d, n in session.execute(
+            select(day, func.sum(Order.coupon_fen + Order.full_reduction_fen)).where(paid).group_by(day)
+        )
+    }
+    return PromotionsReport(rows, [(d, found.get(d, 0)) for d in period.days])
