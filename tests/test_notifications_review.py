@@ -181,3 +181,45 @@ def test_messages_wechat_refuses_one_by_one_do_not_stop_the_run_for_the_others(s
         wechat.unknown_openids.clear()
     assert counts["notified"] == 1 and counts["notify_retries"] == 6
     assert [m["touser"] for m in wechat.template_messages] == [fine.wechat_openid]
+
+
+def test_a_returned_parcel_received_tells_the_buyer_the_refund_is_approved(session, wechat):
+    """退货退款: the merchant confirms the goods are back, which approves the refund (orders.returns). Paid
+    by hand, the money is not back yet: the buyer hears "approved" as for any approval, then "refunded"."""
+    from app.orders import returns
+    from app.payments import services as payments
+    from app.settings.models import ShopSettings
+    from tests.test_admin_orders import enable_manual_payment, manual_order
+
+    enable_manual_payment(session)
+    configure(session, wechat)
+    shop = session.get(ShopSettings, 1) or ShopSettings(id=1, name="店")
+    shop.return_contact, shop.return_phone, shop.return_address = (
+        "王店长",
+        "13800000000",
+        "杭州市文三路 100 号",
+    )
+    session.add(shop)
+    buyer = factories.UserFactory(wechat_openid="oReturnBuyer00000000000001")
+    tee = factories.ProductFactory(skus=[{"price_fen": 10000, "stock": 100}])
+    staff = factories.UserFactory(role="staff")
+    order = manual_order(session, buyer, factories.AddressFactory(user=buyer), tee)
+    payments.confirm_manual_payment(session, order, actor=staff)
+    session.commit()
+    from app.orders import transitions
+
+    transitions.ship_order(session, order, actor=staff, carrier="顺丰", tracking_no="SF123456789")
+    session.commit()
+    refund = refunds.request_refund(
+        session, order, buyer, items={order.lines[0].id: 1}, reason="质量问题", kind="return_refund"
+    )
+    session.commit()
+    returns.approve_return(session, refund, actor=staff)
+    session.commit()
+    returns.ship_return(session, refund, buyer, carrier_code="zhongtong", tracking_no="ZT77889900")
+    session.commit()
+    returns.confirm_return_received(session, refund, actor=staff, restock=True)
+    session.commit()
+    assert refund.status == "approved"
+    states = [row.data["keyword2"]["value"] for row in rows(session, kind="refund_result")]
+    assert states == ["商家已同意，退款处理中"]
