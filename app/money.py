@@ -62,14 +62,15 @@ def yuan(fen: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
-def format_fen(fen: int | None, *, symbol: str = "¥") -> str:
-    """1230 -> "¥12.30", 123456789 -> "¥1,234,567.89", None -> "" (for empty optional prices)."""
+def format_fen(fen: int | None, *, symbol: str = "¥", grouping: bool = True) -> str:
+    """1230 -> "¥12.30", 123456789 -> "¥1,234,567.89" ("¥1234567.89" without grouping, as WeChat's template
+    messages need), None -> "" (for empty optional prices)."""
     if fen is None:
         return ""
     _check_int(fen)
     sign = "-" if fen < 0 else ""
     whole, part = divmod(abs(fen), 100)
-    return f"{sign}{symbol}{whole:,}.{part:02d}"
+    return f"{sign}{symbol}{whole:,}.{part:02d}" if grouping else f"{sign}{symbol}{whole}.{part:02d}"
 
 
 def format_fen_range(low: int | None, high: int | None) -> str:

@@ -125,7 +125,8 @@ def render(kind: Kind, mapping: str, values: dict[str, str]) -> dict:
 
 
 def money(fen: int) -> str:
-    return format_fen(fen)
+    """¥1280.00: WeChat's amount keywords take a currency sign and digits, no thousands separator."""
+    return format_fen(fen, grouping=False)
 
 
 def when(moment) -> str:

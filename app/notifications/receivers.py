@@ -68,8 +68,8 @@ def _refund_result(session, refund, state: str) -> None:
 
 
 def _on_refund_approved(refund, *, session, **_):
-    """Said only while the money is on its way: a gateway that refunded at once (payments reacts first) has
-    already written "refunded", which says it all."""
+    """Said only while the money is on its way: a gateway that refunded at once (payments, on
+    refund_approved, which is over by now) has already written "refunded", which says it all."""
     if session.scalar(select(Refund.status).where(Refund.id == refund.id)) == RefundRequestStatus.APPROVED:
         _refund_result(session, refund, "approved")
 
@@ -129,7 +129,7 @@ def _on_withdrawal_paid(withdrawal, *, session, **_):
 def connect() -> None:
     order_signals.order_paid.connect(_on_order_paid)
     order_signals.order_shipped.connect(_on_order_shipped)
-    order_signals.refund_approved.connect(_on_refund_approved)
+    order_signals.refund_approval_saved.connect(_on_refund_approved)
     order_signals.refund_completed.connect(_on_refund_completed)
     order_signals.refund_rejected.connect(_on_refund_rejected)
     marketing_signals.group_formed.connect(_on_group_formed)

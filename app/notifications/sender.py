@@ -3,9 +3,11 @@
 A row is claimed by one conditional UPDATE (pending and due → sending), committed before WeChat is called,
 so of two runs at once (or two hosts) only one gets it; it is then marked sent, or put back to pending for
 a later attempt (1, 5, 30 minutes, 2 hours), or failed after MAX_ATTEMPTS. A sent row is never claimed
-again. The one window left is a run that dies after WeChat took the message and before it is marked sent:
-that row stays "sending" and, after STALE_AFTER, is marked failed without another attempt — the message is
-sent at most once (a lost message is better than a repeated one)."""
+again. Two windows are left where WeChat may have taken the message without our knowing: a send that got no
+answer (read timeout, connection dropped once the request went), which is marked failed at once, and a run
+that dies before it marks the row: that row stays "sending" and, after STALE_AFTER, is marked failed — in
+both cases without another attempt, so the message is sent at most once (a lost message is better than a
+repeated one)."""
 
 from datetime import datetime, timedelta
 
@@ -25,6 +27,10 @@ BATCH = 200
 GIVE_UP_RUN_AFTER = 5  # messages refused in a row (network down, WeChat busy) before a run stops early
 TOKEN_INVALID = {40001, 42001}  # invalid / expired access token: fetch a new one, once
 NOT_FOLLOWING = 43004  # "require subscribe": the user no longer follows the account
+# Refusals about this one message (openid not of this account, template ID, data format or a value WeChat's
+# rules refuse): tried again like any refusal, but they say nothing of the next message, so they do not count
+# towards stopping the run early (which is for WeChat down, busy, or refusing the shop as a whole).
+ABOUT_THIS_MESSAGE = {40003, 40037, 47001, 47003}
 
 
 def request_body(notification: Notification) -> dict:
@@ -37,11 +43,14 @@ def request_body(notification: Notification) -> dict:
 
 
 def send_one(session: Session, body: dict) -> tuple[str, str]:
-    """Post one message: ("sent", msgid), ("gave_up", why) or ("retry", why). An invalid token is
-    dropped and the message posted again with a new one, once."""
+    """Post one message: ("sent", msgid), ("gave_up", why), ("unsure", why) when it may have arrived,
+    ("refused", why) when WeChat refused this message itself (ABOUT_THIS_MESSAGE), or ("retry", why). An
+    invalid token is dropped and the message posted again with a new one, once."""
     for attempt in (1, 2):
         try:
             token, answer = wechat_web.post_with_token(session, SEND_PATH, body)
+        except wechat_web.WechatNoAnswer as error:
+            return "unsure", f"{error}: no answer, it may have arrived; not tried again, never sent twice"
         except wechat_web.WechatApiError as error:
             return "retry", str(error)
         code = answer.get("errcode", 0)
@@ -53,7 +62,7 @@ def send_one(session: Session, body: dict) -> tuple[str, str]:
             continue
         if code == NOT_FOLLOWING:
             return "gave_up", why
-        return "retry", why
+        return ("refused" if code in ABOUT_THIS_MESSAGE else "retry"), why
     return "retry", why
 
 
@@ -79,7 +88,7 @@ def _finish(session: Session, notification_id: int, outcome: str, detail: str, n
         values |= {"status": NotificationStatus.SENT, "sent_at": now, "msgid": detail[:32]}
     elif outcome == "gave_up":
         values |= {"status": NotificationStatus.GAVE_UP, "last_error": detail[:200]}
-    elif notification.attempts >= MAX_ATTEMPTS:
+    elif outcome == "unsure" or notification.attempts >= MAX_ATTEMPTS:
         outcome, values = "failed", {"status": NotificationStatus.FAILED, "last_error": detail[:200]}
     else:
         values |= {
@@ -130,8 +139,11 @@ def send_due(session: Session, now: datetime | None = None) -> dict[str, int]:
         body = request_body(notification)
         session.commit()  # no transaction stays open while WeChat answers
         outcome, detail = send_one(session, body)
-        outcome = _finish(session, notification_id, outcome, detail, now)
-        failures_in_a_row = failures_in_a_row + 1 if outcome == "retry" else 0
+        if outcome in ("retry", "unsure"):
+            failures_in_a_row += 1
+        elif outcome != "refused":
+            failures_in_a_row = 0
+        outcome = _finish(session, notification_id, "retry" if outcome == "refused" else outcome, detail, now)
         key = {"sent": "notified", "retry": "notify_retries"}.get(outcome, "notify_failed")
         counts[key] += 1
     return counts

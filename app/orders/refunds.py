@@ -213,7 +213,14 @@ def approve_refund(session: Session, refund: Refund, *, actor: User | None, rest
     ):
         raise OrderError(_l("This request has already been handled."))
     record_event(session, refund.order, "refund_approved", actor=actor, note=refund.number)
+    announce_approval(session, refund, actor=actor)
+
+
+def announce_approval(session: Session, refund: Refund, *, actor: User | None) -> None:
+    """A refund has just been approved (here, or by orders.returns when the goods are back): payments sends
+    the money (refund_approved), then the buyer is told (refund_approval_saved, once payments is done)."""
     signals.refund_approved.send(refund, session=session, actor=actor)
+    signals.refund_approval_saved.send(refund, session=session)
 
 
 def complete_refund(session: Session, refund: Refund, *, actor: User | None) -> bool:

@@ -13,7 +13,7 @@ from app.orders import aftersales, signals
 from app.orders.access import require_buyer
 from app.orders.events import OrderError, record_event, transition
 from app.orders.models import AfterSalesKind, Refund, RefundRequestStatus
-from app.orders.refunds import reopen_after_refund
+from app.orders.refunds import announce_approval, reopen_after_refund
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
 
@@ -95,7 +95,7 @@ def confirm_return_received(session: Session, refund: Refund, *, actor: User, re
                 if item.order_line.sku_id is not None:
                     adjust_stock(session, item.order_line.sku_id, item.qty)
         return
-    signals.refund_approved.send(refund, session=session, actor=actor)
+    announce_approval(session, refund, actor=actor)
 
 
 def refuse_returned_goods(session: Session, refund: Refund, *, actor: User, reason: str) -> None:

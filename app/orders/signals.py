@@ -23,5 +23,8 @@ payment_starting = _signals.signal("payment-starting")
 # order whose 拼团 is still forming, or is being refunded by it).
 refund_requesting = _signals.signal("refund-requesting")
 refund_approved = _signals.signal("refund-approved")
+# After refund_approved's receivers ran (payments refunded at once, or handed it on): gets the refund. What
+# is said to the buyer listens here, since blinker does not call a signal's receivers in a fixed order.
+refund_approval_saved = _signals.signal("refund-approval-saved")
 refund_completed = _signals.signal("refund-completed")
 refund_rejected = _signals.signal("refund-rejected")  # gets the refund

@@ -15,10 +15,11 @@ from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.payments.gateways import HTTP_TIMEOUT, payment_settings, secret_readable
 from app.payments.models import ApiToken
-from app.secrets_box import unseal
+from app.secrets_box import SecretsKeyMissing, unseal
 from app.timeutil import utcnow
 
 TOKEN_MARGIN = timedelta(minutes=5)
@@ -43,6 +44,11 @@ class WechatApiError(RuntimeError):
     pass
 
 
+class WechatNoAnswer(WechatApiError):
+    """The request went out but no answer came back (read timeout, connection dropped after sending):
+    WeChat may have acted on it, so sending it again may do it twice."""
+
+
 def api_base() -> str:
     return current_app.config.get("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/")
 
@@ -58,7 +64,10 @@ def configured(session: Session) -> bool:
 
 def _credentials(session: Session) -> tuple[str, str]:
     settings = payment_settings(session)
-    secret = unseal(settings.wechat_app_secret_sealed)
+    try:
+        secret = unseal(settings.wechat_app_secret_sealed)
+    except SecretsKeyMissing as error:  # a WeChat call that cannot be made, like any other (retried later)
+        raise WechatApiError(str(error)) from None
     if not settings.wechat_appid or not secret:
         raise WechatApiError("the official account's appid and app secret are not set")
     return settings.wechat_appid, secret
@@ -114,8 +123,10 @@ def _cached(session: Session, name: str, fetch) -> str:
             token = session.get(ApiToken, name) or ApiToken(name=name)
             token.value, token.expires_at = value, now + timedelta(seconds=int(lifetime))
             session.add(token)
-    except IntegrityError:
-        pass  # another worker stored the first one at the same moment: both tokens work for a while
+    except (IntegrityError, StaleDataError):
+        # Another worker stored the first one at the same moment (both tokens work for a while), or dropped
+        # the one read above as invalid (forget_access_token): this one is used now, the next call fetches.
+        pass
     session.commit()
     return value
 
@@ -139,8 +150,9 @@ def forget_access_token(session: Session, token: str) -> None:
 def post_with_token(session: Session, path: str, body: dict) -> tuple[str, dict]:
     """POST `body` as JSON to one of WeChat's APIs with the access token in the query: (the token used,
     WeChat's answer as it came, errcode and all). Raises WechatApiError when WeChat cannot be reached, does
-    not answer JSON, or the token cannot be had."""
+    not answer JSON, or the token cannot be had; WechatNoAnswer when the request may have reached it."""
     import requests
+    from urllib3.exceptions import MaxRetryError
 
     token = access_token(session)
     try:
@@ -152,6 +164,16 @@ def post_with_token(session: Session, path: str, body: dict) -> tuple[str, dict]
             timeout=HTTP_TIMEOUT,
         )
         data = response.json()
+    except requests.ConnectTimeout:
+        raise WechatApiError(f"{path}: ConnectTimeout") from None
+    except (requests.ReadTimeout, requests.exceptions.ChunkedEncodingError) as error:
+        raise WechatNoAnswer(f"{path}: {error.__class__.__name__}") from None
+    except requests.ConnectionError as error:
+        # requests retries nothing: a connection never made comes as urllib3's MaxRetryError, one that broke
+        # once the request was on its way (ProtocolError, an SSL error mid-answer) as itself.
+        if not (error.args and isinstance(error.args[0], MaxRetryError)):
+            raise WechatNoAnswer(f"{path}: {error.__class__.__name__}") from None
+        raise WechatApiError(f"{path}: {error.__class__.__name__}") from None
     except (requests.RequestException, ValueError) as error:
         raise WechatApiError(f"{path}: {error.__class__.__name__}") from None
     if not isinstance(data, dict):

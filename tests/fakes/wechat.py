@@ -62,7 +62,11 @@ class FakeWechat:
         self.template_messages: list[dict] = []
         self.template_refusals: list[int] = []
         self.failing_template_sends = 0  # the next n sends answer -1 系统繁忙
+        # The next n sends are taken (the message reaches the phone) but answered only after this many
+        # seconds: a read timeout on our side, the case where a retry would send the message twice.
+        self.slow_template_answers, self.slow_answer_seconds = 0, 1.0
         self.unsubscribed: set[str] = set()  # openids that no longer follow the account: 43004
+        self.unknown_openids: set[str] = set()  # openids not of this account (another 公众号's): 40003
         self.revoked_tokens: set[str] = set()  # access tokens WeChat now calls invalid: 40001
         self.platform_certificates: list[x509.Certificate] = []
         self.server = FakeServer(self.handle)
@@ -303,6 +307,7 @@ class FakeWechat:
 
     TEMPLATE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{10,64}$")
     DATA_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+    AMOUNT_RE = re.compile(r"^[¥￥$]\d{1,10}(\.\d{1,2})?元?$")
 
     def _template_send(self, method, query, headers, body):
         """POST /cgi-bin/message/template/send?access_token=…: a current token, and a JSON body of touser,
@@ -333,9 +338,14 @@ class FakeWechat:
         if self.failing_template_sends > 0:
             self.failing_template_sends -= 1
             return {"errcode": -1, "errmsg": "system error"}
+        if data["touser"] in self.unknown_openids:
+            return {"errcode": 40003, "errmsg": "invalid openid"}
         if data["touser"] in self.unsubscribed:
             return {"errcode": 43004, "errmsg": "require subscribe"}
         self.template_messages.append(data)
+        if self.slow_template_answers > 0:
+            self.slow_template_answers -= 1
+            time.sleep(self.slow_answer_seconds)
         return {"errcode": 0, "errmsg": "ok", "msgid": 200228332 + len(self.template_messages)}
 
     def _template_body_problem(self, data) -> str | None:
@@ -366,6 +376,8 @@ class FakeWechat:
                 return f"data.{key}.value"
             if key.startswith("thing") and len(field["value"]) > 20:
                 return f"data.{key}.value longer than 20"
+            if re.fullmatch(r"amount\d+", key) and not self.AMOUNT_RE.match(field["value"]):
+                return f"data.{key}.value not an amount"  # one currency sign, digits only: no "1,280"
         return None
 
     def _authorize(self, query):
