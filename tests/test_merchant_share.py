@@ -5,6 +5,7 @@ ticks from the shop's data."""
 
 import io
 import re
+import threading
 from html import unescape
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from app.catalog.models import Product
 from app.distribution import checklist
 from app.distribution import services as dist
 from app.distribution.models import BindingLog, Commission, MerchantMilestone, Visit
-from app.distribution.posters import Poster
+from app.distribution.posters import Poster, cached_file
 from app.distribution.shop_posters import ShopPoster, showcase_items
 from app.settings.services import get_shop_settings
 from tests import factories
@@ -325,3 +326,35 @@ def test_an_off_shelf_product_can_be_promoted_with_a_warning(app, session, owner
     off = factories.ProductFactory(is_on_shelf=False)
     assert 'id="promote-off-shelf"' not in owner_client.get(f"/admin/products/{on.id}/promote").text
     assert 'id="promote-off-shelf"' in owner_client.get(f"/admin/products/{off.id}/promote").text
+
+
+def test_renders_of_the_same_poster_at_once_in_one_process_all_serve_a_whole_file(tmp_path):
+    """A threaded server (make run, the browser tests' live server) draws the same poster on two threads
+    when the page's picture and a download arrive together: each writes its own temporary file, none
+    removes the version another has just written, and every caller gets the whole PNG back."""
+    threads = 6
+    drawn = [bytes([n]) * 8_000_000 for n in range(threads)]
+    path = tmp_path / "posters" / "shop" / "product-1-0123456789abcdef.png"
+    barrier = threading.Barrier(threads)
+    results: list = [None] * threads
+
+    def draw(n):
+        barrier.wait()  # every thread has found the file missing and drawn its picture
+        return drawn[n]
+
+    def render(n):
+        try:
+            results[n] = cached_file(path, "product-1-*.png", lambda: draw(n)).read_bytes()
+        except Exception as error:  # noqa: BLE001 - the test reports what went wrong
+            results[n] = error
+
+    workers = [threading.Thread(target=render, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert all(isinstance(result, bytes) and result in drawn for result in results), [
+        result if isinstance(result, Exception) else len(result) for result in results
+    ]
+    assert path.read_bytes() in drawn
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind

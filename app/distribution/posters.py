@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -98,15 +99,22 @@ class Poster:
 
 def cached_file(path: Path, old_pattern: str, draw) -> Path:
     """`path`, written with `draw()` if it is not there yet; older versions (`old_pattern` in the same
-    folder) are removed. Written to a temporary name and renamed, so no reader sees half a PNG."""
+    folder) are removed. Written to a temporary file of its own (two threads or processes may draw the
+    same poster at once) and renamed, so no reader sees half a PNG."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         for old in path.parent.glob(old_pattern):
-            old.unlink(missing_ok=True)  # an older version of the same poster
+            if old != path:  # another request may have just written this very version
+                old.unlink(missing_ok=True)  # an older version of the same poster
         png = draw()
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(png)
-        tmp.replace(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(png)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return path
 
 
