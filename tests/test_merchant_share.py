@@ -21,9 +21,12 @@ from app.distribution import services as dist
 from app.distribution.models import BindingLog, Commission, MerchantMilestone, Visit
 from app.distribution.posters import Poster, cached_file
 from app.distribution.shop_posters import ShopPoster, showcase_items
+from app.payments.settings import save_payment_settings
 from app.settings.services import get_shop_settings
 from tests import factories
 from tests.conftest import csrf_token, login
+from tests.fakes import merchant_settings
+from tests.fakes.wechat import FakeWechat
 from tests.test_distribution import buy, distributor, settings
 
 
@@ -358,3 +361,25 @@ def test_renders_of_the_same_poster_at_once_in_one_process_all_serve_a_whole_fil
     ]
     assert path.read_bytes() in drawn
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+
+
+@pytest.fixture(scope="module")
+def wechat():
+    fake = FakeWechat()
+    yield fake
+    fake.stop()
+
+
+def test_wechat_pay_that_no_shopper_can_reach_is_not_a_way_to_be_paid(app, session, wechat):
+    """WeChat Pay switched on with its keys, but without the official account's AppSecret (JSAPI inside
+    WeChat needs the payer's openid) and without H5 (outside WeChat): the checkout offers it nowhere, so the
+    step is not done. With H5 on, shoppers outside WeChat can pay: done."""
+    data = merchant_settings(wechat, h5=False)
+    data.wechat_app_secret = ""
+    save_payment_settings(session, data)
+    session.commit()
+    assert not steps(app, session)["payment"]
+    data.wechat_h5_enabled = True
+    save_payment_settings(session, data)
+    session.commit()
+    assert steps(app, session)["payment"]

@@ -109,7 +109,13 @@ def record_milestone(session: Session, key: str, user_id: int | None) -> bool:
 
 
 def _payment_ready(app, session: Session) -> bool:
-    return any(get_provider(name).is_enabled(app, session) for name in REAL_PAYMENT_PROVIDERS)
+    """A real way to pay that the checkout offers somewhere, inside WeChat or outside it: WeChat Pay with
+    its keys but neither the AppSecret (JSAPI) nor H5 is offered nowhere, so it does not count."""
+    return any(
+        get_provider(name).offered(app, session, in_wechat=in_wechat)
+        for name in REAL_PAYMENT_PROVIDERS
+        for in_wechat in (True, False)
+    )
 
 
 def first_run_checklist(app, session: Session) -> Checklist:
