@@ -383,3 +383,15 @@ def test_wechat_pay_that_no_shopper_can_reach_is_not_a_way_to_be_paid(app, sessi
     save_payment_settings(session, data)
     session.commit()
     assert steps(app, session)["payment"]
+
+
+@pytest.mark.parametrize("app_config", [{"PUBLIC_URL": "https://shop.example.com"}])
+def test_the_printed_link_is_the_shops_public_address_not_the_back_offices(app, session, owner_client):
+    """The back office may be opened on another address (the server's IP while the domain is not set up, an
+    internal host): the link, QR code and poster are printed and sent to customers, so they use PUBLIC_URL
+    when it is set, as every other link that leaves the shop does."""
+    product = factories.ProductFactory()
+    html = owner_client.get(f"/admin/products/{product.id}/promote").get_data(as_text=True)
+    assert f'id="promote-link" value="https://shop.example.com/p/{product.id}"' in html
+    html = owner_client.get("/admin/promote").get_data(as_text=True)
+    assert 'id="promote-link" value="https://shop.example.com/"' in html

@@ -17,6 +17,7 @@ from app.catalog.models import Product
 from app.distribution import checklist, posters
 from app.distribution.shop_posters import ShopPoster, price_label, showcase_items
 from app.extensions import db
+from app.payments.gateways import public_url
 from app.settings.services import get_shop_settings
 from app.storage import StorageError
 
@@ -32,11 +33,13 @@ def _shop_name() -> str:
 
 
 def _product_link(product: Product) -> str:
-    return url_for("shop.product", product_id=product.id, _external=True)
+    # Printed and sent to customers: the shop's public address (PUBLIC_URL), not the one the back office
+    # happens to be opened on.
+    return public_url("shop.product", product_id=product.id)
 
 
 def _shop_link() -> str:
-    return url_for("shop.index", _external=True)
+    return public_url("shop.index")
 
 
 def _product_poster(product: Product) -> posters.Poster:
