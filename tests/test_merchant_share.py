@@ -395,3 +395,14 @@ def test_the_printed_link_is_the_shops_public_address_not_the_back_offices(app, 
     assert f'id="promote-link" value="https://shop.example.com/p/{product.id}"' in html
     html = owner_client.get("/admin/promote").get_data(as_text=True)
     assert 'id="promote-link" value="https://shop.example.com/"' in html
+
+
+def test_the_checklist_in_english_has_no_chinese_words(app, session, owner_client):
+    """English is one of the back office's languages: the share step names the product's "Promote" button
+    as the English page labels it, not as 推广."""
+    html = owner_client.get("/admin/?lang=en").get_data(as_text=True)
+    checklist_html = html[
+        html.index('id="first-run"') : html.index("</section>", html.index('id="first-run"'))
+    ]
+    assert "Share your first poster" in checklist_html
+    assert not re.search(r"[\u4e00-\u9fff]", checklist_html), re.findall(r"[\u4e00-\u9fff]+", checklist_html)

@@ -83,7 +83,7 @@ STEP_TEXTS = {
     ),
     "share": (
         _l("Share your first poster"),
-        _l("Download a poster or QR code from 推广 on a product, and send it to your customers."),
+        _l("Download a poster or QR code with a product's Promote button, and send it to your customers."),
     ),
     "order": (_l("Get your first paid order"), _l("The dashboard fills with figures from here on.")),
 }
