@@ -18,7 +18,7 @@ from app.accounts.models import User
 from app.catalog.models import Product
 from app.distribution import checklist
 from app.distribution import services as dist
-from app.distribution.models import BindingLog, Commission, MerchantMilestone, Visit
+from app.distribution.models import BindingLog, Commission, LedgerEntry, MerchantMilestone, Visit
 from app.distribution.posters import Poster, cached_file
 from app.distribution.shop_posters import ShopPoster, showcase_items
 from app.payments.settings import save_payment_settings
@@ -27,7 +27,7 @@ from tests import factories
 from tests.conftest import csrf_token, login
 from tests.fakes import merchant_settings
 from tests.fakes.wechat import FakeWechat
-from tests.test_distribution import buy, distributor, settings
+from tests.test_distribution import bind, buy, distributor, settings
 
 
 @pytest.fixture(autouse=True)
@@ -406,3 +406,26 @@ def test_the_checklist_in_english_has_no_chinese_words(app, session, owner_clien
     ]
     assert "Share your first poster" in checklist_html
     assert not re.search(r"[\u4e00-\u9fff]", checklist_html), re.findall(r"[\u4e00-\u9fff]+", checklist_html)
+
+
+def test_a_customer_already_bound_stays_bound_and_the_note_says_so(app, session, owner_client):
+    """The merchant's link binds nobody new, but a customer a distributor already brought stays theirs
+    (DISTRIBUTION.md: bindings are only changed by a share link): their order through the merchant's link
+    still pays that distributor. The page must not promise "no commission" without saying so."""
+    settings(session, mode="everyone", rates_bp=[1000, 500])
+    theirs = distributor(session)
+    product = factories.ProductFactory(skus=[{"price_fen": 10000, "stock": 50}])
+    shopper = factories.UserFactory()
+    bind(session, shopper, theirs)
+    html = owner_client.get(f"/admin/products/{product.id}/promote").get_data(as_text=True)
+    link = unescape(re.search(r'id="promote-link" value="([^"]+)"', html).group(1))
+    shopper_client = app.test_client()
+    login(shopper_client, shopper)
+    assert shopper_client.get(link.removeprefix("http://localhost")).status_code == 200
+    buy(session, shopper, product)
+    session.expire_all()
+    assert session.get(User, shopper.id).referrer_id == theirs.user_id
+    assert count(session, Commission) == 1
+    assert session.scalar(select(LedgerEntry.distributor_id).limit(1)) == theirs.id
+    note = re.search(r'id="promote-note".*?</div>\s*</div>', html, re.S).group(0)
+    assert "已绑定" in note
