@@ -1,5 +1,6 @@
 """推广: the merchant's own share tools, with no distributor attached — a product's plain link (no ?ref=,
-so it binds nobody and earns no commission), its QR code and poster, and the whole-shop poster with the
+so it binds nobody new and earns no commission of its own: a customer a distributor already has stays
+theirs), its QR code and poster, and the whole-shop poster with the
 logo, name and a few products. The pictures are the distributors' poster machinery (distribution.posters),
 cached on disk by what they show. Downloading one (?download=1) ticks "share your first poster" on the
 dashboard's first-run checklist."""
