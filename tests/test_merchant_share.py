@@ -429,3 +429,17 @@ def test_a_customer_already_bound_stays_bound_and_the_note_says_so(app, session,
     assert session.scalar(select(LedgerEntry.distributor_id).limit(1)) == theirs.id
     note = re.search(r'id="promote-note".*?</div>\s*</div>', html, re.S).group(0)
     assert "已绑定" in note
+
+
+@pytest.mark.parametrize("poster", ["/admin/products/{id}/promote/poster.png", "/admin/promote/poster.png"])
+def test_a_poster_drawn_in_one_language_is_not_served_in_the_other(app, session, owner_client, poster):
+    """The poster's words ("… recommends", "Long-press to scan") are drawn in the viewer's language, so the
+    language is part of what the cache is keyed by: the Chinese poster is not the English one drawn first."""
+    shop(session, name="小满杂货")
+    url = poster.format(id=factories.ProductFactory().id)
+    english = owner_client.get(f"{url}?lang=en")
+    chinese = owner_client.get(f"{url}?lang=zh")
+    png(english, (750, 1200))
+    png(chinese, (750, 1200))
+    assert english.data != chinese.data
+    assert owner_client.get(url).data == chinese.data  # the session keeps Chinese: served from the cache

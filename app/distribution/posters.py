@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from app import storage
@@ -60,7 +61,9 @@ class Poster:
     def path(self) -> Path:
         """Where the poster for this distributor, product and product version is (or will be) cached."""
         product = self.product
-        parts = [POSTER_VERSION, self.share_url, self.recommender, self.shop_name, self.logo_key or ""]
+        # The words drawn ("… recommends", the hint) are in the viewer's language: it is part of the key.
+        parts = [POSTER_VERSION, str(get_locale()), self.share_url, self.recommender, self.shop_name]
+        parts.append(self.logo_key or "")
         if product is not None:
             low, high = pricing.display_range([sku.price_fen for sku in product.active_skus])
             parts += [

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
@@ -64,7 +65,9 @@ class ShopPoster:
 
     @property
     def path(self) -> Path:
-        parts = [posters.POSTER_VERSION, "showcase", self.share_url, self.shop_name, self.logo_key or ""]
+        # Its words are drawn in the viewer's language: it is part of the key (as in posters.Poster.path).
+        parts = [posters.POSTER_VERSION, "showcase", str(get_locale()), self.share_url, self.shop_name]
+        parts.append(self.logo_key or "")
         for item in self.items:
             parts += [str(item.product_id), item.title, item.price, item.image_key or "", item.version]
         version = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
