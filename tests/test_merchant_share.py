@@ -443,3 +443,15 @@ def test_a_poster_drawn_in_one_language_is_not_served_in_the_other(app, session,
     png(chinese, (750, 1200))
     assert english.data != chinese.data
     assert owner_client.get(url).data == chinese.data  # the session keeps Chinese: served from the cache
+
+
+def test_the_shop_poster_fills_its_four_places_past_a_product_with_nothing_to_buy(app, session):
+    """A product on shelf whose SKUs are all switched off has no price to show: the poster skips it and
+    still shows four products when four others are on sale."""
+    for n in range(4):
+        factories.ProductFactory(title=f"在售{n}", sort_weight=n)
+    empty = factories.ProductFactory(title="无规格", sort_weight=100)
+    for sku in empty.skus:
+        sku.is_active = False
+    session.commit()
+    assert [item.title for item in showcase_items(session)] == ["在售3", "在售2", "在售1", "在售0"]
