@@ -5,6 +5,7 @@ ticks from the shop's data."""
 
 import io
 import re
+import threading
 from html import unescape
 from pathlib import Path
 
@@ -17,13 +18,16 @@ from app.accounts.models import User
 from app.catalog.models import Product
 from app.distribution import checklist
 from app.distribution import services as dist
-from app.distribution.models import BindingLog, Commission, MerchantMilestone, Visit
-from app.distribution.posters import Poster
+from app.distribution.models import BindingLog, Commission, LedgerEntry, MerchantMilestone, Visit
+from app.distribution.posters import Poster, cached_file
 from app.distribution.shop_posters import ShopPoster, showcase_items
+from app.payments.settings import save_payment_settings
 from app.settings.services import get_shop_settings
 from tests import factories
 from tests.conftest import csrf_token, login
-from tests.test_distribution import buy, distributor, settings
+from tests.fakes import merchant_settings
+from tests.fakes.wechat import FakeWechat
+from tests.test_distribution import bind, buy, distributor, settings
 
 
 @pytest.fixture(autouse=True)
@@ -325,3 +329,129 @@ def test_an_off_shelf_product_can_be_promoted_with_a_warning(app, session, owner
     off = factories.ProductFactory(is_on_shelf=False)
     assert 'id="promote-off-shelf"' not in owner_client.get(f"/admin/products/{on.id}/promote").text
     assert 'id="promote-off-shelf"' in owner_client.get(f"/admin/products/{off.id}/promote").text
+
+
+def test_renders_of_the_same_poster_at_once_in_one_process_all_serve_a_whole_file(tmp_path):
+    """A threaded server (make run, the browser tests' live server) draws the same poster on two threads
+    when the page's picture and a download arrive together: each writes its own temporary file, none
+    removes the version another has just written, and every caller gets the whole PNG back."""
+    threads = 6
+    drawn = [bytes([n]) * 8_000_000 for n in range(threads)]
+    path = tmp_path / "posters" / "shop" / "product-1-0123456789abcdef.png"
+    barrier = threading.Barrier(threads)
+    results: list = [None] * threads
+
+    def draw(n):
+        barrier.wait()  # every thread has found the file missing and drawn its picture
+        return drawn[n]
+
+    def render(n):
+        try:
+            results[n] = cached_file(path, "product-1-*.png", lambda: draw(n)).read_bytes()
+        except Exception as error:  # noqa: BLE001 - the test reports what went wrong
+            results[n] = error
+
+    workers = [threading.Thread(target=render, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert all(isinstance(result, bytes) and result in drawn for result in results), [
+        result if isinstance(result, Exception) else len(result) for result in results
+    ]
+    assert path.read_bytes() in drawn
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+
+
+@pytest.fixture(scope="module")
+def wechat():
+    fake = FakeWechat()
+    yield fake
+    fake.stop()
+
+
+def test_wechat_pay_that_no_shopper_can_reach_is_not_a_way_to_be_paid(app, session, wechat):
+    """WeChat Pay switched on with its keys, but without the official account's AppSecret (JSAPI inside
+    WeChat needs the payer's openid) and without H5 (outside WeChat): the checkout offers it nowhere, so the
+    step is not done. With H5 on, shoppers outside WeChat can pay: done."""
+    data = merchant_settings(wechat, h5=False)
+    data.wechat_app_secret = ""
+    save_payment_settings(session, data)
+    session.commit()
+    assert not steps(app, session)["payment"]
+    data.wechat_h5_enabled = True
+    save_payment_settings(session, data)
+    session.commit()
+    assert steps(app, session)["payment"]
+
+
+@pytest.mark.parametrize("app_config", [{"PUBLIC_URL": "https://shop.example.com"}])
+def test_the_printed_link_is_the_shops_public_address_not_the_back_offices(app, session, owner_client):
+    """The back office may be opened on another address (the server's IP while the domain is not set up, an
+    internal host): the link, QR code and poster are printed and sent to customers, so they use PUBLIC_URL
+    when it is set, as every other link that leaves the shop does."""
+    product = factories.ProductFactory()
+    html = owner_client.get(f"/admin/products/{product.id}/promote").get_data(as_text=True)
+    assert f'id="promote-link" value="https://shop.example.com/p/{product.id}"' in html
+    html = owner_client.get("/admin/promote").get_data(as_text=True)
+    assert 'id="promote-link" value="https://shop.example.com/"' in html
+
+
+def test_the_checklist_in_english_has_no_chinese_words(app, session, owner_client):
+    """English is one of the back office's languages: the share step names the product's "Promote" button
+    as the English page labels it, not as 推广."""
+    html = owner_client.get("/admin/?lang=en").get_data(as_text=True)
+    checklist_html = html[
+        html.index('id="first-run"') : html.index("</section>", html.index('id="first-run"'))
+    ]
+    assert "Share your first poster" in checklist_html
+    assert not re.search(r"[\u4e00-\u9fff]", checklist_html), re.findall(r"[\u4e00-\u9fff]+", checklist_html)
+
+
+def test_a_customer_already_bound_stays_bound_and_the_note_says_so(app, session, owner_client):
+    """The merchant's link binds nobody new, but a customer a distributor already brought stays theirs
+    (DISTRIBUTION.md: bindings are only changed by a share link): their order through the merchant's link
+    still pays that distributor. The page must not promise "no commission" without saying so."""
+    settings(session, mode="everyone", rates_bp=[1000, 500])
+    theirs = distributor(session)
+    product = factories.ProductFactory(skus=[{"price_fen": 10000, "stock": 50}])
+    shopper = factories.UserFactory()
+    bind(session, shopper, theirs)
+    html = owner_client.get(f"/admin/products/{product.id}/promote").get_data(as_text=True)
+    link = unescape(re.search(r'id="promote-link" value="([^"]+)"', html).group(1))
+    shopper_client = app.test_client()
+    login(shopper_client, shopper)
+    assert shopper_client.get(link.removeprefix("http://localhost")).status_code == 200
+    buy(session, shopper, product)
+    session.expire_all()
+    assert session.get(User, shopper.id).referrer_id == theirs.user_id
+    assert count(session, Commission) == 1
+    assert session.scalar(select(LedgerEntry.distributor_id).limit(1)) == theirs.id
+    note = re.search(r'id="promote-note".*?</div>\s*</div>', html, re.S).group(0)
+    assert "已绑定" in note
+
+
+@pytest.mark.parametrize("poster", ["/admin/products/{id}/promote/poster.png", "/admin/promote/poster.png"])
+def test_a_poster_drawn_in_one_language_is_not_served_in_the_other(app, session, owner_client, poster):
+    """The poster's words ("… recommends", "Long-press to scan") are drawn in the viewer's language, so the
+    language is part of what the cache is keyed by: the Chinese poster is not the English one drawn first."""
+    shop(session, name="小满杂货")
+    url = poster.format(id=factories.ProductFactory().id)
+    english = owner_client.get(f"{url}?lang=en")
+    chinese = owner_client.get(f"{url}?lang=zh")
+    png(english, (750, 1200))
+    png(chinese, (750, 1200))
+    assert english.data != chinese.data
+    assert owner_client.get(url).data == chinese.data  # the session keeps Chinese: served from the cache
+
+
+def test_the_shop_poster_fills_its_four_places_past_a_product_with_nothing_to_buy(app, session):
+    """A product on shelf whose SKUs are all switched off has no price to show: the poster skips it and
+    still shows four products when four others are on sale."""
+    for n in range(4):
+        factories.ProductFactory(title=f"在售{n}", sort_weight=n)
+    empty = factories.ProductFactory(title="无规格", sort_weight=100)
+    for sku in empty.skus:
+        sku.is_active = False
+    session.commit()
+    assert [item.title for item in showcase_items(session)] == ["在售3", "在售2", "在售1", "在售0"]

@@ -1,5 +1,6 @@
 """推广: the merchant's own share tools, with no distributor attached — a product's plain link (no ?ref=,
-so it binds nobody and earns no commission), its QR code and poster, and the whole-shop poster with the
+so it binds nobody new and earns no commission of its own: a customer a distributor already has stays
+theirs), its QR code and poster, and the whole-shop poster with the
 logo, name and a few products. The pictures are the distributors' poster machinery (distribution.posters),
 cached on disk by what they show. Downloading one (?download=1) ticks "share your first poster" on the
 dashboard's first-run checklist."""
@@ -17,6 +18,7 @@ from app.catalog.models import Product
 from app.distribution import checklist, posters
 from app.distribution.shop_posters import ShopPoster, price_label, showcase_items
 from app.extensions import db
+from app.payments.gateways import public_url
 from app.settings.services import get_shop_settings
 from app.storage import StorageError
 
@@ -32,11 +34,13 @@ def _shop_name() -> str:
 
 
 def _product_link(product: Product) -> str:
-    return url_for("shop.product", product_id=product.id, _external=True)
+    # Printed and sent to customers: the shop's public address (PUBLIC_URL), not the one the back office
+    # happens to be opened on.
+    return public_url("shop.product", product_id=product.id)
 
 
 def _shop_link() -> str:
-    return url_for("shop.index", _external=True)
+    return public_url("shop.index")
 
 
 def _product_poster(product: Product) -> posters.Poster:

@@ -83,7 +83,7 @@ STEP_TEXTS = {
     ),
     "share": (
         _l("Share your first poster"),
-        _l("Download a poster or QR code from 推广 on a product, and send it to your customers."),
+        _l("Download a poster or QR code with a product's Promote button, and send it to your customers."),
     ),
     "order": (_l("Get your first paid order"), _l("The dashboard fills with figures from here on.")),
 }
@@ -109,7 +109,13 @@ def record_milestone(session: Session, key: str, user_id: int | None) -> bool:
 
 
 def _payment_ready(app, session: Session) -> bool:
-    return any(get_provider(name).is_enabled(app, session) for name in REAL_PAYMENT_PROVIDERS)
+    """A real way to pay that the checkout offers somewhere, inside WeChat or outside it: WeChat Pay with
+    its keys but neither the AppSecret (JSAPI) nor H5 is offered nowhere, so it does not count."""
+    return any(
+        get_provider(name).offered(app, session, in_wechat=in_wechat)
+        for name in REAL_PAYMENT_PROVIDERS
+        for in_wechat in (True, False)
+    )
 
 
 def first_run_checklist(app, session: Session) -> Checklist:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from app import storage
@@ -59,7 +61,9 @@ class Poster:
     def path(self) -> Path:
         """Where the poster for this distributor, product and product version is (or will be) cached."""
         product = self.product
-        parts = [POSTER_VERSION, self.share_url, self.recommender, self.shop_name, self.logo_key or ""]
+        # The words drawn ("… recommends", the hint) are in the viewer's language: it is part of the key.
+        parts = [POSTER_VERSION, str(get_locale()), self.share_url, self.recommender, self.shop_name]
+        parts.append(self.logo_key or "")
         if product is not None:
             low, high = pricing.display_range([sku.price_fen for sku in product.active_skus])
             parts += [
@@ -98,15 +102,22 @@ class Poster:
 
 def cached_file(path: Path, old_pattern: str, draw) -> Path:
     """`path`, written with `draw()` if it is not there yet; older versions (`old_pattern` in the same
-    folder) are removed. Written to a temporary name and renamed, so no reader sees half a PNG."""
+    folder) are removed. Written to a temporary file of its own (two threads or processes may draw the
+    same poster at once) and renamed, so no reader sees half a PNG."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         for old in path.parent.glob(old_pattern):
-            old.unlink(missing_ok=True)  # an older version of the same poster
+            if old != path:  # another request may have just written this very version
+                old.unlink(missing_ok=True)  # an older version of the same poster
         png = draw()
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(png)
-        tmp.replace(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(png)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return path
 
 

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy import exists
 from sqlalchemy.orm import Session
 
 from app.catalog import services as catalog
-from app.catalog.models import Product
+from app.catalog.models import Product, Sku
 from app.distribution import posters
 from app.distribution.posters import GREY, INK, MARGIN, RED, WIDTH, drawable, font, wrap
 from app.marketing import pricing
@@ -44,8 +46,10 @@ def price_label(product: Product) -> str:
 
 
 def showcase_items(session: Session, limit: int = SHOWCASE_PRODUCTS) -> list[ShowcaseItem]:
-    """The first products on sale in the shop's own order (the merchant's weight, then the newest)."""
-    products = session.scalars(catalog.shop_products_query().limit(limit)).unique().all()
+    """The first products on sale in the shop's own order (the merchant's weight, then the newest); one
+    whose SKUs are all switched off has no price to show and gives its place to the next."""
+    buyable = exists().where(Sku.product_id == Product.id, Sku.is_active)
+    products = session.scalars(catalog.shop_products_query().where(buyable).limit(limit)).unique().all()
     return [
         ShowcaseItem(p.id, p.title, price_label(p), p.main_image_key, p.updated_at.isoformat())
         for p in products
@@ -64,7 +68,9 @@ class ShopPoster:
 
     @property
     def path(self) -> Path:
-        parts = [posters.POSTER_VERSION, "showcase", self.share_url, self.shop_name, self.logo_key or ""]
+        # Its words are drawn in the viewer's language: it is part of the key (as in posters.Poster.path).
+        parts = [posters.POSTER_VERSION, "showcase", str(get_locale()), self.share_url, self.shop_name]
+        parts.append(self.logo_key or "")
         for item in self.items:
             parts += [str(item.product_id), item.title, item.price, item.image_key or "", item.version]
         version = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
