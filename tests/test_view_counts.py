@@ -166,3 +166,31 @@ def test_with_redis_the_counts_go_through_redis(app, session, redis_url):
     assert view_counts.flush(session) == {"counted": 1}
     stats = _stats(session, 4, date(2026, 12, 7))
     assert (stats.views, stats.visitors) == (31, 6)
+
+
+def test_a_head_request_is_not_a_view(app, client, session):
+    """A HEAD (an uptime check, a link checker) gets the headers, not the page: nobody viewed anything."""
+    product = ProductFactory()
+    assert client.head(f"/p/{product.id}").status_code == 200
+    view_counts.flush(session)
+    assert _stats(session, product.id, view_counts.shop_day()) is None
+
+
+def test_with_redis_a_failed_flush_keeps_the_visitors(app, session, redis_url, monkeypatch):
+    """The flush takes the products whose visitors changed off Redis's list before it writes; when the write
+    fails they must go back on it, or the visitors stay at 0 until someone new comes."""
+    app.config["REDIS_URL"] = redis_url
+    at = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+    for i in range(3):
+        view_counts.count(app, 6, view_counts.VIEW, f"c:f{i}", now=at)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(view_counts, "_upsert", broken)
+    with pytest.raises(RuntimeError):
+        view_counts.flush(session)
+    monkeypatch.undo()
+    assert view_counts.flush(session) == {"counted": 3}
+    stats = _stats(session, 6, date(2026, 12, 7))
+    assert (stats.views, stats.visitors) == (3, 3)

@@ -26,7 +26,10 @@ def _count_kept_page(app: Flask, product_id: int, req: Request) -> None:
 
 
 def count_product_event(product_id: int, kind: str) -> None:
-    """In a request: one view or add-to-cart of the product by whoever this is."""
+    """In a request: one view or add-to-cart of the product by whoever this is. A HEAD (an uptime check, a
+    link checker; Flask answers it with the GET view) is not a view: nobody saw the page."""
+    if kind == view_counts.VIEW and request.method != "GET":
+        return
     user_id = current_user.id if current_user.is_authenticated else None
     view_counts.count(current_app._get_current_object(), product_id, kind, visitor_identity(request, user_id))
 
