@@ -463,3 +463,22 @@ def test_promotions_csv_is_formula_safe(shop, owner_client):
         ["优惠券", "'=HYPERLINK(1)", "1", "3.00"],
         ["满减", "满减", "1", "2.00"],
     ]
+
+
+def test_the_overview_conversion_rounds_as_the_funnel_does(app, session):
+    """2 of 3 visitors ordered: 66.67 % on the funnel report (half up), so on the overview too (not 66.66 %)."""
+    product = factories.ProductFactory()
+    d1 = Distributor(user_id=factories.UserFactory().id, code="OVROUND")
+    session.add(d1)
+    session.flush()
+    for name in ("one", "two"):
+        buyer = factories.UserFactory()
+        placed = order(session, buyer, local(11, 10), (product, 1, 10_00, 0))
+        commission(session, placed, d1, 1, 1_00)
+        visit(session, d1, f"round-{name}", local(11, 9), product, buyer)
+    visit(session, d1, "round-three", local(11, 9))
+    session.commit()
+    shares = admin_overview.shares(session, date(2026, 3, 1), local(1, 0))
+    report = funnel.by_distributor(session, DateRange(date(2026, 3, 1), date(2026, 3, 11)))
+    assert report.total.conversion_bp == 6667
+    assert shares.conversion_bp == report.total.conversion_bp

@@ -239,7 +239,8 @@ def _redis_flush(client, session: Session) -> int:
             rows[(day, int(product_id))][kind] += int(n)
             moved += int(n)
         dirty = f"{REDIS_PREFIX}:uvdirty:{day_text}"
-        for raw_product in client.spop(dirty, 10_000) or []:
+        popped = client.spop(dirty, 10_000) or []
+        for raw_product in popped:
             product_id = int(raw_product)
             rows[(day, product_id)]["visitors"] = client.pfcount(f"{REDIS_PREFIX}:uv:{day_text}:{product_id}")
         try:
@@ -249,6 +250,8 @@ def _redis_flush(client, session: Session) -> int:
             session.rollback()
             for field, n in counts.items():
                 client.hincrby(f"{REDIS_PREFIX}:{day_text}", field.decode(), int(n))
+            if popped:  # their visitors were not written either: the next flush counts them again
+                client.sadd(dirty, *popped)
             raise
         finally:
             client.delete(parked)
