@@ -3,9 +3,10 @@ write per page view.
 
 Each process adds to a counter in memory (a lock around a dict). The counts go to product_daily_stats
 ("views = views + n", an upsert that works on SQLite and PostgreSQL) when FLUSH_EVENTS events have come or
-FLUSH_SECONDS have passed (a background thread does it, so no shopper waits for it), at every run of the
-`flask stats flush` job, and at process exit (best effort: a killed worker loses what it had not flushed —
-at most FLUSH_SECONDS of views).
+FLUSH_SECONDS have passed (a background thread does it, so no shopper waits for it; a worker that gets no
+more requests flushes FLUSH_SECONDS after its last count) and at process exit (best effort: a killed worker
+loses what it had not flushed — at most FLUSH_SECONDS of views). The `flask stats flush` job moves Redis's
+counts; it runs in a process of its own and never reaches a web worker's memory.
 
 Unique visitors: a visitor is a keyed 8-byte hash of the browser's visitor cookie, else of the logged-in
 user, else of the IP and User-Agent (a first-time visitor gets no cookie: that would stop the page being
@@ -98,7 +99,8 @@ class Counter:
         self.visitors: dict[tuple[date, int], set[str]] = defaultdict(set)
         self.events = 0
         self.last_flush = time.monotonic()
-        self.flushing = False
+        self.flushing = False  # a flush thread is running
+        self.timer = False  # a flush thread waits FLUSH_SECONDS
 
     def add(self, day: date, product_id: int, kind: str, visitor: str | None) -> int:
         """Count one event; the events since the last flush."""
@@ -280,27 +282,43 @@ def count(app: Flask, product_id: int, kind: str, identity: str | None, now: dat
 
 
 def _maybe_flush_later(app: Flask, events: int) -> None:
+    """Flush in a thread of its own when FLUSH_EVENTS events have come or FLUSH_SECONDS have passed; else
+    make sure one runs FLUSH_SECONDS from now, so that a worker which gets no more requests still writes what
+    it counted (the `flask stats flush` job runs in a process of its own: it cannot reach a worker's)."""
     counter = _counter(app)
     every, seconds = app.config["VIEW_COUNTS_FLUSH_EVENTS"], app.config["VIEW_COUNTS_FLUSH_SECONDS"]
     due = (every and events >= every) or (seconds and time.monotonic() - counter.last_flush >= seconds)
-    if not due:
-        return
-    with counter.lock:
-        if counter.flushing:
-            return
-        counter.flushing = True
+    if due:
+        with counter.lock:
+            if counter.flushing:
+                return
+            counter.flushing = True
+        _flush_thread(app, 0, "flushing")
+    elif seconds:
+        with counter.lock:
+            if counter.timer:
+                return
+            counter.timer = True
+        _flush_thread(app, seconds, "timer")
+
+
+def _flush_thread(app: Flask, delay: float, flag: str) -> None:
+    counter = _counter(app)
 
     def run():
         try:
-            with app.app_context():
-                flush()
-                db.session.remove()
+            if counter.counts or counter.visitors:
+                with app.app_context():
+                    flush()
+                    db.session.remove()
         except Exception:
             log.warning("product view counts: a flush failed; kept for the next one", exc_info=True)
         finally:
-            counter.flushing = False
+            setattr(counter, flag, False)
 
-    threading.Thread(target=run, name="view-counts-flush", daemon=True).start()
+    thread = threading.Timer(delay, run)
+    thread.name, thread.daemon = "view-counts-flush", True
+    thread.start()
 
 
 def flush(session: Session | None = None) -> dict[str, int]:
