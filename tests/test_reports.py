@@ -482,3 +482,24 @@ def test_the_overview_conversion_rounds_as_the_funnel_does(app, session):
     report = funnel.by_distributor(session, DateRange(date(2026, 3, 1), date(2026, 3, 11)))
     assert report.total.conversion_bp == 6667
     assert shares.conversion_bp == report.total.conversion_bp
+
+
+def test_a_flash_session_counts_an_order_once(app, session):
+    """One order bought two items of the same flash-sale session: the session has 1 order, not 2."""
+    from app.marketing.models import FlashItem, FlashSession
+
+    p1, p2 = factories.ProductFactory(), factories.ProductFactory()
+    run = FlashSession(name="午间秒杀", start_minute=720, duration_minutes=60)
+    session.add(run)
+    session.flush()
+    items = [FlashItem(session_id=run.id, sku_id=p.skus[0].id, price_fen=5_00, stock=10) for p in (p1, p2)]
+    session.add_all(items)
+    session.flush()
+    placed = order(session, factories.UserFactory(), local(10, 12, 5), (p1, 1, 5_00, 0), (p2, 1, 5_00, 0))
+    for line, item in zip(placed.lines, items, strict=True):
+        line.activity_kind, line.activity_id, line.list_unit_fen = "flash", item.id, 8_00
+    session.commit()
+    report = promotions.promotions_report(session, RANGE)
+    assert [(r.kind, r.label, r.orders, r.discount_fen) for r in report.rows] == [
+        ("flash", "午间秒杀", 1, 6_00)
+    ]
