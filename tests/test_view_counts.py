@@ -232,3 +232,19 @@ def test_a_quiet_worker_flushes_on_its_own(app, session):
     while time.monotonic() < deadline and _stats(session, 13, view_counts.shop_day()) is None:
         time.sleep(0.1)
     assert _stats(session, 13, view_counts.shop_day()).views == 1
+
+
+def test_visitor_hashes_of_past_days_are_dropped(app, session):
+    """product_daily_visitors is only there to count a visitor once per product and day (and a late flush of
+    yesterday's): older rows are dropped, or the table grows by every visitor of every day for ever."""
+    from datetime import timedelta
+
+    today = view_counts.shop_day()
+    for day in (today - timedelta(days=3), today - timedelta(days=1), today):
+        session.add(ProductDailyVisitor(product_id=21, day=day, visitor_hash="a" * 16))
+    session.commit()
+    view_counts.count(app, 21, view_counts.VIEW, "c:someone")
+    view_counts.flush(session)
+    session.expire_all()
+    days = session.scalars(select(ProductDailyVisitor.day).where(ProductDailyVisitor.product_id == 21))
+    assert sorted(set(days)) == [today - timedelta(days=1), today]

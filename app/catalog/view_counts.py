@@ -25,11 +25,11 @@ import secrets
 import threading
 import time
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import Flask, current_app
 from redis import exceptions as redis_errors
-from sqlalchemy import BigInteger, Date, Index, String, func, select
+from sqlalchemy import BigInteger, Date, Index, String, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -101,6 +101,7 @@ class Counter:
         self.last_flush = time.monotonic()
         self.flushing = False  # a flush thread is running
         self.timer = False  # a flush thread waits FLUSH_SECONDS
+        self.pruned: date | None = None  # the day old visitor hashes were last dropped
 
     def add(self, day: date, product_id: int, kind: str, visitor: str | None) -> int:
         """Count one event; the events since the last flush."""
@@ -321,15 +322,29 @@ def _flush_thread(app: Flask, delay: float, flag: str) -> None:
     thread.start()
 
 
+def _drop_old_visitors(session: Session, counter: Counter) -> date:
+    """Once a day per process: the visitor hashes of days before yesterday have counted what they had to
+    (yesterday's stay for a late flush of its last events). The day it was done, once committed."""
+    today = shop_day()
+    if counter.pruned != today:
+        session.execute(
+            delete(ProductDailyVisitor).where(ProductDailyVisitor.day < today - timedelta(days=1))
+        )
+    return today
+
+
 def flush(session: Session | None = None) -> dict[str, int]:
     """Write this process's counts (and Redis's, when configured) to the database and commit."""
     session = session or db.session
     app = current_app._get_current_object()
-    counts, visitors = _counter(app).take()
+    counter = _counter(app)
+    counts, visitors = counter.take()
     if counts or visitors:
         try:
             add_counts(session, counts, visitors)
+            pruned = _drop_old_visitors(session, counter)
             session.commit()
+            counter.pruned = pruned
         except Exception:
             session.rollback()
             _counter(app).give_back(counts, visitors)
