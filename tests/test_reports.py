@@ -503,3 +503,12 @@ def test_a_flash_session_counts_an_order_once(app, session):
     assert [(r.kind, r.label, r.orders, r.discount_fen) for r in report.rows] == [
         ("flash", "午间秒杀", 1, 6_00)
     ]
+
+
+def test_the_pages_say_on_which_day_a_refund_counts(shop, owner_client):
+    """Sales by day puts a refund on the day the money went back; the products' refund rate puts it on the
+    order's day. Each page says which (the two would otherwise seem to disagree)."""
+    sales_page = owner_client.get(f"/admin/reports/sales?{ARGS}").get_data(as_text=True)
+    assert "退款计入钱退回的当天" in sales_page
+    products_page = owner_client.get(f"/admin/reports/products?{ARGS}").get_data(as_text=True)
+    assert "至今已退款的比例" in products_page
