@@ -101,6 +101,14 @@ def format_bp(bp: int) -> str:
     return f"{whole}%" if part == 0 else f"{whole}.{part:02d}".rstrip("0") + "%"
 
 
+def rate_bp(part: int, whole: int) -> int | None:
+    """part ÷ whole in basis points, rounded half up, with integers only; None without a whole. The one
+    rounding of a rate the reports and the distribution overview share."""
+    if not whole:
+        return None
+    return (part * 20000 + whole) // (2 * whole)
+
+
 def apply_bp(base_fen: int, rate_bp: int) -> int:
     """The share of an amount at a rate, rounded down: what the rounding leaves stays with the merchant."""
     _check_int(base_fen)

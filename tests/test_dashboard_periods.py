@@ -371,3 +371,13 @@ def test_the_period_switch_is_refused_to_those_who_may_not_see_the_figures(clien
     assert client.get("/admin/?period=7d").status_code == 200  # the page, without figures
     fragment = client.get("/admin/?period=7d", headers={"HX-Request": "true", "HX-Target": "figures"})
     assert fragment.status_code == 403
+
+
+def test_the_view_counts_job_is_watched_only_with_redis(app, client, session):
+    """Without Redis each web worker writes its own counts (the job's process has none of them): a missing
+    `flask stats flush` in cron must not be reported as a problem then."""
+    owner(client)
+    assert 'data-job="stats-flush"' not in client.get("/admin/").get_data(as_text=True)
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'data-job="stats-flush"' in page and "flask stats flush" in page

@@ -463,3 +463,52 @@ def test_promotions_csv_is_formula_safe(shop, owner_client):
         ["优惠券", "'=HYPERLINK(1)", "1", "3.00"],
         ["满减", "满减", "1", "2.00"],
     ]
+
+
+def test_the_overview_conversion_rounds_as_the_funnel_does(app, session):
+    """2 of 3 visitors ordered: 66.67 % on the funnel report (half up), so on the overview too (not 66.66 %)."""
+    product = factories.ProductFactory()
+    d1 = Distributor(user_id=factories.UserFactory().id, code="OVROUND")
+    session.add(d1)
+    session.flush()
+    for name in ("one", "two"):
+        buyer = factories.UserFactory()
+        placed = order(session, buyer, local(11, 10), (product, 1, 10_00, 0))
+        commission(session, placed, d1, 1, 1_00)
+        visit(session, d1, f"round-{name}", local(11, 9), product, buyer)
+    visit(session, d1, "round-three", local(11, 9))
+    session.commit()
+    shares = admin_overview.shares(session, date(2026, 3, 1), local(1, 0))
+    report = funnel.by_distributor(session, DateRange(date(2026, 3, 1), date(2026, 3, 11)))
+    assert report.total.conversion_bp == 6667
+    assert shares.conversion_bp == report.total.conversion_bp
+
+
+def test_a_flash_session_counts_an_order_once(app, session):
+    """One order bought two items of the same flash-sale session: the session has 1 order, not 2."""
+    from app.marketing.models import FlashItem, FlashSession
+
+    p1, p2 = factories.ProductFactory(), factories.ProductFactory()
+    run = FlashSession(name="午间秒杀", start_minute=720, duration_minutes=60)
+    session.add(run)
+    session.flush()
+    items = [FlashItem(session_id=run.id, sku_id=p.skus[0].id, price_fen=5_00, stock=10) for p in (p1, p2)]
+    session.add_all(items)
+    session.flush()
+    placed = order(session, factories.UserFactory(), local(10, 12, 5), (p1, 1, 5_00, 0), (p2, 1, 5_00, 0))
+    for line, item in zip(placed.lines, items, strict=True):
+        line.activity_kind, line.activity_id, line.list_unit_fen = "flash", item.id, 8_00
+    session.commit()
+    report = promotions.promotions_report(session, RANGE)
+    assert [(r.kind, r.label, r.orders, r.discount_fen) for r in report.rows] == [
+        ("flash", "午间秒杀", 1, 6_00)
+    ]
+
+
+def test_the_pages_say_on_which_day_a_refund_counts(shop, owner_client):
+    """Sales by day puts a refund on the day the money went back; the products' refund rate puts it on the
+    order's day. Each page says which (the two would otherwise seem to disagree)."""
+    sales_page = owner_client.get(f"/admin/reports/sales?{ARGS}").get_data(as_text=True)
+    assert "退款计入钱退回的当天" in sales_page
+    products_page = owner_client.get(f"/admin/reports/products?{ARGS}").get_data(as_text=True)
+    assert "至今已退款的比例" in products_page

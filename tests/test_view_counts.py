@@ -166,3 +166,85 @@ def test_with_redis_the_counts_go_through_redis(app, session, redis_url):
     assert view_counts.flush(session) == {"counted": 1}
     stats = _stats(session, 4, date(2026, 12, 7))
     assert (stats.views, stats.visitors) == (31, 6)
+
+
+def test_a_head_request_is_not_a_view(app, client, session):
+    """A HEAD (an uptime check, a link checker) gets the headers, not the page: nobody viewed anything."""
+    product = ProductFactory()
+    assert client.head(f"/p/{product.id}").status_code == 200
+    view_counts.flush(session)
+    assert _stats(session, product.id, view_counts.shop_day()) is None
+
+
+def test_with_redis_a_failed_flush_keeps_the_visitors(app, session, redis_url, monkeypatch):
+    """The flush takes the products whose visitors changed off Redis's list before it writes; when the write
+    fails they must go back on it, or the visitors stay at 0 until someone new comes."""
+    app.config["REDIS_URL"] = redis_url
+    at = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+    for i in range(3):
+        view_counts.count(app, 6, view_counts.VIEW, f"c:f{i}", now=at)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(view_counts, "_upsert", broken)
+    with pytest.raises(RuntimeError):
+        view_counts.flush(session)
+    monkeypatch.undo()
+    assert view_counts.flush(session) == {"counted": 3}
+    stats = _stats(session, 6, date(2026, 12, 7))
+    assert (stats.views, stats.visitors) == (3, 3)
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)",
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (Linux; Android 5.0) AppleWebKit/537.36 (KHTML, like Gecko) Mobile Safari/537.36 "
+        "(compatible; Bytespider; spider-feedback@bytedance.com)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    ],
+)
+def test_a_crawler_is_not_a_visitor(app, client, session, agent):
+    """A search engine fetching the page (first from Flask, then from the page cache) counts no view and
+    no visitor: it would swell views and visitors and sink view→buy conversion."""
+    product = ProductFactory()
+    for _ in range(2):
+        assert client.get(f"/p/{product.id}", headers={"User-Agent": agent}).status_code == 200
+    assert client.get(f"/p/{product.id}", headers={"User-Agent": agent}).headers.get(HIT_HEADER) == "hit"
+    # A phone whose maker's name holds the letters "bot" is a person.
+    phone = "Mozilla/5.0 (Linux; Android 9; CUBOT_X19) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36"
+    client.get(f"/p/{product.id}", headers={"User-Agent": phone})
+    view_counts.flush(session)
+    stats = _stats(session, product.id, view_counts.shop_day())
+    assert (stats.views, stats.visitors) == (1, 1)
+
+
+def test_a_quiet_worker_flushes_on_its_own(app, session):
+    """A worker that counted a few views and then gets no more requests writes them within FLUSH_SECONDS
+    all the same (the `flask stats flush` job runs in a process of its own and cannot reach them)."""
+    import time
+
+    app.config["VIEW_COUNTS_FLUSH_SECONDS"] = 0.3
+    view_counts.count(app, 13, view_counts.VIEW, "c:quiet")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _stats(session, 13, view_counts.shop_day()) is None:
+        time.sleep(0.1)
+    assert _stats(session, 13, view_counts.shop_day()).views == 1
+
+
+def test_visitor_hashes_of_past_days_are_dropped(app, session):
+    """product_daily_visitors is only there to count a visitor once per product and day (and a late flush of
+    yesterday's): older rows are dropped, or the table grows by every visitor of every day for ever."""
+    from datetime import timedelta
+
+    today = view_counts.shop_day()
+    for day in (today - timedelta(days=3), today - timedelta(days=1), today):
+        session.add(ProductDailyVisitor(product_id=21, day=day, visitor_hash="a" * 16))
+    session.commit()
+    view_counts.count(app, 21, view_counts.VIEW, "c:someone")
+    view_counts.flush(session)
+    session.expire_all()
+    days = session.scalars(select(ProductDailyVisitor.day).where(ProductDailyVisitor.product_id == 21))
+    assert sorted(set(days)) == [today - timedelta(days=1), today]

@@ -3,9 +3,10 @@ write per page view.
 
 Each process adds to a counter in memory (a lock around a dict). The counts go to product_daily_stats
 ("views = views + n", an upsert that works on SQLite and PostgreSQL) when FLUSH_EVENTS events have come or
-FLUSH_SECONDS have passed (a background thread does it, so no shopper waits for it), at every run of the
-`flask stats flush` job, and at process exit (best effort: a killed worker loses what it had not flushed —
-at most FLUSH_SECONDS of views).
+FLUSH_SECONDS have passed (a background thread does it, so no shopper waits for it; a worker that gets no
+more requests flushes FLUSH_SECONDS after its last count) and at process exit (best effort: a killed worker
+loses what it had not flushed — at most FLUSH_SECONDS of views). The `flask stats flush` job moves Redis's
+counts; it runs in a process of its own and never reaches a web worker's memory.
 
 Unique visitors: a visitor is a keyed 8-byte hash of the browser's visitor cookie, else of the logged-in
 user, else of the IP and User-Agent (a first-time visitor gets no cookie: that would stop the page being
@@ -24,11 +25,11 @@ import secrets
 import threading
 import time
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import Flask, current_app
 from redis import exceptions as redis_errors
-from sqlalchemy import BigInteger, Date, Index, String, func, select
+from sqlalchemy import BigInteger, Date, Index, String, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -98,7 +99,9 @@ class Counter:
         self.visitors: dict[tuple[date, int], set[str]] = defaultdict(set)
         self.events = 0
         self.last_flush = time.monotonic()
-        self.flushing = False
+        self.flushing = False  # a flush thread is running
+        self.timer = False  # a flush thread waits FLUSH_SECONDS
+        self.pruned: date | None = None  # the day old visitor hashes were last dropped
 
     def add(self, day: date, product_id: int, kind: str, visitor: str | None) -> int:
         """Count one event; the events since the last flush."""
@@ -239,7 +242,8 @@ def _redis_flush(client, session: Session) -> int:
             rows[(day, int(product_id))][kind] += int(n)
             moved += int(n)
         dirty = f"{REDIS_PREFIX}:uvdirty:{day_text}"
-        for raw_product in client.spop(dirty, 10_000) or []:
+        popped = client.spop(dirty, 10_000) or []
+        for raw_product in popped:
             product_id = int(raw_product)
             rows[(day, product_id)]["visitors"] = client.pfcount(f"{REDIS_PREFIX}:uv:{day_text}:{product_id}")
         try:
@@ -249,6 +253,8 @@ def _redis_flush(client, session: Session) -> int:
             session.rollback()
             for field, n in counts.items():
                 client.hincrby(f"{REDIS_PREFIX}:{day_text}", field.decode(), int(n))
+            if popped:  # their visitors were not written either: the next flush counts them again
+                client.sadd(dirty, *popped)
             raise
         finally:
             client.delete(parked)
@@ -277,38 +283,68 @@ def count(app: Flask, product_id: int, kind: str, identity: str | None, now: dat
 
 
 def _maybe_flush_later(app: Flask, events: int) -> None:
+    """Flush in a thread of its own when FLUSH_EVENTS events have come or FLUSH_SECONDS have passed; else
+    make sure one runs FLUSH_SECONDS from now, so that a worker which gets no more requests still writes what
+    it counted (the `flask stats flush` job runs in a process of its own: it cannot reach a worker's)."""
     counter = _counter(app)
     every, seconds = app.config["VIEW_COUNTS_FLUSH_EVENTS"], app.config["VIEW_COUNTS_FLUSH_SECONDS"]
     due = (every and events >= every) or (seconds and time.monotonic() - counter.last_flush >= seconds)
-    if not due:
-        return
-    with counter.lock:
-        if counter.flushing:
-            return
-        counter.flushing = True
+    if due:
+        with counter.lock:
+            if counter.flushing:
+                return
+            counter.flushing = True
+        _flush_thread(app, 0, "flushing")
+    elif seconds:
+        with counter.lock:
+            if counter.timer:
+                return
+            counter.timer = True
+        _flush_thread(app, seconds, "timer")
+
+
+def _flush_thread(app: Flask, delay: float, flag: str) -> None:
+    counter = _counter(app)
 
     def run():
         try:
-            with app.app_context():
-                flush()
-                db.session.remove()
+            if counter.counts or counter.visitors:
+                with app.app_context():
+                    flush()
+                    db.session.remove()
         except Exception:
             log.warning("product view counts: a flush failed; kept for the next one", exc_info=True)
         finally:
-            counter.flushing = False
+            setattr(counter, flag, False)
 
-    threading.Thread(target=run, name="view-counts-flush", daemon=True).start()
+    thread = threading.Timer(delay, run)
+    thread.name, thread.daemon = "view-counts-flush", True
+    thread.start()
+
+
+def _drop_old_visitors(session: Session, counter: Counter) -> date:
+    """Once a day per process: the visitor hashes of days before yesterday have counted what they had to
+    (yesterday's stay for a late flush of its last events). The day it was done, once committed."""
+    today = shop_day()
+    if counter.pruned != today:
+        session.execute(
+            delete(ProductDailyVisitor).where(ProductDailyVisitor.day < today - timedelta(days=1))
+        )
+    return today
 
 
 def flush(session: Session | None = None) -> dict[str, int]:
     """Write this process's counts (and Redis's, when configured) to the database and commit."""
     session = session or db.session
     app = current_app._get_current_object()
-    counts, visitors = _counter(app).take()
+    counter = _counter(app)
+    counts, visitors = counter.take()
     if counts or visitors:
         try:
             add_counts(session, counts, visitors)
+            pruned = _drop_old_visitors(session, counter)
             session.commit()
+            counter.pruned = pruned
         except Exception:
             session.rollback()
             _counter(app).give_back(counts, visitors)

@@ -22,6 +22,7 @@ from app.distribution.models import (
     LedgerEntry,
     Visit,
 )
+from app.money import rate_bp
 from app.orders.models import Order
 from app.timeutil import SHOP_TZ, local_midnight_utc, utcnow
 
@@ -102,9 +103,10 @@ class Shares:
 
     @property
     def conversion_bp(self) -> int | None:
-        """Ordering visitors ÷ unique visitors, in basis points (None without visitors); never above 100 %
-        (orders ÷ visitors was: one visitor may order several times)."""
-        return self.ordering_visitors * 10000 // self.visitors if self.visitors else None
+        """Ordering visitors ÷ unique visitors, in basis points rounded half up as the funnel report rounds
+        (None without visitors); never above 100 % (orders ÷ visitors was: one visitor may order several
+        times)."""
+        return rate_bp(self.ordering_visitors, self.visitors)
 
 
 def shares(session: Session, month_start: date, since: datetime) -> Shares:

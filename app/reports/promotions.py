@@ -6,7 +6,7 @@ off)."""
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from app.marketing.models import Coupon, CouponTemplate, FlashItem, FlashSession, GroupBuy, TimedDiscount
@@ -51,37 +51,31 @@ def promotions_report(
 ) -> PromotionsReport:
     paid = period.window.holds(Order.paid_at)
     rows: list[PromotionRow] = []
+    # A flash sale's lines name its items; the row is the session (an order with two of its items: once).
+    key = case((OrderLine.activity_kind == "flash", FlashItem.session_id), else_=OrderLine.activity_id)
     lines = session.execute(
         select(
             OrderLine.activity_kind,
-            OrderLine.activity_id,
+            key,
             func.count(distinct(OrderLine.order_id)),
             func.sum(OrderLine.list_unit_fen * OrderLine.qty - OrderLine.subtotal_fen),
         )
         .join(Order, Order.id == OrderLine.order_id)
+        .outerjoin(FlashItem, (OrderLine.activity_kind == "flash") & (FlashItem.id == OrderLine.activity_id))
         .where(paid, OrderLine.activity_kind.is_not(None))
-        .group_by(OrderLine.activity_kind, OrderLine.activity_id)
+        .group_by(OrderLine.activity_kind, key)
     ).all()
-    flash_sessions = dict(
-        session.execute(
-            select(FlashItem.id, FlashSession.id)
-            .join(FlashSession, FlashSession.id == FlashItem.session_id)
-            .where(FlashItem.id.in_([ident for kind, ident, *_ in lines if kind == "flash"]))
-        ).all()
-    )
-    merged: dict[tuple[str, int | None], PromotionRow] = {}
-    for kind, ident, orders, discount in lines:
-        key = flash_sessions.get(ident) if kind == "flash" else ident
-        row = merged.setdefault((kind, key), PromotionRow(kind, key, ""))
-        row.orders += int(orders)  # a flash session's items: an order with two of its items counts twice
-        row.discount_fen += int(discount or 0)
+    merged: dict[tuple[str, int | None], PromotionRow] = {
+        (kind, ident): PromotionRow(kind, ident, "", int(orders), int(discount or 0))
+        for kind, ident, orders, discount in lines
+    }
     names = {
         "timed": _names(session, TimedDiscount, [k for (kind, k) in merged if kind == "timed"]),
         "group": _names(session, GroupBuy, [k for (kind, k) in merged if kind == "group"]),
         "flash": _names(session, FlashSession, [k for (kind, k) in merged if kind == "flash"]),
     }
-    for (kind, key), row in merged.items():
-        row.label = names.get(kind, {}).get(key, f"#{key}")
+    for (kind, ident), row in merged.items():
+        row.label = names.get(kind, {}).get(ident, f"#{ident}")
         rows.append(row)
     reduced, reduced_fen = session.execute(
         select(func.count(), func.sum(Order.full_reduction_fen)).where(paid, Order.full_reduction_fen > 0)

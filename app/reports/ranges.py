@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, cast, func, literal_column
 from sqlalchemy.orm import Session
 
+from app.money import rate_bp  # noqa: F401  (the reports' rates, made where every layer can reach)
 from app.orders.stats import Window
 from app.timeutil import SHOP_TZ, local_midnight_utc, utcnow
 
@@ -84,10 +85,3 @@ def local_day(session: Session, column):
 def as_date(value) -> date:
     """A day as the database hands it back (a date on PostgreSQL, text on SQLite)."""
     return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def rate_bp(part: int, whole: int) -> int | None:
-    """part ÷ whole in basis points, rounded half up, with integers only; None without a whole."""
-    if not whole:
-        return None
-    return (part * 20000 + whole) // (2 * whole)
