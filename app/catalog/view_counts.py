@@ -148,7 +148,9 @@ def add_counts(session: Session, counts: dict, visitors: dict) -> None:
     )
     for (day, product_id, kind), n in counts.items():
         rows[(day, product_id)][kind] += n
-    for (day, product_id), hashes in visitors.items():
+    # In key order, as the upsert below: two workers flushing the same visitor take the rows' locks in the
+    # same order on PostgreSQL, and never wait on each other in a circle.
+    for (day, product_id), hashes in sorted(visitors.items()):
         ordered = sorted(hashes)
         for start in range(0, len(ordered), INSERT_BATCH):
             statement = (
