@@ -331,6 +331,28 @@ def test_contacts_are_masked_for_staff_without_the_orders_permission(client, ses
     assert "13712345678" in page and "科技园路 1 号" in page and "张三丰" in page
 
 
+def test_searching_hidden_digits_does_not_unmask_a_number_for_staff_without_the_orders_permission(
+    client, session, staff, customer
+):
+    """The list shows 138****5678 to staff without the orders permission: a search on digits must not tell
+    them the hidden middle (searching 1381, 13812 … one digit at a time would spell it out). The whole
+    number (which they already know) and the visible last digits still find the customer."""
+    set_permissions(session, staff, Permission.CUSTOMERS)
+    login(client, staff, admin=True)
+
+    def found(query):
+        html = client.get("/admin/customers?q=" + query).get_data(as_text=True)
+        return "阿梅" in html
+
+    assert found("13812345678")
+    assert found("5678")
+    assert not found("1381")
+    assert not found("81234")
+    assert not found("38123456")
+    set_permissions(session, staff, Permission.CUSTOMERS, Permission.ORDERS)
+    assert found("81234")
+
+
 def test_the_customer_page_shows_orders_spend_points_level_and_referrer(owner_client, session, customer):
     referrer = factories.UserFactory(nickname="推荐人")
     customer.referrer_id = referrer.id

@@ -20,8 +20,9 @@ from app.webutil import page_arg
 @permission_required(Permission.CUSTOMERS)
 def customers():
     filters = queries.CustomerFilters.from_args(request.args)
-    page = db.paginate(queries.customers_query(filters), page=page_arg(), per_page=PER_PAGE, error_out=False)
     full = queries.may_see_contacts(current_user)
+    query = queries.customers_query(filters, full_contacts=full)
+    page = db.paginate(query, page=page_arg(), per_page=PER_PAGE, error_out=False)
     return list_page(
         "admin/customers.html",
         page=page,
