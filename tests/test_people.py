@@ -379,13 +379,32 @@ def test_the_owner_adds_a_new_number_as_staff_with_a_first_password(client, owne
     assert member.check_password("abc12345")
 
 
-def test_a_shoppers_number_becomes_staff_and_keeps_its_password(owner_client, session, customer):
-    data = {"mobile": customer.mobile, "permissions": ["catalog"]}
+def test_a_shoppers_number_becomes_staff_with_the_owners_password_and_its_old_sessions_end(
+    app, owner_client, session, customer
+):
+    """Signing up needs no proof of the number, so whoever registered it (perhaps not the person the owner
+    means) knows the account's password and may hold a session, an API token or a linked WeChat. Made staff,
+    the account takes the first password the owner sets; every old way in ends."""
+    customer.wechat_openid = "o-stranger-openid"
+    session.commit()
+    stranger = app.test_client()
+    login(stranger, customer)
+    assert stranger.get("/me").status_code == 200
+    without_password = {"mobile": customer.mobile, "permissions": ["catalog"]}
+    assert post(owner_client, "/admin/staff", without_password, page="/admin/staff").status_code == 422
+    session.expire_all()
+    assert session.get(User, customer.id).role == Role.CUSTOMER
+
+    data = {"mobile": customer.mobile, "password": "new-pass-123", "permissions": ["catalog"]}
     assert post(owner_client, "/admin/staff", data, page="/admin/staff").status_code == 302
     session.expire_all()
     member = session.get(User, customer.id)
     assert member.role == Role.STAFF and member.granted_permissions == {Permission.CATALOG}
-    assert member.check_password(factories.DEFAULT_PASSWORD)
+    assert member.check_password("new-pass-123")
+    assert not member.check_password(factories.DEFAULT_PASSWORD)
+    assert member.wechat_openid is None
+    assert stranger.get("/admin/products").status_code == 302  # to the login page: the session ended
+    assert stranger.get("/me").status_code == 302
 
 
 @pytest.mark.parametrize(
