@@ -518,3 +518,31 @@ def test_htmx_buttons_answer_their_card(owner_client, session, owner, customer, 
         headers={"HX-Request": "true", "HX-Target": f"staff-{staff.id}"},
     )
     assert refused.status_code == 422
+
+
+# ---------------------------------------------------------------- answers of money actions
+
+
+def test_a_money_action_answers_staff_without_the_orders_permission_without_the_order_page(
+    client, session, staff
+):
+    """Approving a refund over htmx answers with the refund's card, not the order page (buyer's address and
+    mobile): staff holding only the money permission do not see orders, whether the approval succeeds or is
+    refused."""
+    from tests.test_admin_orders import ask_refund, paid_order
+
+    buyer = factories.UserFactory(mobile="13712340000", nickname="小林")
+    address = factories.AddressFactory(user=buyer, recipient="林小雨", mobile="18612345678", detail="幸福路 7 号")
+    tee = factories.ProductFactory(skus=[{"spec_values": [], "price_fen": 5900, "stock": 50}])
+    refund = ask_refund(session, paid_order(session, buyer, address, tee), buyer)
+    set_permissions(session, staff, Permission.MONEY)
+    login(client, staff, admin=True)
+    token = csrf_token(client, "/admin/refunds")
+    for _attempt in ("approved", "refused: handled already"):
+        answer = client.post(
+            f"/admin/refunds/{refund.id}/approve", data={"csrf_token": token}, headers={"HX-Request": "true"}
+        )
+        assert answer.status_code in (200, 422)
+        html = answer.get_data(as_text=True)
+        assert "18612345678" not in html and "幸福路 7 号" not in html
+        assert "13712340000" not in html and "137****0000" in html
