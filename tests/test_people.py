@@ -16,6 +16,9 @@ from app.orders.events import OrderError
 from app.orders.models import Order
 from tests import factories
 from tests.conftest import csrf_token, login
+from tests.test_admin_distribution import flagged_order
+from tests.test_admin_distribution import product as product  # noqa: F401 - the fixture, shared
+from tests.test_admin_distribution import tree as tree  # noqa: F401 - the fixture, shared
 
 # Reachable by every back-office user: signing in and out, the home page and its menu.
 OPEN_TO_ALL_STAFF = {"admin.login", "admin.logout", "admin.dashboard", "admin.nav"}
@@ -546,3 +549,27 @@ def test_a_money_action_answers_staff_without_the_orders_permission_without_the_
         html = answer.get_data(as_text=True)
         assert "18612345678" not in html and "幸福路 7 号" not in html
         assert "13712340000" not in html and "137****0000" in html
+
+
+def test_voiding_commission_answers_staff_without_the_distribution_permission_without_the_panel(
+    client, session, staff, tree, product
+):
+    """The commission panel names the buyer with their whole mobile (for distribution staff): staff who may
+    void commission but not see distribution get a message only, whether the void is refused or done."""
+    a, b, c = tree
+    c.mobile = "13655556666"
+    session.commit()
+    order = flagged_order(session, tree, product, 1)
+    set_permissions(session, staff, Permission.MONEY)
+    login(client, staff, admin=True)
+    token = csrf_token(client, "/admin/")
+    for reason in ("", "自买自卖", "自买自卖"):  # refused (no reason), done, refused (nothing left)
+        answer = client.post(
+            f"/admin/distribution/orders/{order.id}/void",
+            data={"reason": reason, "csrf_token": token},
+            headers={"HX-Request": "true"},
+        )
+        assert answer.status_code in (200, 400, 422)
+        assert "13655556666" not in answer.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(Distributor.frozen_fen).where(Distributor.id == b.id)) == 0
