@@ -573,3 +573,26 @@ def test_voiding_commission_answers_staff_without_the_distribution_permission_wi
         assert "13655556666" not in answer.get_data(as_text=True)
     session.expire_all()
     assert session.scalar(select(Distributor.frozen_fen).where(Distributor.id == b.id)) == 0
+
+
+def test_money_pages_show_each_staff_member_only_the_buttons_they_may_press(client, session, staff):
+    """The after-sales queue and the money-to-send-back list are open to who handles orders and to who pays
+    money: each sees only the buttons their permission lets them press (none answers 403)."""
+    from tests.test_admin_orders import ask_refund, flagged_payment, paid_order
+
+    buyer = factories.UserFactory(mobile="13712340000", nickname="小林")
+    address = factories.AddressFactory(user=buyer)
+    tee = factories.ProductFactory(skus=[{"spec_values": [], "price_fen": 5900, "stock": 50}])
+    refund = ask_refund(session, paid_order(session, buyer, address, tee), buyer)
+    payment = flagged_payment(session, buyer, address, tee)
+    login(client, staff, admin=True)
+    approve, reject = f"/admin/refunds/{refund.id}/approve", f"/admin/refunds/{refund.id}/reject"
+    settle = f"/admin/payments/{payment.id}/settle"
+
+    set_permissions(session, staff, Permission.MONEY)
+    queue, flagged = client.get("/admin/refunds").text, client.get("/admin/payments").text
+    assert approve in queue and reject not in queue and settle in flagged
+
+    set_permissions(session, staff, Permission.ORDERS)
+    queue, flagged = client.get("/admin/refunds").text, client.get("/admin/payments").text
+    assert approve not in queue and reject in queue and settle not in flagged
