@@ -16,6 +16,9 @@ from app.orders.events import OrderError
 from app.orders.models import Order
 from tests import factories
 from tests.conftest import csrf_token, login
+from tests.test_admin_distribution import flagged_order
+from tests.test_admin_distribution import product as product  # noqa: F401 - the fixture, shared
+from tests.test_admin_distribution import tree as tree  # noqa: F401 - the fixture, shared
 
 # Reachable by every back-office user: signing in and out, the home page and its menu.
 OPEN_TO_ALL_STAFF = {"admin.login", "admin.logout", "admin.dashboard", "admin.nav"}
@@ -331,6 +334,28 @@ def test_contacts_are_masked_for_staff_without_the_orders_permission(client, ses
     assert "13712345678" in page and "科技园路 1 号" in page and "张三丰" in page
 
 
+def test_searching_hidden_digits_does_not_unmask_a_number_for_staff_without_the_orders_permission(
+    client, session, staff, customer
+):
+    """The list shows 138****5678 to staff without the orders permission: a search on digits must not tell
+    them the hidden middle (searching 1381, 13812 … one digit at a time would spell it out). The whole
+    number (which they already know) and the visible last digits still find the customer."""
+    set_permissions(session, staff, Permission.CUSTOMERS)
+    login(client, staff, admin=True)
+
+    def found(query):
+        html = client.get("/admin/customers?q=" + query).get_data(as_text=True)
+        return "阿梅" in html
+
+    assert found("13812345678")
+    assert found("5678")
+    assert not found("1381")
+    assert not found("81234")
+    assert not found("38123456")
+    set_permissions(session, staff, Permission.CUSTOMERS, Permission.ORDERS)
+    assert found("81234")
+
+
 def test_the_customer_page_shows_orders_spend_points_level_and_referrer(owner_client, session, customer):
     referrer = factories.UserFactory(nickname="推荐人")
     customer.referrer_id = referrer.id
@@ -357,13 +382,32 @@ def test_the_owner_adds_a_new_number_as_staff_with_a_first_password(client, owne
     assert member.check_password("abc12345")
 
 
-def test_a_shoppers_number_becomes_staff_and_keeps_its_password(owner_client, session, customer):
-    data = {"mobile": customer.mobile, "permissions": ["catalog"]}
+def test_a_shoppers_number_becomes_staff_with_the_owners_password_and_its_old_sessions_end(
+    app, owner_client, session, customer
+):
+    """Signing up needs no proof of the number, so whoever registered it (perhaps not the person the owner
+    means) knows the account's password and may hold a session, an API token or a linked WeChat. Made staff,
+    the account takes the first password the owner sets; every old way in ends."""
+    customer.wechat_openid = "o-stranger-openid"
+    session.commit()
+    stranger = app.test_client()
+    login(stranger, customer)
+    assert stranger.get("/me").status_code == 200
+    without_password = {"mobile": customer.mobile, "permissions": ["catalog"]}
+    assert post(owner_client, "/admin/staff", without_password, page="/admin/staff").status_code == 422
+    session.expire_all()
+    assert session.get(User, customer.id).role == Role.CUSTOMER
+
+    data = {"mobile": customer.mobile, "password": "new-pass-123", "permissions": ["catalog"]}
     assert post(owner_client, "/admin/staff", data, page="/admin/staff").status_code == 302
     session.expire_all()
     member = session.get(User, customer.id)
     assert member.role == Role.STAFF and member.granted_permissions == {Permission.CATALOG}
-    assert member.check_password(factories.DEFAULT_PASSWORD)
+    assert member.check_password("new-pass-123")
+    assert not member.check_password(factories.DEFAULT_PASSWORD)
+    assert member.wechat_openid is None
+    assert stranger.get("/admin/products").status_code == 302  # to the login page: the session ended
+    assert stranger.get("/me").status_code == 302
 
 
 @pytest.mark.parametrize(
@@ -477,3 +521,78 @@ def test_htmx_buttons_answer_their_card(owner_client, session, owner, customer, 
         headers={"HX-Request": "true", "HX-Target": f"staff-{staff.id}"},
     )
     assert refused.status_code == 422
+
+
+# ---------------------------------------------------------------- answers of money actions
+
+
+def test_a_money_action_answers_staff_without_the_orders_permission_without_the_order_page(
+    client, session, staff
+):
+    """Approving a refund over htmx answers with the refund's card, not the order page (buyer's address and
+    mobile): staff holding only the money permission do not see orders, whether the approval succeeds or is
+    refused."""
+    from tests.test_admin_orders import ask_refund, paid_order
+
+    buyer = factories.UserFactory(mobile="13712340000", nickname="小林")
+    address = factories.AddressFactory(user=buyer, recipient="林小雨", mobile="18612345678", detail="幸福路 7 号")
+    tee = factories.ProductFactory(skus=[{"spec_values": [], "price_fen": 5900, "stock": 50}])
+    refund = ask_refund(session, paid_order(session, buyer, address, tee), buyer)
+    set_permissions(session, staff, Permission.MONEY)
+    login(client, staff, admin=True)
+    token = csrf_token(client, "/admin/refunds")
+    for _attempt in ("approved", "refused: handled already"):
+        answer = client.post(
+            f"/admin/refunds/{refund.id}/approve", data={"csrf_token": token}, headers={"HX-Request": "true"}
+        )
+        assert answer.status_code in (200, 422)
+        html = answer.get_data(as_text=True)
+        assert "18612345678" not in html and "幸福路 7 号" not in html
+        assert "13712340000" not in html and "137****0000" in html
+
+
+def test_voiding_commission_answers_staff_without_the_distribution_permission_without_the_panel(
+    client, session, staff, tree, product
+):
+    """The commission panel names the buyer with their whole mobile (for distribution staff): staff who may
+    void commission but not see distribution get a message only, whether the void is refused or done."""
+    a, b, c = tree
+    c.mobile = "13655556666"
+    session.commit()
+    order = flagged_order(session, tree, product, 1)
+    set_permissions(session, staff, Permission.MONEY)
+    login(client, staff, admin=True)
+    token = csrf_token(client, "/admin/")
+    for reason in ("", "自买自卖", "自买自卖"):  # refused (no reason), done, refused (nothing left)
+        answer = client.post(
+            f"/admin/distribution/orders/{order.id}/void",
+            data={"reason": reason, "csrf_token": token},
+            headers={"HX-Request": "true"},
+        )
+        assert answer.status_code in (200, 400, 422)
+        assert "13655556666" not in answer.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(Distributor.frozen_fen).where(Distributor.id == b.id)) == 0
+
+
+def test_money_pages_show_each_staff_member_only_the_buttons_they_may_press(client, session, staff):
+    """The after-sales queue and the money-to-send-back list are open to who handles orders and to who pays
+    money: each sees only the buttons their permission lets them press (none answers 403)."""
+    from tests.test_admin_orders import ask_refund, flagged_payment, paid_order
+
+    buyer = factories.UserFactory(mobile="13712340000", nickname="小林")
+    address = factories.AddressFactory(user=buyer)
+    tee = factories.ProductFactory(skus=[{"spec_values": [], "price_fen": 5900, "stock": 50}])
+    refund = ask_refund(session, paid_order(session, buyer, address, tee), buyer)
+    payment = flagged_payment(session, buyer, address, tee)
+    login(client, staff, admin=True)
+    approve, reject = f"/admin/refunds/{refund.id}/approve", f"/admin/refunds/{refund.id}/reject"
+    settle = f"/admin/payments/{payment.id}/settle"
+
+    set_permissions(session, staff, Permission.MONEY)
+    queue, flagged = client.get("/admin/refunds").text, client.get("/admin/payments").text
+    assert approve in queue and reject not in queue and settle in flagged
+
+    set_permissions(session, staff, Permission.ORDERS)
+    queue, flagged = client.get("/admin/refunds").text, client.get("/admin/payments").text
+    assert approve not in queue and reject in queue and settle not in flagged

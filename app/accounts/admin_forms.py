@@ -46,5 +46,5 @@ class StaffPermissionsForm(Form):
 class AddStaffForm(Form):
     mobile = StringField(_l("Mobile number"), validators=[DataRequired(_l("Please enter a mobile number."))])
     nickname = StringField(_l("Name"), validators=[Length(max=32)])
-    password = PasswordField(_l("First password (only for a number with no account yet)"))
+    password = PasswordField(_l("First password"))
     permissions = permissions_field()

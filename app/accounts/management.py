@@ -108,18 +108,20 @@ def _permissions_text(permissions: list[Permission]) -> str:
 def add_staff(
     session: Session, *, actor: User, mobile: str, nickname: str = "", password: str = "", permissions=()
 ) -> User:
-    """Make the account with this mobile number staff, with the chosen permissions. A shopper's account
-    becomes staff and keeps its password; for a number with no account, one is made with the password the
-    owner types (they tell it to the new staff member, who can change it later)."""
+    """Make the account with this mobile number staff, with the chosen permissions, and the first password
+    the owner types (they tell it to the new staff member, who can change it later). For a number with no
+    account, one is made. A shopper's account becomes staff with that password too, and every old way into
+    it ends (sessions, remember-me, API tokens, the linked WeChat): signing up proves nothing about the
+    number, so whoever registered it may not be the person the owner means."""
     mobile = normalise_mobile(mobile)
     chosen = clean_permissions(permissions)
     user = find_by_mobile(session, mobile)
     if user is not None and user.role != Role.CUSTOMER:
         raise AccountError(_l("This mobile number already has back-office access."), "mobile")
+    if not password:
+        raise AccountError(_l("Please set a first password and tell it to the new staff member."), "password")
+    check_password_strength(password)
     if user is None:
-        if not password:
-            raise AccountError(_l("This number has no account yet: set a first password for it."), "password")
-        check_password_strength(password)
         user = register_user(
             session,
             mobile=mobile,
@@ -127,8 +129,11 @@ def add_staff(
             nickname=clean_nickname(nickname, mobile),
             role=Role.STAFF,
         )
-    elif nickname.strip():
-        user.nickname = clean_nickname(nickname, mobile)
+    else:
+        if nickname.strip():
+            user.nickname = clean_nickname(nickname, mobile)
+        user.set_password(password)  # moves auth_version on: the account's sessions and tokens end
+        user.wechat_openid = None
     promoted = session.execute(
         update(User)
         .where(User.id == user.id, User.role.in_((Role.CUSTOMER, Role.STAFF)))

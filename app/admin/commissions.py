@@ -282,7 +282,9 @@ def distribution_order_commission(order_id: int):
 def _panel_result(order: Order, message: str, failed: dict | None = None):
     refused = failed is not None
     from_fraud = request.form.get("back", "") == "fraud"
-    if from_fraud and htmx:
+    # Staff who may void commission (money) but not see distribution get no panel: it names the buyer.
+    outsider = not current_user.can(Permission.DISTRIBUTION)
+    if htmx and (from_fraud or outsider):
         # A handled row leaves the list; a refusal leaves it as it was and says why in a toast.
         response = make_response(message if refused else "", 400 if refused else 200)
         return toast(response, message, "error" if refused else "success")
@@ -294,6 +296,9 @@ def _panel_result(order: Order, message: str, failed: dict | None = None):
             "admin/distribution/_order_commission.html", **_panel_context(fresh, void_form=void_form)
         )
 
+    if outsider:
+        flash(message, "error" if refused else "success")
+        return redirect(url_for("admin.dashboard"))
     if from_fraud:
         page_url = url_for("admin.distribution_fraud")
     else:

@@ -8,7 +8,7 @@ from jinja2_fragments.flask import render_block
 
 from app.accounts import management
 from app.accounts.admin_forms import AccountStatusForm
-from app.accounts.models import Permission, User
+from app.accounts.models import Permission, User, mask_mobile
 from app.admin import bp, permission_required
 from app.admin.viewutil import PER_PAGE, action_answer, list_page, record_action
 from app.customers import queries
@@ -20,8 +20,9 @@ from app.webutil import page_arg
 @permission_required(Permission.CUSTOMERS)
 def customers():
     filters = queries.CustomerFilters.from_args(request.args)
-    page = db.paginate(queries.customers_query(filters), page=page_arg(), per_page=PER_PAGE, error_out=False)
     full = queries.may_see_contacts(current_user)
+    query = queries.customers_query(filters, full_contacts=full)
+    page = db.paginate(query, page=page_arg(), per_page=PER_PAGE, error_out=False)
     return list_page(
         "admin/customers.html",
         page=page,
@@ -78,3 +79,12 @@ def customers_active(customer: User, form: AccountStatusForm) -> str:
     if active:
         return _("%(name)s can log in and order again.", name=customer.display_name)
     return _("%(name)s is disabled and logged out.", name=customer.display_name)
+
+
+@bp.context_processor
+def contact_helpers():
+    def shown_mobile(mobile: str | None) -> str:
+        """A customer's number as this back-office user may see it: whole with the orders permission."""
+        return (mobile or "") if queries.may_see_contacts(current_user) else mask_mobile(mobile)
+
+    return {"shown_mobile": shown_mobile}

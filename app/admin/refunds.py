@@ -47,7 +47,9 @@ def _refund_result(refund: Refund, message: str, failed: dict | None = None) -> 
     """After a refund action: the refund card (queue), or the whole order area (order page)."""
     refund_id = refund.id
     level = "error" if failed is not None else "success"
-    if htmx and htmx.target == f"refund-{refund_id}":
+    # The refund's own card for the queue, and for staff who may pay refunds but not see orders (the order
+    # area shows the buyer's address and mobile).
+    if htmx and (htmx.target == f"refund-{refund_id}" or not current_user.can(Permission.ORDERS)):
         db.session.expire_all()
         refund = _refund_or_404(refund_id)
         html = render_template(
@@ -63,6 +65,8 @@ def _refund_result(refund: Refund, message: str, failed: dict | None = None) -> 
         failed_refund = (refund_id, failed) if failed is not None else None
         return order_result(number, message, failed_refund=failed_refund)
     flash(message, level)
+    if not current_user.can(Permission.ORDERS):
+        return redirect(url_for("admin.refunds"))
     return redirect(referrer_path(url_for("admin.orders_detail", number=number)))
 
 

@@ -46,15 +46,33 @@ class CustomerFilters:
         return bool(self.q or self.level or self.distributor or self.orders)
 
 
-def customers_query(filters: CustomerFilters) -> Select:
-    """Customers (not staff), newest first, narrowed by the filters."""
+VISIBLE_TAIL = 4  # mask_mobile shows the last four digits
+
+
+def _mobile_match(digits: str, *, full_contacts: bool):
+    """Numbers matching the digits typed. A viewer who sees numbers masked (138****5678) may find a customer
+    by the whole number or by the visible last digits, never by a part of the hidden middle: searching
+    1381, 13812 … would spell it out one digit at a time."""
+    if full_contacts:
+        return User.mobile.like(f"%{digits}%")
+    if len(digits) == 11:
+        return User.mobile == digits
+    if len(digits) <= VISIBLE_TAIL:
+        return User.mobile.like(f"%{digits}")
+    return None
+
+
+def customers_query(filters: CustomerFilters, *, full_contacts: bool = False) -> Select:
+    """Customers (not staff), newest first, narrowed by the filters. `full_contacts`: the viewer sees whole
+    mobile numbers, so may search on any part of them."""
     query = select(User).where(User.role == Role.CUSTOMER)
     if filters.q:
         like = f"%{_escape_like(filters.q)}%"
         digits = "".join(ch for ch in filters.q if ch.isdigit())
         search = User.nickname.ilike(like, escape="\\")
-        if digits:
-            search = search | User.mobile.like(f"%{digits}%")
+        mobile_match = _mobile_match(digits, full_contacts=full_contacts) if digits else None
+        if mobile_match is not None:
+            search = search | mobile_match
         query = query.where(search)
     if filters.level == "none":
         query = query.where(
