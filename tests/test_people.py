@@ -21,6 +21,7 @@ from tests.conftest import csrf_token, login
 OPEN_TO_ALL_STAFF = {"admin.login", "admin.logout", "admin.dashboard", "admin.nav"}
 MONEY_ACTIONS = {
     "admin.refunds_approve",
+    "admin.refunds_receive",
     "admin.refunds_complete",
     "admin.refunds_payments_settle",
     "admin.distribution_withdrawals_approve",
