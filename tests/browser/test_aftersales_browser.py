@@ -139,4 +139,3 @@ def test_return_and_refund_with_a_photo(live_server, shipped, phone, open_contex
         expect(timeline).to_contain_text(words)
     assert layout_problems(phone) == []
     shot(phone, "phone-order-timeline", full_page=True)
-
