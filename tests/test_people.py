@@ -24,6 +24,7 @@ from tests.test_admin_distribution import tree as tree  # noqa: F401 - the fixtu
 OPEN_TO_ALL_STAFF = {"admin.login", "admin.logout", "admin.dashboard", "admin.nav"}
 MONEY_ACTIONS = {
     "admin.refunds_approve",
+    "admin.refunds_receive",
     "admin.refunds_complete",
     "admin.refunds_payments_settle",
     "admin.distribution_withdrawals_approve",

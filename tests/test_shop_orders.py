@@ -657,7 +657,7 @@ def test_the_refund_preview_and_request_match_refundable_amount(
     refund = session.scalars(select(Refund)).one()
     assert refund.amount_fen == expected and refund.reason == "质量问题：线头很多"
     page = text_of(shopper_client.get(f"/orders/{order.number}"))
-    assert "退款申请中" in page and "撤回申请" in page
+    assert "退货退款中" in page and "撤回申请" in page  # a shipped order asks to return the goods
 
     # The shop rejects; the shopper reads why.
     orders.refunds.reject_refund(

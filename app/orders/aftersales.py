@@ -62,6 +62,14 @@ NEXT_ACTION = {
     RefundRequestStatus.APPROVED: _l("Money on its way back"),
 }
 
+# What the order (its banner, the order list, the distributor's view) says while a request is open: an
+# exchange brings no money back, so it is not called a refund.
+OPEN_REQUEST_TEXT = {
+    AfterSalesKind.REFUND_ONLY: _l("Refund requested"),
+    AfterSalesKind.RETURN_REFUND: _l("Return and refund in progress"),
+    AfterSalesKind.EXCHANGE: _l("Exchange in progress"),
+}
+
 # Order events that belong to an after-sales request: the shopper's timeline of the request.
 TIMELINE_ACTIONS = (
     "refund_requested",
@@ -86,6 +94,13 @@ def moves_money(refund_or_kind) -> bool:
     """Whether a request (or a type) brings money back: all but an exchange."""
     kind = getattr(refund_or_kind, "kind", refund_or_kind)
     return kind != AfterSalesKind.EXCHANGE
+
+
+def open_request_text(order: Order) -> str:
+    """The open request's type in the shopper's words, or "" when none is open."""
+    refund = order.open_refund
+    text = OPEN_REQUEST_TEXT.get(refund.kind) if refund is not None else None
+    return str(text) if text else ""
 
 
 def next_action(refund: Refund) -> str:

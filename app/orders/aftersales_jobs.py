@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import UserError
 from app.orders import refunds, returns
-from app.orders.models import AfterSalesKind, Refund, RefundRequestStatus
+from app.orders.models import AfterSalesKind, OrderStatus, Refund, RefundRequestStatus
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
 
@@ -33,7 +33,9 @@ def run_timeouts(session: Session) -> dict[str, int]:
         refund = session.get(Refund, refund_id)
         try:
             if refund.kind == AfterSalesKind.REFUND_ONLY:
-                refunds.approve_refund(session, refund, actor=None, restock=False)
+                # Not shipped: the units are still on the shelf. Shipped ("not received"): they are not back.
+                unshipped = refund.order.status == OrderStatus.PAID
+                refunds.approve_refund(session, refund, actor=None, restock=unshipped)
             else:
                 returns.approve_return(session, refund, actor=None)
             session.commit()

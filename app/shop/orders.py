@@ -153,6 +153,8 @@ def order_status_text(order: Order) -> str:
 @bp.app_template_global()
 def refund_status_text(order: Order) -> str:
     text = REFUND_STATUS_TEXT.get(order.refund_status)
+    if order.refund_status == RefundStatus.REQUESTED:
+        text = orders.aftersales.open_request_text(order) or text
     return str(text) if text and order.status != OrderStatus.REFUNDED else ""
 
 

@@ -203,7 +203,7 @@ def test_a_shopper_buys_two_skus_pays_in_the_sandbox_and_gets_part_of_the_money_
     shot(phone, "refund-request")
     phone.get_by_role("button", name="提交申请").click()
     phone.wait_for_url(f"**/orders/{number}")
-    expect(phone.locator(".status-banner__extra")).to_have_text("退款申请中")
+    expect(phone.locator(".status-banner__extra")).to_have_text("退货退款中")
 
     # The merchant approves; the sandbox gives the money back at once.
     if admin_pages_exist(live_server):
