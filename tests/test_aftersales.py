@@ -520,3 +520,37 @@ def test_goods_received_twice_and_the_replacement_shipped_twice_at_once(pg_app):
     assert all(isinstance(r, orders.events.OrderError) for r in results if r is not None)
     assert stock_of(db.session, ids[4]) == 0
     assert db.session.get(Refund, ids[1]).status == RefundRequestStatus.EXCHANGED
+
+
+def test_after_an_exchange_the_order_is_received_automatically_only_n_days_after_the_replacement(
+    session, shopper, staff, tee, shop
+):
+    # Found in review: the countdown ran from the first parcel, so the job completed the order (and released
+    # the commission) before the replacement could arrive.
+    order, refund = exchange_received(session, shopper, staff, tee)
+    set_clock(START + timedelta(days=9))  # the first parcel left 9 days ago; autocomplete after 10
+    exchanges.ship_replacement(
+        session, refund, actor=staff, sku_id=tee.skus[1].id, carrier_code="shunfeng", tracking_no="SF55556666"
+    )
+    session.commit()
+    set_clock(START + timedelta(days=11))
+    assert orders.transitions.autocomplete_orders(session) == 0
+    session.refresh(order)
+    assert order.status == OrderStatus.SHIPPED
+    set_clock(START + timedelta(days=19, hours=1))
+    assert orders.transitions.autocomplete_orders(session) == 1
+    session.refresh(order)
+    assert order.status == OrderStatus.COMPLETED
+
+
+def test_the_job_does_not_complete_an_order_whose_request_opened_after_it_was_picked(
+    session, shopper, staff, tee, shop
+):
+    order = paid_order(session, shopper, tee.skus[0], qty=2, staff=staff)
+    ask(session, order, shopper, "return_refund")
+    session.commit()
+    assert not orders.transitions.complete_order(session, order, actor=None, automatic=True)
+    session.refresh(order)
+    assert order.status == OrderStatus.SHIPPED
+    # The shopper may still say it arrived (the request stays open beside it).
+    assert orders.transitions.complete_order(session, order, actor=shopper)

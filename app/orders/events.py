@@ -42,13 +42,14 @@ def record_event(
     return event
 
 
-def transition(session: Session, row, allowed: tuple, to_status: str, **values) -> bool:
+def transition(session: Session, row, allowed: tuple, to_status: str, *, where: tuple = (), **values) -> bool:
     """Move `row` (an order, a refund, a withdrawal: any model with `id` and `status`) to `to_status` only if
-    it is still in one of `allowed`; True when this call did it. The row is refreshed either way."""
+    it is still in one of `allowed` (and `where`'s conditions still hold); True when this call did it. The
+    row is refreshed either way."""
     model = type(row)
     result = session.execute(
         update(model)
-        .where(model.id == row.id, model.status.in_([str(s) for s in allowed]))
+        .where(model.id == row.id, model.status.in_([str(s) for s in allowed]), *where)
         .values(status=str(to_status), **values)
         .execution_options(synchronize_session=False)
     )
@@ -66,12 +67,13 @@ def change_status(
     actor: User | None,
     machine: str = "system",
     note: str = "",
+    where: tuple = (),
     **values,
 ) -> bool:
     """transition() the order and, when this call moved it, record `action` from the status it was in (the
     one allowed, when there is one: the UPDATE guarantees it, whatever the loaded object says)."""
     before = allowed[0] if len(allowed) == 1 else order.status
-    if not transition(session, order, allowed, to_status, **values):
+    if not transition(session, order, allowed, to_status, where=where, **values):
         return False
     record_event(
         session,

@@ -14,7 +14,7 @@ from app.orders import signals
 from app.orders.access import require_buyer
 from app.orders.carriers import carrier_by_code, carrier_for_name
 from app.orders.events import OrderError, change_status
-from app.orders.models import UNPAID_STATUSES, Order, OrderStatus, OrderTracking, RefundStatus
+from app.orders.models import UNPAID_STATUSES, Order, OrderStatus, OrderTracking, Refund, RefundStatus
 from app.orders.tracking import HELD_STATES
 from app.settings.services import get_shop_settings
 from app.timeutil import utcnow
@@ -161,6 +161,9 @@ def ship_order(
 
 def complete_order(session: Session, order: Order, *, actor: User | None, automatic: bool = False) -> bool:
     action = "auto_completed" if automatic else "completed"
+    # The job never completes an order whose shopper has just opened an after-sales request (it picks its
+    # orders first and completes them one by one): checked again in the UPDATE itself.
+    held = (Order.refund_status != RefundStatus.REQUESTED,) if automatic else ()
     if not change_status(
         session,
         order,
@@ -168,6 +171,7 @@ def complete_order(session: Session, order: Order, *, actor: User | None, automa
         OrderStatus.COMPLETED,
         action,
         actor=actor,
+        where=held,
         completed_at=utcnow(),
     ):
         return False
@@ -184,9 +188,15 @@ def confirm_receipt(session: Session, order: Order, user: User) -> None:
 def autocomplete_orders(session: Session, now: datetime | None = None) -> int:
     """`flask orders autocomplete`: shipped orders are received automatically N days after the carrier said
     they were signed for, or after they were shipped when that is not known (not while an after-sales request
-    is open, nor while the latest trace says the parcel is returned, refused or has a problem)."""
+    is open, nor while the latest trace says the parcel is returned, refused or has a problem, nor until N days
+    after an exchange's replacement was shipped)."""
     now = now or utcnow()
     days = get_shop_settings(session).autocomplete_days or 10
+    replacement_on_its_way = (
+        select(Refund.id)
+        .where(Refund.order_id == Order.id, Refund.replacement_shipped_at > now - timedelta(days=days))
+        .exists()
+    )
     ids = list(
         session.scalars(
             select(Order.id)
@@ -197,6 +207,7 @@ def autocomplete_orders(session: Session, now: datetime | None = None) -> int:
                 Order.refund_status != RefundStatus.REQUESTED,
                 # not while the carrier says the parcel is going back, was refused or is stuck
                 or_(OrderTracking.state.is_(None), OrderTracking.state.not_in(HELD_STATES)),
+                ~replacement_on_its_way,
             )
         )
     )
