@@ -4,7 +4,7 @@ timeouts under a test clock, and bad inputs that change nothing."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app import orders
 from app.catalog.models import Sku
@@ -554,3 +554,48 @@ def test_the_job_does_not_complete_an_order_whose_request_opened_after_it_was_pi
     assert order.status == OrderStatus.SHIPPED
     # The shopper may still say it arrived (the request stays open beside it).
     assert orders.transitions.complete_order(session, order, actor=shopper)
+
+
+def test_an_exchange_with_nothing_to_send_is_refunded_instead(session, shopper, staff, tee, shop):
+    # Found in review: with no SKU of the same product and price to send, nothing could ever close the
+    # exchange — the order never completed and its commission stayed frozen.
+    red, blue, black = tee.skus
+    order, refund = exchange_received(session, shopper, staff, tee)  # 1 of 2 red tees, restocked at receipt
+    red_stock = stock_of(session, red.id)
+    session.execute(update(Sku).where(Sku.id == blue.id).values(stock=0))
+    session.commit()
+    assert exchanges.refund_instead_amount(refund) == 5900
+    exchanges.refund_instead(session, refund, actor=staff)
+    session.commit()
+    session.refresh(order)
+    refund = session.get(Refund, refund.id)
+    # The sandbox gateway pays at once: the request is now a refunded 退货退款 of that unit.
+    assert (refund.kind, refund.status, refund.amount_fen) == ("return_refund", "refunded", 5900)
+    assert [item.amount_fen for item in refund.lines] == [5900]
+    assert order.refunded_fen == 5900 and order.refund_status == RefundStatus.PARTIAL
+    assert order.lines[0].refunded_qty == 1
+    assert stock_of(session, red.id) == red_stock  # restocked at receipt, not a second time
+    assert "exchange_refunded" in actions(session, order)
+    with pytest.raises(OrderError):  # twice pays once
+        exchanges.refund_instead(session, refund, actor=staff)
+    session.rollback()
+    session.refresh(order)
+    assert order.refunded_fen == 5900
+
+
+def test_only_an_exchange_waiting_for_its_replacement_can_be_refunded_instead(
+    session, shopper, staff, tee, shop
+):
+    order = paid_order(session, shopper, tee.skus[0], qty=2, staff=staff)
+    ret = ask(session, order, shopper, "return_refund")
+    session.commit()
+    with pytest.raises(OrderError, match="换货"):
+        exchanges.refund_instead(session, ret, actor=staff)
+    session.rollback()
+    order2 = paid_order(session, shopper, tee.skus[0], qty=1, staff=staff, n=2)
+    exc = ask(session, order2, shopper, "exchange")
+    session.commit()
+    with pytest.raises(OrderError):  # not back yet
+        exchanges.refund_instead(session, exc, actor=staff)
+    session.rollback()
+    assert session.get(Refund, exc.id).status == RefundRequestStatus.REQUESTED

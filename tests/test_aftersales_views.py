@@ -2,6 +2,7 @@
 back office's buttons, photos only for the buyer and staff, and bad inputs that change nothing."""
 
 import io
+import re
 
 import pytest
 from PIL import Image
@@ -306,6 +307,7 @@ def test_back_office_exchange_and_refusals(app, session, shopper, shipped, tee):
     assert response.status_code == 200
     refund = the_refund(session)
     assert refund.status == RefundRequestStatus.EXCHANGED and refund.order.refunded_fen == 0
+    assert press("refund-instead", "refundinstead").status_code == 422  # shipped: nothing to refund instead
     page = buyer.get(f"/orders/{shipped.number}").get_data(as_text=True)
     assert "商家已发出换货商品" in page and "SF12345678" in page
 
@@ -326,3 +328,43 @@ def test_an_open_return_says_return(app, session, shopper, shipped, shop):
     assert ask_with_photo(buyer, shipped, []).status_code == 302
     page = buyer.get(f"/orders/{shipped.number}").get_data(as_text=True)
     assert "退货退款中" in page and "退款申请中" not in page
+
+
+def test_an_exchange_that_cannot_be_shipped_is_refunded_instead_from_the_back_office(
+    app, session, shopper, shipped, tee
+):
+    buyer = client_for(app, shopper)
+    assert ask_with_photo(buyer, shipped, [], kind="exchange", reason="尺码/颜色不合适").status_code == 302
+    session.add(ShopSettings(id=1, name="店", return_contact="王", return_phone="138", return_address="杭州"))
+    session.commit()
+    refund = the_refund(session)
+    owner = factories.UserFactory(role="owner")
+    orders.returns.approve_return(session, refund, actor=owner)
+    orders.returns.ship_return(session, refund, shopper, carrier_code="yunda", tracking_no="YD12345678")
+    orders.returns.confirm_return_received(session, refund, actor=owner, restock=False)
+    session.commit()
+    staff = client_for(app, owner, admin=True)
+    page = staff.get(f"/admin/orders/{shipped.number}").get_data(as_text=True)
+    action = f"/admin/refunds/{refund.id}/refund-instead"
+    assert re.search(
+        rf'action="{re.escape(action)}"[^>]*?hx-confirm="确认不换货，改为向 [^"]*退款 ¥', page, re.S
+    )
+    token = csrf_token(staff, "/admin/refunds")
+    # Staff without the money permission may not (the button is not shown to them either).
+    orders_only = client_for(app, factories.UserFactory(role="staff", permissions="orders"), admin=True)
+    assert "改为退款" not in orders_only.get(f"/admin/orders/{shipped.number}").get_data(as_text=True)
+    assert (
+        orders_only.post(action, data={"csrf_token": csrf_token(orders_only, "/admin/refunds")}).status_code
+        == 403
+    )
+    response = staff.post(
+        action,
+        data={"csrf_token": token, f"refundinstead{refund.id}-csrf_token": token},
+        headers={"HX-Request": "true", "HX-Target": f"refund-{refund.id}"},
+    )
+    assert response.status_code == 200
+    refund = the_refund(session)
+    assert (
+        refund.status == RefundRequestStatus.REFUNDED and refund.order.refunded_fen == refund.amount_fen > 0
+    )
+    assert "商家无法换货，已改为退款" in buyer.get(f"/orders/{shipped.number}").get_data(as_text=True)

@@ -26,6 +26,7 @@ MONEY_ACTIONS = {
     "admin.refunds_approve",
     "admin.refunds_receive",
     "admin.refunds_complete",
+    "admin.refunds_refund_instead",
     "admin.refunds_payments_settle",
     "admin.distribution_withdrawals_approve",
     "admin.distribution_withdrawals_pay",

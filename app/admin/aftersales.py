@@ -14,6 +14,7 @@ from app.orders import aftersales, exchanges, returns
 from app.orders.forms import (
     AdminApproveReturnForm,
     AdminReceiveReturnForm,
+    AdminRefundInsteadForm,
     AdminRefuseReturnForm,
     AdminShipReplacementForm,
 )
@@ -60,6 +61,18 @@ def refunds_ship_replacement(refund: Refund, form: AdminShipReplacementForm) -> 
         tracking_no=form.tracking_no.data,
     )
     return _("Replacement shipped: the exchange is done.")
+
+
+@bp.post("/refunds/<int:refund_id>/refund-instead")
+@refund_action("refund_instead", AdminRefundInsteadForm, needs=Permission.MONEY)
+def refunds_refund_instead(refund: Refund, form: AdminRefundInsteadForm) -> str:
+    exchanges.refund_instead(db.session, refund, actor=current_user)
+    if refund.status == "refunded":
+        return _("No replacement: %(amount)s paid back instead.", amount=format_fen(refund.amount_fen))
+    return _(
+        "No replacement: pay %(amount)s back to the buyer, then mark it as refunded.",
+        amount=format_fen(refund.amount_fen),
+    )
 
 
 @bp.get("/refunds/<int:refund_id>/photos/<int:index>")

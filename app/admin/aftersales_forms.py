@@ -6,6 +6,7 @@ from app.orders import exchanges
 from app.orders.forms import (
     AdminApproveReturnForm,
     AdminReceiveReturnForm,
+    AdminRefundInsteadForm,
     AdminRefuseReturnForm,
     AdminShipReplacementForm,
 )
@@ -23,4 +24,5 @@ def aftersales_forms(session: Session, refund: Refund) -> dict:
         "receive": AdminReceiveReturnForm(refund_id=refund.id, formdata=None),
         "refuse": AdminRefuseReturnForm(refund_id=refund.id, formdata=None),
         "ship_replacement": AdminShipReplacementForm(refund_id=refund.id, skus=skus, formdata=None),
+        "refund_instead": AdminRefundInsteadForm(refund_id=refund.id, formdata=None),
     }

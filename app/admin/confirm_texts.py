@@ -8,6 +8,7 @@ from app.admin import bp
 from app.distribution.explain import mask_name
 from app.distribution.models import Distributor, Withdrawal
 from app.money import format_fen
+from app.orders import exchanges
 from app.orders.models import Order, Refund
 from app.payments.models import Payment
 
@@ -26,6 +27,15 @@ def refund_done_confirm(refund: Refund) -> str:
     return _(
         "Mark %(amount)s to %(person)s as refunded? Only once you have sent the money back.",
         amount=format_fen(refund.amount_fen),
+        person=mask_name(refund.order.ship_recipient),
+    )
+
+
+def refund_instead_confirm(refund: Refund) -> str:
+    """An exchange that cannot be shipped: its units are refunded instead."""
+    return _(
+        "Refund %(amount)s to %(person)s instead of sending a replacement?",
+        amount=format_fen(exchanges.refund_instead_amount(refund)),
         person=mask_name(refund.order.ship_recipient),
     )
 
@@ -98,6 +108,7 @@ def confirm_texts():
     return {
         "refund_confirm": refund_confirm,
         "refund_done_confirm": refund_done_confirm,
+        "refund_instead_confirm": refund_instead_confirm,
         "transfer_confirm": transfer_confirm,
         "payment_returned_confirm": payment_returned_confirm,
         "withdrawal_confirm": withdrawal_confirm,

@@ -125,6 +125,7 @@ EVENT_LABELS = {
     "return_received": _l("Returned goods received"),
     "return_refused": _l("Returned goods refused"),
     "replacement_shipped": _l("Replacement shipped"),
+    "exchange_refunded": _l("No replacement: refunded instead"),
     "aftersales_closed": _l("After-sales request closed (not sent back in time)"),
     "payment_flagged": _l("Money arrived that has to go back"),
     "flagged_payment_returned": _l("Money sent back"),

@@ -82,6 +82,7 @@ TIMELINE_ACTIONS = (
     "return_received",
     "return_refused",
     "replacement_shipped",
+    "exchange_refunded",
     "aftersales_closed",
 )
 

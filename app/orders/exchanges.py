@@ -1,7 +1,8 @@
 """换货: once the returned goods are in, the merchant ships a replacement — another SKU of the same product
 at the same price. No money moves, so commission, points and coupons are untouched. The exchange is over
 when the replacement is shipped (the shopper sees its carrier and tracking number; it is not tracked to a
-receipt)."""
+receipt). When no replacement can be sent (none in stock, the price changed, the product is gone), the
+merchant refunds the returned units instead."""
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from app.db_types import parse_id
 from app.orders import aftersales
 from app.orders.events import OrderError, record_event, transition
 from app.orders.models import AfterSalesKind, Refund, RefundRequestStatus
-from app.orders.refunds import reopen_after_refund
+from app.orders.refunds import announce_approval, refundable_amount, reopen_after_refund
 from app.timeutil import utcnow
 
 
@@ -81,3 +82,37 @@ def ship_replacement(
         actor=actor,
         note=f"{refund.number} {sku.spec_text or ''} {carrier} {number}",
     )
+
+
+def refund_instead_amount(refund: Refund) -> int:
+    """What refunding an exchange's returned units would pay back (money.share_of_units, as any refund)."""
+    return sum(refundable_amount(item.order_line, item.qty) for item in refund.lines)
+
+
+def refund_instead(session: Session, refund: Refund, *, actor: User) -> None:
+    """No replacement can be sent: the exchange becomes a 退货退款 of the same units, approved at once, and the
+    money goes back as for any return (payments sends it; commission, points and coupons as a refund). The
+    units came back already — restocked or not when they were received — so the refund restocks nothing."""
+    if refund.kind != AfterSalesKind.EXCHANGE:
+        raise OrderError(_l("This request is not an exchange."))
+    if refund.status != RefundRequestStatus.RECEIVED:
+        raise OrderError(_l("This request has already been handled."))
+    amounts = {item.id: refundable_amount(item.order_line, item.qty) for item in refund.lines}
+    if not transition(
+        session,
+        refund,
+        (RefundRequestStatus.RECEIVED,),
+        RefundRequestStatus.APPROVED,
+        kind=AfterSalesKind.RETURN_REFUND,
+        amount_fen=sum(amounts.values()),
+        restock=False,
+        decided_by_id=actor.id,
+    ):
+        raise OrderError(_l("This request has already been handled."))
+    for item in refund.lines:
+        item.amount_fen = amounts[item.id]
+    session.flush()
+    record_event(
+        session, refund.order, "exchange_refunded", actor=actor, note=f"{refund.number} {refund.amount_fen}"
+    )
+    announce_approval(session, refund, actor=actor)

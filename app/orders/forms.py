@@ -142,6 +142,13 @@ class AdminRefuseReturnForm(Form):
         super().__init__(*args, prefix=f"refuse{refund_id}", **kwargs)
 
 
+class AdminRefundInsteadForm(Form):
+    """换货 that cannot be shipped: refund the returned units instead."""
+
+    def __init__(self, *args, refund_id: int, **kwargs):
+        super().__init__(*args, prefix=f"refundinstead{refund_id}", **kwargs)
+
+
 class AdminShipReplacementForm(Form):
     """换货: the replacement SKU (choices: aftersales' same product, same price) and its parcel."""
 

@@ -224,13 +224,13 @@ def next_step(order: Order) -> str:
 def refund_actions(refund: Refund) -> set[str]:
     """The merchant's buttons on a request (payments adds marking an approved one paid back by hand): approve
     (the refund, or the return for 退货退款 / 换货) or reject an open request; confirm or refuse goods that
-    came back; ship an exchange's replacement."""
+    came back; ship an exchange's replacement, or refund its units when none can be sent."""
     if refund.status == RefundRequestStatus.REQUESTED:
         return {"approve" if refund.kind == AfterSalesKind.REFUND_ONLY else "approve_return", "reject"}
     if refund.status == RefundRequestStatus.RETURNING:
         return {"receive", "refuse"}
     if refund.status == RefundRequestStatus.RECEIVED:
-        return {"ship_replacement"}
+        return {"ship_replacement", "refund_instead"}
     return set()
 
 

@@ -102,6 +102,7 @@ EVENT_TEXT = {
     "return_received": _l("The shop received the returned goods"),
     "return_refused": _l("The shop refused the returned goods"),
     "replacement_shipped": _l("The shop shipped the replacement"),
+    "exchange_refunded": _l("No replacement could be sent: the shop refunds the goods instead"),
     "aftersales_closed": _l("Request closed: the goods were not sent back in time"),
     "payment_flagged": _l("A payment arrived after the order closed; the shop will return it"),
     "flagged_payment_returned": _l("The late payment has been returned"),
