@@ -92,7 +92,7 @@ EVENT_TEXT = {
     "completed": _l("You confirmed receipt"),
     "auto_completed": _l("Receipt confirmed automatically"),
     "cancelled": _l("Order cancelled"),
-    "refund_requested": _l("You asked for a refund"),
+    "refund_requested": _l("You asked for after-sales service"),
     "refund_withdrawn": _l("You withdrew the refund request"),
     "refund_approved": _l("The shop agreed to the refund"),
     "refund_rejected": _l("The shop rejected the refund request"),
