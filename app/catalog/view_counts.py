@@ -28,7 +28,6 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from flask import Flask, current_app
-from redis import exceptions as redis_errors
 from sqlalchemy import BigInteger, Date, Index, String, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -225,6 +224,10 @@ def _redis_add(client, day: date, product_id: int, kind: str, visitor: str | Non
 def _redis_flush(client, session: Session) -> int:
     """Move Redis's counts into the database. A hash is renamed away first (atomic), so that events counted
     meanwhile go to a fresh one; if the database write fails its counts are added back."""
+    from redis import (
+        exceptions as redis_errors,
+    )  # only with Redis: it loads cryptography (test_worker_imports)
+
     moved = 0
     for raw_day in client.smembers(f"{REDIS_PREFIX}:days"):
         day_text = raw_day.decode()
