@@ -537,7 +537,9 @@ def test_a_money_action_answers_staff_without_the_orders_permission_without_the_
     from tests.test_admin_orders import ask_refund, paid_order
 
     buyer = factories.UserFactory(mobile="13712340000", nickname="小林")
-    address = factories.AddressFactory(user=buyer, recipient="林小雨", mobile="18612345678", detail="幸福路 7 号")
+    address = factories.AddressFactory(
+        user=buyer, recipient="林小雨", mobile="18612345678", detail="幸福路 7 号"
+    )
     tee = factories.ProductFactory(skus=[{"spec_values": [], "price_fen": 5900, "stock": 50}])
     refund = ask_refund(session, paid_order(session, buyer, address, tee), buyer)
     set_permissions(session, staff, Permission.MONEY)
