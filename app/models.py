@@ -33,6 +33,7 @@ from app.marketing.models import (  # noqa: F401
     TimedDiscountItem,
 )
 from app.notifications.models import Notification, NotificationSettings  # noqa: F401
+from app.orders.idempotency import ApiIdempotencyKey  # noqa: F401
 from app.orders.models import (  # noqa: F401
     Address,
     CartItem,

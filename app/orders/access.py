@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.models import User
+from app.db_types import parse_id
 from app.orders.events import OrderError
 from app.orders.models import REFUNDABLE_STATUSES, Order, OrderStatus, RefundRequestStatus, RefundStatus
 
@@ -27,6 +28,19 @@ def user_order(session: Session, user_id: int, number: str) -> Order:
     """A shopper's own order by its number, or OrderError."""
     order = session.scalar(
         select(Order).where(Order.number == str(number)[:20]).options(selectinload(Order.lines))
+    )
+    if order is None or order.user_id != user_id:
+        raise OrderError(_l("This order does not exist."))
+    return order
+
+
+def user_order_by_id(session: Session, user_id: int, order_id) -> Order:
+    """A shopper's own order by its id (the API's address for it), or OrderError."""
+    order_id = parse_id(order_id)
+    order = (
+        session.scalar(select(Order).where(Order.id == order_id).options(selectinload(Order.lines)))
+        if order_id is not None
+        else None
     )
     if order is None or order.user_id != user_id:
         raise OrderError(_l("This order does not exist."))

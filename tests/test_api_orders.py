@@ -1,0 +1,246 @@
+"""The API's cart, quote, addresses and orders (app/api/cart.py, addresses.py, orders.py): the H5 shop's
+rules and numbers through the same services, an order placed once per Idempotency-Key (also when two
+requests race on PostgreSQL), and nobody else's address or order."""
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from app.catalog.models import Sku
+from app.marketing import campaigns, coupons, members, points
+from app.marketing.models import Coupon, MemberLevel
+from app.orders import transitions
+from app.orders.idempotency import ApiIdempotencyKey
+from app.orders.models import Order, OrderStatus
+from app.settings.models import ShopSettings
+from tests import factories
+from tests.conftest import login, run_together
+from tests.test_api import API, api_login, assert_error, bearer
+from tests.test_one_price import PRICE_RE, fen
+from tests.test_shop_orders import add, checkout_form, form_fields
+
+KEY = {"Idempotency-Key": "order-0001"}
+
+
+@pytest.fixture
+def shopper(app):
+    return factories.UserFactory(mobile="13800002222")
+
+
+@pytest.fixture
+def other(app):
+    return factories.UserFactory(mobile="13800003333")
+
+
+@pytest.fixture
+def auth(client, shopper):
+    return bearer(api_login(client, shopper))
+
+
+@pytest.fixture
+def tee(app):
+    return factories.ProductFactory(
+        title="纯棉T恤",
+        options=[{"name": "颜色", "values": ["红", "蓝"]}],
+        skus=[
+            {"spec_values": ["红"], "price_fen": 5900, "stock": 5},
+            {"spec_values": ["蓝"], "price_fen": 6900, "stock": 2},
+        ],
+    )
+
+
+def count(session, model) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def stock_of(session, sku_id) -> int:
+    session.expire_all()
+    return session.get(Sku, sku_id).stock
+
+
+# ---------------------------------------------------------------- cart
+
+
+def test_the_cart_adds_changes_and_removes_lines(client, session, shopper, auth, tee):
+    session.add(ShopSettings(id=1, name="店", shipping_flat_fen=800, free_shipping_over_fen=200_00))
+    session.commit()
+    red, blue = tee.skus
+    assert client.get(f"{API}/cart", headers=auth).get_json()["lines"] == []
+    body = client.post(f"{API}/cart/items", json={"sku_id": red.id, "quantity": 2}, headers=auth).get_json()
+    body = client.post(f"{API}/cart/items", json={"sku_id": blue.id}, headers=auth).get_json()
+    assert [(line["id"], line["quantity"]) for line in body["lines"]] == [(blue.id, 1), (red.id, 2)]
+    line = body["lines"][1]
+    assert line["sku_values"] == ["红"] and line["unit_price"] == {"fen": 5900, "display": "¥59.00"}
+    assert line["available"] and line["max_quantity"] == 5 and line["problems"] == []
+    assert body["count"] == 3
+    totals = body["totals"]
+    assert (totals["goods"]["fen"], totals["shipping"]["fen"], totals["total"]["fen"]) == (18700, 800, 19500)
+    assert totals["free_shipping_gap"]["fen"] == 200_00 - 18700
+    # Adding again adds to the line; PATCH sets it; DELETE removes it.
+    body = client.post(f"{API}/cart/items", json={"sku_id": red.id, "quantity": 1}, headers=auth).get_json()
+    assert {line["id"]: line["quantity"] for line in body["lines"]}[red.id] == 3
+    response = client.patch(f"{API}/cart/items/{red.id}", json={"quantity": 4}, headers=auth)
+    assert {line["id"]: line["quantity"] for line in response.get_json()["lines"]}[red.id] == 4
+    response = client.delete(f"{API}/cart/items/{blue.id}", headers=auth)
+    assert [line["id"] for line in response.get_json()["lines"]] == [red.id]
+    # The H5 cart shows the same cart.
+    login(client, shopper)
+    html = client.get("/cart").get_data(as_text=True)
+    assert "纯棉T恤" in html and "¥236.00" in html  # 4 × ¥59.00
+
+
+def test_the_cart_refuses_what_the_h5_cart_refuses(client, session, auth, tee):
+    red, blue = tee.skus
+    off = factories.ProductFactory(is_on_shelf=False)
+    session.commit()
+
+    def add_item(body):
+        return client.post(f"{API}/cart/items", json=body, headers=auth)
+
+    assert "quantity" in assert_error(add_item({"sku_id": red.id, "quantity": 0}), 422, "invalid")["fields"]
+    assert "quantity" in assert_error(add_item({"sku_id": red.id, "quantity": -3}), 422, "invalid")["fields"]
+    error = assert_error(add_item({"sku_id": red.id, "quantity": 10**9}), 422, "invalid")
+    assert "999" in error["fields"]["quantity"]
+    assert_error(add_item({"sku_id": red.id, "quantity": 10**15}), 422, "invalid")  # past the schema
+    error = assert_error(add_item({"sku_id": blue.id, "quantity": 3}), 422, "invalid")
+    assert "2" in error["fields"]["quantity"]  # only 2 left
+    assert "sku_id" in assert_error(add_item({"sku_id": 2**31 - 1}), 422, "invalid")["fields"]
+    assert "sku_id" in assert_error(add_item({"sku_id": off.skus[0].id}), 422, "invalid")["fields"]
+    assert_error(add_item({"sku_id": "x"}), 422, "invalid")
+    assert client.get(f"{API}/cart", headers=auth).get_json()["lines"] == []
+    # A line not in the cart.
+    assert_error(client.patch(f"{API}/cart/items/{red.id}", json={"quantity": 1}, headers=auth), 404)
+    assert_error(client.delete(f"{API}/cart/items/{red.id}", headers=auth), 404)
+    add_item({"sku_id": red.id, "quantity": 1})
+    error = assert_error(
+        client.patch(f"{API}/cart/items/{red.id}", json={"quantity": 6}, headers=auth), 422, "invalid"
+    )
+    assert "5" in error["fields"]["quantity"]
+    # A product taken off the shelf stays in the cart, marked.
+    red.product.is_on_shelf = False
+    session.commit()
+    line = client.get(f"{API}/cart", headers=auth).get_json()["lines"][0]
+    assert not line["available"] and line["problems"] and line["max_quantity"] == 0
+    assert_error(client.get(f"{API}/cart"), 401, "unauthorized")
+
+
+# ---------------------------------------------------------------- quote
+
+
+def offers_shop(session, shopper):
+    """A shop with a member level, a 限时折扣, a 满减, a coupon the shopper holds and 777 points."""
+    session.add(ShopSettings(id=1, name="店", shipping_flat_fen=800, free_shipping_over_fen=300_00))
+    session.add(MemberLevel(name="银卡", growth_threshold=0, discount_bp=9500))
+    session.commit()
+    factories.AddressFactory(user=shopper)
+    tee = factories.ProductFactory(title="T恤", skus=[{"price_fen": 3333, "stock": 10}])
+    mug = factories.ProductFactory(title="杯子", skus=[{"price_fen": 1999, "stock": 10}])
+    factories.running_discount(session, campaigns.ItemDraft(mug.skus[0].id, discount_bp=8000))
+    factories.running_reduction(
+        session, campaigns.TierDraft(60_00, reduce_fen=7_00), name="满60减7", include_activity=True
+    )
+    template = coupons.save_template(
+        session, None,
+        {"name": "满50减5", "kind": "amount", "channel": "centre", "value_fen": 5_00, "threshold_fen": 50_00,
+         "total_qty": 0, "per_user_limit": 1, "scope_kind": "all", "include_activity": True, "valid_days": 3},
+    )  # fmt: skip
+    coupon = coupons.claim(session, shopper.id, template.id)
+    members.add_growth(session, shopper.id, 10, "adjust")
+    points.add_points(session, shopper.id, 777, "adjust")
+    session.commit()
+    return tee.skus[0], mug.skus[0], coupon
+
+
+def test_the_quote_is_the_h5_checkouts_with_a_coupon_a_level_and_points(client, session, shopper, auth):
+    tee, mug, coupon = offers_shop(session, shopper)
+    for sku, qty in ((tee, 2), (mug, 1)):
+        client.post(f"{API}/cart/items", json={"sku_id": sku.id, "quantity": qty}, headers=auth)
+
+    body = {"cart_sku_ids": [tee.id, mug.id], "use_points": True}
+    quote = client.post(f"{API}/quote", json=body, headers=auth)
+    assert quote.status_code == 200, quote.get_data(as_text=True)
+    quote = quote.get_json()
+    # The H5 checkout page for the same basket, coupon and points switch.
+    login(client, shopper)
+    query = f"?sku={tee.id}&sku={mug.id}"
+    fields = checkout_form(client, query)
+    assert fields["coupon"] == str(coupon.id) == str(quote["coupon_id"])  # the best coupon, both
+    page = client.get(
+        f"/checkout{query}&idempotency_key={fields['idempotency_key']}&coupon={coupon.id}&use_points=y"
+    ).get_data(as_text=True)
+    h5_total = fen(re.search(r'submit-bar__sum">[^<]*<span class="price price_big">' + PRICE_RE, page)[1])
+    h5_fields = form_fields(page, "/checkout")
+    assert quote["total"]["fen"] == h5_total == int(h5_fields["expected_total"])
+    assert quote["expected_total_fen"] == h5_total
+    assert str(quote["points"]["used"]) == h5_fields["points"] == "777"
+    for row in quote["amount_rows"]:  # every row of the H5 price story, with the same amount
+        assert row["label"] in page and row["amount"]["display"] in page, row
+    # The numbers themselves: level 95%, mug at 80%, 满60减7, the coupon's ¥5, 777 points, shipping.
+    assert {d["kind"]: d["amount"]["fen"] for d in quote["discounts"]} == {
+        "activity": 1999 - 1599,
+        "member": 2 * (3333 - 3166),
+        "full_reduction": 700,
+        "coupon": 500,
+        "points": 777,
+    }
+    assert quote["shipping"]["fen"] == 800
+    assert quote["total"]["fen"] == 2 * 3166 + 1599 - 700 - 500 - 777 + 800
+    kinds = {line["sku_id"]: line["unit_kind"] for line in quote["lines"]}
+    assert kinds == {tee.id: "member", mug.id: "activity"}
+    assert sum(line["paid"]["fen"] for line in quote["lines"]) + 800 == quote["total"]["fen"]
+    assert [(c["id"], c["chosen"], c["description"]) for c in quote["coupons"]] == [
+        (coupon.id, True, "满 ¥50.00 减 ¥5.00")
+    ]
+    assert quote["points"]["balance"] == 777 and quote["points"]["usable"] == 777
+    assert quote["address"]["recipient"] == "张三" and quote["can_submit"]
+    # Without the coupon, and without points: as the picker's 不使用 and the switch off.
+    plain = client.post(
+        f"{API}/quote", json={"cart_sku_ids": [tee.id, mug.id], "no_coupon": True}, headers=auth
+    ).get_json()
+    assert plain["coupon_id"] is None and plain["points"]["used"] == 0
+    assert plain["total"]["fen"] == quote["total"]["fen"] + 500 + 777
+
+
+def test_the_quote_refuses_bad_baskets(client, session, shopper, other, auth, tee):
+    red, blue = tee.skus
+    theirs = coupons.save_template(
+        session, None,
+        {"name": "无门槛5元", "kind": "amount", "channel": "centre", "value_fen": 5_00, "threshold_fen": 0,
+         "total_qty": 0, "per_user_limit": 1, "scope_kind": "all", "include_activity": True, "valid_days": 3},
+    )  # fmt: skip
+    foreign = coupons.claim(session, other.id, theirs.id)
+    big = coupons.save_template(
+        session, None,
+        {"name": "满1000减100", "kind": "amount", "channel": "centre", "value_fen": 100_00,
+         "threshold_fen": 1000_00, "total_qty": 0, "per_user_limit": 1, "scope_kind": "all",
+         "include_activity": True, "valid_days": 3},
+    )  # fmt: skip
+    mine = coupons.claim(session, shopper.id, big.id)
+    points.add_points(session, shopper.id, 50, "adjust")
+    session.commit()
+
+    def quote(body):
+        return client.post(f"{API}/quote", json=body, headers=auth)
+
+    one = {"items": [{"sku_id": red.id, "quantity": 1}]}
+    assert quote(one).status_code == 200
+    assert "coupon_id" in assert_error(quote(one | {"coupon_id": foreign.id}), 422, "invalid")["fields"]
+    assert "coupon_id" in assert_error(quote(one | {"coupon_id": mine.id}), 422, "invalid")["fields"]
+    assert "coupon_id" in assert_error(quote(one | {"coupon_id": 2**31 - 1}), 422, "invalid")["fields"]
+    assert_error(quote({"items": [{"sku_id": 2**31 - 1, "quantity": 1}]}), 422, "unavailable")
+    assert_error(quote({"items": [{"sku_id": blue.id, "quantity": 3}]}), 409, "out_of_stock")
+    assert_error(quote({"items": [{"sku_id": red.id, "quantity": 0}]}), 422, "invalid")
+    assert_error(quote({"items": [{"sku_id": red.id, "quantity": 1000}]}), 422, "invalid")
+    assert_error(quote({"items": []}), 422, "empty_basket")
+    assert_error(quote({}), 422, "empty_basket")  # an empty cart
+    twice = {"items": [{"sku_id": red.id, "quantity": 1}, {"sku_id": red.id, "quantity": 2}]}
+    assert_error(quote(twice), 422, "invalid")
+    assert_error(quote(one | {"points": -1, "use_points": True}), 422, "invalid")
+    assert_error(quote(one | {"address_id": 2**31 - 1}), 422, "invalid")
+    assert_error(quote(one | {"flash_item_id": 1, "items": None}), 422, "invalid")
+    # Asking for more points than one has is not an error on H5 either: the quote says what is used.
+    body = quote(one | {"use_points": True, "points": 10**9}).get_json()
+    assert body["points"]["used"] == 50 and body["points_fen"]["fen"] == 50
+    assert_error(client.post(f"{API}/quote", json=one), 401)
