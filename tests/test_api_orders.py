@@ -18,7 +18,7 @@ from tests import factories
 from tests.conftest import login, run_together
 from tests.test_api import API, api_login, assert_error, bearer
 from tests.test_one_price import PRICE_RE, fen
-from tests.test_shop_orders import add, checkout_form, form_fields
+from tests.test_shop_orders import checkout_form, form_fields
 
 KEY = {"Idempotency-Key": "order-0001"}
 
@@ -244,3 +244,226 @@ def test_the_quote_refuses_bad_baskets(client, session, shopper, other, auth, te
     body = quote(one | {"use_points": True, "points": 10**9}).get_json()
     assert body["points"]["used"] == 50 and body["points_fen"]["fen"] == 50
     assert_error(client.post(f"{API}/quote", json=one), 401)
+
+
+# ---------------------------------------------------------------- addresses
+
+HOME = {
+    "recipient": "李四",
+    "mobile": "13912345678",
+    "province": "广东省",
+    "city": "深圳市",
+    "district": "南山区",
+    "detail": "科技园路 1 号 2 栋",
+}
+
+
+def test_addresses_are_kept_with_the_h5_rules(client, session, auth):
+    first = client.post(f"{API}/addresses", json=HOME, headers=auth)
+    assert first.status_code == 201, first.get_data(as_text=True)
+    first = first.get_json()
+    assert first["is_default"] and first["district_code"] == "440305"  # the first one is the default
+    assert first["region"] == "广东省 深圳市 南山区"
+    second = client.post(
+        f"{API}/addresses", json={"recipient": "王五", "mobile": "13712345678", "district_code": "110105",
+                                  "detail": "朝阳路 8 号"}, headers=auth,
+    ).get_json()  # fmt: skip
+    assert (second["province"], second["district"], second["is_default"]) == ("北京市", "朝阳区", False)
+    made = client.post(f"{API}/addresses/{second['id']}/default", headers=auth).get_json()
+    assert made["is_default"]
+    listed = client.get(f"{API}/addresses", headers=auth).get_json()
+    assert [(a["id"], a["is_default"]) for a in listed["items"]] == [
+        (second["id"], True),
+        (first["id"], False),
+    ]
+    changed = client.put(f"{API}/addresses/{first['id']}", json=HOME | {"recipient": "李四四"}, headers=auth)
+    assert changed.get_json()["recipient"] == "李四四"
+    assert client.get(f"{API}/addresses/{first['id']}", headers=auth).get_json()["recipient"] == "李四四"
+    assert client.delete(f"{API}/addresses/{first['id']}", headers=auth).get_json() == {"ok": True}
+    assert_error(client.get(f"{API}/addresses/{first['id']}", headers=auth), 404, "not_found")
+    # Every mistake of one request at once, in the H5 form's words.
+    bad = {
+        "recipient": "",
+        "mobile": "123",
+        "province": "广东省",
+        "city": "北京市",
+        "district": "",
+        "detail": "x",
+    }
+    error = assert_error(client.post(f"{API}/addresses", json=bad, headers=auth), 422, "invalid")
+    assert set(error["fields"]) == {"recipient", "mobile", "district", "detail"}
+    wrong = HOME | {"district": "朝阳区"}
+    assert (
+        "district" in assert_error(client.post(f"{API}/addresses", json=wrong, headers=auth), 422)["fields"]
+    )
+    assert_error(client.post(f"{API}/addresses", json={"recipient": "x"}, headers=auth), 422, "invalid")
+
+
+def test_another_shoppers_address_is_not_found(client, session, other, auth):
+    theirs = factories.AddressFactory(user=other)
+    session.commit()
+    path = f"{API}/addresses/{theirs.id}"
+    assert_error(client.get(path, headers=auth), 404, "not_found")
+    assert_error(client.put(path, json=HOME, headers=auth), 404, "not_found")
+    assert_error(client.delete(path, headers=auth), 404, "not_found")
+    assert_error(client.post(f"{path}/default", headers=auth), 404, "not_found")
+    assert_error(client.get(f"{API}/addresses/{2**31 - 1}", headers=auth), 404, "not_found")
+    assert client.get(f"{API}/addresses", headers=auth).get_json()["items"] == []
+    session.refresh(theirs)
+    assert (theirs.recipient, theirs.is_deleted, theirs.is_default) == ("张三", False, True)
+
+
+# ---------------------------------------------------------------- orders
+
+
+def place(client, auth, body, key="order-0001"):
+    return client.post(f"{API}/orders", json=body, headers=auth | {"Idempotency-Key": key})
+
+
+def test_an_order_is_placed_once_per_idempotency_key(client, session, shopper, auth):
+    tee, mug, coupon = offers_shop(session, shopper)
+    address = session.scalars(select(factories.Address)).one()
+    body = {"items": [{"sku_id": tee.id, "quantity": 2}], "address_id": address.id, "use_points": True}
+    quote = client.post(f"{API}/quote", json=body, headers=auth).get_json()
+    body["expected_total_fen"] = quote["total"]["fen"]
+    first = place(client, auth, body)
+    assert first.status_code == 201, first.get_data(as_text=True)
+    order = first.get_json()
+    assert order["total"] == quote["total"] and order["status"] == "pending_payment"
+    assert order["awaits_payment"] and order["payable"] == quote["total"] and order["pay_before"]
+    assert order["status_label"] == "待付款" and set(order["actions"]) == {"pay", "cancel"}
+    assert (
+        order["coupon"]["fen"] == quote["coupon"]["fen"] and order["points_used"] == quote["points"]["used"]
+    )
+    assert order["address"]["recipient"] == "张三"
+    assert [row["amount"] for row in order["amount_rows"]] == [row["amount"] for row in quote["amount_rows"]]
+    assert stock_of(session, tee.id) == 8
+    assert session.get(Coupon, coupon.id).status == "used"
+    # The retry: the same order, nothing new.
+    again = place(client, auth, body)
+    assert again.status_code == 200 and again.get_json() == order
+    assert count(session, Order) == 1 and count(session, ApiIdempotencyKey) == 1
+    assert (
+        stock_of(session, tee.id) == 8 and points.balance(session, shopper.id) == 777 - order["points_used"]
+    )
+    # The same key with another body; no key; a bad key.
+    other_body = body | {"buyer_note": "请尽快发货"}
+    assert_error(place(client, auth, other_body), 409, "idempotency_conflict")
+    assert_error(client.post(f"{API}/orders", json=body, headers=auth), 400, "idempotency_key_missing")
+    for bad in ("", "x" * 65, "订单一", "a\tb"):
+        response = client.post(f"{API}/orders", json=body, headers=auth | {"Idempotency-Key": bad})
+        assert_error(response, 400)
+    assert count(session, Order) == 1
+    # Another key is another order (the coupon is used now: the best is none, and the total moves).
+    second = place(client, auth, body | {"expected_total_fen": None}, key="order-0002")
+    assert second.status_code == 201 and second.get_json()["id"] != order["id"]
+    assert count(session, Order) == 2
+
+
+def test_placing_refuses_what_h5_checkout_refuses(client, session, shopper, other, auth, tee):
+    red, blue = tee.skus
+    mine = factories.AddressFactory(user=shopper)
+    theirs = factories.AddressFactory(user=other)
+    session.commit()
+    one = {"items": [{"sku_id": red.id, "quantity": 1}], "address_id": mine.id}
+    cases = [
+        (one | {"address_id": theirs.id}, 422, "invalid"),
+        ({"items": [{"sku_id": blue.id, "quantity": 3}], "address_id": mine.id}, 409, "out_of_stock"),
+        ({"items": [{"sku_id": 2**31 - 1, "quantity": 1}], "address_id": mine.id}, 422, "unavailable"),
+        (one | {"expected_total_fen": 1}, 409, "price_changed"),
+        (one | {"coupon_id": 12345}, 422, "invalid"),
+        ({"address_id": mine.id}, 422, "empty_basket"),
+        ({"items": [{"sku_id": red.id, "quantity": 1}]}, 422, "invalid"),  # no address
+    ]
+    for index, (body, status, code) in enumerate(cases):
+        assert_error(place(client, auth, body, key=f"bad-{index}"), status, code)
+    assert count(session, Order) == 0 and count(session, ApiIdempotencyKey) == 0
+    assert stock_of(session, red.id) == 5
+    # A refused key may be used again once the request is right.
+    assert place(client, auth, one, key="bad-0").status_code == 201
+
+
+def test_my_orders_list_detail_cancel_and_confirm_receipt(client, session, shopper, auth, tee):
+    red, blue = tee.skus
+    address = factories.AddressFactory(user=shopper)
+    session.commit()
+    ids = []
+    for index in range(3):
+        body = {"items": [{"sku_id": red.id, "quantity": 1}], "address_id": address.id}
+        ids.append(place(client, auth, body, key=f"k-{index}").get_json()["id"])
+    page = client.get(f"{API}/orders?per_page=2", headers=auth).get_json()
+    assert [o["id"] for o in page["items"]] == ids[::-1][:2] and (page["pages"], page["total"]) == (2, 3)
+    assert [
+        o["id"] for o in client.get(f"{API}/orders?page=2&per_page=2", headers=auth).get_json()["items"]
+    ] == [ids[0]]
+    # Cancel one (its stock comes back); cancelling again is a state error.
+    assert stock_of(session, red.id) == 2
+    cancelled = client.post(f"{API}/orders/{ids[0]}/cancel", headers=auth).get_json()
+    assert cancelled["status"] == "cancelled" and cancelled["status_label"] == "已取消"
+    assert not cancelled["awaits_payment"] and cancelled["payable"]["fen"] == 0 and cancelled["actions"] == []
+    assert stock_of(session, red.id) == 3
+    error = assert_error(client.post(f"{API}/orders/{ids[0]}/cancel", headers=auth), 409, "wrong_state")
+    assert "未付款" in error["message"] or "待付款" in error["message"] or error["message"]
+    assert_error(client.post(f"{API}/orders/{ids[1]}/confirm-receipt", headers=auth), 409, "wrong_state")
+    # Paid and shipped: receipt can be confirmed, not cancelled.
+    order = session.get(Order, ids[1])
+    transitions.mark_paid(session, order, method="sandbox")
+    staff = factories.UserFactory(role="staff")
+    transitions.ship_order(session, order, actor=staff, carrier="顺丰速运", tracking_no="SF1234567890")
+    session.commit()
+    detail = client.get(f"{API}/orders/{ids[1]}", headers=auth).get_json()
+    assert detail["status"] == "shipped" and "receive" in detail["actions"]
+    assert detail["tracking"]["tracking_no"] == "SF1234567890"
+    assert_error(client.post(f"{API}/orders/{ids[1]}/cancel", headers=auth), 409, "wrong_state")
+    done = client.post(f"{API}/orders/{ids[1]}/confirm-receipt", headers=auth).get_json()
+    assert done["status"] == "completed" and done["completed_at"]
+    tabs = {
+        tab: [o["id"] for o in client.get(f"{API}/orders?tab={tab}", headers=auth).get_json()["items"]]
+        for tab in ("unpaid", "done", "to_ship")
+    }
+    assert tabs == {"unpaid": [ids[2]], "done": [ids[1]], "to_ship": []}
+    assert_error(client.get(f"{API}/orders?tab=nope", headers=auth), 422, "invalid")
+
+
+def test_another_shoppers_order_is_not_found(client, session, shopper, other, tee):
+    address = factories.AddressFactory(user=shopper)
+    session.commit()
+    mine = bearer(api_login(client, shopper))
+    body = {"items": [{"sku_id": tee.skus[0].id, "quantity": 1}], "address_id": address.id}
+    order_id = place(client, mine, body).get_json()["id"]
+    theirs = bearer(api_login(client, other))
+    for method, path in (
+        ("get", f"{API}/orders/{order_id}"),
+        ("post", f"{API}/orders/{order_id}/cancel"),
+        ("post", f"{API}/orders/{order_id}/confirm-receipt"),
+        ("get", f"{API}/orders/{2**31 - 1}"),
+    ):
+        assert_error(getattr(client, method)(path, headers=theirs), 404, "not_found")
+    assert client.get(f"{API}/orders", headers=theirs).get_json()["items"] == []
+    # The other shopper's own key of the same name is their own.
+    other_address = factories.AddressFactory(user=other)
+    session.commit()
+    response = place(client, theirs, body | {"address_id": other_address.id})
+    assert response.status_code == 201 and response.get_json()["id"] != order_id
+    assert session.get(Order, order_id).status == OrderStatus.PENDING_PAYMENT
+
+
+def test_two_requests_with_one_key_at_once_place_one_order(pg_app):
+    from app.extensions import db
+
+    shopper = factories.UserFactory(mobile="13800004444")
+    tee = factories.ProductFactory(skus=[{"price_fen": 5000, "stock": 10}])
+    address = factories.AddressFactory(user=shopper)
+    db.session.commit()
+    token = api_login(pg_app.test_client(), shopper)
+    body = {"items": [{"sku_id": tee.skus[0].id, "quantity": 1}], "address_id": address.id}
+
+    def work(_i):
+        response = place(pg_app.test_client(), bearer(token), body, key="same-key")
+        return response.status_code, response.get_json()
+
+    results = run_together(pg_app, 2, work)
+    assert sorted(status for status, _body in results) == [200, 201], results
+    assert results[0][1]["id"] == results[1][1]["id"]
+    assert count(db.session, Order) == 1 and count(db.session, ApiIdempotencyKey) == 1
+    assert stock_of(db.session, tee.skus[0].id) == 9

@@ -324,4 +324,3 @@ class OrderPage(BaseModel):
     page: int
     pages: int
     total: int
-    tab_counts: dict[str, int]
