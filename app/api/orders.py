@@ -17,6 +17,7 @@ from app.api.cart import discounts_out, rows_out
 from app.api.errors import ApiError, ErrorBody
 from app.api.schemas import Money
 from app.api.schemas_orders import (
+    OrderHeaders,
     OrderIn,
     OrderLineOut,
     OrderOut,
@@ -195,7 +196,9 @@ ORDER_RESPONSES = Response(
 
 @bp.post("/orders")
 @login_required
-@spec.validate(json=OrderIn, resp=ORDER_RESPONSES, tags=["orders"], security={BEARER: []})
+@spec.validate(
+    json=OrderIn, headers=OrderHeaders, resp=ORDER_RESPONSES, tags=["orders"], security={BEARER: []}
+)
 def place_order(json: OrderIn):
     """Place an order, as the H5 checkout does; needs an `Idempotency-Key` header
 

@@ -254,6 +254,17 @@ class OrdersQuery(BaseModel):
     per_page: int = Field(default=10, ge=1, le=50)
 
 
+class OrderHeaders(BaseModel):
+    """Checked by the view (a missing or bad key is a 400, not a 422): declared here for the description."""
+
+    idempotency_key: str | None = Field(
+        default=None,
+        alias="Idempotency-Key",
+        description="Required: 1 to 64 printable ASCII characters, new for each order the shopper places; "
+        "send the same one again to retry without placing a second order",
+    )
+
+
 class OrderLineOut(BaseModel):
     id: int
     product_id: int | None
