@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.catalog.models import Sku
 from app.marketing import campaigns, coupons, members, points
-from app.marketing.models import Coupon, MemberLevel
+from app.marketing.models import Coupon, MarketingSettings, MemberLevel
 from app.orders import transitions
 from app.orders.idempotency import ApiIdempotencyKey
 from app.orders.models import Order, OrderStatus
@@ -467,3 +467,50 @@ def test_two_requests_with_one_key_at_once_place_one_order(pg_app):
     assert results[0][1]["id"] == results[1][1]["id"]
     assert count(db.session, Order) == 1 and count(db.session, ApiIdempotencyKey) == 1
     assert stock_of(db.session, tee.skus[0].id) == 9
+
+
+# ---------------------------------------------------------------- 秒杀
+
+
+def test_a_flash_item_is_quoted_and_ordered_at_its_price_and_answers_snapped_up(
+    client, session, shopper, auth
+):
+    from tests.test_flash import flash_session
+
+    session.add(ShopSettings(id=1, name="店", shipping_flat_fen=0, order_expire_minutes=30))
+    session.add(MarketingSettings(id=1))
+    session.commit()
+    address = factories.AddressFactory(user=shopper)
+    tee = factories.ProductFactory(title="T恤", skus=[{"price_fen": 100_00, "stock": 20}])
+    item = flash_session(session, tee.skus[0], stock=1)
+    body = {"items": [{"sku_id": tee.skus[0].id, "quantity": 1}], "flash_item_id": item.id}
+    quote = client.post(f"{API}/quote", json=body, headers=auth).get_json()
+    assert quote["total"]["fen"] == 10_00 and quote["lines"][0]["activity"] == "flash"
+    assert quote["pay_minutes"] <= 30
+    two = body | {"items": [{"sku_id": tee.skus[0].id, "quantity": 2}]}
+    assert_error(place(client, auth, two | {"address_id": address.id}, key="f-0"), 422)  # 1 per customer
+    order = place(client, auth, body | {"address_id": address.id}, key="f-1")
+    assert order.status_code == 201, order.get_data(as_text=True)
+    assert order.get_json()["total"]["fen"] == 10_00
+    # Gone now: another shopper is told 已抢光, and the buyer is sent to pay the unpaid one.
+    assert_error(client.post(f"{API}/quote", json=body, headers=auth), 409, "unpaid_flash_order")
+    stranger = factories.UserFactory(mobile="13800005555")
+    theirs = factories.AddressFactory(user=stranger)
+    session.commit()
+    them = bearer(api_login(client, stranger))
+    error = assert_error(place(client, them, body | {"address_id": theirs.id}, key="f-2"), 409, "sold_out")
+    assert error["message"] == "已抢光"
+    assert count(session, Order) == 1
+
+
+def test_an_order_from_the_cart_takes_the_ticked_lines_out_of_it(client, session, shopper, auth, tee):
+    red, blue = tee.skus
+    address = factories.AddressFactory(user=shopper)
+    session.commit()
+    for sku in (red, blue):
+        client.post(f"{API}/cart/items", json={"sku_id": sku.id, "quantity": 1}, headers=auth)
+    response = place(client, auth, {"cart_sku_ids": [red.id], "address_id": address.id})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert [line["sku_id"] for line in response.get_json()["lines"]] == [red.id]
+    assert [line["id"] for line in client.get(f"{API}/cart", headers=auth).get_json()["lines"]] == [blue.id]
+    assert (stock_of(session, red.id), stock_of(session, blue.id)) == (4, 2)
