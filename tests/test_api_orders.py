@@ -12,7 +12,7 @@ from app.marketing import campaigns, coupons, members, points
 from app.marketing.models import Coupon, MarketingSettings, MemberLevel
 from app.orders import transitions
 from app.orders.idempotency import ApiIdempotencyKey
-from app.orders.models import Order, OrderStatus
+from app.orders.models import Address, Order, OrderStatus
 from app.settings.models import ShopSettings
 from tests import factories
 from tests.conftest import login, run_together
@@ -322,7 +322,7 @@ def place(client, auth, body, key="order-0001"):
 
 def test_an_order_is_placed_once_per_idempotency_key(client, session, shopper, auth):
     tee, mug, coupon = offers_shop(session, shopper)
-    address = session.scalars(select(factories.Address)).one()
+    address = session.scalars(select(Address)).one()
     body = {"items": [{"sku_id": tee.id, "quantity": 2}], "address_id": address.id, "use_points": True}
     quote = client.post(f"{API}/quote", json=body, headers=auth).get_json()
     body["expected_total_fen"] = quote["total"]["fen"]
@@ -514,3 +514,37 @@ def test_an_order_from_the_cart_takes_the_ticked_lines_out_of_it(client, session
     assert [line["sku_id"] for line in response.get_json()["lines"]] == [red.id]
     assert [line["id"] for line in client.get(f"{API}/cart", headers=auth).get_json()["lines"]] == [blue.id]
     assert (stock_of(session, red.id), stock_of(session, blue.id)) == (4, 2)
+
+
+# ---------------------------------------------------------------- 拼团
+
+
+def test_a_group_is_opened_at_the_group_price_and_a_full_group_refuses_to_be_joined(client, session):
+    from tests.test_groups import buy, group_of, make_group_buy, open_group, pay, people
+
+    session.add(ShopSettings(id=1, name="店", shipping_flat_fen=0, order_expire_minutes=30))
+    session.commit()
+    sku = factories.ProductFactory(title="T恤", skus=[{"price_fen": 100_00, "stock": 20}]).skus[0]
+    activity = make_group_buy(session, sku, price_fen=59_00, size=2)
+    leader, friend, late = people(3)
+    headers = bearer(api_login(client, late))
+    late_address = session.scalars(select(Address).where(Address.user_id == late.id)).one().id
+    alone = {"items": [{"sku_id": sku.id, "quantity": 1}], "address_id": late_address}
+    assert client.post(f"{API}/quote", json=alone, headers=headers).get_json()["total"]["fen"] == 100_00
+    grouped = alone | {"group_buy_id": activity.id}
+    assert client.post(f"{API}/quote", json=grouped, headers=headers).get_json()["total"]["fen"] == 59_00
+    # Join a group that fills meanwhile: refused, nothing written.
+    _order, group = open_group(session, leader, sku, activity)
+    joining = alone | {"group_id": group.id}
+    assert client.post(f"{API}/quote", json=joining, headers=headers).get_json()["total"]["fen"] == 59_00
+    pay(session, buy(session, friend, sku, group=group.id))
+    before = count(session, Order)
+    error = assert_error(place(client, headers, joining, key="g-1"), 409, "group_refused")
+    assert "满员" in error["message"]
+    assert_error(place(client, headers, alone | {"group_id": 2**31 - 1}, key="g-2"), 409, "group_refused")
+    assert count(session, Order) == before
+    # Opening one's own group at the group price.
+    opened = place(client, headers, grouped, key="g-3")
+    assert opened.status_code == 201, opened.get_data(as_text=True)
+    assert opened.get_json()["total"]["fen"] == 59_00
+    assert group_of(session, session.get(Order, opened.get_json()["id"])) is not None
