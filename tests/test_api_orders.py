@@ -548,3 +548,21 @@ def test_a_group_is_opened_at_the_group_price_and_a_full_group_refuses_to_be_joi
     assert opened.status_code == 201, opened.get_data(as_text=True)
     assert opened.get_json()["total"]["fen"] == 59_00
     assert group_of(session, session.get(Order, opened.get_json()["id"])) is not None
+
+
+def test_a_cart_line_gone_from_sale_is_not_bought_when_named(client, session, shopper, auth, tee):
+    red, blue = tee.skus
+    address = factories.AddressFactory(user=shopper)
+    session.commit()
+    for sku in (red, blue):
+        client.post(f"{API}/cart/items", json={"sku_id": sku.id, "quantity": 1}, headers=auth)
+    blue.stock = 0
+    session.commit()
+    quote = client.post(f"{API}/quote", json={}, headers=auth).get_json()
+    assert [line["sku_id"] for line in quote["lines"]] == [red.id]
+    assert [(line["sku_id"], line["problems"]) for line in quote["unavailable"]] == [(blue.id, ["已售罄"])]
+    named = {"cart_sku_ids": [red.id, blue.id], "address_id": address.id}
+    assert_error(place(client, auth, named, key="n-1"), 409, "unavailable")
+    assert count(session, Order) == 0
+    whole = place(client, auth, {"address_id": address.id}, key="n-2")  # the cart as the H5 page sends it
+    assert [line["sku_id"] for line in whole.get_json()["lines"]] == [red.id]

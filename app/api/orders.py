@@ -235,7 +235,9 @@ def _place(user, key: str, json: OrderIn) -> Order:
     basket = read_basket(user.id, json)
     activity_checks(user.id, basket)
     priced = price(user.id, basket)
-    if not priced.lines:
+    # Lines named by the shopper must all be bought; the whole cart is bought as the H5 checkout page
+    # submits it, without the lines it shows as unavailable.
+    if not priced.lines or (priced.unbuyable and json.cart_sku_ids):
         message = _("Something in your order is no longer available. Please check your cart.")
         raise ApiError(409, message, code="unavailable")
     offers = order_offers(user.id, basket, priced)
