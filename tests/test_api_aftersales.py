@@ -191,6 +191,15 @@ def test_return_and_refund_to_the_shopper_sending_the_goods(
     assert body["amount"]["fen"] == 5900 and body["photo_count"] == 1
     refund = the_refund(session, body["id"])
     assert refund.photos[0].startswith("private/")
+    [photo_url] = body["photo_urls"]
+    photo = client.get(photo_url, headers=bearer(token))
+    assert photo.status_code == 200 and photo.mimetype == "image/jpeg"
+    assert "no-store" in photo.headers["Cache-Control"] and "public" not in photo.headers["Cache-Control"]
+    assert_error(
+        client.get(f"{API}/aftersales/{refund.id}/photos/1", headers=bearer(token)), 404, "not_found"
+    )
+    assert_error(client.get(photo_url), 401, "unauthorized")
+    assert client.get(f"/media/{refund.photos[0]}").status_code == 404  # never public
     # Not yet approved: nothing to send.
     parcel = {"carrier_code": "zhongtong", "tracking_no": "ZT 7788 9900"}
     assert_error(
@@ -401,6 +410,7 @@ def test_another_users_order_or_request_is_not_found(client, session, shopper, s
         client.post(f"{API}/orders/{order.id}/aftersales", json=body, headers=other), 404, "not_found"
     )
     assert_error(client.get(f"{API}/aftersales/{refund_id}", headers=other), 404, "not_found")
+    assert_error(client.get(f"{API}/aftersales/{refund_id}/photos/0", headers=other), 404, "not_found")
     assert_error(client.post(f"{API}/aftersales/{refund_id}/cancel", headers=other), 404, "not_found")
     parcel = {"carrier_code": "yunda", "tracking_no": "YD12345678"}
     assert_error(
@@ -427,6 +437,7 @@ def test_every_aftersales_endpoint_is_described_with_its_statuses(client):
         ("/aftersales/{request_id}", "get"): {"200", "401", "404", "422"},
         ("/aftersales/{request_id}/return-shipment", "post"): {"200", "401", "404", "409", "422"},
         ("/aftersales/{request_id}/cancel", "post"): {"200", "401", "404", "409", "422"},
+        ("/aftersales/{request_id}/photos/{index}", "get"): {"200", "401", "404"},
     }
     for (path, method), statuses in expected.items():
         operation = paths[API + path][method]

@@ -6,7 +6,7 @@ requests and their timelines, sending the goods back, withdrawing. Someone else'
 import base64
 import binascii
 
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from spectree import Response
@@ -43,7 +43,7 @@ from app.api.spec import BEARER, spec
 from app.db_types import MAX_ID
 from app.extensions import db
 from app.marketing import group_orders
-from app.media import ImageError, image_url, save_private_image
+from app.media import ImageError, image_url, private_image, save_private_image
 from app.orders import aftersales, returns
 from app.orders.carriers import CARRIERS
 from app.orders.events import OrderError
@@ -356,6 +356,10 @@ def _request_out(refund: Refund) -> AftersalesOut:
         ],
         shipping=Money.of(refund.shipping_fen or 0),
         photo_count=len(aftersales.photo_keys(refund)),
+        photo_urls=[
+            url_for("api.aftersales_photo", request_id=refund.id, index=index, _external=True)
+            for index in range(len(aftersales.photo_keys(refund)))
+        ],
         next_action=aftersales.next_action(refund),
         shopper_action="send_return" if waiting else "none",
         can_cancel=refund.status in (RefundRequestStatus.REQUESTED, RefundRequestStatus.AWAITING_RETURN),
@@ -457,3 +461,27 @@ def cancel_aftersales(request_id: int):
         db.session.rollback()
         raise _refusal(error) from None
     return _request_out(refund)
+
+
+@bp.get("/aftersales/<int:request_id>/photos/<int:index>")
+@login_required
+@spec.validate(
+    path_parameter_descriptions={**REQUEST_PATH, "index": "The photo's place, from 0 (photo_urls)"},
+    resp=Response(
+        HTTP_200=(None, "The photo (JPEG, PNG or WebP), never cached"),
+        HTTP_401=ErrorBody,
+        HTTP_404=ErrorBody,
+    ),
+    tags=TAGS,
+    security=SIGNED_IN,
+)
+def aftersales_photo(request_id: int, index: int):
+    """One of my request's photos (the picture itself, not JSON), as the H5 order page shows it"""
+    keys = aftersales.photo_keys(_own_refund(request_id))
+    found = private_image(keys[index]) if index < len(keys) else None
+    if found is None:
+        raise ApiError(404, _("This photo does not exist."))
+    response = current_app.response_class(found[0], content_type=found[1])
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -146,6 +146,7 @@ class AftersalesOut(AftersalesSummary):
     lines: list[AftersalesLineOut]
     shipping: Money
     photo_count: int
+    photo_urls: list[str] = Field(description="GET each with the bearer token (the pictures are private)")
     next_action: str = Field(description="What the request waits for (Chinese); empty once over")
     shopper_action: Literal["send_return", "none"] = Field(
         description="send_return: POST …/return-shipment with the parcel, to return_address"
