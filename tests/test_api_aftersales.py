@@ -443,3 +443,33 @@ def test_every_aftersales_endpoint_is_described_with_its_statuses(client):
         operation = paths[API + path][method]
         assert statuses <= set(operation["responses"]), (path, operation["responses"].keys())
         assert operation["security"] == [{"bearer": []}]
+
+
+def test_the_fuzzer_on_a_shoppers_own_order_and_request(app, session, shopper, tee, shop, token):
+    """Schemathesis over the after-sales operations, signed in as a shopper whose order and request exist
+    (ids from 1: the small numbers Hypothesis tries first): no 5xx, every answer as described."""
+    import schemathesis
+    from hypothesis import given
+
+    from tests.test_api_fuzz import CHECKS, FUZZ_SETTINGS
+
+    order = paid_order(session, shopper, tee.skus[0], qty=2)
+    orders.refunds.request_refund(
+        session, order, shopper, items={order.lines[0].id: 1}, reason="质量问题", kind="return_refund"
+    )
+    session.commit()
+    schema = schemathesis.openapi.from_wsgi(f"{API}/openapi.json", app)
+    walked = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if "aftersales" not in operation.path:
+            continue
+
+        @given(case=operation.as_strategy())
+        @FUZZ_SETTINGS
+        def run(case):
+            case.call_and_validate(headers=bearer(token), checks=CHECKS)
+
+        run()
+        walked.append(operation.path)
+    assert len(walked) == 9
