@@ -321,6 +321,8 @@ def test_a_retried_post_opens_one_request(client, session, shopper, tee, token):
     assert "售后" in assert_error(again, 409, "already_open")["message"]
     count = session.scalar(select(func.count()).select_from(Refund).where(Refund.order_id == order.id))
     assert count == 1
+    options = client.get(f"{API}/orders/{order.id}/aftersales/options", headers=bearer(token)).get_json()
+    assert options["available"] is False and options["message"] == "该订单已有进行中的售后申请。"
 
 
 def test_bad_inputs_change_nothing(client, session, shopper, stranger, tee, token):

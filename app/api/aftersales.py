@@ -90,6 +90,12 @@ def _may_ask(order: Order) -> bool:
     return "refund" in actions and order.id not in group_orders.no_after_sales(db.session, [order.id])
 
 
+def _unavailable_message(order: Order) -> str:
+    if order.open_refund is not None:
+        return _("This order already has an open after-sales request.")
+    return _("This order cannot be refunded now.")
+
+
 def _items(items) -> dict[int, int]:
     """{order line id: units}, as the H5 form's qty-<line id> fields (a line sent twice: the last)."""
     return {item.line_id: item.qty for item in items}
@@ -139,7 +145,7 @@ def aftersales_options(order_id: int):
     return OptionsOut(
         order_id=order.id,
         available=available,
-        message="" if available else _("This order cannot be refunded now."),
+        message=_unavailable_message(order) if not available else "",
         kinds=[
             KindOption(
                 kind=str(kind),
@@ -263,9 +269,9 @@ def open_aftersales(order_id: int, json: AftersalesIn):
     409 with the code already_open (GET /aftersales lists it)."""
     order = _own_order(order_id)
     if order.open_refund is not None:  # a retry of a request that went through, or a second one
-        raise ApiError(409, _("This order already has an open after-sales request."), code="already_open")
+        raise ApiError(409, _unavailable_message(order), code="already_open")
     if not _may_ask(order):
-        raise ApiError(409, _("This order cannot be refunded now."), code="conflict")
+        raise ApiError(409, _unavailable_message(order), code="conflict")
     form = RefundForm(
         formdata=MultiDict({"reason": json.reason, "detail": json.description}),
         meta={"csrf": False},
