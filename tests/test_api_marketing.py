@@ -6,7 +6,9 @@ PostgreSQL two shoppers claiming the last coupon at once."""
 import html
 from datetime import timedelta
 
+import schemathesis
 from flask import current_app
+from hypothesis import given
 from sqlalchemy import select, update
 
 from app.extensions import db
@@ -23,6 +25,7 @@ from app.timeutil import SHOP_TZ, utcnow
 from tests import factories
 from tests.conftest import login, run_together
 from tests.test_api import API, api_login, assert_error, bearer
+from tests.test_api_fuzz import CHECKS, FUZZ_SETTINGS
 from tests.test_flash import flash_session
 from tests.test_groups import buy, make_group_buy, open_group, people, real_clock, shop, sku, tee
 
@@ -464,3 +467,47 @@ def test_two_shoppers_claiming_the_last_coupon_at_once_one_gets_it(pg_app):
     db.session.expire_all()
     assert db.session.get(CouponTemplate, template_id).claimed_qty == 1
     assert db.session.query(Coupon).filter_by(template_id=template_id).count() == 1
+
+
+# --- fuzzed with marketing data present ------------------------------------------------------------------------
+
+MARKETING_PATHS = (
+    "/api/v1/coupons",
+    "/api/v1/me/coupons",
+    "/api/v1/me/points",
+    "/api/v1/me/level",
+    "/api/v1/flash",
+    "/api/v1/groups",
+    "/api/v1/products/{product_id}/groups",
+)
+
+
+def test_the_marketing_operations_hold_to_their_description_under_fuzzing(app, session, shop, sku, tee):
+    """Schemathesis over this module's operations (as tests/test_api_fuzz.py does for all of them), with
+    coupons, a flash sale, a 拼团 with an open group, points and levels in the database: no 5xx, every
+    status documented, every body of its schema."""
+    template(session)
+    flash_session(session, factories.ProductFactory().skus[0])
+    activity = make_group_buy(session, sku)
+    leader, shopper = people(2)
+    open_group(session, leader, sku, activity)
+    session.add(MemberLevel(name="白银", growth_threshold=10, discount_bp=9500))
+    points.add_points(session, shopper.id, 120, "adjust")
+    session.commit()
+    headers = bearer(api_login(app.test_client(), shopper))
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    walked = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if not operation.path.startswith(MARKETING_PATHS):
+            continue
+
+        @given(case=operation.as_strategy())
+        @FUZZ_SETTINGS
+        def run(case):
+            case.call_and_validate(headers={}, checks=CHECKS)  # a guest
+            case.call_and_validate(headers=headers, checks=CHECKS)  # a shopper
+
+        run()
+        walked += 1
+    assert walked == 10
