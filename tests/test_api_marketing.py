@@ -93,6 +93,7 @@ def test_the_coupon_centre_lists_what_the_h5_centre_lists_for_guests_and_shopper
     assert {item["template_id"] for item in guest} == {amount.id, rate.id, gone.id}
     by_id = {item["template_id"]: item for item in guest}
     assert by_id[amount.id]["held"] is None and by_id[amount.id]["can_claim"] is None
+    assert by_id[amount.id]["state"] == "claimable" and by_id[amount.id]["reason"] == "请先登录。"
     assert by_id[amount.id]["value"] == {"fen": 20_00, "display": "¥20.00"}
     assert by_id[amount.id]["threshold"]["fen"] == 100_00 and by_id[amount.id]["remaining"] == 10
     assert by_id[rate.id]["discount_text"] == "8.5折" and by_id[rate.id]["value"] is None
@@ -443,7 +444,9 @@ def test_every_marketing_endpoint_is_described_with_its_statuses(client):
         ("get", "/api/v1/groups/{group_id}"): {"200", "404"},
         ("get", "/api/v1/products/{product_id}/groups"): {"200", "404", "422"},
     }
+    docs = client.get(f"{API}/docs").get_data(as_text=True)
     for (method, path), statuses in expected.items():
+        assert path in docs, path
         operation = paths[path][method]
         assert statuses <= set(operation["responses"]), path
         assert bool(operation.get("security")) == path.startswith(("/api/v1/me", "/api/v1/coupons/{")), path
