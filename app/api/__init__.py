@@ -14,7 +14,17 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-from app.api import addresses, auth, cart, catalog, docs, orders  # noqa: E402, F401 - the views register themselves on bp
+from app.api import (  # noqa: E402, F401 - the views register themselves on bp
+    activities,
+    addresses,
+    aftersales,
+    auth,
+    cart,
+    catalog,
+    docs,
+    marketing,
+    orders,
+)
 from app.api.security import init_blueprint  # noqa: E402
 
 init_blueprint(bp)

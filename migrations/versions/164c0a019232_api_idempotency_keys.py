@@ -1,7 +1,7 @@
 """api idempotency keys
 
 Revision ID: 164c0a019232
-Revises: 7a3f1c9e2b40
+Revises: 0b51c161a27c
 Create Date: 2026-12-07 10:08:57.001187
 
 """
@@ -13,7 +13,7 @@ import app.db_types
 
 # revision identifiers, used by Alembic.
 revision = '164c0a019232'
-down_revision = '7a3f1c9e2b40'
+down_revision = '0b51c161a27c'
 branch_labels = None
 depends_on = None
 
