@@ -22,9 +22,9 @@ from app.api.schemas_orders import (
     CartTotalsOut,
     CouponChoiceOut,
     DiscountOut,
-    PointsOut,
     QuoteLineOut,
     QuoteOut,
+    QuotePointsOut,
     UnavailableLineOut,
 )
 from app.api.security import api_user, login_required
@@ -313,7 +313,7 @@ def quote_out(priced, address) -> QuoteOut:
             for choice in chosen.choices
         ],
         coupon_id=chosen.chosen_id,
-        points=PointsOut(
+        points=QuotePointsOut(
             enabled=chosen.points_enabled,
             balance=chosen.points_balance,
             usable=offer.points_used if offer else 0,

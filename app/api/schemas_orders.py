@@ -179,7 +179,7 @@ class CouponChoiceOut(BaseModel):
     chosen: bool
 
 
-class PointsOut(BaseModel):
+class QuotePointsOut(BaseModel):
     enabled: bool
     balance: int
     usable: int = Field(description="The most points this basket can use (what the switch offers)")
@@ -217,7 +217,7 @@ class QuoteOut(BaseModel):
     amount_rows: list[AmountRowOut] = Field(description="The H5 checkout's amount rows")
     coupons: list[CouponChoiceOut] = Field(description="The coupons usable for this basket, best first")
     coupon_id: int | None = Field(description="The coupon in use")
-    points: PointsOut
+    points: QuotePointsOut
     address: AddressOut | None
     pay_minutes: int = Field(description="Minutes to pay once placed")
     can_submit: bool
