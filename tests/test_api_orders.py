@@ -574,6 +574,8 @@ def test_every_api_model_has_its_own_name():
     from pathlib import Path
 
     names = re.findall(
-        r"^class (\w+)\(", "".join(p.read_text() for p in Path("app/api").glob("*.py")), flags=re.M
+        r"^class (\w+)\(",
+        "".join(p.read_text() for p in (Path(__file__).parent.parent / "app" / "api").glob("*.py")),
+        flags=re.M,
     )
     assert sorted({name for name in names if names.count(name) > 1}) == []
