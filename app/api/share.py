@@ -6,7 +6,7 @@ import logging
 import secrets
 from urllib.parse import unquote
 
-from flask import current_app, send_file
+from flask import current_app, make_response, request
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from spectree import Response
@@ -93,8 +93,9 @@ def wxacode(query: WxacodeQuery):
             _("WeChat did not give the mini-program code just now. Please try again in a minute."),
             code="wechat_unavailable",
         ) from None
-    response = send_file(path, mimetype="image/png", max_age=IMAGE_MAX_AGE, conditional=False)
-    response.cache_control.public = False
+    response = make_response(path.read_bytes())
+    response.mimetype = "image/png"
+    response.cache_control.max_age = IMAGE_MAX_AGE
     response.cache_control.private = True
     return response
 
@@ -217,6 +218,4 @@ def visit(json: VisitIn):
 
 
 def _client_ip() -> str:
-    from flask import request
-
     return request.remote_addr or ""
