@@ -127,7 +127,7 @@ def test_the_share_endpoints_are_in_the_openapi_description_with_every_status(cl
     }
     assert wxacode["security"] == [{"bearer": []}]
     visits = document["paths"]["/api/v1/visits"]["post"]
-    assert set(visits["responses"]) == {"200", "401", "422"}
+    assert set(visits["responses"]) == {"200", "400", "401", "415", "422"}
     assert visits["security"] == [{}, {"bearer": []}]  # anonymous or signed in
     assert visits["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/VisitIn")
 
@@ -321,6 +321,16 @@ def test_a_forged_remembered_share_is_refused(app, session, shop):
     remembered = api.post(f"{API}/visits", json={"scene": f"r={sharer.code}"}).get_json()["remembered"]
     forged = remembered[:-2] + ("AA" if not remembered.endswith("AA") else "BB")
     assert_error(api.post(f"{API}/visits", json={"remembered": forged}), 422, "invalid_remembered")
+
+
+def test_a_cookie_signed_visit_needs_the_csrf_token_and_a_json_body(client, session, shop):
+    sharer, _product = shop
+    login(client, factories.UserFactory(mobile="13900000071"))
+    refused = client.post(f"{API}/visits", json={"scene": f"r={sharer.code}"})
+    assert_error(refused, 400, "csrf_failed")
+    form = client.post(f"{API}/visits", data={"scene": f"r={sharer.code}"})
+    assert form.status_code in (400, 415) and form.mimetype == "application/json"
+    assert visits_of(session, sharer.id) == 0
 
 
 def test_a_scene_of_a_deleted_product_is_a_visit_to_the_shop(client, session, shop):

@@ -156,7 +156,10 @@ def _share(json: VisitIn) -> mini_program.Share | None:
 @bp.post("/visits")
 @spec.validate(
     json=VisitIn,
-    resp=Response(HTTP_200=VisitOut, HTTP_401=ErrorBody, HTTP_422=ErrorBody),
+    # 400: a cookie-signed call without its CSRF token; 415: a body that is not JSON.
+    resp=Response(
+        HTTP_200=VisitOut, HTTP_400=ErrorBody, HTTP_401=ErrorBody, HTTP_415=ErrorBody, HTTP_422=ErrorBody
+    ),
     tags=["distribution"],
     security=[{}, {BEARER: []}],
 )
