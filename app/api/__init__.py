@@ -21,6 +21,7 @@ from app.api import (  # noqa: E402, F401 - the views register themselves on bp
     catalog,
     docs,
     marketing,
+    share,
 )
 from app.api.security import init_blueprint  # noqa: E402
 
