@@ -2,7 +2,10 @@
 with ?ref=, the mini-program path with the scene), and withdrawals — the list, and asking for one through
 the ledger's own request_withdrawal (minimum, fee, the balance taken by a conditional update)."""
 
-from flask import url_for
+import logging
+from functools import wraps
+
+from flask import make_response, request, url_for
 from flask_babel import gettext as _
 from spectree import Response
 
@@ -43,9 +46,12 @@ from app.media import image_url
 from app.money import format_fen_range
 from app.payments.gateways import public_url
 from app.settings.services import get_shop_settings
+from app.storage import StorageError
 
 SHOP_PAGE = "pages/index/index"
 PRODUCT_PAGE = "pages/product/index"
+POSTER_MAX_AGE = 7 * 24 * 3600
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- share
@@ -55,20 +61,50 @@ def _shop_name() -> str:
     return get_shop_settings(db.session).name or _("Fenxiao shop")
 
 
-def _poster_version(distributor: Distributor, product) -> str:
-    """The H5 share page's ?v= of a poster: its cache key, so a changed product shows a new poster."""
+def _poster(distributor: Distributor, product) -> posters.Poster:
+    """The H5 share page's poster: the same link drawn in its QR code, so both share one cached file."""
     if product is None:
         link = url_for("shop.index", ref=distributor.code, _external=True)
+        logo_key = get_shop_settings(db.session).logo_key
     else:
         link = url_for("shop.product", product_id=product.id, ref=distributor.code, _external=True)
-    path = posters.Poster(distributor, product, _shop_name(), link).path
-    return path.stem.rsplit("-", 1)[-1]
+        logo_key = None
+    return posters.Poster(distributor, product, _shop_name(), link, logo_key)
 
 
-def _product_share(distributor: Distributor, product_id: int) -> ProductShareOut:
+def _poster_version(distributor: Distributor, product) -> str:
+    """A poster's cache key as ?v=, so a changed product or shop shows a new poster."""
+    return _poster(distributor, product).path.stem.rsplit("-", 1)[-1]
+
+
+def _poster_url(distributor: Distributor, product) -> str:
+    values = {"v": _poster_version(distributor, product)}
+    if product is not None:
+        values["product"] = product.id
+    return public_url("api.distribution_share_poster", **values)
+
+
+def _sharing_distributor() -> Distributor:
+    """Share tools need a working code: a disabled distributor's links are ignored by the shop."""
+    distributor = api_distributor()
+    if not distributor.is_active:
+        raise ApiError(
+            403,
+            _("Your distributor account is disabled, so your share links do not count now."),
+            code="distributor_disabled",
+        )
+    return distributor
+
+
+def _shop_product(product_id: int):
     product = catalog.get_shop_product(db.session, product_id)
     if product is None:
         raise ApiError(404, _("This product is not on sale."))
+    return product
+
+
+def _product_share(distributor: Distributor, product_id: int) -> ProductShareOut:
+    product = _shop_product(product_id)
     units = [unit for unit, _activity in price_display.sku_units(db.session, product, buyer_level()).values()]
     return ProductShareOut(
         id=product.id,
@@ -76,12 +112,7 @@ def _product_share(distributor: Distributor, product_id: int) -> ProductShareOut
         title=product.title,
         image_url=image_url(product.main_image_key, CARD_IMAGE_SIZE, external=True),
         path=f"{PRODUCT_PAGE}?id={product.id}&scene={distributor.code}",
-        poster_url=public_url(
-            "shop.distribution_product_poster",
-            code=distributor.code,
-            product_id=product.id,
-            v=_poster_version(distributor, product),
-        ),
+        poster_url=_poster_url(distributor, product),
         price_text=format_fen_range(min(units), max(units)) if units else format_fen_range(None, None),
         no_commission=product.commission_opt_out,
     )
@@ -102,13 +133,7 @@ def distribution_share(query: ShareQuery):
     `path` with `scene` = the distributor's code (for a share card or a 小程序码), and the H5 poster.
     403 not_distributor for a member who is not one, distributor_disabled for a disabled one (their
     links do not count); 404 for a product not on sale."""
-    distributor = api_distributor()
-    if not distributor.is_active:
-        raise ApiError(
-            403,
-            _("Your distributor account is disabled, so your share links do not count now."),
-            code="distributor_disabled",
-        )
+    distributor = _sharing_distributor()
     settings = get_shop_settings(db.session)
     code_template = codes.code_template(db.session)
     return ShareOut(
@@ -119,12 +144,60 @@ def distribution_share(query: ShareQuery):
             title=_shop_name(),
             image_url=image_url(settings.logo_key, 200, external=True) if settings.logo_key else None,
             path=f"{SHOP_PAGE}?scene={distributor.code}",
-            poster_url=public_url(
-                "shop.distribution_shop_poster", code=distributor.code, v=_poster_version(distributor, None)
-            ),
+            poster_url=_poster_url(distributor, None),
         ),
         product=_product_share(distributor, query.product) if query.product else None,
     )
+
+
+def _png(view):
+    """The poster is a picture, not JSON: SpecTree hands back the bytes as they are, this labels them."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        response = view(*args, **kwargs)
+        if response.status_code in (200, 304):
+            response.mimetype = "image/png"
+        return response
+
+    return wrapper
+
+
+@bp.get("/distribution/share/poster")
+@login_required
+@_png
+@spec.validate(
+    query=ShareQuery,
+    resp=Response(
+        HTTP_200=(None, "The poster, image/png"),
+        HTTP_304=(None, "Not modified (If-None-Match)"),
+        HTTP_401=ErrorBody,
+        HTTP_403=ErrorBody,
+        HTTP_404=ErrorBody,
+        HTTP_503=ErrorBody,
+    ),
+    tags=TAGS,
+    security=SECURITY,
+)
+def distribution_share_poster(query: ShareQuery):
+    """The share poster (PNG) of the shop or, with ?product=, of a product
+
+    The H5 share page's poster — the distributor's name, the product, a QR code of their link — for a
+    signed-in distributor (send the bearer token, e.g. wx.downloadFile with the header). Cached by what
+    it shows, with an ETag. 403 not_distributor / distributor_disabled; 404 for a product not on sale;
+    503 when the pictures cannot be read just now."""
+    distributor = _sharing_distributor()
+    product = _shop_product(query.product) if query.product else None
+    try:
+        path = _poster(distributor, product).cached_png()
+    except StorageError:
+        log.exception("poster not drawn")
+        raise ApiError(503, _("The poster cannot be drawn just now. Please try again in a minute.")) from None
+    response = make_response(path.read_bytes())
+    response.set_etag(path.stem)
+    response.cache_control.private = True
+    response.cache_control.max_age = POSTER_MAX_AGE
+    return response.make_conditional(request)
 
 
 # ---------------------------------------------------------------- withdrawals

@@ -202,7 +202,7 @@ class ShareTargetOut(BaseModel):
     title: str
     image_url: str | None
     path: str = Field(description="The mini-program page with the scene, for a share card or a 小程序码")
-    poster_url: str = Field(description="The H5 share poster (PNG), for the distributor's H5 session")
+    poster_url: str = Field(description="GET /distribution/share/poster (PNG) with the bearer token")
 
 
 class ProductShareOut(ShareTargetOut):
