@@ -32,6 +32,8 @@ DISTRIBUTOR_ONLY = (
     ("get", "/share"),
     ("get", "/withdrawals"),
     ("post", "/withdrawals"),
+    ("get", "/withdrawals/1"),
+    ("get", "/share/poster"),
 )
 
 
@@ -475,6 +477,9 @@ def test_a_withdrawal_is_taken_from_the_balance_and_listed_only_for_its_owner(cl
     assert [m["value"] for m in page["methods"]] == ["wechat", "alipay", "bank"]
     assert page["next_page"] is None
     assert get(client, "/withdrawals", token_of(client, a.user))["items"] == []
+    assert get(client, f"/withdrawals/{made['id']}", auth) == made
+    assert_error(client.get(f"{D}/withdrawals/{made['id']}", headers=token_of(client, a.user)), 404)
+    assert_error(client.get(f"{D}/withdrawals/{made['id'] + 1}", headers=auth), 404)
     assert get(client, "/centre", auth)["balances"]["withdrawing"]["fen"] == 2500
     error = assert_error(withdraw(client, auth, amount_fen=2000), 422)
     assert "余额不足" in error["fields"]["amount_fen"]
@@ -536,6 +541,7 @@ def test_every_distribution_endpoint_is_documented_with_its_statuses(client):
         ("get", "/share/poster"): {"200", "304", "401", "403", "404", "422", "503"},
         ("get", "/withdrawals"): {"200", "401", "403", "422"},
         ("post", "/withdrawals"): {"201", "401", "403", "409", "422"},
+        ("get", "/withdrawals/{withdrawal_id}"): {"200", "401", "403", "404"},
     }
     for (method, path), statuses in expected.items():
         operation = paths[f"{D}{path}"][method]
@@ -550,5 +556,5 @@ def test_every_operation_as_a_distributor_with_money_keeps_to_the_description(ap
 
     app.instance_path = str(tmp_path / "instance")  # the posters it draws
     token = api_login(app.test_client(), earned.user)
-    assert fuzz(app, bearer(token), skip=("/api/v1/auth/logout",)) >= 10
+    assert fuzz(app, bearer(token), skip=("/api/v1/auth/logout",)) >= 11
     assert ledger.audit(session) == []

@@ -263,6 +263,22 @@ def distribution_withdrawals(query: WithdrawalsQuery):
     )
 
 
+@bp.get("/distribution/withdrawals/<int:withdrawal_id>")
+@login_required
+@spec.validate(
+    path_parameter_descriptions={"withdrawal_id": "A withdrawal id"},
+    resp=Response(HTTP_200=WithdrawalOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody, HTTP_404=ErrorBody),
+    tags=TAGS,
+    security=SECURITY,
+)
+def distribution_withdrawal(withdrawal_id: int):
+    """One of the caller's withdrawals (anyone else's is 404)"""
+    withdrawal = queries.own_withdrawal(db.session, api_distributor().id, withdrawal_id)
+    if withdrawal is None:
+        raise ApiError(404)
+    return _withdrawal_out(withdrawal, _status_labels())
+
+
 @bp.post("/distribution/withdrawals")
 @login_required
 @spec.validate(
