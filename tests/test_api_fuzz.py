@@ -1,6 +1,8 @@
 """Schemathesis drives every operation of the API's own OpenAPI description against the app (in-process,
-WSGI), anonymous and signed in with a bearer token: no 5xx, and every answer matches the description
-(status documented, body of its schema). Few examples per operation, so CI stays fast.
+WSGI): anonymous, signed in as a shopper who has an address, orders and coupons, and signed in as a
+distributor with a team and commission. No 5xx, and every answer matches the description (a documented
+status, a body of its schema). Few examples per operation, so CI stays fast. An operation added to the API
+is walked without touching this file: the counts below come from the description itself.
 
 The operations are walked by hand (Hypothesis over each operation's strategy) rather than through
 schemathesis.pytest.from_fixture, whose lazy loader does not run on this project's pytest."""
@@ -11,36 +13,74 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
+from app import orders
+from app.distribution import services as dist
 from tests import factories
 from tests.test_api import api_login, bearer
+from tests.test_distribution import bind, buy
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 FUZZ_SETTINGS = settings(
     max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
+# Operations that end the token the others are walked with (its own tests cover each).
+ENDS_THE_TOKEN = ("/api/v1/auth/logout",)
+# The API has at least this many operations; fewer means the description lost some.
+AT_LEAST = 7
 
 
 @pytest.fixture
 def catalogue(session):
     category = factories.CategoryFactory(name="茶叶")
     factories.CategoryFactory(name="绿茶", parent=category)
+    products = []
     for price in (1200, 3300, 500):
-        factories.ProductFactory(
-            category=category,
-            options=[{"name": "规格", "values": ["小", "大"]}],
-            skus=[
-                {"price_fen": price, "spec_values": ["小"], "stock": 3},
-                {"price_fen": price + 100, "spec_values": ["大"], "stock": 0},
-            ],
+        products.append(
+            factories.ProductFactory(
+                category=category,
+                options=[{"name": "规格", "values": ["小", "大"]}],
+                skus=[
+                    {"price_fen": price, "spec_values": ["小"], "stock": 30},
+                    {"price_fen": price + 100, "spec_values": ["大"], "stock": 0},
+                ],
+            )
         )
     session.commit()
+    return products
+
+
+@pytest.fixture
+def people(session, catalogue):
+    """A distributor with a buyer below them, and that buyer's paid and unpaid orders and address."""
+    distributor_user = factories.UserFactory(mobile="13800003333")
+    distributor = dist.make_distributor(session, distributor_user, source="merchant")
+    session.commit()
+    shopper = factories.UserFactory(mobile="13800002222")
+    session.commit()
+    bind(session, shopper, distributor)
+    buy(session, shopper, catalogue[0], qty=2)  # paid: commission for the distributor
+    address = factories.AddressFactory(user=shopper, recipient="林小雨", mobile="18612345678")
+    session.commit()
+
+    orders.checkout.place_order(  # left unpaid
+        session,
+        user=shopper,
+        items={catalogue[1].skus[0].id: 1},
+        address_id=address.id,
+        idempotency_key="fuzz-unpaid-order-000001",
+    )
+    session.commit()
+    return shopper, distributor_user
+
+
+def operations(app) -> list:
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    return [result.ok() for result in schema.get_all_operations()]
 
 
 def fuzz(app, headers: dict, skip: tuple = ()) -> int:
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    operations = 0
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    walked = 0
+    for operation in operations(app):
         if operation.path in skip:
             continue
 
@@ -50,19 +90,23 @@ def fuzz(app, headers: dict, skip: tuple = ()) -> int:
             case.call_and_validate(headers=headers, checks=CHECKS)
 
         run()
-        operations += 1
-    return operations
+        walked += 1
+    return walked
 
 
-@pytest.mark.usefixtures("catalogue")
-def test_every_operation_anonymous(app):
-    assert fuzz(app, {}) == 7
+def test_every_operation_anonymous(app, people):
+    total = len(operations(app))
+    assert total >= AT_LEAST
+    assert fuzz(app, {}) == total
 
 
-@pytest.mark.usefixtures("catalogue")
-def test_every_operation_as_a_shopper(app, session):
-    shopper = factories.UserFactory(mobile="13800002222")
-    session.commit()
+def test_every_operation_as_a_shopper(app, people):
+    shopper, _distributor = people
     token = api_login(app.test_client(), shopper)
-    # Not the logout, which would end the token the other operations are walked with.
-    assert fuzz(app, bearer(token), skip=("/api/v1/auth/logout",)) == 6
+    assert fuzz(app, bearer(token), skip=ENDS_THE_TOKEN) == len(operations(app)) - len(ENDS_THE_TOKEN)
+
+
+def test_every_operation_as_a_distributor(app, people):
+    _shopper, distributor = people
+    token = api_login(app.test_client(), distributor)
+    assert fuzz(app, bearer(token), skip=ENDS_THE_TOKEN) == len(operations(app)) - len(ENDS_THE_TOKEN)

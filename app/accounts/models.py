@@ -94,6 +94,11 @@ class User(IdPrimaryKey, UserMixin, db.Model):
     referrer_fixed: Mapped[bool] = mapped_column(default=False)
     # WeChat web OAuth (snsapi_base): the shopper's openid for the shop's official-account appid.
     wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The WeChat mini-program's login (code2session): the shopper's openid for the mini-program's appid, and
+    # the unionid WeChat gives when the mini-program and the official account share an open-platform account
+    # (the same person in both: one account).
+    mp_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    wechat_unionid: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     def set_password(self, password: str) -> None:
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"

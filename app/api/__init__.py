@@ -14,7 +14,16 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-from app.api import auth, catalog, distribution, distribution_share, docs  # noqa: E402, F401 - the views register themselves on bp
+from app.api import (  # noqa: E402, F401 - the views register themselves on bp
+    activities,
+    aftersales,
+    auth,
+    catalog,
+    distribution,
+    distribution_share,
+    docs,
+    marketing,
+)
 from app.api.security import init_blueprint  # noqa: E402
 
 init_blueprint(bp)

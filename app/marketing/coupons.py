@@ -19,6 +19,17 @@ MAX_ISSUE = 5000  # customers in one issue
 MAX_PER_USER = 20
 
 
+class CouponUnknown(MarketingError):
+    """No template of this id shoppers can claim through this channel (the API answers it with a 404)."""
+
+
+# Why a shopper cannot claim a coupon of the centre, by its state there (the words `claim` refuses with).
+CENTRE_REFUSALS = {
+    "held": _l("You already have this coupon."),
+    "gone": _l("All of these coupons have been claimed."),
+}
+
+
 def check_template(data: dict) -> None:
     """What the merchant enters for a template; raises MarketingError on the first problem."""
     if data["kind"] not in (CouponKind.AMOUNT, CouponKind.DISCOUNT):
@@ -116,7 +127,7 @@ def claim(
     now = now or utcnow()
     template = session.get(CouponTemplate, parse_id(template_id)) if parse_id(template_id) else None
     if template is None or template.channel != channel:
-        raise MarketingError(_l("This coupon does not exist."))
+        raise CouponUnknown(_l("This coupon does not exist."))
     if template.is_stopped or (template.claim_ends_at and now >= template.claim_ends_at):
         raise MarketingError(_l("This coupon can no longer be claimed."))
     if template.claim_starts_at and now < template.claim_starts_at:
@@ -130,7 +141,7 @@ def claim(
         .where(Coupon.user_id == user_id, Coupon.template_id == template.id)
     )
     if held >= template.per_user_limit:
-        raise MarketingError(_l("You already have this coupon."))
+        raise MarketingError(CENTRE_REFUSALS["held"])
     taken = session.execute(
         update(CouponTemplate)
         .where(
@@ -142,7 +153,7 @@ def claim(
         .execution_options(synchronize_session=False)
     ).rowcount
     if not taken:
-        raise MarketingError(_l("All of these coupons have been claimed."))
+        raise MarketingError(CENTRE_REFUSALS["gone"])
     valid_from, valid_until = validity(template, now)
     coupon = Coupon(
         template_id=template.id,

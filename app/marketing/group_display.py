@@ -13,10 +13,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.models import User
-from app.catalog.models import Sku
+from app.catalog.models import Product, Sku
 from app.distribution.explain import mask_name
+from app.marketing import flash_display
 from app.marketing.groups import _running_items, group_with_members
-from app.marketing.models import BuyGroup, BuyGroupMember, BuyGroupStatus, GroupRefundState
+from app.marketing.models import (
+    BuyGroup,
+    BuyGroupMember,
+    BuyGroupStatus,
+    GroupBuy,
+    GroupBuyItem,
+    GroupRefundState,
+)
 from app.orders.models import PAID_STATUSES, UNPAID_STATUSES, Order
 from app.timeutil import utcnow
 
@@ -72,6 +80,7 @@ class GroupView:
     viewer_is_member: bool
     viewer_order: str | None  # the viewer's own order number in it
     activity_running: bool
+    group_buy_id: int = 0
 
     @property
     def can_join(self) -> bool:
@@ -132,6 +141,84 @@ def for_product(session: Session, product_id: int, now: datetime | None = None) 
         if found.id == group_buy.id
     }
     return ProductOffer(group_buy.id, group_buy.name, group_buy.group_size, prices, min(prices.values()))
+
+
+def product_mode(session: Session, product_id: int, now: datetime | None = None) -> ProductOffer | None:
+    """The product page's 拼团 mode: none while a SKU of the product is in a flash sale on now (the flash
+    mode comes first, as on the product page), else the running 拼团 of its SKUs."""
+    now = now or utcnow()
+    if flash_display.for_product(session, product_id, now):
+        return None
+    return for_product(session, product_id, now)
+
+
+@dataclass(frozen=True)
+class GroupBuyProduct:
+    """A product of a running 拼团 as a list shows it: its lowest group price and list price there."""
+
+    product_id: int
+    title: str
+    image_key: str | None
+    low_fen: int
+    list_fen: int
+    sku_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RunningGroupBuy:
+    group_buy_id: int
+    name: str
+    size: int
+    hours: int
+    per_user_limit: int | None
+    ends_at: datetime
+    products: list[GroupBuyProduct]
+
+
+def running_group_buys(session: Session, now: datetime | None = None) -> list[RunningGroupBuy]:
+    """The 拼团 activities running now, ending soonest first, each with its on-shelf products (two queries)."""
+    rows = session.execute(
+        _running_items(now or utcnow())
+        .add_columns(Sku.product_id)
+        .where(Sku.is_active)
+        .order_by(GroupBuy.ends_at, GroupBuy.id, GroupBuyItem.id)
+    ).all()
+    products = {
+        product.id: product
+        for product in session.scalars(
+            select(Product)
+            .where(Product.id.in_({row.product_id for row in rows} or {0}), Product.is_on_shelf)
+            .options(selectinload(Product.images))
+        )
+    }
+    found: dict[int, tuple[GroupBuy, dict[int, list]]] = {}
+    for item, group_buy, list_fen, product_id in rows:
+        if product_id not in products:
+            continue
+        _found, by_product = found.setdefault(group_buy.id, (group_buy, {}))
+        by_product.setdefault(product_id, []).append((min(item.price_fen, list_fen), list_fen, item.sku_id))
+    return [
+        RunningGroupBuy(
+            group_buy_id=group_buy.id,
+            name=group_buy.name,
+            size=group_buy.group_size,
+            hours=group_buy.hours,
+            per_user_limit=group_buy.per_user_limit,
+            ends_at=group_buy.ends_at,
+            products=[
+                GroupBuyProduct(
+                    product_id=product_id,
+                    title=products[product_id].title,
+                    image_key=products[product_id].main_image_key,
+                    low_fen=min(price for price, _list, _sku in units),
+                    list_fen=min(list_fen for _price, list_fen, _sku in units),
+                    sku_ids=tuple(sku_id for _price, _list, sku_id in units),
+                )
+                for product_id, units in by_product.items()
+            ],
+        )
+        for group_buy, by_product in found.values()
+    ]
 
 
 def group_straight(offer: ProductOffer | None, skus: list[Sku]) -> int | None:
@@ -231,6 +318,7 @@ def group_view(
         viewer_is_member=mine is not None,
         viewer_order=mine.order.number if mine is not None else None,
         activity_running=not group_buy.is_stopped and group_buy.starts_at <= now < group_buy.ends_at,
+        group_buy_id=group_buy.id,
     )
 
 

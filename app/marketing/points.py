@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext as _nl
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.marketing import members, pricing
 from app.marketing.errors import MarketingError
 from app.marketing.models import GrowthEntry, MemberAccount, PointsEntry, PointsKind
-from app.money import BP_PER_UNIT, share_of_units
+from app.money import BP_PER_UNIT, format_fen, share_of_units
 from app.timeutil import add_months, utcnow
 
 MAX_POINTS_ASKED = 10**9  # anything above is not a number a person typed
@@ -239,9 +240,36 @@ def audit(session: Session) -> list[Mismatch]:
     return found
 
 
-def history(session: Session, user_id: int, *, limit: int = 50) -> list[PointsEntry]:
+def history(
+    session: Session, user_id: int, *, limit: int = 50, before_id: int | None = None
+) -> list[PointsEntry]:
+    """The shopper's points entries, newest first; `before_id`: only those older than that entry (a page)."""
     query = select(PointsEntry).where(PointsEntry.user_id == user_id)
+    if before_id is not None:
+        query = query.where(PointsEntry.id < before_id)
     return list(session.scalars(query.order_by(PointsEntry.id.desc()).limit(limit)))
+
+
+def rules_words(settings) -> str:
+    """How points are earned, spent and expire, in words (my points page, and the API)."""
+    words = str(
+        _l(
+            "Earn %(n)d points for every ¥1 of a completed order; %(points)d points take %(amount)s off at "
+            "checkout.",
+            n=settings.earn_per_yuan,
+            points=100,
+            amount=format_fen(100 * settings.fen_per_point),
+        )
+    )
+    if settings.points_expiry_months:
+        words += " " + str(
+            _nl(
+                "Points expire %(num)d month after they are earned.",
+                "Points expire %(num)d months after they are earned.",
+                settings.points_expiry_months,
+            )
+        )
+    return words
 
 
 KIND_LABELS = {

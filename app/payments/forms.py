@@ -26,6 +26,15 @@ class WechatPayFields:
     )
 
 
+class MiniProgramFields:
+    """The WeChat mini-program (小程序) that uses the shop's JSON API. Its AppSecret is a secret."""
+
+    mp_appid = StringField(_l("Mini-program AppID"))
+    mp_app_secret = PasswordField(
+        _l("Mini-program AppSecret (for login, 小程序码 and paying inside the mini-program)")
+    )
+
+
 class AlipayFields:
     """Alipay mobile web payment. The app private key is a secret: its field always starts empty."""
 
@@ -35,5 +44,5 @@ class AlipayFields:
     alipay_public_key = TextAreaField(_l("Alipay public key"))
 
 
-class PaymentSettingsForm(WechatPayFields, AlipayFields, Form):
+class PaymentSettingsForm(WechatPayFields, MiniProgramFields, AlipayFields, Form):
     """Field names are PaymentSettingsInput's: the view fills one from the other."""

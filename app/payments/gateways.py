@@ -40,6 +40,7 @@ def payment_settings(session: Session) -> PaymentSettings:
         wechat_serial_no="",
         wechat_public_key_id="",
         wechat_public_key="",
+        mp_appid="",
         alipay_app_id="",
         alipay_public_key="",
     )

@@ -29,6 +29,10 @@ class PaymentSettings(IdPrimaryKey, db.Model):
     wechat_apiv3_key_sealed: Mapped[str | None] = mapped_column(Text)
     wechat_private_key_sealed: Mapped[str | None] = mapped_column(Text)
     wechat_app_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    # The WeChat mini-program (小程序) the JSON API serves: its own AppID and AppSecret, for wx.login
+    # (code2session), its access token (小程序码) and JSAPI payments made inside it.
+    mp_appid: Mapped[str] = mapped_column(String(32), default="")
+    mp_app_secret_sealed: Mapped[str | None] = mapped_column(Text)
     alipay_enabled: Mapped[bool] = mapped_column(default=False)
     alipay_app_id: Mapped[str] = mapped_column(String(32), default="")
     alipay_public_key: Mapped[str] = mapped_column(Text, default="")

@@ -48,6 +48,8 @@ class PaymentSettingsInput:
     wechat_apiv3_key: str = ""
     wechat_private_key: str = ""
     wechat_app_secret: str = ""
+    mp_appid: str = ""
+    mp_app_secret: str = ""
     alipay_enabled: bool = False
     alipay_app_id: str = ""
     alipay_public_key: str = ""
@@ -94,6 +96,7 @@ def save_payment_settings(session: Session, data: PaymentSettingsInput) -> Payme
             _l("The certificate serial number is hexadecimal (letters A–F and digits)."),
         ),
         ("wechat_public_key_id", PUBLIC_KEY_ID_RE, _l("The platform public key ID starts with PUB_KEY_ID_.")),
+        ("mp_appid", WECHAT_APPID_RE, _l("A mini-program AppID looks like wx followed by 16 characters.")),
         ("alipay_app_id", ALIPAY_APPID_RE, _l("An Alipay APPID has 16 digits.")),
     ]
     for field, pattern, message in checks:
@@ -113,11 +116,15 @@ def save_payment_settings(session: Session, data: PaymentSettingsInput) -> Payme
         if len(apiv3.encode()) != 32:
             raise PaymentSettingsError(_l("The APIv3 key has exactly 32 characters."), "wechat_apiv3_key")
         settings.wechat_apiv3_key_sealed = seal(apiv3)
-    secret = _strip(data.wechat_app_secret)
-    if secret:
-        if not re.fullmatch(r"[0-9A-Za-z-]{16,64}", secret):
-            raise PaymentSettingsError(_l("The AppSecret is 32 letters and digits."), "wechat_app_secret")
-        settings.wechat_app_secret_sealed = seal(secret)
+    for field, sealed in (
+        ("wechat_app_secret", "wechat_app_secret_sealed"),
+        ("mp_app_secret", "mp_app_secret_sealed"),
+    ):
+        secret = _strip(getattr(data, field))
+        if secret:
+            if not re.fullmatch(r"[0-9A-Za-z-]{16,64}", secret):
+                raise PaymentSettingsError(_l("The AppSecret is 32 letters and digits."), field)
+            setattr(settings, sealed, seal(secret))
     for field, sealed in (
         ("wechat_private_key", "wechat_private_key_sealed"),
         ("alipay_private_key", "alipay_private_key_sealed"),
@@ -146,6 +153,7 @@ def secret_hints(settings: PaymentSettings) -> dict[str, str]:
     return {
         "wechat_apiv3_key": hint(unseal(settings.wechat_apiv3_key_sealed)),
         "wechat_app_secret": hint(unseal(settings.wechat_app_secret_sealed)),
+        "mp_app_secret": hint(unseal(settings.mp_app_secret_sealed)),
         "wechat_private_key": _("set") if settings.wechat_private_key_sealed else "",
         "alipay_private_key": _("set") if settings.alipay_private_key_sealed else "",
     }

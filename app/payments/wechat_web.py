@@ -112,7 +112,7 @@ def openid_for_code(session: Session, code: str) -> str:
     return openid
 
 
-def _cached(session: Session, name: str, fetch) -> str:
+def cached_token(session: Session, name: str, fetch) -> str:
     token = session.get(ApiToken, name)
     now = utcnow()
     if token is not None and token.expires_at - TOKEN_MARGIN > now:
@@ -137,7 +137,7 @@ def access_token(session: Session) -> str:
         data = _get("/cgi-bin/token", {"grant_type": "client_credential", "appid": appid, "secret": secret})
         return data["access_token"], data.get("expires_in", 7200)
 
-    return _cached(session, "wechat_access_token", fetch)
+    return cached_token(session, "wechat_access_token", fetch)
 
 
 def forget_access_token(session: Session, token: str) -> None:
@@ -186,7 +186,7 @@ def jsapi_ticket(session: Session) -> str:
         data = _get("/cgi-bin/ticket/getticket", {"access_token": access_token(session), "type": "jsapi"})
         return data["ticket"], data.get("expires_in", 7200)
 
-    return _cached(session, "wechat_jsapi_ticket", fetch)
+    return cached_token(session, "wechat_jsapi_ticket", fetch)
 
 
 def share_signature(ticket: str, nonce: str, timestamp: int, url: str) -> str:

@@ -106,7 +106,7 @@ def my_points(user_id: int) -> dict:
         "balance": points.balance(db.session, user_id),
         "entries": points.history(db.session, user_id, limit=100),
         "kind_words": points.KIND_LABELS,
-        "settings": members.marketing_settings(db.session),
+        "rules": points.rules_words(members.marketing_settings(db.session)),
     }
 
 

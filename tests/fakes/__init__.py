@@ -4,9 +4,13 @@ signatures and answering (and notifying) with signed, encrypted messages — the
 from app.payments.settings import PaymentSettingsInput
 
 
-def merchant_settings(wechat, alipay=None, *, h5: bool = True) -> PaymentSettingsInput:
+def merchant_settings(
+    wechat, alipay=None, *, h5: bool = True, mini_program: bool = False
+) -> PaymentSettingsInput:
     """What the merchant pastes into /admin/settings/payments for these fake gateways (Alipay off when
-    there is none)."""
+    there is none; the mini-program's AppID and AppSecret with `mini_program`)."""
+    from tests.fakes.wechat import MP_APP_SECRET, MP_APPID
+
     w = wechat.settings()
     a = alipay.settings() if alipay else {"alipay_app_id": "", "alipay_public_key": "", "private_key": ""}
     return PaymentSettingsInput(
@@ -20,6 +24,8 @@ def merchant_settings(wechat, alipay=None, *, h5: bool = True) -> PaymentSetting
         wechat_apiv3_key=w["apiv3_key"],
         wechat_private_key=w["private_key"],
         wechat_app_secret=w["app_secret"],
+        mp_appid=MP_APPID if mini_program else "",
+        mp_app_secret=MP_APP_SECRET if mini_program else "",
         alipay_enabled=alipay is not None,
         alipay_app_id=a["alipay_app_id"],
         alipay_public_key=a["alipay_public_key"],

@@ -28,6 +28,9 @@ APP_SECRET = "app-secret-for-tests-0123456789ab"
 SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092025000000000001"
 APIV3_KEY = "0123456789abcdef0123456789abcdef"  # 32 bytes
+# The shop's mini-program: its own AppID and AppSecret (wx.login's code2session, its access token).
+MP_APPID = "wx9999999999999999"
+MP_APP_SECRET = "mp-secret-for-tests-0123456789abc"
 AUTH_RE = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -52,6 +55,8 @@ class FakeWechat:
         self.requests: list[tuple[str, str]] = []
         self.rejected: list[str] = []
         self.openids: dict[str, str] = {}  # OAuth code -> openid
+        self.mp_codes: dict[str, tuple[str, str | None]] = {}  # wx.login code -> (openid, unionid)
+        self.mp_token_calls = 0
         # Who holds the phone: the openid the authorize page hands out, and the 网页授权域名 (None: any).
         self.user_openid = "oFakeWechatPhoneUser00000001"
         self.oauth_domain: str | None = None
@@ -292,6 +297,21 @@ class FakeWechat:
                     "scope": "snsapi_base",
                 }
             )
+        if path == "/sns/jscode2session":
+            if one.get("appid") != MP_APPID or one.get("secret") != MP_APP_SECRET:
+                return self._plain({"errcode": 40125, "errmsg": "invalid appsecret"})
+            if one.get("grant_type") != "authorization_code" or one.get("js_code") not in self.mp_codes:
+                return self._plain({"errcode": 40029, "errmsg": "invalid code"})
+            openid, unionid = self.mp_codes.pop(one["js_code"])  # a code works once
+            answer = {"openid": openid, "session_key": base64.b64encode(secrets.token_bytes(16)).decode()}
+            if unionid:
+                answer["unionid"] = unionid
+            return self._plain(answer)
+        if path == "/cgi-bin/token" and one.get("appid") == MP_APPID:
+            if one.get("secret") != MP_APP_SECRET:
+                return self._plain({"errcode": 40125, "errmsg": "invalid appsecret"})
+            self.mp_token_calls += 1
+            return self._plain({"access_token": f"mptoken-{self.mp_token_calls}", "expires_in": 7200})
         if path == "/cgi-bin/token":
             if one.get("appid") != APPID or one.get("secret") != APP_SECRET:
                 return self._plain({"errcode": 40125, "errmsg": "invalid appsecret"})
@@ -404,6 +424,12 @@ class FakeWechat:
     @staticmethod
     def _plain(payload):
         return 200, {"Content-Type": "application/json"}, json.dumps(payload).encode()
+
+    def mp_code_for(self, openid: str, unionid: str | None = None) -> str:
+        """What wx.login gives the mini-program of the WeChat user `openid`: a code valid once."""
+        code = secrets.token_hex(16)
+        self.mp_codes[code] = (openid, unionid)
+        return code
 
     def oauth_code_for(self, openid: str) -> str:
         code = secrets.token_hex(8)
