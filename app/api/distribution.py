@@ -11,24 +11,24 @@ from app.api import bp
 from app.api.errors import ApiError, ErrorBody
 from app.api.schemas import Money
 from app.api.schemas_distribution import (
-    ApplicationOut,
-    ApplyFormOut,
-    ApplyIn,
-    BalancesOut,
-    CentreOut,
-    CommissionOut,
-    CommissionPageOut,
-    CommissionsQuery,
+    DistApplicationOut,
+    DistApplyFormOut,
+    DistApplyIn,
+    DistBalancesOut,
+    DistCommissionOut,
+    DistCommissionPageOut,
+    DistCommissionsQuery,
+    DistEarningsOut,
+    DistGradeOut,
+    DistJoinRulesOut,
+    DistMemberOut,
+    DistNeedOut,
+    DistRateOut,
+    DistributionCentreOut,
     DistributionStatusOut,
-    EarningsOut,
-    GradeOut,
-    JoinRulesOut,
-    MemberOut,
-    NeedOut,
-    RateOut,
-    TeamCountsOut,
-    TeamPageOut,
-    TeamQuery,
+    DistTeamCountsOut,
+    DistTeamPageOut,
+    DistTeamQuery,
 )
 from app.api.security import api_user, login_required
 from app.api.spec import BEARER, spec
@@ -82,8 +82,8 @@ def shop_link(distributor: Distributor) -> str:
     return public_url("shop.index", ref=distributor.code)
 
 
-def rates_out(rates_bp) -> list[RateOut]:
-    return [RateOut(level=n, rate_bp=rate, text=format_bp(rate)) for n, rate in enumerate(rates_bp, 1)]
+def rates_out(rates_bp) -> list[DistRateOut]:
+    return [DistRateOut(level=n, rate_bp=rate, text=format_bp(rate)) for n, rate in enumerate(rates_bp, 1)]
 
 
 def service_error_fields(error) -> dict:
@@ -120,7 +120,7 @@ def _status() -> DistributionStatusOut:
         code=distributor.code if distributor else None,
         disabled_reason=distributor.disabled_reason if distributor and not distributor.is_active else None,
         application=_application_out(application) if application else None,
-        join=JoinRulesOut(
+        join=DistJoinRulesOut(
             mode=settings.mode,
             can_join=can_join and distributor is None,
             why_not=why_not,
@@ -130,7 +130,7 @@ def _status() -> DistributionStatusOut:
             freeze_days=settings.freeze_days,
             withdrawal_min=Money.of(settings.withdrawal_min_fen),
         ),
-        form=ApplyFormOut(
+        form=DistApplyFormOut(
             real_name=application.real_name if rejected else "",
             mobile=application.mobile if rejected else (user.mobile or ""),
             reason=application.reason if rejected else "",
@@ -138,8 +138,8 @@ def _status() -> DistributionStatusOut:
     )
 
 
-def _application_out(application: DistributorApplication) -> ApplicationOut:
-    return ApplicationOut(
+def _application_out(application: DistributorApplication) -> DistApplicationOut:
+    return DistApplicationOut(
         status=application.status,
         real_name=application.real_name,
         mobile=application.mobile,
@@ -185,12 +185,12 @@ def _join_refusal(error: dist.DistributionError) -> ApiError:
 @bp.post("/distribution/apply")
 @login_required
 @spec.validate(
-    json=ApplyIn,
+    json=DistApplyIn,
     resp=Response(HTTP_200=DistributionStatusOut, HTTP_401=ErrorBody, HTTP_409=ErrorBody, HTTP_422=ErrorBody),
     tags=TAGS,
     security=SECURITY,
 )
-def distribution_apply(json: ApplyIn):
+def distribution_apply(json: DistApplyIn):
     """Apply to become a distributor (shops that review applications)
 
     The H5 apply form's service and checks: real name, mobile, an optional reason. Answers the new status
@@ -231,15 +231,15 @@ def distribution_join():
 # ---------------------------------------------------------------- the centre
 
 
-def _grade_out(distributor: Distributor, settings) -> GradeOut:
+def _grade_out(distributor: Distributor, settings) -> DistGradeOut:
     progress = grades.progress(db.session, distributor, settings)
-    return GradeOut(
+    return DistGradeOut(
         name=progress.grade.name if progress.grade else _("Distributor"),
         rates=rates_out(progress.rates_bp),
         next_grade=progress.next_grade.name if progress.next_grade else None,
         headline=progress.headline,
         needs=[
-            NeedOut(
+            DistNeedOut(
                 kind=need.kind,
                 label=need.label,
                 text=need.text,
@@ -279,7 +279,9 @@ def _notices(distributor: Distributor, settings) -> list[str]:
 @bp.get("/distribution/centre")
 @login_required
 @spec.validate(
-    resp=Response(HTTP_200=CentreOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody), tags=TAGS, security=SECURITY
+    resp=Response(HTTP_200=DistributionCentreOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody),
+    tags=TAGS,
+    security=SECURITY,
 )
 def distribution_centre():
     """The distributor centre (分销中心): grade, balances, today's and this month's earnings, the team
@@ -295,27 +297,27 @@ def distribution_centre():
     withdrawing = queries.withdrawing_fen(db.session, distributor.id)
     level_one, level_two = queries.team_counts(db.session, distributor.user_id)
     total = distributor.available_fen + distributor.frozen_fen + withdrawing + distributor.withdrawn_fen
-    return CentreOut(
+    return DistributionCentreOut(
         code=distributor.code,
         active=distributor.is_active,
         disabled_reason=distributor.disabled_reason if not distributor.is_active else None,
         distribution_open=settings.enabled,
         grade=_grade_out(distributor, settings),
-        balances=BalancesOut(
+        balances=DistBalancesOut(
             available=Money.of(distributor.available_fen),
             frozen=Money.of(distributor.frozen_fen),
             withdrawing=Money.of(withdrawing),
             withdrawn=Money.of(distributor.withdrawn_fen),
             total_earned=Money.of(total),
         ),
-        earnings=EarningsOut(
+        earnings=DistEarningsOut(
             today=Money.of(earnings.today_fen),
             month=Money.of(earnings.month_fen),
             dividends_month=Money.of(dividends.month_fen)
             if settings.dividends_enabled or dividends.days > 0
             else None,
         ),
-        team=TeamCountsOut(level_one=level_one, level_two=level_two, total=level_one + level_two),
+        team=DistTeamCountsOut(level_one=level_one, level_two=level_two, total=level_one + level_two),
         shop_link=shop_link(distributor),
         freeze_days=settings.freeze_days,
         withdrawal_min=Money.of(settings.withdrawal_min_fen),
@@ -374,12 +376,12 @@ def _cursor(raw: str | None) -> int | None:
 @bp.get("/distribution/commissions")
 @login_required
 @spec.validate(
-    query=CommissionsQuery,
-    resp=Response(HTTP_200=CommissionPageOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody, HTTP_422=ErrorBody),
+    query=DistCommissionsQuery,
+    resp=Response(HTTP_200=DistCommissionPageOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody, HTTP_422=ErrorBody),
     tags=TAGS,
     security=SECURITY,
 )
-def distribution_commissions(query: CommissionsQuery):
+def distribution_commissions(query: DistCommissionsQuery):
     """The caller's commission entries, newest first, by state, with a cursor
 
     Only the caller's own. Each entry as the H5 list shows it: the order number and the buyer masked, the
@@ -394,9 +396,9 @@ def distribution_commissions(query: CommissionsQuery):
         db.session, distributor, freeze_days=settings.freeze_days, state=query.state or None, before=before
     )
     labels = _state_labels()
-    return CommissionPageOut(
+    return DistCommissionPageOut(
         items=[
-            CommissionOut(
+            DistCommissionOut(
                 id=row.id,
                 order_number=row.masked_number,
                 created_at=row.created_at.isoformat(),
@@ -424,12 +426,12 @@ def distribution_commissions(query: CommissionsQuery):
 @bp.get("/distribution/team")
 @login_required
 @spec.validate(
-    query=TeamQuery,
-    resp=Response(HTTP_200=TeamPageOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody),
+    query=DistTeamQuery,
+    resp=Response(HTTP_200=DistTeamPageOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody),
     tags=TAGS,
     security=SECURITY,
 )
-def distribution_team(query: TeamQuery):
+def distribution_team(query: DistTeamQuery):
     """The caller's team: level 1 (referred by them) or level 2, newest binding first, by page
 
     Names and numbers masked as on the H5 team page, with each member's paid sales and how long the
@@ -439,11 +441,11 @@ def distribution_team(query: TeamQuery):
         db.session, distributor.user_id, level=query.level, now=utcnow(), page=query.page
     )
     level_one, level_two = queries.team_counts(db.session, distributor.user_id)
-    return TeamPageOut(
+    return DistTeamPageOut(
         level=query.level,
-        counts=TeamCountsOut(level_one=level_one, level_two=level_two, total=level_one + level_two),
+        counts=DistTeamCountsOut(level_one=level_one, level_two=level_two, total=level_one + level_two),
         items=[
-            MemberOut(
+            DistMemberOut(
                 id=member.user_id,
                 label=member.label,
                 joined_at=iso(member.joined_at),

@@ -23,15 +23,15 @@ from app.api.distribution import (
 from app.api.errors import ApiError, ErrorBody
 from app.api.schemas import Money
 from app.api.schemas_distribution import (
-    MethodOut,
-    ProductShareOut,
-    ShareOut,
-    ShareQuery,
-    ShareTargetOut,
-    WithdrawalOut,
-    WithdrawalPageOut,
-    WithdrawalsQuery,
-    WithdrawIn,
+    DistMethodOut,
+    DistProductShareOut,
+    DistShareOut,
+    DistShareQuery,
+    DistShareTargetOut,
+    DistWithdrawalOut,
+    DistWithdrawalPageOut,
+    DistWithdrawalsQuery,
+    DistWithdrawIn,
 )
 from app.api.security import login_required
 from app.api.spec import spec
@@ -103,10 +103,10 @@ def _shop_product(product_id: int):
     return product
 
 
-def _product_share(distributor: Distributor, product_id: int) -> ProductShareOut:
+def _product_share(distributor: Distributor, product_id: int) -> DistProductShareOut:
     product = _shop_product(product_id)
     units = [unit for unit, _activity in price_display.sku_units(db.session, product, buyer_level()).values()]
-    return ProductShareOut(
+    return DistProductShareOut(
         id=product.id,
         link=public_url("shop.product", product_id=product.id, ref=distributor.code),
         title=product.title,
@@ -121,12 +121,12 @@ def _product_share(distributor: Distributor, product_id: int) -> ProductShareOut
 @bp.get("/distribution/share")
 @login_required
 @spec.validate(
-    query=ShareQuery,
-    resp=Response(HTTP_200=ShareOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody, HTTP_404=ErrorBody),
+    query=DistShareQuery,
+    resp=Response(HTTP_200=DistShareOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody, HTTP_404=ErrorBody),
     tags=TAGS,
     security=SECURITY,
 )
-def distribution_share(query: ShareQuery):
+def distribution_share(query: DistShareQuery):
     """Share info for the shop and, with ?product=, a product
 
     The H5 share link with ?ref=<code> (on PUBLIC_URL when set), title and picture, the mini-program
@@ -136,10 +136,10 @@ def distribution_share(query: ShareQuery):
     distributor = _sharing_distributor()
     settings = get_shop_settings(db.session)
     code_template = codes.code_template(db.session)
-    return ShareOut(
+    return DistShareOut(
         scene=distributor.code,
         coupon_code=codes.code_of(db.session, distributor) if code_template else None,
-        shop=ShareTargetOut(
+        shop=DistShareTargetOut(
             link=shop_link(distributor),
             title=_shop_name(),
             image_url=image_url(settings.logo_key, 200, external=True) if settings.logo_key else None,
@@ -167,7 +167,7 @@ def _png(view):
 @login_required
 @_png
 @spec.validate(
-    query=ShareQuery,
+    query=DistShareQuery,
     resp=Response(
         HTTP_200=(None, "The poster, image/png"),
         HTTP_304=(None, "Not modified (If-None-Match)"),
@@ -179,7 +179,7 @@ def _png(view):
     tags=TAGS,
     security=SECURITY,
 )
-def distribution_share_poster(query: ShareQuery):
+def distribution_share_poster(query: DistShareQuery):
     """The share poster (PNG) of the shop or, with ?product=, of a product
 
     The H5 share page's poster — the distributor's name, the product, a QR code of their link — for a
@@ -212,9 +212,9 @@ def _status_labels() -> dict[str, str]:
     }
 
 
-def _withdrawal_out(withdrawal: Withdrawal, labels: dict[str, str]) -> WithdrawalOut:
+def _withdrawal_out(withdrawal: Withdrawal, labels: dict[str, str]) -> DistWithdrawalOut:
     method = str(dict(WITHDRAWAL_METHODS).get(withdrawal.method, withdrawal.method))
-    return WithdrawalOut(
+    return DistWithdrawalOut(
         id=withdrawal.id,
         amount=Money.of(withdrawal.amount_fen),
         fee=Money.of(withdrawal.fee_fen),
@@ -234,12 +234,12 @@ def _withdrawal_out(withdrawal: Withdrawal, labels: dict[str, str]) -> Withdrawa
 @bp.get("/distribution/withdrawals")
 @login_required
 @spec.validate(
-    query=WithdrawalsQuery,
-    resp=Response(HTTP_200=WithdrawalPageOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody),
+    query=DistWithdrawalsQuery,
+    resp=Response(HTTP_200=DistWithdrawalPageOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody),
     tags=TAGS,
     security=SECURITY,
 )
-def distribution_withdrawals(query: WithdrawalsQuery):
+def distribution_withdrawals(query: DistWithdrawalsQuery):
     """The caller's withdrawals, newest first, by page, with what the withdraw form needs
 
     Only the caller's own. Each with its status in Chinese, the fee and what is transferred, the account
@@ -251,12 +251,12 @@ def distribution_withdrawals(query: WithdrawalsQuery):
     settings = dist.get_settings(db.session)
     page = queries.withdrawal_page(db.session, distributor.id, page=query.page)
     labels = _status_labels()
-    return WithdrawalPageOut(
+    return DistWithdrawalPageOut(
         available=Money.of(distributor.available_fen),
         withdrawing=Money.of(queries.withdrawing_fen(db.session, distributor.id)),
         minimum=Money.of(settings.withdrawal_min_fen),
         fee_rate_bp=settings.withdrawal_fee_bp,
-        methods=[MethodOut(value=value, label=str(label)) for value, label in WITHDRAWAL_METHODS],
+        methods=[DistMethodOut(value=value, label=str(label)) for value, label in WITHDRAWAL_METHODS],
         items=[_withdrawal_out(withdrawal, labels) for withdrawal in page.items],
         page=page.page,
         next_page=page.next_num if page.has_next else None,
@@ -267,7 +267,7 @@ def distribution_withdrawals(query: WithdrawalsQuery):
 @login_required
 @spec.validate(
     path_parameter_descriptions={"withdrawal_id": "A withdrawal id"},
-    resp=Response(HTTP_200=WithdrawalOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody, HTTP_404=ErrorBody),
+    resp=Response(HTTP_200=DistWithdrawalOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody, HTTP_404=ErrorBody),
     tags=TAGS,
     security=SECURITY,
 )
@@ -282,14 +282,18 @@ def distribution_withdrawal(withdrawal_id: int):
 @bp.post("/distribution/withdrawals")
 @login_required
 @spec.validate(
-    json=WithdrawIn,
+    json=DistWithdrawIn,
     resp=Response(
-        HTTP_201=WithdrawalOut, HTTP_401=ErrorBody, HTTP_403=ErrorBody, HTTP_409=ErrorBody, HTTP_422=ErrorBody
+        HTTP_201=DistWithdrawalOut,
+        HTTP_401=ErrorBody,
+        HTTP_403=ErrorBody,
+        HTTP_409=ErrorBody,
+        HTTP_422=ErrorBody,
     ),
     tags=TAGS,
     security=SECURITY,
 )
-def distribution_withdraw(json: WithdrawIn):
+def distribution_withdraw(json: DistWithdrawIn):
     """Ask for a withdrawal: the amount (integer fen) leaves the available balance at once
 
     The H5 withdraw form's service: the minimum, the fee, the payee details each method needs, and the

@@ -14,13 +14,13 @@ MAX_CURSOR_DIGITS = 12
 # ---------------------------------------------------------------- joining
 
 
-class RateOut(BaseModel):
+class DistRateOut(BaseModel):
     level: int
     rate_bp: int = Field(description="Basis points: 1000 = 10%")
     text: str = Field(description="e.g. 10%")
 
 
-class ApplicationOut(BaseModel):
+class DistApplicationOut(BaseModel):
     status: Literal["pending", "approved", "rejected"]
     real_name: str
     mobile: str
@@ -30,7 +30,7 @@ class ApplicationOut(BaseModel):
     decided_at: str | None
 
 
-class JoinRulesOut(BaseModel):
+class DistJoinRulesOut(BaseModel):
     mode: Literal["everyone", "apply", "spend"] = Field(
         description="everyone: POST /distribution/join at once; apply: POST /distribution/apply and wait "
         "for review; spend: POST /distribution/join once the spend is reached"
@@ -39,12 +39,12 @@ class JoinRulesOut(BaseModel):
     why_not: str | None = Field(description="Why not yet (spend mode: how much more), as the H5 page says")
     spent: Money | None = Field(description="Spend mode: what the caller has paid, refunds excluded")
     spend_threshold: Money | None = Field(description="Spend mode: the spend that makes a distributor")
-    rates: list[RateOut]
+    rates: list[DistRateOut]
     freeze_days: int = Field(description="Commission is withdrawable this many days after completion")
     withdrawal_min: Money
 
 
-class ApplyFormOut(BaseModel):
+class DistApplyFormOut(BaseModel):
     """What the H5 apply form is filled with: the rejected application's details, else the account's mobile."""
 
     real_name: str
@@ -60,12 +60,12 @@ class DistributionStatusOut(BaseModel):
     distribution_open: bool = Field(description="The shop runs distribution now")
     code: str | None = Field(description="The caller's share code (distributors only)")
     disabled_reason: str | None
-    application: ApplicationOut | None = Field(description="The latest application, if any")
-    join: JoinRulesOut
-    form: ApplyFormOut
+    application: DistApplicationOut | None = Field(description="The latest application, if any")
+    join: DistJoinRulesOut
+    form: DistApplyFormOut
 
 
-class ApplyIn(BaseModel):
+class DistApplyIn(BaseModel):
     real_name: str = Field(max_length=100, description="As on the ID card, at most 20 characters")
     mobile: str = Field(max_length=40, description="Mainland China mobile number")
     reason: str = Field(default="", max_length=2000, description="Optional, at most 500 characters")
@@ -74,7 +74,7 @@ class ApplyIn(BaseModel):
 # ---------------------------------------------------------------- the centre
 
 
-class NeedOut(BaseModel):
+class DistNeedOut(BaseModel):
     kind: str
     label: str
     text: str
@@ -83,17 +83,17 @@ class NeedOut(BaseModel):
     percent: int
 
 
-class GradeOut(BaseModel):
+class DistGradeOut(BaseModel):
     name: str = Field(description="The grade's name, or 分销员 without one")
-    rates: list[RateOut] = Field(description="The commission rates this grade gives")
+    rates: list[DistRateOut] = Field(description="The commission rates this grade gives")
     next_grade: str | None
     headline: str = Field(description="What the next grade needs, as the H5 card says it")
-    needs: list[NeedOut]
+    needs: list[DistNeedOut]
     ready: bool
     at_top: bool
 
 
-class BalancesOut(BaseModel):
+class DistBalancesOut(BaseModel):
     available: Money = Field(description="Withdrawable now (may be below zero after a refund)")
     frozen: Money = Field(description="Earned, waiting for the after-sales window")
     withdrawing: Money = Field(description="Requested or approved withdrawals not yet paid")
@@ -101,27 +101,27 @@ class BalancesOut(BaseModel):
     total_earned: Money = Field(description="available + frozen + withdrawing + withdrawn")
 
 
-class EarningsOut(BaseModel):
+class DistEarningsOut(BaseModel):
     today: Money = Field(description="Commission on orders paid today (the shop's calendar), net of refunds")
     month: Money
     dividends_month: Money | None = Field(description="Dividends this month, when the H5 centre shows them")
 
 
-class TeamCountsOut(BaseModel):
+class DistTeamCountsOut(BaseModel):
     level_one: int
     level_two: int
     total: int
 
 
-class CentreOut(BaseModel):
+class DistributionCentreOut(BaseModel):
     code: str = Field(description="The share code (邀请码) that ?ref= and the mini-program scene carry")
     active: bool
     disabled_reason: str | None
     distribution_open: bool
-    grade: GradeOut
-    balances: BalancesOut
-    earnings: EarningsOut
-    team: TeamCountsOut
+    grade: DistGradeOut
+    balances: DistBalancesOut
+    earnings: DistEarningsOut
+    team: DistTeamCountsOut
     shop_link: str = Field(description="The H5 shop with ?ref=<code>")
     freeze_days: int
     withdrawal_min: Money
@@ -131,7 +131,7 @@ class CentreOut(BaseModel):
 # ---------------------------------------------------------------- commissions
 
 
-class CommissionsQuery(BaseModel):
+class DistCommissionsQuery(BaseModel):
     state: Literal["", "frozen", "held", "released", "voided"] = Field(
         default="",
         description='"" all; frozen (冻结中), held (审核中), released (可提现), voided (已作废) — the H5 tabs',
@@ -141,7 +141,7 @@ class CommissionsQuery(BaseModel):
     )
 
 
-class CommissionOut(BaseModel):
+class DistCommissionOut(BaseModel):
     id: int
     order_number: str = Field(description="Masked as the H5 list shows it: 241122******6789")
     created_at: str = Field(description="ISO 8601, UTC")
@@ -158,20 +158,20 @@ class CommissionOut(BaseModel):
     note: str | None = Field(description="The line under the entry on the H5 list")
 
 
-class CommissionPageOut(BaseModel):
-    items: list[CommissionOut]
+class DistCommissionPageOut(BaseModel):
+    items: list[DistCommissionOut]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last")
 
 
 # ---------------------------------------------------------------- team
 
 
-class TeamQuery(BaseModel):
+class DistTeamQuery(BaseModel):
     level: int = Field(default=1, ge=1, le=2, description="1: referred by me; 2: by my level-1 members")
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
 
 
-class MemberOut(BaseModel):
+class DistMemberOut(BaseModel):
     id: int
     label: str = Field(description="Masked as on the H5 team page: 张** / 138****5678")
     joined_at: str | None
@@ -182,10 +182,10 @@ class MemberOut(BaseModel):
     via: str | None = Field(description="Level 2: the level-1 member they came through (masked)")
 
 
-class TeamPageOut(BaseModel):
+class DistTeamPageOut(BaseModel):
     level: int
-    counts: TeamCountsOut
-    items: list[MemberOut]
+    counts: DistTeamCountsOut
+    items: list[DistMemberOut]
     page: int
     next_page: int | None
 
@@ -193,11 +193,11 @@ class TeamPageOut(BaseModel):
 # ---------------------------------------------------------------- share
 
 
-class ShareQuery(BaseModel):
+class DistShareQuery(BaseModel):
     product: int | None = Field(default=None, ge=1, le=2**31 - 1, description="A product id to share")
 
 
-class ShareTargetOut(BaseModel):
+class DistShareTargetOut(BaseModel):
     link: str = Field(description="The H5 page with ?ref=<code> (on PUBLIC_URL when set)")
     title: str
     image_url: str | None
@@ -205,32 +205,32 @@ class ShareTargetOut(BaseModel):
     poster_url: str = Field(description="GET /distribution/share/poster (PNG) with the bearer token")
 
 
-class ProductShareOut(ShareTargetOut):
+class DistProductShareOut(DistShareTargetOut):
     id: int
     price_text: str
     no_commission: bool = Field(description="The product pays no commission (it may still be shared)")
 
 
-class ShareOut(BaseModel):
+class DistShareOut(BaseModel):
     scene: str = Field(description="The distributor's code: the scene of a mini-program code")
     coupon_code: str | None = Field(description="The distributor's coupon code, when the shop runs one")
-    shop: ShareTargetOut
-    product: ProductShareOut | None
+    shop: DistShareTargetOut
+    product: DistProductShareOut | None
 
 
 # ---------------------------------------------------------------- withdrawals
 
 
-class WithdrawalsQuery(BaseModel):
+class DistWithdrawalsQuery(BaseModel):
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
 
 
-class MethodOut(BaseModel):
+class DistMethodOut(BaseModel):
     value: str
     label: str
 
 
-class WithdrawalOut(BaseModel):
+class DistWithdrawalOut(BaseModel):
     id: int
     amount: Money
     fee: Money
@@ -246,18 +246,18 @@ class WithdrawalOut(BaseModel):
     paid_at: str | None
 
 
-class WithdrawalPageOut(BaseModel):
+class DistWithdrawalPageOut(BaseModel):
     available: Money
     withdrawing: Money
     minimum: Money
     fee_rate_bp: int = Field(description="The shop's fee in basis points (0: none)")
-    methods: list[MethodOut]
-    items: list[WithdrawalOut]
+    methods: list[DistMethodOut]
+    items: list[DistWithdrawalOut]
     page: int
     next_page: int | None
 
 
-class WithdrawIn(BaseModel):
+class DistWithdrawIn(BaseModel):
     amount_fen: int = Field(ge=-(2**53), le=2**53, description="Integer fen (分): 2500 = ¥25.00")
     method: str = Field(default="wechat", max_length=16, description="wechat | alipay | bank")
     real_name: str = Field(max_length=100, description="The account holder's real name")
