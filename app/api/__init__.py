@@ -19,6 +19,8 @@ from app.api import (  # noqa: E402, F401 - the views register themselves on bp
     aftersales,
     auth,
     catalog,
+    distribution,
+    distribution_share,
     docs,
     marketing,
     share,
