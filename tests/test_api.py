@@ -349,3 +349,28 @@ def test_every_operation_declares_what_the_blueprint_answers_before_its_view(cli
                 assert "415" in operation["responses"], (method, path)
                 assert_error(call(url, data="a=1", content_type="text/plain"), 415)
     assert walked >= 7
+
+
+def test_every_api_model_has_its_own_name():
+    """The description names each schema by its class name: two models of one name (in two modules of
+    app/api) would share one schema in the document, silently wrong for one of them."""
+    import importlib
+    import pkgutil
+
+    from pydantic import BaseModel
+
+    import app.api
+
+    seen: dict[str, type] = {}
+    for info in pkgutil.iter_modules(app.api.__path__):
+        module = importlib.import_module(f"app.api.{info.name}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and value.__module__ == module.__name__
+            ):
+                assert seen.setdefault(value.__name__, value) is value, (
+                    f"two API models named {value.__name__}"
+                )
+    assert len(seen) > 20

@@ -4,12 +4,14 @@ in Chinese, and two withdrawals of everything at once (PostgreSQL) take the mone
 
 import re
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
 from app.distribution import ledger, queries
 from app.distribution import services as dist
+from app.distribution.mini_program import Share, decode_scene
 from app.distribution.models import (
     ApplicationStatus,
     Distributor,
@@ -353,17 +355,24 @@ def app_config():
     return {"PUBLIC_URL": "https://shop.example.com"}
 
 
+def scene_of(path: str, page: str) -> Share:
+    parts = urlsplit(path)
+    assert parts.path == page
+    return decode_scene(parse_qs(parts.query)["scene"][0])
+
+
 def test_share_info_carries_the_code_on_public_url(client, session, tree, product):
     a, b, c = tree
     auth = token_of(client, b.user)
     share = get(client, "/share", auth)
-    assert share["scene"] == b.code and share["product"] is None
+    assert decode_scene(share["scene"]) == Share(b.code, None) and share["product"] is None
     assert share["shop"]["link"] == f"https://shop.example.com/?ref={b.code}"
-    assert share["shop"]["path"] == f"pages/index/index?scene={b.code}"
+    assert scene_of(share["shop"]["path"], "pages/index/index") == Share(b.code, None)
     assert share["shop"]["poster_url"].startswith(f"https://shop.example.com{D}/share/poster?v=")
     one = get(client, "/share", auth, product=product.id)["product"]
     assert one["link"] == f"https://shop.example.com/p/{product.id}?ref={b.code}"
-    assert one["path"] == f"pages/product/index?id={product.id}&scene={b.code}"
+    # The share card opens the same page, with the same scene, as the 小程序码 for it.
+    assert scene_of(one["path"], "pages/product/index") == Share(b.code, product.id)
     assert one["title"] == "云南小粒咖啡豆" and one["price_text"] == "¥100.00"
     assert "/share/poster?v=" in one["poster_url"] and f"product={product.id}" in one["poster_url"]
     assert get(client, "/centre", auth)["shop_link"] == share["shop"]["link"]

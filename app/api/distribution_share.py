@@ -36,7 +36,7 @@ from app.api.schemas_distribution import (
 from app.api.security import login_required
 from app.api.spec import spec
 from app.catalog import services as catalog
-from app.distribution import ledger, posters, queries
+from app.distribution import ledger, mini_program, posters, queries
 from app.distribution import services as dist
 from app.distribution.forms import WITHDRAWAL_METHODS
 from app.distribution.models import Distributor, Withdrawal, WithdrawalStatus
@@ -48,8 +48,6 @@ from app.payments.gateways import public_url
 from app.settings.services import get_shop_settings
 from app.storage import StorageError
 
-SHOP_PAGE = "pages/index/index"
-PRODUCT_PAGE = "pages/product/index"
 POSTER_MAX_AGE = 7 * 24 * 3600
 log = logging.getLogger(__name__)
 
@@ -111,7 +109,7 @@ def _product_share(distributor: Distributor, product_id: int) -> DistProductShar
         link=public_url("shop.product", product_id=product.id, ref=distributor.code),
         title=product.title,
         image_url=image_url(product.main_image_key, CARD_IMAGE_SIZE, external=True),
-        path=f"{PRODUCT_PAGE}?id={product.id}&scene={distributor.code}",
+        path=mini_program.share_path(distributor.code, product.id),
         poster_url=_poster_url(distributor, product),
         price_text=format_fen_range(min(units), max(units)) if units else format_fen_range(None, None),
         no_commission=product.commission_opt_out,
@@ -130,20 +128,20 @@ def distribution_share(query: DistShareQuery):
     """Share info for the shop and, with ?product=, a product
 
     The H5 share link with ?ref=<code> (on PUBLIC_URL when set), title and picture, the mini-program
-    `path` with `scene` = the distributor's code (for a share card or a 小程序码), and the H5 poster.
+    `path` with the `scene` that carries the distributor's code (a share card and a scanned 小程序码 open the page with the same scene; POST /visits takes it), and the H5 poster.
     403 not_distributor for a member who is not one, distributor_disabled for a disabled one (their
     links do not count); 404 for a product not on sale."""
     distributor = _sharing_distributor()
     settings = get_shop_settings(db.session)
     code_template = codes.code_template(db.session)
     return DistShareOut(
-        scene=distributor.code,
+        scene=mini_program.encode_scene(distributor.code),
         coupon_code=codes.code_of(db.session, distributor) if code_template else None,
         shop=DistShareTargetOut(
             link=shop_link(distributor),
             title=_shop_name(),
             image_url=image_url(settings.logo_key, 200, external=True) if settings.logo_key else None,
-            path=f"{SHOP_PAGE}?scene={distributor.code}",
+            path=mini_program.share_path(distributor.code),
             poster_url=_poster_url(distributor, None),
         ),
         product=_product_share(distributor, query.product) if query.product else None,

@@ -212,7 +212,9 @@ class DistProductShareOut(DistShareTargetOut):
 
 
 class DistShareOut(BaseModel):
-    scene: str = Field(description="The distributor's code: the scene of a mini-program code")
+    scene: str = Field(
+        description="The shop's scene for this distributor (r=<code>): what POST /visits takes"
+    )
     coupon_code: str | None = Field(description="The distributor's coupon code, when the shop runs one")
     shop: DistShareTargetOut
     product: DistProductShareOut | None
