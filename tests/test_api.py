@@ -329,3 +329,48 @@ def test_a_server_error_under_api_is_json_too(app, client, monkeypatch):
     monkeypatch.setattr("app.api.catalog.get_shop_settings", broken)
     error = assert_error(client.get(f"{API}/shop"), 500, "server_error")
     assert "settings table" not in error["message"]
+
+
+def test_every_operation_declares_what_the_blueprint_answers_before_its_view(client):
+    """A bad token (401) on any operation and a body that is not JSON (415) on any that takes one are
+    answered before the view runs: the description says so for each, and the answers are those."""
+    document = client.get(f"{API}/openapi.json").get_json()
+    walked = 0
+    for path, item in document["paths"].items():
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            walked += 1
+            assert "401" in operation["responses"], (method, path)
+            call = getattr(client, method)
+            assert_error(call(url, headers=bearer("not-a-token")), 401, "invalid_token")
+            if method != "get":
+                assert "415" in operation["responses"], (method, path)
+                assert_error(call(url, data="a=1", content_type="text/plain"), 415)
+    assert walked >= 7
+
+
+def test_every_api_model_has_its_own_name():
+    """The description names each schema by its class name: two models of one name (in two modules of
+    app/api) would share one schema in the document, silently wrong for one of them."""
+    import importlib
+    import pkgutil
+
+    from pydantic import BaseModel
+
+    import app.api
+
+    seen: dict[str, type] = {}
+    for info in pkgutil.iter_modules(app.api.__path__):
+        module = importlib.import_module(f"app.api.{info.name}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and value.__module__ == module.__name__
+            ):
+                assert seen.setdefault(value.__name__, value) is value, (
+                    f"two API models named {value.__name__}"
+                )
+    assert len(seen) > 20

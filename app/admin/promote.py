@@ -15,7 +15,7 @@ from app.accounts.models import Permission
 from app.admin import bp, permission_required
 from app.admin.viewutil import get_or_404
 from app.catalog.models import Product
-from app.distribution import checklist, posters
+from app.distribution import checklist, mini_program, posters
 from app.distribution.shop_posters import ShopPoster, price_label, showcase_items
 from app.extensions import db
 from app.payments.gateways import public_url
@@ -44,12 +44,15 @@ def _shop_link() -> str:
 
 
 def _product_poster(product: Product) -> posters.Poster:
-    return posters.Poster(None, product, _shop_name(), _product_link(product))
+    mp_code = mini_program.mp_code(db.session, None, product.id)
+    return posters.Poster(None, product, _shop_name(), _product_link(product), mp_code=mp_code)
 
 
 def _shop_poster() -> ShopPoster:
     settings = get_shop_settings(db.session)
-    return ShopPoster(_shop_name(), _shop_link(), settings.logo_key, tuple(showcase_items(db.session)))
+    items = tuple(showcase_items(db.session))
+    mp_code = mini_program.mp_code(db.session, None, None)
+    return ShopPoster(_shop_name(), _shop_link(), settings.logo_key, items, mp_code)
 
 
 def _downloaded(response, filename: str):

@@ -21,9 +21,12 @@ from app.api import (  # noqa: E402, F401 - the views register themselves on bp
     auth,
     cart,
     catalog,
+    distribution,
+    distribution_share,
     docs,
     marketing,
     orders,
+    share,
 )
 from app.api.security import init_blueprint  # noqa: E402
 

@@ -5,8 +5,9 @@ requests and their timelines, sending the goods back, withdrawing. Someone else'
 
 import base64
 import binascii
+from functools import wraps
 
-from flask import current_app, url_for
+from flask import current_app, request, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from spectree import Response
@@ -19,6 +20,7 @@ from app.api import bp
 from app.api.errors import ApiError, ErrorBody
 from app.api.schemas import Money
 from app.api.schemas_aftersales import (
+    MAX_PHOTO_BASE64,
     AftersalesIn,
     AftersalesLineOut,
     AftersalesOut,
@@ -41,20 +43,26 @@ from app.api.schemas_aftersales import (
 from app.api.security import api_user, login_required
 from app.api.spec import BEARER, spec
 from app.db_types import MAX_ID
-from app.extensions import db
+from app.extensions import db, limiter
 from app.marketing import group_orders
 from app.media import ImageError, image_url, private_image, save_private_image
 from app.orders import aftersales, returns
 from app.orders.carriers import CARRIERS
 from app.orders.events import OrderError
+from app.orders.labels import EVENT_NOTE_SHOWN, EVENT_TEXT, REFUND_REQUEST_TEXT
 from app.orders.models import AfterSalesKind, Order, Refund, RefundRequestStatus
 from app.orders.shop_forms import RefundForm
-from app.shop.orders import EVENT_NOTE_SHOWN, EVENT_TEXT, REFUND_REQUEST_TEXT
 
 TAGS = ["aftersales"]
 PHOTO_SALT = "api-aftersales-photo"
 PHOTO_MAX_AGE = 24 * 3600  # an uploaded photo is used within a day, or uploaded again
 LINE_IMAGE_SIZE = 200
+# A data URL's header, when the picture is sent as one: only the types the H5 form takes.
+DATA_URL_HEADERS = {f"data:image/{kind};base64" for kind in ("jpeg", "jpg", "png", "webp")}
+MAX_PHOTO_BODY = MAX_PHOTO_BASE64 + 1024  # the JSON around the base64 text
+# Six photos to a request, a request per order at a time: an hour's uploads of a busy shopper, and a
+# bound on what one account can pile into the private storage.
+PHOTO_UPLOAD_LIMIT = "60 per hour"
 SIGNED_IN = {BEARER: []}
 
 
@@ -97,24 +105,24 @@ def _unavailable_message(order: Order) -> str:
 
 
 def _items(items) -> dict[int, int]:
-    """{order line id: units}, as the H5 form's qty-<line id> fields (a line sent twice: the last)."""
-    return {item.line_id: item.qty for item in items}
+    """{order line id: units}, as the H5 form's qty-<line id> fields: each line once (a line sent twice is
+    not guessed at: 422)."""
+    wanted: dict[int, int] = {}
+    for index, item in enumerate(items):
+        if item.line_id in wanted:
+            raise ApiError(422, fields={f"items.{index}.line_id": _("Each line may be listed only once.")})
+        wanted[item.line_id] = item.qty
+    return wanted
 
 
 def _preview(order: Order, items: dict, kind: str) -> PreviewOut:
-    """The H5 form's live preview (shop.aftersales._refund_preview: the same refund_quote)."""
-    exchange = kind == AfterSalesKind.EXCHANGE
-    try:
-        quote = orders.refunds.refund_quote(order, items)
-    except OrderError as error:
-        return PreviewOut(
-            amount=Money.of(0), shipping=Money.of(0), exchange=exchange, error=str(error.message)
-        )
+    """The H5 form's live preview (the same service: refunds.preview)."""
+    found = orders.refunds.preview(order, items, kind)
     return PreviewOut(
-        amount=Money.of(0 if exchange else quote.amount_fen),
-        shipping=Money.of(0 if exchange else quote.shipping_fen),
-        exchange=exchange,
-        error=None,
+        amount=Money.of(found.amount_fen),
+        shipping=Money.of(found.shipping_fen),
+        exchange=found.exchange,
+        error=found.error,
     )
 
 
@@ -140,8 +148,7 @@ def aftersales_options(order_id: int):
     available = _may_ask(order)
     kinds = aftersales.allowed_kinds(order) if available else ()
     default = aftersales.default_kind(order) if kinds else None
-    single = len(order.lines) == 1
-    suggested = {line.id: (line.refundable_qty if single else 0) for line in order.lines}
+    suggested = orders.refunds.suggested_items(order)
     return OptionsOut(
         order_id=order.id,
         available=available,
@@ -186,7 +193,9 @@ def aftersales_options(order_id: int):
 @spec.validate(
     path_parameter_descriptions=ORDER_PATH,
     json=PreviewIn,
-    resp=Response(HTTP_200=PreviewOut, HTTP_401=ErrorBody, HTTP_404=ErrorBody, HTTP_422=ErrorBody),
+    resp=Response(
+        HTTP_200=PreviewOut, HTTP_401=ErrorBody, HTTP_404=ErrorBody, HTTP_415=ErrorBody, HTTP_422=ErrorBody
+    ),
     tags=TAGS,
     security=SIGNED_IN,
 )
@@ -221,11 +230,35 @@ def _photo_keys(photo_ids: list[str], user_id: int) -> list[str]:
     return keys
 
 
+def _photo_body_limit(view):
+    """The upload's body is read only up to a photo's size (not the app's MAX_CONTENT_LENGTH): 413 beyond."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        request.max_content_length = MAX_PHOTO_BODY
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _uploader_key() -> str:
+    return f"aftersales-photo-user:{api_user().id}"
+
+
 @bp.post("/uploads/aftersales-photos")
 @login_required
+@limiter.limit(PHOTO_UPLOAD_LIMIT, key_func=_uploader_key)
+@_photo_body_limit
 @spec.validate(
     json=PhotoIn,
-    resp=Response(HTTP_200=PhotoOut, HTTP_401=ErrorBody, HTTP_413=ErrorBody, HTTP_422=ErrorBody),
+    resp=Response(
+        HTTP_200=PhotoOut,
+        HTTP_401=ErrorBody,
+        HTTP_413=ErrorBody,
+        HTTP_415=ErrorBody,
+        HTTP_422=ErrorBody,
+        HTTP_429=ErrorBody,
+    ),
     tags=TAGS,
     security=SIGNED_IN,
 )
@@ -234,10 +267,13 @@ def upload_aftersales_photo(json: PhotoIn):
 
     Checked as the H5 form's photos are: a real JPEG, PNG or WebP within the size limit, not a
     decompression bomb; EXIF (place, phone) is dropped and it is stored privately, shown only to the buyer
-    and the shop. The answer's id is for photo_ids of a request, by the same user, within a day."""
+    and the shop. The answer's id is for photo_ids of a request, by the same user, within a day. A body
+    larger than a photo's limit is a 413; more than PHOTO_UPLOAD_LIMIT uploads by one user a 429."""
     data = json.data.strip()
-    if data.startswith("data:"):  # a data URL: data:image/jpeg;base64,....
-        data = data.partition(",")[2]
+    if data[:5].lower() == "data:":  # a data URL: data:image/jpeg;base64,....
+        header, _comma, data = data.partition(",")
+        if header.lower() not in DATA_URL_HEADERS:
+            raise ApiError(422, fields={"data": _("Only JPEG, PNG and WebP pictures are accepted.")})
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
@@ -255,7 +291,12 @@ def upload_aftersales_photo(json: PhotoIn):
     path_parameter_descriptions=ORDER_PATH,
     json=AftersalesIn,
     resp=Response(
-        HTTP_201=AftersalesOut, HTTP_401=ErrorBody, HTTP_404=ErrorBody, HTTP_409=ErrorBody, HTTP_422=ErrorBody
+        HTTP_201=AftersalesOut,
+        HTTP_401=ErrorBody,
+        HTTP_404=ErrorBody,
+        HTTP_409=ErrorBody,
+        HTTP_415=ErrorBody,
+        HTTP_422=ErrorBody,
     ),
     tags=TAGS,
     security=SIGNED_IN,
@@ -329,11 +370,7 @@ def _parcel(carrier, tracking_no, shipped_at, spec_text: str = "") -> ParcelOut 
 def _timeline(refund: Refund) -> list[TimelineEntry]:
     """The request's events in the H5 order page's words, newest first (each event's note starts with the
     request's number)."""
-    events = [
-        event
-        for event in aftersales.timeline(db.session, refund.order)
-        if event.action in EVENT_TEXT and (event.note or "").split(" ", 1)[0] == refund.number
-    ]
+    events = [event for event in aftersales.request_events(refund) if event.action in EVENT_TEXT]
     return [
         TimelineEntry(
             text=str(EVENT_TEXT[event.action]),
@@ -368,7 +405,7 @@ def _request_out(refund: Refund) -> AftersalesOut:
         ],
         next_action=aftersales.next_action(refund),
         shopper_action="send_return" if waiting else "none",
-        can_cancel=refund.status in (RefundRequestStatus.REQUESTED, RefundRequestStatus.AWAITING_RETURN),
+        can_cancel=orders.refunds.can_withdraw(refund),
         return_address=ReturnAddressOut(**address) if address else None,
         carriers=[CarrierOut(code=c.code, name=str(c.name)) for c in CARRIERS] if waiting else [],
         return_parcel=_parcel(refund.return_carrier, refund.return_tracking_no, refund.return_shipped_at),
@@ -428,7 +465,12 @@ def aftersales_detail(request_id: int):
     path_parameter_descriptions=REQUEST_PATH,
     json=ReturnShipmentIn,
     resp=Response(
-        HTTP_200=AftersalesOut, HTTP_401=ErrorBody, HTTP_404=ErrorBody, HTTP_409=ErrorBody, HTTP_422=ErrorBody
+        HTTP_200=AftersalesOut,
+        HTTP_401=ErrorBody,
+        HTTP_404=ErrorBody,
+        HTTP_409=ErrorBody,
+        HTTP_415=ErrorBody,
+        HTTP_422=ErrorBody,
     ),
     tags=TAGS,
     security=SIGNED_IN,
@@ -453,7 +495,9 @@ def return_shipment(request_id: int, json: ReturnShipmentIn):
 @login_required
 @spec.validate(
     path_parameter_descriptions=REQUEST_PATH,
-    resp=Response(HTTP_200=AftersalesOut, HTTP_401=ErrorBody, HTTP_404=ErrorBody, HTTP_409=ErrorBody),
+    resp=Response(
+        HTTP_200=AftersalesOut, HTTP_401=ErrorBody, HTTP_404=ErrorBody, HTTP_409=ErrorBody, HTTP_415=ErrorBody
+    ),
     tags=TAGS,
     security=SIGNED_IN,
 )

@@ -10,8 +10,25 @@ from app.api.spec import spec
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
+# What the blueprint answers before any view runs (app/api/security.py), so every operation can answer it
+# though no view declares it: a bad bearer token (401) on any operation, a body that is not JSON (415) on
+# any method that takes one.
+ANY_OPERATION = {"401": "The sign-in has expired or is not valid"}
+WITH_A_BODY = {"415": "The body is not JSON"}
+
+
 def openapi_document() -> dict:
-    return spec.spec
+    document = spec.spec
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    for item in document.get("paths", {}).values():
+        for method in METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            answers = ANY_OPERATION | (WITH_A_BODY if method != "get" else {})
+            for status, description in answers.items():
+                operation["responses"].setdefault(status, {"description": description} | error)
+    return document
 
 
 @bp.get("/openapi.json")

@@ -1,5 +1,5 @@
 """Share posters: a PNG with the product picture, title, price, the distributor's name and a QR code of
-their share link, for WeChat's long-press "save image". Chinese is drawn with the Noto Sans SC subset in
+their share link (or, when the shop has a mini-program, the 小程序码 of the same share: mini_program.py), for WeChat's long-press "save image". Chinese is drawn with the Noto Sans SC subset in
 static/fonts, so it renders on a fresh machine. Posters are cached per distributor, product and version.
 The merchant's own posters (distributor None: the shop recommends, the link carries no ref) are the same
 drawing, cached under posters/shop/; the whole-shop poster with a few products is in shop_posters.py.
@@ -11,7 +11,7 @@ import hashlib
 import io
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +29,8 @@ from app.money import format_fen, format_fen_range
 
 if TYPE_CHECKING:
     from PIL import Image, ImageFont
+
+    from app.distribution.mini_program import MpCode
 
 WIDTH, HEIGHT = 750, 1200
 MARGIN = 40
@@ -56,6 +58,7 @@ class Poster:
     shop_name: str
     share_url: str
     logo_key: str | None = None
+    mp_code: MpCode | None = None  # the 小程序码 it carries instead of the link's QR code
 
     @property
     def path(self) -> Path:
@@ -64,6 +67,7 @@ class Poster:
         # The words drawn ("… recommends", the hint) are in the viewer's language: it is part of the key.
         parts = [POSTER_VERSION, str(get_locale()), self.share_url, self.recommender, self.shop_name]
         parts.append(self.logo_key or "")
+        parts.append(self.mp_code.key if self.mp_code is not None else "qr")
         if product is not None:
             low, high = pricing.display_range([sku.price_fen for sku in product.active_skus])
             parts += [
@@ -86,6 +90,11 @@ class Poster:
 
     def cached_png(self) -> Path:
         """The cached poster PNG, drawn first if this version is not there yet."""
+        code_png = None
+        if self.mp_code is not None:
+            code_png = code_image_or_none(self.mp_code)
+            if code_png is None:  # WeChat failed: the poster carries the QR code, cached as such
+                return replace(self, mp_code=None).cached_png()
         old = f"product-{self.product.id}-*.png" if self.product else "shop-*.png"
         return cached_file(
             self.path,
@@ -96,8 +105,17 @@ class Poster:
                 shop_name=self.shop_name,
                 share_url=self.share_url,
                 logo_key=self.logo_key,
+                code_png=code_png,
             ),
         )
+
+
+def code_image_or_none(mp_code: MpCode) -> bytes | None:
+    """The 小程序码's image for a poster, or None (logged) when WeChat cannot give it."""
+    from app.distribution import mini_program
+    from app.extensions import db
+
+    return mini_program.wxacode_or_none(db.session, mp_code)
 
 
 def cached_file(path: Path, old_pattern: str, draw) -> Path:
@@ -130,6 +148,7 @@ def draw_poster(
     logo_key: str | None = None,
     price: str | None = None,
     caption: str | None = None,
+    code_png: bytes | None = None,
 ) -> bytes:
     """The poster PNG. `price` and `caption` replace the product's price range and "… recommends" (a 拼团
     poster shows the group price and invites to the group)."""
@@ -157,7 +176,8 @@ def draw_poster(
             draw.text((MARGIN, y), line, font=font(44, bold=True), fill=INK)
             y += 60
 
-    footer(canvas, share_url, caption or _("%(name)s recommends", name=nickname), shop_name)
+    caption = caption or _("%(name)s recommends", name=nickname)
+    footer(canvas, share_url, caption, shop_name, code_png=code_png)
     return png_bytes(canvas)
 
 
@@ -165,22 +185,32 @@ FOOTER_TOP = HEIGHT - MARGIN - 200 - 24  # where the footer's rule is: the poste
 
 
 def footer(
-    canvas: Image.Image, share_url: str, caption: str, shop_name: str, hint: str | None = None
+    canvas: Image.Image,
+    share_url: str,
+    caption: str,
+    shop_name: str,
+    hint: str | None = None,
+    *,
+    code_png: bytes | None = None,
 ) -> None:
-    """The bottom of every poster: a rule, the caption and a hint on the left, the QR code on the right."""
+    """The bottom of every poster: a rule, the caption and a hint on the left, the QR code on the right
+    (the 小程序码 `code_png` instead, when there is one)."""
     from PIL import ImageDraw
 
     draw = ImageDraw.Draw(canvas)
     qr_side = 200
     qr_top = HEIGHT - MARGIN - qr_side
     draw.line((MARGIN, qr_top - 24, WIDTH - MARGIN, qr_top - 24), fill=(235, 235, 235), width=2)
-    canvas.paste(_qr(share_url, qr_side), (WIDTH - MARGIN - qr_side, qr_top))
+    code = code_picture(code_png, qr_side) if code_png else _qr(share_url, qr_side)
+    canvas.paste(code, (WIDTH - MARGIN - qr_side, qr_top))
+    if hint is None:
+        hint = _("Long-press to open the mini-program") if code_png else _("Long-press to scan and buy")
     text_width = WIDTH - 3 * MARGIN - qr_side
     line_y = qr_top + 20
     for line in wrap(caption, font(30, bold=True), text_width, max_lines=2):
         draw.text((MARGIN, line_y), line, font=font(30, bold=True), fill=INK)
         line_y += 44
-    draw.text((MARGIN, line_y + 8), hint or _("Long-press to scan and buy"), font=font(26), fill=GREY)
+    draw.text((MARGIN, line_y + 8), hint, font=font(26), fill=GREY)
     draw.text((MARGIN, line_y + 52), drawable(shop_name)[:16], font=font(24), fill=GREY)
 
 
@@ -265,6 +295,14 @@ def _qr(url: str, side: int) -> Image.Image:
         .convert("RGB")
         .resize((side, side))
     )
+
+
+def code_picture(png: bytes, side: int) -> Image.Image:
+    """A 小程序码 image, side × side."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        return image.convert("RGB").resize((side, side))
 
 
 def qr_png(url: str, side: int = 360) -> bytes:

@@ -6,8 +6,9 @@ draws nothing while the shop has not changed."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_babel import get_locale
@@ -21,6 +22,9 @@ from app.distribution import posters
 from app.distribution.posters import GREY, INK, MARGIN, RED, WIDTH, drawable, font, wrap
 from app.marketing import pricing
 from app.money import format_fen, format_fen_range
+
+if TYPE_CHECKING:
+    from app.distribution.mini_program import MpCode
 
 SHOWCASE_PRODUCTS = 4  # two rows of two
 LOGO_SIDE = 110
@@ -65,12 +69,14 @@ class ShopPoster:
     share_url: str
     logo_key: str | None
     items: tuple[ShowcaseItem, ...]
+    mp_code: MpCode | None = None  # the 小程序码 it carries instead of the link's QR code
 
     @property
     def path(self) -> Path:
         # Its words are drawn in the viewer's language: it is part of the key (as in posters.Poster.path).
         parts = [posters.POSTER_VERSION, "showcase", str(get_locale()), self.share_url, self.shop_name]
         parts.append(self.logo_key or "")
+        parts.append(self.mp_code.key if self.mp_code is not None else "qr")
         for item in self.items:
             parts += [str(item.product_id), item.title, item.price, item.image_key or "", item.version]
         version = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
@@ -81,9 +87,14 @@ class ShopPoster:
         return self.path.stem.rsplit("-", 1)[-1]
 
     def cached_png(self) -> Path:
-        return posters.cached_file(self.path, "showcase-*.png", self.draw)
+        code_png = None
+        if self.mp_code is not None:
+            code_png = posters.code_image_or_none(self.mp_code)
+            if code_png is None:  # WeChat failed: the poster carries the QR code, cached as such
+                return replace(self, mp_code=None).cached_png()
+        return posters.cached_file(self.path, "showcase-*.png", lambda: self.draw(code_png))
 
-    def draw(self) -> bytes:
+    def draw(self, code_png: bytes | None = None) -> bytes:
         from PIL import Image, ImageDraw
 
         canvas = Image.new("RGB", (posters.WIDTH, posters.HEIGHT), "white")
@@ -118,7 +129,10 @@ class ShopPoster:
             self.share_url,
             _("Our picks for you"),
             self.shop_name,
-            hint=_("Long-press to scan and visit the shop"),
+            hint=_("Long-press the mini-program code to visit the shop")
+            if code_png
+            else _("Long-press to scan and visit the shop"),
+            code_png=code_png,
         )
         return posters.png_bytes(canvas)
 

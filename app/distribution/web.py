@@ -10,6 +10,7 @@ from flask import Flask, g, request, session
 from flask_login import current_user, user_logged_in, user_logged_out
 
 from app.distribution import services as dist
+from app.distribution import share_links
 from app.extensions import db
 from app.payments import wechat_web
 from app.request_input import strip_control_characters
@@ -50,29 +51,26 @@ def _track_share_link():
     code = request.args.get("ref")
     if not code or request.method != "GET" or request.blueprint != "shop":
         return
-    distributor = dist.distributor_by_code(db.session, code)
-    if distributor is None or not dist.get_settings(db.session).enabled:
+    distributor = share_links.sharing_distributor(db.session, code)
+    if distributor is None:
         return  # unknown and disabled codes are ignored, never an error page
-    source = strip_control_characters(request.full_path.rstrip("?"))[:255]
     product_id = request.view_args.get("product_id") if request.view_args else None
-    now = utcnow()
-    dist.record_visit(
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    visit = share_links.open_share_link(
         db.session,
         distributor,
+        user=user,
+        remembered=session.get(REF_SESSION_KEY) if user is None else None,
         visitor_key=visitor_id(),
-        user_id=current_user.id if current_user.is_authenticated else None,
         path=request.path,
         product_id=product_id if isinstance(product_id, int) else None,
         ip=request.remote_addr or "",
         in_wechat=in_wechat(),
-        today=now.date(),
+        source=strip_control_characters(request.full_path.rstrip("?"))[:255],
+        now=utcnow(),
     )
-    if current_user.is_authenticated:
-        dist.bind(db.session, current_user, distributor, source=source, now=now)
-    else:  # kept until the visitor registers or logs in
-        session[REF_SESSION_KEY] = dist.remember_share_link(
-            db.session, session.get(REF_SESSION_KEY), distributor, source=source, now=now
-        )
+    if visit.remembered is not None:  # kept until the visitor registers or logs in
+        session[REF_SESSION_KEY] = visit.remembered
     db.session.commit()
 
 

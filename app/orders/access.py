@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session, selectinload
 from app.accounts.models import User
 from app.db_types import parse_id
 from app.orders.events import OrderError
-from app.orders.models import REFUNDABLE_STATUSES, Order, OrderStatus, RefundRequestStatus, RefundStatus
+from app.orders.models import (
+    REFUNDABLE_STATUSES,
+    WITHDRAWABLE_REQUEST_STATUSES,
+    Order,
+    OrderStatus,
+    RefundStatus,
+)
 
 
 def is_buyer(order: Order | None, user) -> bool:
@@ -62,9 +68,6 @@ def shopper_actions(order: Order) -> set[str]:
         and any(line.refundable_qty > 0 for line in order.lines)
     ):
         actions.add("refund")
-    if order.open_refund is not None and order.open_refund.status in (
-        RefundRequestStatus.REQUESTED,
-        RefundRequestStatus.AWAITING_RETURN,
-    ):
+    if order.open_refund is not None and order.open_refund.status in WITHDRAWABLE_REQUEST_STATUSES:
         actions.add("withdraw")
     return actions

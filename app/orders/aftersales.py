@@ -179,3 +179,12 @@ def check_photo_count(count: int) -> None:
 def timeline(session: Session, order: Order) -> list[OrderEvent]:
     """The order's after-sales events, oldest first."""
     return [event for event in order.events if event.action in TIMELINE_ACTIONS]
+
+
+def request_events(refund: Refund) -> list[OrderEvent]:
+    """One request's own events, oldest first (each of their notes starts with the request's number)."""
+    return [
+        event
+        for event in refund.order.events
+        if event.action in TIMELINE_ACTIONS and (event.note or "").split(" ", 1)[0] == refund.number
+    ]

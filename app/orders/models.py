@@ -255,6 +255,10 @@ class RefundRequestStatus(StrEnum):
     CLOSED = "closed"  # the shopper did not send the goods back in time
 
 
+# Until the goods are on their way back, the shopper may withdraw a request (the service, the buttons).
+WITHDRAWABLE_REQUEST_STATUSES = (RefundRequestStatus.REQUESTED, RefundRequestStatus.AWAITING_RETURN)
+
+
 class AfterSalesKind(StrEnum):
     REFUND_ONLY = "refund_only"  # 仅退款
     RETURN_REFUND = "return_refund"  # 退货退款

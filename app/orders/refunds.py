@@ -17,6 +17,7 @@ from app.orders.access import require_buyer
 from app.orders.events import OrderError, record_event, transition
 from app.orders.models import (
     REFUNDABLE_STATUSES,
+    WITHDRAWABLE_REQUEST_STATUSES,
     AfterSalesKind,
     Order,
     OrderLine,
@@ -74,6 +75,41 @@ def refund_quote(order: Order, items: dict) -> RefundQuote:
     )
     shipping = order.shipping_fen if everything_left and order.status == OrderStatus.PAID else 0
     return RefundQuote(lines=wanted, shipping_fen=shipping)
+
+
+@dataclass
+class RefundPreview:
+    """The request form's live preview: what it would bring back, or why it cannot be asked for."""
+
+    amount_fen: int
+    shipping_fen: int
+    exchange: bool
+    error: str | None
+
+
+def preview(order: Order, items: dict, kind: str | None) -> RefundPreview:
+    """The live preview of a request of this type for these units (changes nothing): the amounts of
+    refund_quote (nothing for an exchange), or the sentence request_refund would refuse them with."""
+    exchange = kind == AfterSalesKind.EXCHANGE
+    try:
+        chosen = aftersales.parse_kind(kind)
+        quote_ = refund_quote(order, items)
+        if quote_.lines:
+            aftersales.check_kind(order, chosen, not_received=None, line_count=len(quote_.lines))
+    except OrderError as error:
+        return RefundPreview(amount_fen=0, shipping_fen=0, exchange=exchange, error=str(error.message))
+    return RefundPreview(
+        amount_fen=0 if exchange else quote_.amount_fen,
+        shipping_fen=0 if exchange else quote_.shipping_fen,
+        exchange=exchange,
+        error=None,
+    )
+
+
+def suggested_items(order: Order) -> dict[int, int]:
+    """{line id: units} the request form starts on: every unit left of a single line, else none."""
+    single = len(order.lines) == 1
+    return {line.id: (line.refundable_qty if single else 0) for line in order.lines}
 
 
 def request_refund(
@@ -152,12 +188,15 @@ def request_refund(
     return refund
 
 
+def can_withdraw(refund: Refund) -> bool:
+    """Until the goods are on their way back, the shopper may change their mind."""
+    return refund.status in WITHDRAWABLE_REQUEST_STATUSES
+
+
 def cancel_refund_request(session: Session, refund: Refund, user: User) -> None:
     order = refund.order
     require_buyer(order, user)
-    # Until the goods are on their way back, the shopper may change their mind.
-    withdrawable = (RefundRequestStatus.REQUESTED, RefundRequestStatus.AWAITING_RETURN)
-    if not transition(session, refund, withdrawable, RefundRequestStatus.CANCELLED):
+    if not transition(session, refund, WITHDRAWABLE_REQUEST_STATUSES, RefundRequestStatus.CANCELLED):
         raise OrderError(_l("This request can no longer be withdrawn."))
     reopen_after_refund(session, order)
     record_event(session, order, "refund_withdrawn", actor=user, note=refund.number)

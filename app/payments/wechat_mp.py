@@ -3,15 +3,22 @@ its own access token (cached in the database beside the official account's, unde
 wx.login's code → openid (code2session). The JSON API (app/api) signs shoppers in with it; 小程序码 and
 JSAPI payments inside the mini-program use the same credentials."""
 
+import json
 from dataclasses import dataclass
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from app.payments.gateways import payment_settings, secret_readable
-from app.payments.wechat_web import WechatApiError, _get, cached_token
+from app.payments.gateways import HTTP_TIMEOUT, payment_settings, secret_readable
+from app.payments.models import ApiToken
+from app.payments.wechat_web import WechatApiError, _get, api_base, cached_token
 from app.secrets_box import SecretsKeyMissing, unseal
 
 ACCESS_TOKEN_NAME = "mp_access_token"
+WXACODE_PATH = "/wxa/getwxacodeunlimit"
+WXACODE_MAX_BYTES = 2 * 1024 * 1024
+INVALID_TOKEN_ERRCODES = (40001, 42001)  # invalid credential, access_token expired
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
 
 
 @dataclass(frozen=True)
@@ -67,3 +74,60 @@ def access_token(session: Session) -> str:
         return data["access_token"], data.get("expires_in", 7200)
 
     return cached_token(session, ACCESS_TOKEN_NAME, fetch)
+
+
+def forget_access_token(session: Session, token: str) -> None:
+    """WeChat called the mini-program's `token` invalid (40001, 42001): drop it from the cache unless
+    another worker has already put a newer one there."""
+    session.execute(delete(ApiToken).where(ApiToken.name == ACCESS_TOKEN_NAME, ApiToken.value == token))
+    session.commit()
+
+
+def unlimited_wxacode(session: Session, *, scene: str, page: str, width: int = 430) -> bytes:
+    """wxacode.getUnlimited: the 小程序码 (an image, PNG or JPEG bytes) that opens `page` with `scene` in
+    its options. WeChat answers the image itself, or a JSON error: an invalid or expired access token
+    (another server fetched a new one) is forgotten and the call made once more with a fresh one. Raises
+    WechatApiError for anything else (not configured, unreachable, refused, not an image). Asking again
+    is harmless: the same scene and page give the same code."""
+    body = {"scene": scene, "page": page, "check_path": False, "env_version": "release", "width": width}
+    for attempt in (1, 2):
+        token = access_token(session)
+        content = _post_for_image(token, body)
+        if isinstance(content, bytes):
+            return content
+        errcode = content.get("errcode")
+        if errcode in INVALID_TOKEN_ERRCODES and attempt == 1:
+            forget_access_token(session, token)
+            continue
+        raise WechatApiError(f"{WXACODE_PATH}: errcode {errcode} {content.get('errmsg', '')}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _post_for_image(token: str, body: dict) -> bytes | dict:
+    """The image WeChat answers, or its JSON error as a dict."""
+    import requests
+
+    try:
+        response = requests.post(
+            api_base() + WXACODE_PATH,
+            params={"access_token": token},
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            timeout=HTTP_TIMEOUT,
+        )
+        content = response.content
+    except requests.RequestException as error:
+        raise WechatApiError(f"{WXACODE_PATH}: {error.__class__.__name__}") from None
+    if response.status_code == 200 and content.startswith(_IMAGE_MAGIC):
+        if len(content) > WXACODE_MAX_BYTES:
+            raise WechatApiError(f"{WXACODE_PATH}: image too large")
+        return content
+    try:
+        data = json.loads(content)
+    except ValueError:
+        raise WechatApiError(
+            f"{WXACODE_PATH}: HTTP {response.status_code}, neither an image nor JSON"
+        ) from None
+    if not isinstance(data, dict) or not data.get("errcode"):
+        raise WechatApiError(f"{WXACODE_PATH}: HTTP {response.status_code}, no image")
+    return data

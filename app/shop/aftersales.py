@@ -26,19 +26,9 @@ def _refund_items(order: Order) -> dict[int, str]:
     return {line.id: (request.form.get(f"qty-{line.id}") or "0").strip()[:12] for line in order.lines}
 
 
-def _refund_preview(order: Order, items: dict, kind: str = AfterSalesKind.REFUND_ONLY) -> dict:
+def _refund_preview(order: Order, items: dict, kind: str = AfterSalesKind.REFUND_ONLY):
     """What the request would bring back, without asking for anything (the same rule request_refund uses)."""
-    try:
-        quote = orders.refunds.refund_quote(order, items)
-    except OrderError as error:
-        return {"amount_fen": 0, "shipping_fen": 0, "error": str(error.message), "exchange": False}
-    exchange = kind == AfterSalesKind.EXCHANGE
-    return {
-        "amount_fen": 0 if exchange else quote.amount_fen,
-        "shipping_fen": 0 if exchange else quote.shipping_fen,
-        "error": None,
-        "exchange": exchange,
-    }
+    return orders.refunds.preview(order, items, kind)
 
 
 def _chosen_kind(order: Order) -> str:
@@ -95,8 +85,7 @@ def refund_request(number: str):
                 return redirect(url_for("shop.order_detail", number=order.number))
         order = _own_order(number)
     else:
-        single = len(order.lines) == 1
-        items = {line.id: str(line.refundable_qty if single else 0) for line in order.lines}
+        items = {line_id: str(qty) for line_id, qty in orders.refunds.suggested_items(order).items()}
     return render_template(
         "shop/refund.html",
         order=order,

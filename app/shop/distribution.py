@@ -27,7 +27,7 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.catalog import services as catalog
 from app.db_types import MAX_ID
-from app.distribution import dividend_queries, grades, ledger, posters, queries
+from app.distribution import dividend_queries, grades, ledger, mini_program, posters, queries
 from app.distribution import services as dist
 from app.distribution.explain import explain
 from app.distribution.forms import WITHDRAWAL_METHODS, ApplyForm, WithdrawForm
@@ -340,9 +340,14 @@ def _sharing_distributor(distributor: Distributor) -> Distributor:
 
 
 def _poster_version(distributor: Distributor, product) -> str:
+    return _poster(distributor, product).path.stem.rsplit("-", 1)[-1]
+
+
+def _poster(distributor: Distributor, product, logo_key: str | None = None) -> posters.Poster:
+    """The distributor's poster: their link's QR code, or their 小程序码 when the shop has a mini-program."""
     share_url = _product_link(distributor, product.id) if product else _shop_link(distributor)
-    path = posters.Poster(distributor, product, _shop_name(), share_url).path
-    return path.stem.rsplit("-", 1)[-1]
+    mp_code = mini_program.mp_code(db.session, distributor.code, product.id if product else None)
+    return posters.Poster(distributor, product, _shop_name(), share_url, logo_key, mp_code)
 
 
 @bp.get("/d/share")
@@ -414,10 +419,9 @@ def _private_cache(response):
 
 
 def _poster_response(distributor: Distributor, product):
-    share_url = _product_link(distributor, product.id) if product else _shop_link(distributor)
     logo_key = None if product else get_shop_settings(db.session).logo_key
     try:
-        path = posters.Poster(distributor, product, _shop_name(), share_url, logo_key).cached_png()
+        path = _poster(distributor, product, logo_key).cached_png()
     except StorageError:
         log.exception("poster not drawn")
         abort(503, _("The poster cannot be drawn just now. Please try again in a minute."))

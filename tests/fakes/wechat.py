@@ -57,6 +57,11 @@ class FakeWechat:
         self.openids: dict[str, str] = {}  # OAuth code -> openid
         self.mp_codes: dict[str, tuple[str, str | None]] = {}  # wx.login code -> (openid, unionid)
         self.mp_token_calls = 0
+        # wxacode.getUnlimited: every call (refused ones too), the codes given as (page, scene), and how
+        # many of the next calls answer "system busy".
+        self.wxacode_calls = 0
+        self.wxacodes: list[tuple[str, str]] = []
+        self.failing_wxacodes = 0
         # Who holds the phone: the openid the authorize page hands out, and the 网页授权域名 (None: any).
         self.user_openid = "oFakeWechatPhoneUser00000001"
         self.oauth_domain: str | None = None
@@ -106,6 +111,8 @@ class FakeWechat:
             return self._template_send(method, parse_qs(urlsplit(raw_path).query), headers, body)
         if path.startswith(("/sns/", "/cgi-bin/")):
             return self._web_api(path, parse_qs(urlsplit(raw_path).query))
+        if path == "/wxa/getwxacodeunlimit":
+            return self._wxacode(method, parse_qs(urlsplit(raw_path).query), body)
         self.requests.append((method, raw_path))
         if not self._authorised(method, raw_path, headers, body):
             self.rejected.append(raw_path)
@@ -324,6 +331,60 @@ class FakeWechat:
                 {"errcode": 0, "errmsg": "ok", "ticket": "jsapi-ticket-for-tests", "expires_in": 7200}
             )
         return self._plain({"errcode": 404, "errmsg": path})
+
+    # ------------------------------------------------------------ the mini-program's 小程序码
+
+    SCENE_RE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
+    PAGE_RE = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
+
+    def _wxacode(self, method, query, body):
+        """POST /wxa/getwxacodeunlimit?access_token=…, body {scene, page, check_path, env_version, width}:
+        the 小程序码 as a PNG (here: a green QR code of "page?scene=scene", `wxacode_png`), or a JSON
+        error as WeChat answers them."""
+        self.wxacode_calls += 1
+        token = (query.get("access_token") or [""])[0]
+        match = re.fullmatch(r"mptoken-(\d+)", token)
+        if method != "POST":
+            return self._plain({"errcode": 43002, "errmsg": "require POST method"})
+        if token in self.revoked_tokens or match is None or int(match.group(1)) > self.mp_token_calls:
+            return self._plain({"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"})
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return self._plain({"errcode": 47001, "errmsg": "data format error"})
+        scene, page = data.get("scene"), data.get("page")
+        if not isinstance(scene, str) or not self.SCENE_RE.match(scene):
+            return self._plain(
+                {"errcode": 40169, "errmsg": "invalid length for scene, or the data is not json string"}
+            )
+        if not isinstance(page, str) or not self.PAGE_RE.match(page):
+            return self._plain({"errcode": 41030, "errmsg": "invalid page rule"})
+        if data.get("env_version", "release") not in ("release", "trial", "develop"):
+            return self._plain({"errcode": 40097, "errmsg": "invalid args"})
+        if not isinstance(data.get("width", 430), int) or not 280 <= data.get("width", 430) <= 1280:
+            return self._plain({"errcode": 40097, "errmsg": "invalid args"})
+        if self.failing_wxacodes > 0:
+            self.failing_wxacodes -= 1
+            return self._plain({"errcode": -1, "errmsg": "system error"})
+        self.wxacodes.append((page, scene))
+        return 200, {"Content-Type": "image/png"}, self.wxacode_png(page, scene)
+
+    @staticmethod
+    def wxacode_png(page: str, scene: str) -> bytes:
+        """The fake's 小程序码 for a page and scene: always the same bytes for the same pair, green so it is
+        told apart from the shop's black QR codes on a poster."""
+        import io
+
+        import qrcode
+
+        code = qrcode.QRCode(border=2, box_size=10)
+        code.add_data(f"{page}?scene={scene}")
+        code.make(fit=True)
+        out = io.BytesIO()
+        code.make_image(fill_color=(7, 193, 96), back_color="white").get_image().convert("RGB").save(
+            out, "PNG"
+        )
+        return out.getvalue()
 
     TEMPLATE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{10,64}$")
     DATA_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")

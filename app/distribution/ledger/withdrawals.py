@@ -100,14 +100,17 @@ def request_withdrawal(session: Session, distributor: Distributor, data: Withdra
     )
     session.add(withdrawal)
     session.flush()
-    post_entry(
-        session,
-        distributor.id,
-        EntryKind.WITHDRAWAL_HOLD,
-        available=-amount,
-        withdrawal_id=withdrawal.id,
-        require_available=amount,
-    )
+    try:
+        post_entry(
+            session,
+            distributor.id,
+            EntryKind.WITHDRAWAL_HOLD,
+            available=-amount,
+            withdrawal_id=withdrawal.id,
+            require_available=amount,
+        )
+    except LedgerError as error:  # a request at the same moment took the money first: same answer
+        raise LedgerError(error.message, "amount_fen") from None
     session.refresh(distributor)
     return withdrawal
 
