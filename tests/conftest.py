@@ -155,7 +155,9 @@ def app_config() -> dict:
 @pytest.fixture
 def app(db_url, tmp_path, app_config):
     app = create_app({**base_config(db_url, tmp_path), **app_config})
-    app.instance_path = str(tmp_path / "instance")  # posters and 小程序码 are cached there: not in the checkout
+    app.instance_path = str(
+        tmp_path / "instance"
+    )  # posters and 小程序码 are cached there: not in the checkout
     app.test_client_class = IsolatedClient
     with app.app_context():
         factories.bind(db.session)

@@ -566,16 +566,3 @@ def test_a_cart_line_gone_from_sale_is_not_bought_when_named(client, session, sh
     assert count(session, Order) == 0
     whole = place(client, auth, {"address_id": address.id}, key="n-2")  # the cart as the H5 page sends it
     assert [line["sku_id"] for line in whole.get_json()["lines"]] == [red.id]
-
-
-def test_every_api_model_has_its_own_name():
-    """The OpenAPI components are named by the class alone (app/api/spec.py): two pieces' models of one
-    name would describe one of them wrongly (a quote's PointsOut once hid the points endpoint's)."""
-    from pathlib import Path
-
-    names = re.findall(
-        r"^class (\w+)\(",
-        "".join(p.read_text() for p in (Path(__file__).parent.parent / "app" / "api").glob("*.py")),
-        flags=re.M,
-    )
-    assert sorted({name for name in names if names.count(name) > 1}) == []
