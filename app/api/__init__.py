@@ -14,7 +14,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-from app.api import auth, catalog, docs  # noqa: E402, F401 - the views register themselves on bp
+from app.api import auth, catalog, docs, mini_program, payments  # noqa: E402, F401 - the views register themselves on bp
 from app.api.security import init_blueprint  # noqa: E402
 
 init_blueprint(bp)

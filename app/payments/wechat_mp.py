@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from app.payments import wechat_web
 from app.payments.gateways import payment_settings, secret_readable
-from app.payments.wechat_web import WechatApiError, _get, cached_token
+from app.payments.wechat_web import WechatApiError, WechatRefused, _get, cached_token
 from app.secrets_box import SecretsKeyMissing, unseal
 
 ACCESS_TOKEN_NAME = "mp_access_token"
+TOKEN_INVALID = {40001, 42001}  # invalid / expired access token: forget it and ask once more
 
 
 @dataclass(frozen=True)
@@ -67,3 +69,34 @@ def access_token(session: Session) -> str:
         return data["access_token"], data.get("expires_in", 7200)
 
     return cached_token(session, ACCESS_TOKEN_NAME, fetch)
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    """What getuserphonenumber answers for the getPhoneNumber button's code: a number WeChat verified."""
+
+    pure: str  # without the country code
+    country_code: str
+
+
+def phone_number(session: Session, code: str) -> PhoneNumber:
+    """The getPhoneNumber button's code (valid once, for 5 minutes) → the shopper's verified mobile number.
+    Raises WechatRefused when WeChat refuses the code (40029), WechatApiError when it cannot be reached. An
+    access token WeChat calls invalid (another server fetched a newer one) is forgotten and the call made
+    once more."""
+    for attempt in (1, 2):
+        token, data = wechat_web.post_with_token(
+            session, "/wxa/business/getuserphonenumber", {"code": code}, get_token=access_token
+        )
+        errcode = data.get("errcode") or 0
+        if errcode in TOKEN_INVALID and attempt == 1:
+            wechat_web.forget_access_token(session, token, ACCESS_TOKEN_NAME)
+            continue
+        if errcode:
+            raise WechatRefused(f"getuserphonenumber: errcode {errcode} {data.get('errmsg', '')}", errcode)
+        info = data.get("phone_info") or {}
+        pure = str(info.get("purePhoneNumber") or "")
+        if not pure or len(pure) > 20:
+            raise WechatApiError("no phone number in the getuserphonenumber answer")
+        return PhoneNumber(pure=pure, country_code=str(info.get("countryCode") or ""))
+    raise WechatApiError("getuserphonenumber: the access token was refused twice")
