@@ -50,12 +50,16 @@ def mini_login(client, wechat, openid=OPENID, unionid=None, status=200):
 
 def link_phone(client, wechat, token, mobile):
     return client.post(
-        f"{API}/auth/wechat-mini/phone", json={"code": wechat.mp_phone_code_for(mobile)}, headers=bearer(token)
+        f"{API}/auth/wechat-mini/phone",
+        json={"code": wechat.mp_phone_code_for(mobile)},
+        headers=bearer(token),
     )
 
 
 def events(user_id) -> list[tuple[str, str]]:
-    rows = db.session.scalars(select(AccountEvent).where(AccountEvent.user_id == user_id).order_by(AccountEvent.id))
+    rows = db.session.scalars(
+        select(AccountEvent).where(AccountEvent.user_id == user_id).order_by(AccountEvent.id)
+    )
     return [(row.kind, row.note) for row in rows]
 
 
@@ -275,8 +279,17 @@ def test_phone_refusals(client, session, wechat):
     assert_error(link_phone(client, wechat, token, "13800001111"), 409, "needs_wechat_login")
     assert_error(client.post(f"{API}/auth/wechat-mini/phone", json={"code": "x"}), 401, "unauthorized")
     body = mini_login(client, wechat)
-    made_up = client.post(f"{API}/auth/wechat-mini/phone", json={"code": "made-up"}, headers=bearer(body["token"]))
+    made_up = client.post(
+        f"{API}/auth/wechat-mini/phone", json={"code": "made-up"}, headers=bearer(body["token"])
+    )
     assert_error(made_up, 401, "wechat_code_invalid")
+    # Only mainland numbers: the shop's accounts log in with 11-digit mainland mobiles.
+    foreign = client.post(
+        f"{API}/auth/wechat-mini/phone",
+        json={"code": wechat.mp_phone_code_for("4155550100", country_code="1")},
+        headers=bearer(body["token"]),
+    )
+    assert_error(foreign, 422, "not_mainland_mobile")
     # A number whose account is of the back office is not joined.
     factories.UserFactory(mobile="13800002222", role="staff")
     session.commit()

@@ -122,11 +122,11 @@ def wechat_mini_phone(json: PhoneCodeIn):
     409 needs_wechat_login: the account did not sign in from the mini-program; 422 not_mainland_mobile;
     503 mini_program_off / wechat_unavailable."""
     user = api_user()
-    _mini_program_on()
     if not user.mp_openid:
         raise ApiError(
             409, _("Please sign in from the mini-program with WeChat first."), code="needs_wechat_login"
         )
+    _mini_program_on()
     try:
         phone = wechat_mp.phone_number(db.session, json.code)
     except WechatRefused:

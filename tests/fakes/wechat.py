@@ -57,7 +57,7 @@ class FakeWechat:
         self.openids: dict[str, str] = {}  # OAuth code -> openid
         self.mp_codes: dict[str, tuple[str, str | None]] = {}  # wx.login code -> (openid, unionid)
         self.mp_token_calls = 0
-        self.mp_phone_codes: dict[str, str] = {}  # getPhoneNumber code -> the mobile number
+        self.mp_phone_codes: dict[str, tuple[str, str]] = {}  # getPhoneNumber code -> (number, country code)
         self.mp_revoked_tokens: set[str] = set()  # mini-program access tokens WeChat now calls invalid
         # Who holds the phone: the openid the authorize page hands out, and the 网页授权域名 (None: any).
         self.user_openid = "oFakeWechatPhoneUser00000001"
@@ -450,24 +450,24 @@ class FakeWechat:
             return self._plain({"errcode": 47001, "errmsg": "data format error"})
         if code not in self.mp_phone_codes:
             return self._plain({"errcode": 40029, "errmsg": "invalid code"})
-        mobile = self.mp_phone_codes.pop(code)
+        mobile, country = self.mp_phone_codes.pop(code)
         return self._plain(
             {
                 "errcode": 0,
                 "errmsg": "ok",
                 "phone_info": {
-                    "phoneNumber": f"+86{mobile}",
+                    "phoneNumber": mobile if country == "86" else f"+{country}{mobile}",
                     "purePhoneNumber": mobile,
-                    "countryCode": "86",
+                    "countryCode": country,
                     "watermark": {"timestamp": int(time.time()), "appid": MP_APPID},
                 },
             }
         )
 
-    def mp_phone_code_for(self, mobile: str) -> str:
+    def mp_phone_code_for(self, mobile: str, country_code: str = "86") -> str:
         """What the getPhoneNumber button gives the mini-program of a WeChat user whose number is `mobile`."""
         code = secrets.token_hex(16)
-        self.mp_phone_codes[code] = mobile
+        self.mp_phone_codes[code] = (mobile, country_code)
         return code
 
     def mp_code_for(self, openid: str, unionid: str | None = None) -> str:
