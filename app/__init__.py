@@ -98,6 +98,7 @@ def register_extensions(app: Flask) -> None:
     from app.distribution import web
     from app.marketing import receivers as marketing_receivers
     from app.notifications import receivers as notification_receivers
+    from app.orders import receivers as order_receivers
     from app.payments import receivers as payment_receivers
     from app.payments import wechat_hooks
 
@@ -105,6 +106,7 @@ def register_extensions(app: Flask) -> None:
     marketing_receivers.connect()
     payment_receivers.connect()
     notification_receivers.connect()
+    order_receivers.connect()
     web.init_app(app)
     static_files.init_app(app)
     lazy_csrf.init_app(app)

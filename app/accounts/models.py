@@ -150,11 +150,16 @@ class AccountEventKind(StrEnum):
     ENABLED = "enabled"
     MADE_STAFF = "made_staff"
     PERMISSIONS = "permissions"
+    # The mini-program's sign-in: a WeChat-verified mobile number set on the account, or the mini-program's
+    # account folded into the account that already had that number (on both: into / from, note "#id").
+    MOBILE_LINKED = "mobile_linked"
+    MERGED_INTO = "merged_into"
+    MERGED_FROM = "merged_from"
 
 
 class AccountEvent(IdPrimaryKey, db.Model):
     """Append-only: who disabled or enabled an account, made someone staff or changed their permissions,
-    when and why."""
+    linked a mobile number or folded a mini-program account into another, when and why."""
 
     __tablename__ = "account_events"
 

@@ -5,12 +5,12 @@ import unicodedata
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts import signals
-from app.accounts.models import Role, User
+from app.accounts.models import AccountEvent, AccountEventKind, Role, User
 from app.errors import UserError
 from app.timeutil import utcnow
 
@@ -21,6 +21,14 @@ NICKNAME_MAX = 32
 
 class AccountError(UserError):
     """A refusal about an account (sign-up, log-in, profile)."""
+
+
+class AccountDisabled(AccountError):
+    """The account exists but the shop has disabled it."""
+
+
+class AccountConflict(AccountError):
+    """What the shopper asks cannot be done to this account as it is (the shop has to look at it)."""
 
 
 def normalise_mobile(raw: str | None) -> str:
@@ -189,3 +197,152 @@ def sign_in_with_openid(session: Session, openid: str, current: User | None) -> 
         return session.scalar(select(User).where(User.wechat_openid == openid))
     signals.customer_registered.send(user, session=session)
     return user
+
+
+# ---------------------------------------------------------------- the WeChat mini-program
+
+
+def _disabled() -> AccountDisabled:
+    return AccountDisabled(_l("This account has been disabled. Please contact the shop."))
+
+
+def _mini_program_account(session: Session, openid: str, unionid: str | None) -> User | None:
+    """The account of this mini-program openid, else the one of this unionid (the same WeChat user, known
+    from the shop's other apps)."""
+    user = session.scalar(select(User).where(User.mp_openid == openid))
+    if user is None and unionid:
+        user = session.scalar(select(User).where(User.wechat_unionid == unionid))
+    return user
+
+
+def sign_in_with_mini_program(session: Session, openid: str, unionid: str | None) -> User:
+    """wx.login's identity (code2session) → the shopper's account: the one with this mini-program openid,
+    else the one with this unionid (the same person as on the H5 shop: the SAME account, which now gets the
+    openid too), else a new shopper account without a mobile number (the mini-program asks for one later).
+    Two first logins of one WeChat user at the same moment make one account (the openid is unique)."""
+    openid, unionid = (openid or "").strip(), (unionid or "").strip() or None
+    if not openid or len(openid) > 64 or (unionid and len(unionid) > 64):
+        raise AccountError(_l("WeChat did not say who you are. Please log in with your mobile number."))
+    user = _mini_program_account(session, openid, unionid)
+    if user is None:
+        user = User(
+            mobile=None,
+            nickname=gettext("WeChat user %(tail)s", tail=openid[-4:]),
+            role=Role.CUSTOMER,
+            mp_openid=openid,
+            wechat_unionid=unionid,
+            auth_version=1,
+            created_at=utcnow(),
+            last_login_at=utcnow(),
+        )
+        try:
+            with session.begin_nested():
+                session.add(user)
+        except IntegrityError:  # the same shopper's first login twice at once: the other one made it
+            user = _mini_program_account(session, openid, unionid)
+            if user is None:
+                raise
+        else:
+            signals.customer_registered.send(user, session=session)
+            return user
+    if not user.is_active:
+        raise _disabled()
+    if user.mp_openid is None or (unionid and user.wechat_unionid is None):
+        try:
+            with session.begin_nested():
+                user.mp_openid = user.mp_openid or openid
+                user.wechat_unionid = user.wechat_unionid or unionid
+                session.flush()
+        except IntegrityError:  # held by another account meanwhile: sign in without linking
+            session.refresh(user)
+    user.last_login_at = utcnow()
+    return user
+
+
+def account_holdings(session: Session, user: User) -> list[str]:
+    """What the account holds anywhere in the shop (each area answers the signal), e.g. ["orders"]."""
+    held: list[str] = []
+    for _receiver, answer in signals.account_holdings.send(user, session=session):
+        held += list(answer or [])
+    return held
+
+
+def _record(session: Session, user: User, kind: AccountEventKind, note: str = "") -> None:
+    session.add(AccountEvent(user_id=user.id, actor_id=user.id, kind=kind, note=note))
+
+
+def link_verified_mobile(session: Session, user: User, mobile: str) -> User:
+    """The mini-program's getPhoneNumber: a mobile number WeChat verified, for the signed-in mini-program
+    account `user`. Returns the account the shopper is signed in to from now on:
+
+    - no account has the number: it is set on this one (it logs in by WeChat; a password can come later);
+    - the account that has it is the shopper's H5 account: the mini-program identity (openid, unionid) moves
+      there and that account is returned; this one — made by the mini-program and still empty — is disabled
+      and its sessions end. Only an empty account is folded: one that holds orders, cart lines, coupons,
+      points, commission or a distributor's standing of its own is refused (AccountConflict: the shop
+      decides), as is a number whose account is of the back office, disabled, or already has another
+      mini-program WeChat. This is not a general merge of two accounts' data."""
+    mobile = normalise_mobile(mobile)
+    if user.mobile == mobile:
+        return user
+    if user.mobile:
+        raise AccountConflict(_l("This account already has another mobile number."))
+    other = session.scalar(select(User).where(User.mobile == mobile).with_for_update())
+    if other is None:
+        try:
+            with session.begin_nested():
+                user.mobile = mobile
+                session.flush()
+        except IntegrityError:  # an account took the number at the same moment
+            raise AccountConflict(
+                _l("This mobile number was registered just now. Please try again.")
+            ) from None
+        _record(session, user, AccountEventKind.MOBILE_LINKED, mobile[:3] + "****" + mobile[-4:])
+        return user
+    _check_foldable(session, user, other)
+    openid, unionid, web_openid = user.mp_openid, user.wechat_unionid, user.wechat_openid
+    emptied = session.execute(
+        update(User)
+        .where(User.id == user.id, User.is_active, User.mobile.is_(None))
+        .values(
+            is_active=False,
+            auth_version=User.auth_version + 1,
+            mp_openid=None,
+            wechat_unionid=None,
+            wechat_openid=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if emptied != 1:  # folded (or disabled) by another request meanwhile
+        raise AccountConflict(_l("This account has changed meanwhile. Please log in again."))
+    session.refresh(user)
+    other.mp_openid = openid
+    other.wechat_unionid = other.wechat_unionid or unionid
+    other.wechat_openid = other.wechat_openid or web_openid
+    other.last_login_at = utcnow()
+    session.flush()
+    _record(session, user, AccountEventKind.MERGED_INTO, f"#{other.id}")
+    _record(session, other, AccountEventKind.MERGED_FROM, f"#{user.id}")
+    return other
+
+
+def _check_foldable(session: Session, user: User, other: User) -> None:
+    contact = _l(
+        "This mobile number already has an account in the shop, and this WeChat account has orders or "
+        "benefits of its own. Please contact the shop to join them."
+    )
+    if not other.is_active:
+        raise _disabled()
+    if other.role != Role.CUSTOMER or user.role != Role.CUSTOMER:
+        raise AccountConflict(contact)
+    clashes = [
+        (user.mp_openid, other.mp_openid),
+        (user.wechat_unionid, other.wechat_unionid),
+        (user.wechat_openid, other.wechat_openid),
+    ]
+    if any(mine and theirs and mine != theirs for mine, theirs in clashes):
+        raise AccountConflict(
+            _l("This mobile number's account is already linked to another WeChat. Please contact the shop.")
+        )
+    if account_holdings(session, user):
+        raise AccountConflict(contact)

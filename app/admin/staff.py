@@ -109,6 +109,9 @@ ACCOUNT_EVENT_LABELS = {
     AccountEventKind.ENABLED: _l("Enabled again"),
     AccountEventKind.MADE_STAFF: _l("Made staff"),
     AccountEventKind.PERMISSIONS: _l("Permissions changed"),
+    AccountEventKind.MOBILE_LINKED: _l("Mobile number linked from the mini-program"),
+    AccountEventKind.MERGED_INTO: _l("Joined into another account (mini-program)"),
+    AccountEventKind.MERGED_FROM: _l("Joined with its mini-program account"),
 }
 
 

@@ -25,7 +25,9 @@ from app.api import (  # noqa: E402, F401 - the views register themselves on bp
     distribution_share,
     docs,
     marketing,
+    mini_program,
     orders,
+    payments,
     share,
 )
 from app.api.security import init_blueprint  # noqa: E402

@@ -1,9 +1,11 @@
 """Distribution reacts to order events, inside the order's own transaction."""
 
-from sqlalchemy import select, union
+from sqlalchemy import exists, select, union
 
+from app.accounts import signals as account_signals
+from app.accounts.models import User
 from app.distribution import grades, ledger
-from app.distribution.models import Commission
+from app.distribution.models import Commission, Distributor, DistributorApplication
 from app.orders import signals
 
 
@@ -23,7 +25,18 @@ def _on_refund_completed(order, *, session, **_):
     grades.check_upgrades(session, union(grades.people_of_order(order), receivers))
 
 
+def _holdings(user, *, session, **_) -> list[str]:
+    """A distributor's standing (with its commission and team), an application, or members bound to it."""
+    standing = (
+        exists().where(Distributor.user_id == user.id)
+        | exists().where(DistributorApplication.user_id == user.id)
+        | exists().where(User.referrer_id == user.id)
+    )
+    return ["distribution"] if session.scalar(select(standing)) else []
+
+
 def connect() -> None:
+    account_signals.account_holdings.connect(_holdings)
     signals.order_paid.connect(_on_order_paid)
     signals.order_completed.connect(_on_order_completed)
     signals.refund_completed.connect(_on_refund_completed)

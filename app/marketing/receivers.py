@@ -6,11 +6,21 @@ paid (refunding it at once when none is left), refuses to ship an order whose gr
 points and growth when an order completes, and settles points and growth on a refund."""
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, select
 
 from app.accounts import signals as account_signals
 from app.marketing import campaigns, coupons, flash, group_orders, group_refunds, groups, members, points
 from app.marketing.errors import MarketingError
-from app.marketing.models import TimedDiscount
+from app.marketing.models import (
+    Coupon,
+    CouponChannel,
+    CouponStatus,
+    DistributorCode,
+    GrowthEntry,
+    MemberAccount,
+    PointsEntry,
+    TimedDiscount,
+)
 from app.orders import signals
 
 
@@ -78,8 +88,29 @@ def _on_customer_registered(user, *, session, **_):
     coupons.welcome(session, user.id)
 
 
+def _holdings(user, *, session, **_) -> list[str]:
+    """What an account holds in marketing. An unused 新人券 does not count: every new account gets one."""
+    own_coupons = exists().where(
+        Coupon.user_id == user.id,
+        ~((Coupon.source == CouponChannel.NEWCOMER) & (Coupon.status == CouponStatus.UNUSED)),
+    )
+    held = []
+    if session.scalar(select(own_coupons)):
+        held.append("coupons")
+    balances = exists().where(
+        MemberAccount.user_id == user.id, (MemberAccount.points != 0) | (MemberAccount.growth != 0)
+    )
+    ledgers = (exists().where(PointsEntry.user_id == user.id), exists().where(GrowthEntry.user_id == user.id))
+    if session.scalar(select(balances | ledgers[0] | ledgers[1])):
+        held.append("points")
+    if session.scalar(select(exists().where(DistributorCode.user_id == user.id))):
+        held.append("distributor_code")
+    return held
+
+
 def connect() -> None:
     account_signals.customer_registered.connect(_on_customer_registered)
+    account_signals.account_holdings.connect(_holdings)
     signals.order_placed.connect(_on_order_placed)
     signals.order_paid.connect(_on_order_paid)
     signals.order_shipping.connect(_on_order_shipping)

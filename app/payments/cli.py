@@ -11,10 +11,10 @@ from app.extensions import db
 from app.jobs import job_command, run_job_from_cron
 from app.orders.models import OrderStatus
 from app.orders.transitions import expire_due_orders
-from app.payments import alipay, get_provider, wechat_certificates
+from app.payments import get_provider, wechat_certificates
 from app.payments.gateways import GatewayNotConfigured
 from app.payments.models import Payment, PaymentStatus
-from app.payments.services import PaymentError, confirm_payment
+from app.payments.services import PaymentError, settle_from_gateway
 from app.payments.wechatpay import GatewayError
 from app.timeutil import utcnow
 
@@ -48,28 +48,11 @@ def reconcile(session) -> dict:
 
 
 def _reconcile_one(session, payment: Payment) -> str:
-    provider = get_provider(payment.provider)
-    state = provider.query(session, payment)
-    if payment.provider == "wechat":
-        paid = state.get("trade_state") == "SUCCESS"
-        amount = (state.get("amount") or {}).get("total")
-        trade_no = state.get("transaction_id")
-    else:
-        paid = state.get("trade_status") in alipay.PAID_STATES
-        amount = alipay.amount_fen(state.get("total_amount"))
-        trade_no = state.get("trade_no")
-    if paid:
-        confirm_payment(
-            session,
-            provider=payment.provider,
-            out_trade_no=payment.out_trade_no,
-            amount_fen=amount,
-            gateway_trade_no=trade_no,
-            raw=state,
-        )
+    if settle_from_gateway(session, payment):
         return "paid"
     if payment.order.status != OrderStatus.PENDING_PAYMENT:
-        provider.close(session, payment)  # the order is gone here: make sure it cannot be paid there
+        # The order is gone here: make sure it cannot be paid there.
+        get_provider(payment.provider).close(session, payment)
         payment.status = PaymentStatus.CLOSED
         return "closed"
     return "waiting"

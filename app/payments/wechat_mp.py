@@ -6,18 +6,17 @@ JSAPI payments inside the mini-program use the same credentials."""
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from app.payments import wechat_web
 from app.payments.gateways import HTTP_TIMEOUT, payment_settings, secret_readable
-from app.payments.models import ApiToken
-from app.payments.wechat_web import WechatApiError, _get, api_base, cached_token
+from app.payments.wechat_web import WechatApiError, WechatRefused, _get, api_base, cached_token
 from app.secrets_box import SecretsKeyMissing, unseal
 
 ACCESS_TOKEN_NAME = "mp_access_token"
 WXACODE_PATH = "/wxa/getwxacodeunlimit"
 WXACODE_MAX_BYTES = 2 * 1024 * 1024
-INVALID_TOKEN_ERRCODES = (40001, 42001)  # invalid credential, access_token expired
+INVALID_TOKEN_ERRCODES = (40001, 42001)  # invalid credential, access_token expired: forget it, ask once more
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
 
 
@@ -79,8 +78,7 @@ def access_token(session: Session) -> str:
 def forget_access_token(session: Session, token: str) -> None:
     """WeChat called the mini-program's `token` invalid (40001, 42001): drop it from the cache unless
     another worker has already put a newer one there."""
-    session.execute(delete(ApiToken).where(ApiToken.name == ACCESS_TOKEN_NAME, ApiToken.value == token))
-    session.commit()
+    wechat_web.forget_access_token(session, token, ACCESS_TOKEN_NAME)
 
 
 def unlimited_wxacode(session: Session, *, scene: str, page: str, width: int = 430) -> bytes:
@@ -131,3 +129,34 @@ def _post_for_image(token: str, body: dict) -> bytes | dict:
     if not isinstance(data, dict) or not data.get("errcode"):
         raise WechatApiError(f"{WXACODE_PATH}: HTTP {response.status_code}, no image")
     return data
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    """What getuserphonenumber answers for the getPhoneNumber button's code: a number WeChat verified."""
+
+    pure: str  # without the country code
+    country_code: str
+
+
+def phone_number(session: Session, code: str) -> PhoneNumber:
+    """The getPhoneNumber button's code (valid once, for 5 minutes) → the shopper's verified mobile number.
+    Raises WechatRefused when WeChat refuses the code (40029), WechatApiError when it cannot be reached. An
+    access token WeChat calls invalid (another server fetched a newer one) is forgotten and the call made
+    once more."""
+    for attempt in (1, 2):
+        token, data = wechat_web.post_with_token(
+            session, "/wxa/business/getuserphonenumber", {"code": code}, get_token=access_token
+        )
+        errcode = data.get("errcode") or 0
+        if errcode in INVALID_TOKEN_ERRCODES and attempt == 1:
+            forget_access_token(session, token)
+            continue
+        if errcode:
+            raise WechatRefused(f"getuserphonenumber: errcode {errcode} {data.get('errmsg', '')}", errcode)
+        info = data.get("phone_info") or {}
+        pure = str(info.get("purePhoneNumber") or "")
+        if not pure or len(pure) > 20:
+            raise WechatApiError("no phone number in the getuserphonenumber answer")
+        return PhoneNumber(pure=pure, country_code=str(info.get("countryCode") or ""))
+    raise WechatApiError("getuserphonenumber: the access token was refused twice")

@@ -44,6 +44,14 @@ class WechatApiError(RuntimeError):
     pass
 
 
+class WechatRefused(WechatApiError):
+    """WeChat answered, with an error code (an invalid or used code, a bad secret, a token it calls invalid)."""
+
+    def __init__(self, message: str, errcode: int):
+        super().__init__(message)
+        self.errcode = errcode
+
+
 class WechatNoAnswer(WechatApiError):
     """The request went out but no answer came back (read timeout, connection dropped after sending):
     WeChat may have acted on it, so sending it again may do it twice."""
@@ -82,7 +90,9 @@ def _get(path: str, params: dict) -> dict:
     except (requests.RequestException, ValueError) as error:
         raise WechatApiError(f"{path}: {error.__class__.__name__}") from None
     if data.get("errcode"):
-        raise WechatApiError(f"{path}: errcode {data.get('errcode')} {data.get('errmsg', '')}")
+        raise WechatRefused(
+            f"{path}: errcode {data.get('errcode')} {data.get('errmsg', '')}", data["errcode"]
+        )
     return data
 
 
@@ -140,21 +150,23 @@ def access_token(session: Session) -> str:
     return cached_token(session, "wechat_access_token", fetch)
 
 
-def forget_access_token(session: Session, token: str) -> None:
+def forget_access_token(session: Session, token: str, name: str = "wechat_access_token") -> None:
     """WeChat called `token` invalid (40001, 42001: another server fetched a new one, or it expired early):
-    drop it from the cache unless another worker has already put a newer one there."""
-    session.execute(delete(ApiToken).where(ApiToken.name == "wechat_access_token", ApiToken.value == token))
+    drop it from the cache unless another worker has already put a newer one there. `name`: whose token
+    (the official account's, or the mini-program's)."""
+    session.execute(delete(ApiToken).where(ApiToken.name == name, ApiToken.value == token))
     session.commit()
 
 
-def post_with_token(session: Session, path: str, body: dict) -> tuple[str, dict]:
+def post_with_token(session: Session, path: str, body: dict, *, get_token=None) -> tuple[str, dict]:
     """POST `body` as JSON to one of WeChat's APIs with the access token in the query: (the token used,
     WeChat's answer as it came, errcode and all). Raises WechatApiError when WeChat cannot be reached, does
-    not answer JSON, or the token cannot be had; WechatNoAnswer when the request may have reached it."""
+    not answer JSON, or the token cannot be had; WechatNoAnswer when the request may have reached it.
+    `get_token`: whose token (the official account's by default; the mini-program's: wechat_mp)."""
     import requests
     from urllib3.exceptions import MaxRetryError
 
-    token = access_token(session)
+    token = (get_token or access_token)(session)
     try:
         response = requests.post(
             api_base() + path,

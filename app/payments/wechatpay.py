@@ -98,14 +98,19 @@ class WechatPayProvider(PaymentProvider):
     def start(self, session: Session, order: Order, payment: Payment) -> PaymentStart:
         return PaymentStart(redirect_url=url_for("payments.wechat_pay", out_trade_no=payment.out_trade_no))
 
-    def jsapi(self, session: Session, order: Order, payment: Payment, openid: str) -> JsapiParams:
-        settings = payment_settings(session)
+    def jsapi(
+        self, session: Session, order: Order, payment: Payment, openid: str, *, appid: str | None = None
+    ) -> JsapiParams:
+        """Open a JSAPI payment for `openid`, the payer's openid for `appid`: the official account's (the
+        H5 shop inside WeChat, the default) or the mini-program's (wx.requestPayment); both must be bound
+        to the merchant number. paySign is signed over appId, timeStamp, nonceStr and package."""
+        appid = appid or payment_settings(session).wechat_appid
         client = wechat_certificates.client(session, "JSAPI")
-        opened = _place_order(client, "JSAPI", order, payment, payer={"openid": openid})
+        opened = _place_order(client, "JSAPI", order, payment, payer={"openid": openid}, appid=appid)
         timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
         package = f"prepay_id={opened['prepay_id']}"
-        pay_sign = client.sign([settings.wechat_appid, timestamp, nonce, package])
-        return JsapiParams(settings.wechat_appid, timestamp, nonce, package, "RSA", pay_sign)
+        pay_sign = client.sign([appid, timestamp, nonce, package])
+        return JsapiParams(appid, timestamp, nonce, package, "RSA", pay_sign)
 
     def h5(self, session: Session, order: Order, payment: Payment, client_ip: str) -> str:
         """The gateway's h5_url (valid for a few minutes) to send the shopper's browser to."""

@@ -62,6 +62,8 @@ class FakeWechat:
         self.wxacode_calls = 0
         self.wxacodes: list[tuple[str, str]] = []
         self.failing_wxacodes = 0
+        self.mp_phone_codes: dict[str, tuple[str, str]] = {}  # getPhoneNumber code -> (number, country code)
+        self.mp_revoked_tokens: set[str] = set()  # mini-program access tokens WeChat now calls invalid
         # Who holds the phone: the openid the authorize page hands out, and the 网页授权域名 (None: any).
         self.user_openid = "oFakeWechatPhoneUser00000001"
         self.oauth_domain: str | None = None
@@ -109,6 +111,8 @@ class FakeWechat:
             return self._authorize(parse_qs(urlsplit(raw_path).query))
         if path == "/cgi-bin/message/template/send":
             return self._template_send(method, parse_qs(urlsplit(raw_path).query), headers, body)
+        if path == "/wxa/business/getuserphonenumber":
+            return self._phone_number(method, parse_qs(urlsplit(raw_path).query), body)
         if path.startswith(("/sns/", "/cgi-bin/")):
             return self._web_api(path, parse_qs(urlsplit(raw_path).query))
         if path == "/wxa/getwxacodeunlimit":
@@ -150,7 +154,9 @@ class FakeWechat:
         return _verify(self.merchant.public, message, fields.get("signature", ""))
 
     def _new_order(self, kind, data):
-        if data.get("mchid") != MCHID or data.get("appid") != APPID:
+        # The official account's AppID (H5 JSAPI) or the mini-program's (paying inside it): both are bound to
+        # the merchant number.
+        if data.get("mchid") != MCHID or data.get("appid") not in (APPID, MP_APPID):
             return self._reply(400, {"code": "PARAM_ERROR", "message": "mchid/appid"})
         if kind == "jsapi" and not (data.get("payer") or {}).get("openid"):
             return self._reply(400, {"code": "PARAM_ERROR", "message": "payer.openid"})
@@ -168,6 +174,7 @@ class FakeWechat:
             "trade_state": "NOTPAY",
             "transaction_id": None,
             "openid": (data.get("payer") or {}).get("openid"),
+            "appid": data["appid"],
         }
         if kind == "jsapi":
             return self._reply(200, {"prepay_id": prepay_id})
@@ -486,6 +493,44 @@ class FakeWechat:
     def _plain(payload):
         return 200, {"Content-Type": "application/json"}, json.dumps(payload).encode()
 
+    def _phone_number(self, method, query, body):
+        """POST /wxa/business/getuserphonenumber?access_token=… {"code": …}: the mini-program's token (a
+        current one), and a getPhoneNumber code that works once."""
+        token = (query.get("access_token") or [""])[0]
+        if method != "POST":
+            return self._plain({"errcode": 43002, "errmsg": "require POST method"})
+        if (
+            token in self.mp_revoked_tokens
+            or not re.fullmatch(r"mptoken-\d+", token)
+            or int(token[8:]) > self.mp_token_calls
+        ):
+            return self._plain({"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"})
+        try:
+            code = json.loads(body.decode("utf-8")).get("code")
+        except (UnicodeDecodeError, ValueError, AttributeError):
+            return self._plain({"errcode": 47001, "errmsg": "data format error"})
+        if code not in self.mp_phone_codes:
+            return self._plain({"errcode": 40029, "errmsg": "invalid code"})
+        mobile, country = self.mp_phone_codes.pop(code)
+        return self._plain(
+            {
+                "errcode": 0,
+                "errmsg": "ok",
+                "phone_info": {
+                    "phoneNumber": mobile if country == "86" else f"+{country}{mobile}",
+                    "purePhoneNumber": mobile,
+                    "countryCode": country,
+                    "watermark": {"timestamp": int(time.time()), "appid": MP_APPID},
+                },
+            }
+        )
+
+    def mp_phone_code_for(self, mobile: str, country_code: str = "86") -> str:
+        """What the getPhoneNumber button gives the mini-program of a WeChat user whose number is `mobile`."""
+        code = secrets.token_hex(16)
+        self.mp_phone_codes[code] = (mobile, country_code)
+        return code
+
     def mp_code_for(self, openid: str, unionid: str | None = None) -> str:
         """What wx.login gives the mini-program of the WeChat user `openid`: a code valid once."""
         code = secrets.token_hex(16)
@@ -501,7 +546,7 @@ class FakeWechat:
 
     def transaction(self, order: dict) -> dict:
         result = {
-            "appid": APPID,
+            "appid": order.get("appid", APPID),
             "mchid": MCHID,
             "out_trade_no": order["out_trade_no"],
             "trade_state": order["trade_state"],
