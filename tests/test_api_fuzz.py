@@ -15,7 +15,10 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from app import orders
 from app.distribution import services as dist
+from app.payments.settings import save_payment_settings
 from tests import factories
+from tests.fakes import merchant_settings
+from tests.fakes.wechat import FakeWechat
 from tests.test_api import api_login, bearer
 from tests.test_distribution import bind, buy
 
@@ -29,8 +32,22 @@ ENDS_THE_TOKEN = ("/api/v1/auth/logout",)
 AT_LEAST = 7
 
 
+@pytest.fixture(scope="module")
+def wechat():
+    fake = FakeWechat()
+    yield fake
+    fake.stop()
+
+
 @pytest.fixture
-def catalogue(session):
+def app_config(wechat) -> dict:
+    """WeChat (the mini-program's login, 小程序码, WeChat Pay) is the fake: set up, as a shop using the API is."""
+    return {"WECHAT_API_BASE": wechat.url, "WECHATPAY_GATEWAY": wechat.url, "PUBLIC_URL": "http://shop.test"}
+
+
+@pytest.fixture
+def catalogue(session, wechat):
+    save_payment_settings(session, merchant_settings(wechat, mini_program=True))
     category = factories.CategoryFactory(name="茶叶")
     factories.CategoryFactory(name="绿茶", parent=category)
     products = []
