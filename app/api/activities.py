@@ -105,6 +105,7 @@ def flash_session(session_id: int):
 def group_buys():
     """拼团: the activities running now with their products, ending soonest first
 
+    A product in a 秒杀 on now is left out (its page is in flash mode, as /products/{id}/groups says).
     To open a group, order one unit of a SKU of it with its `group_buy_id`."""
     return GroupBuysOut(
         items=[
