@@ -29,8 +29,6 @@ from app.catalog import services as catalog
 from app.extensions import db
 from app.marketing import flash_display, group_display
 from app.media import image_url
-from app.shop.flash import STATE_WORDS as FLASH_STATE_WORDS
-from app.shop.groups import STATE_WORDS as GROUP_STATE_WORDS
 from app.timeutil import utcnow
 
 IMAGE_SIZE = 400
@@ -44,7 +42,7 @@ def flash_run(run: flash_display.ShopRun) -> FlashRunOut:
         starts_at=run.starts_at.isoformat(),
         ends_at=run.ends_at.isoformat(),
         state=run.state,
-        state_text=str(FLASH_STATE_WORDS[run.state]),
+        state_text=str(flash_display.STATE_WORDS[run.state]),
         countdown_to=run.countdown_to.isoformat() if run.countdown_to else None,
         items=[
             FlashItemOut(
@@ -107,6 +105,7 @@ def flash_session(session_id: int):
 def group_buys():
     """拼团: the activities running now with their products, ending soonest first
 
+    A product in a 秒杀 on now is left out (its page is in flash mode, as /products/{id}/groups says).
     To open a group, order one unit of a SKU of it with its `group_buy_id`."""
     return GroupBuysOut(
         items=[
@@ -153,7 +152,7 @@ def group(group_id: int):
         group_id=view.group_id,
         group_buy_id=view.group_buy_id if view.activity_running else None,
         state=view.state,
-        state_text=str(GROUP_STATE_WORDS[view.state]),
+        state_text=str(group_display.STATE_WORDS[view.state]),
         size=view.size,
         needed=view.places_left,
         ends_at=view.expires_at.isoformat() if view.expires_at else None,

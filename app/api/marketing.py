@@ -3,7 +3,6 @@
 
 from datetime import datetime
 
-from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from spectree import Response
 
@@ -29,8 +28,7 @@ from app.extensions import db, limiter
 from app.marketing import coupons, members, points
 from app.marketing.errors import MarketingError
 from app.marketing.models import Coupon, CouponKind, CouponTemplate, MemberLevel, PointsEntry
-from app.money import BP_PER_UNIT, format_fen
-from app.shop.marketing import CHANNEL_WORDS
+from app.money import BP_PER_UNIT
 
 CLAIM_LIMIT = "30 per minute"  # as the H5 claim
 
@@ -51,21 +49,11 @@ def coupon_face(template: CouponTemplate) -> dict:
         "discount_text": None if is_amount else members.discount_words(template.discount_bp),
         "max_discount": None if is_amount else Money.of(template.max_discount_fen),
         "threshold": Money.of(template.threshold_fen),
-        "threshold_text": _("Orders of %(amount)s", amount=format_fen(template.threshold_fen))
-        if template.threshold_fen
-        else _("No minimum"),
+        "threshold_text": coupons.threshold_words(template),
         "description": coupons.describe(template),
         "scope": template.scope_kind,
         "include_activity": template.include_activity,
     }
-
-
-def validity_words(template: CouponTemplate) -> str:
-    if template.valid_days:
-        return ngettext(
-            "Valid %(num)d day after claiming", "Valid %(num)d days after claiming", template.valid_days
-        )
-    return _("Valid until %(date)s", date=format_datetime(template.valid_until, "yyyy-MM-dd"))
 
 
 def centre_coupon(entry: coupons.CentreEntry, signed_in: bool) -> CentreCoupon:
@@ -82,7 +70,7 @@ def centre_coupon(entry: coupons.CentreEntry, signed_in: bool) -> CentreCoupon:
         valid_days=template.valid_days,
         valid_from=iso(template.valid_from) if not template.valid_days else None,
         valid_until=iso(template.valid_until) if not template.valid_days else None,
-        validity_text=validity_words(template),
+        validity_text=coupons.validity_words(template),
         claim_ends_at=iso(template.claim_ends_at),
         total=total,
         remaining=max(0, total - template.claimed_qty) if total else None,
@@ -100,7 +88,7 @@ def my_coupon(coupon: Coupon, status: str) -> MyCoupon:
         id=coupon.id,
         status=status,
         source=coupon.source,
-        source_text=str(CHANNEL_WORDS.get(coupon.source, "")),
+        source_text=str(coupons.CHANNEL_WORDS.get(coupon.source, "")),
         valid_from=coupon.valid_from.isoformat(),
         valid_until=coupon.valid_until.isoformat(),
         claimed_at=coupon.claimed_at.isoformat(),

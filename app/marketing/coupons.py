@@ -4,6 +4,7 @@ shopper holds, the ones a basket can use (best first), and using and returning o
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import format_datetime, ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
@@ -12,7 +13,7 @@ from app.db_types import parse_id
 from app.marketing import members, pricing
 from app.marketing.errors import MarketingError
 from app.marketing.models import Coupon, CouponChannel, CouponKind, CouponStatus, CouponTemplate
-from app.money import BP_PER_UNIT, yuan
+from app.money import BP_PER_UNIT, format_fen, yuan
 from app.timeutil import utcnow
 
 MAX_ISSUE = 5000  # customers in one issue
@@ -27,6 +28,15 @@ class CouponUnknown(MarketingError):
 CENTRE_REFUSALS = {
     "held": _l("You already have this coupon."),
     "gone": _l("All of these coupons have been claimed."),
+}
+
+
+# Where a shopper's coupon came from (my coupons, in the H5 page and the API).
+CHANNEL_WORDS = {
+    CouponChannel.CENTRE: _l("Coupon centre"),
+    CouponChannel.NEWCOMER: _l("Welcome gift"),
+    CouponChannel.ISSUED: _l("From the shop"),
+    CouponChannel.CODE: _l("Coupon code"),
 }
 
 
@@ -404,3 +414,19 @@ def describe(template: CouponTemplate) -> str:
     if template.threshold_fen:
         words = str(_l("Orders of ¥%(threshold)s: ", threshold=yuan(template.threshold_fen))) + words
     return words
+
+
+def threshold_words(template: CouponTemplate) -> str:
+    """The ticket's rule line: “满¥100.00可用” or “无门槛”."""
+    if template.threshold_fen:
+        return str(_l("Orders of %(amount)s", amount=format_fen(template.threshold_fen)))
+    return str(_l("No minimum"))
+
+
+def validity_words(template: CouponTemplate) -> str:
+    """The coupon centre's validity line: so many days after claiming, or until a date (shop time)."""
+    if template.valid_days:
+        return ngettext(
+            "Valid %(num)d day after claiming", "Valid %(num)d days after claiming", template.valid_days
+        )
+    return str(_l("Valid until %(date)s", date=format_datetime(template.valid_until, "yyyy-MM-dd")))

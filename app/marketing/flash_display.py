@@ -4,6 +4,7 @@
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -11,6 +12,9 @@ from app.catalog.models import Sku
 from app.marketing.flash import on_now
 from app.marketing.models import FlashItem, FlashSession, FlashSlot
 from app.timeutil import SHOP_TZ, utcnow
+
+# A run's state as the 秒杀 page's tab and the API say it.
+STATE_WORDS = {"running": _l("On now"), "upcoming": _l("Coming up"), "ended": _l("Over")}
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,23 @@ def for_product(
         run = ShopRun(flash.id, flash.name, slot.starts_at, slot.ends_at, "running", slot.ends_at, [shown])
         found.append((run, shown))
     return found
+
+
+def in_flash_mode(session: Session, product_ids: set[int], now: datetime | None = None) -> set[int]:
+    """Those of these products with a SKU in a run on now, sold out or not: their page is in flash mode (the
+    products `for_product` finds something for), in one query for a list."""
+    if not product_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Sku.product_id)
+            .join(FlashItem, FlashItem.sku_id == Sku.id)
+            .join(FlashSession, FlashSession.id == FlashItem.session_id)
+            .join(FlashSlot, FlashSlot.session_id == FlashSession.id)
+            .where(Sku.product_id.in_(sorted(product_ids)), *on_now(now or utcnow()))
+            .distinct()
+        )
+    )
 
 
 def chosen_run(runs: list[ShopRun], wanted: int | None) -> int | None:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -30,6 +31,27 @@ from app.timeutil import utcnow
 
 OPEN_GROUPS_SHOWN = 3
 MY_GROUPS_SHOWN = 50
+
+# A group's state, as its page, 我的拼团 and the API say it.
+STATE_WORDS = {
+    "pending": _l("Waiting for payment"),
+    "open": _l("Group forming"),
+    "full": _l("Group formed"),
+    "refunding": _l("Group failed, refund in progress"),
+    "refunded": _l("Group failed, refunded"),
+    "cancelled": _l("Cancelled"),
+}
+
+# A group order's state on its order page.
+ORDER_GROUP_WORDS = {
+    "waiting": _l("Waiting for the group to form"),
+    "unpaid": _l("Pay to take your place in the group"),
+    "pending": _l("Pay to open your group"),
+    "full": _l("Group formed: your order will be shipped"),
+    "refunding": _l("The group did not form: refund in progress"),
+    "refunded": _l("The group did not form: refunded"),
+    "cancelled": _l("Cancelled"),
+}
 
 
 @dataclass(frozen=True)
@@ -147,7 +169,7 @@ def product_mode(session: Session, product_id: int, now: datetime | None = None)
     """The product page's 拼团 mode: none while a SKU of the product is in a flash sale on now (the flash
     mode comes first, as on the product page), else the running 拼团 of its SKUs."""
     now = now or utcnow()
-    if flash_display.for_product(session, product_id, now):
+    if flash_display.in_flash_mode(session, {product_id}, now):
         return None
     return for_product(session, product_id, now)
 
@@ -176,9 +198,11 @@ class RunningGroupBuy:
 
 
 def running_group_buys(session: Session, now: datetime | None = None) -> list[RunningGroupBuy]:
-    """The 拼团 activities running now, ending soonest first, each with its on-shelf products (two queries)."""
+    """The 拼团 activities running now, ending soonest first, each with its on-shelf products (three
+    queries). A product in a 秒杀 on now is left out: its page is in flash mode (`product_mode`)."""
+    now = now or utcnow()
     rows = session.execute(
-        _running_items(now or utcnow())
+        _running_items(now)
         .add_columns(Sku.product_id)
         .where(Sku.is_active)
         .order_by(GroupBuy.ends_at, GroupBuy.id, GroupBuyItem.id)
@@ -191,6 +215,8 @@ def running_group_buys(session: Session, now: datetime | None = None) -> list[Ru
             .options(selectinload(Product.images))
         )
     }
+    for product_id in flash_display.in_flash_mode(session, set(products), now):
+        del products[product_id]
     found: dict[int, tuple[GroupBuy, dict[int, list]]] = {}
     for item, group_buy, list_fen, product_id in rows:
         if product_id not in products:

@@ -2,7 +2,6 @@
 and a countdown. The rules and every flag shown come from marketing.flash_display."""
 
 from flask import render_template, request
-from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.marketing import flash_display as flash
@@ -10,7 +9,7 @@ from app.numbers import parse_whole_number
 from app.shop import bp
 from app.timeutil import utcnow
 
-STATE_WORDS = {"running": _l("On now"), "upcoming": _l("Coming up"), "ended": _l("Over")}
+STATE_WORDS = flash.STATE_WORDS
 
 
 @bp.get("/flash")

@@ -7,7 +7,6 @@ import logging
 
 from flask import abort, make_response, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app.catalog import services as catalog
@@ -23,25 +22,8 @@ from app.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 POSTER_MAX_AGE = 24 * 3600
-STATE_WORDS = {
-    "pending": _l("Waiting for payment"),
-    "open": _l("Group forming"),
-    "full": _l("Group formed"),
-    "refunding": _l("Group failed, refund in progress"),
-    "refunded": _l("Group failed, refunded"),
-    "cancelled": _l("Cancelled"),
-}
-
-# A group order's state on its order page.
-ORDER_GROUP_WORDS = {
-    "waiting": _l("Waiting for the group to form"),
-    "unpaid": _l("Pay to take your place in the group"),
-    "pending": _l("Pay to open your group"),
-    "full": _l("Group formed: your order will be shipped"),
-    "refunding": _l("The group did not form: refund in progress"),
-    "refunded": _l("The group did not form: refunded"),
-    "cancelled": _l("Cancelled"),
-}
+STATE_WORDS = group_display.STATE_WORDS
+ORDER_GROUP_WORDS = group_display.ORDER_GROUP_WORDS
 
 
 def _viewer_id() -> int | None:

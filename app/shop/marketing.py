@@ -18,14 +18,11 @@ from app.shop.distribution import distributor_required
 from app.webutil import tab_arg
 
 COUPON_TABS = (("usable", _l("Usable")), ("used", _l("Used")), ("expired", _l("Expired")))
-CHANNEL_WORDS = {
-    "centre": _l("Coupon centre"),
-    "newcomer": _l("Welcome gift"),
-    "issued": _l("From the shop"),
-    "code": _l("Coupon code"),
-}
+CHANNEL_WORDS = coupons.CHANNEL_WORDS  # the words live with the coupons: the API shows them too
 
 bp.add_app_template_global(coupons.describe, "coupon_words")
+bp.add_app_template_global(coupons.threshold_words, "coupon_threshold_words")
+bp.add_app_template_global(coupons.validity_words, "coupon_validity_words")
 bp.add_app_template_global(members.perks, "level_perks")
 bp.add_app_template_global(members.discount_words, "discount_words")
 
