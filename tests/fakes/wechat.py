@@ -62,6 +62,7 @@ class FakeWechat:
         self.wxacode_calls = 0
         self.wxacodes: list[tuple[str, str]] = []
         self.failing_wxacodes = 0
+        self.wxacode_answer: bytes | None = None  # answered (as image/png) instead of the code, when set
         # Who holds the phone: the openid the authorize page hands out, and the 网页授权域名 (None: any).
         self.user_openid = "oFakeWechatPhoneUser00000001"
         self.oauth_domain: str | None = None
@@ -367,6 +368,8 @@ class FakeWechat:
             self.failing_wxacodes -= 1
             return self._plain({"errcode": -1, "errmsg": "system error"})
         self.wxacodes.append((page, scene))
+        if self.wxacode_answer is not None:  # a broken or outsized "image" with a 200
+            return 200, {"Content-Type": "image/png"}, self.wxacode_answer
         return 200, {"Content-Type": "image/png"}, self.wxacode_png(page, scene)
 
     @staticmethod
