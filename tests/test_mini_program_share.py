@@ -351,3 +351,15 @@ def test_a_poster_never_fails_on_a_broken_wxacode_and_a_broken_cached_one_is_dro
     again = client.get(f"/d/share/{sharer.code}/poster.png")
     home = posters.code_picture(FakeWechat.wxacode_png("pages/index/index", f"r={sharer.code}"), 200)
     assert again.status_code == 200 and same(footer_code(again.data), home)
+
+
+def test_an_outsized_answer_is_refused_without_being_kept(app, wechat):
+    mini_program_on(wechat)
+    wechat.wxacode_answer = mini_program.PNG_MAGIC + b"\0" * (wechat_mp.WXACODE_MAX_BYTES + 10)
+    code = mini_program.mp_code(db.session, "abcd2345", 5)
+    try:
+        with pytest.raises(WechatApiError, match="too large"):
+            mini_program.wxacode_file(db.session, code)
+    finally:
+        wechat.wxacode_answer = None
+    assert not code.path.exists()

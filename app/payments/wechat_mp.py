@@ -114,13 +114,15 @@ def _post_for_image(token: str, body: dict) -> bytes | dict:
             data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json; charset=utf-8"},
             timeout=HTTP_TIMEOUT,
+            stream=True,
         )
-        content = response.content
+        with response:
+            content = _read_at_most(response, WXACODE_MAX_BYTES + 1)
     except requests.RequestException as error:
         raise WechatApiError(f"{WXACODE_PATH}: {error.__class__.__name__}") from None
+    if len(content) > WXACODE_MAX_BYTES:  # never read whole into memory: no 小程序码 is this large
+        raise WechatApiError(f"{WXACODE_PATH}: HTTP {response.status_code}, answer too large")
     if response.status_code == 200 and content.startswith(_IMAGE_MAGIC):
-        if len(content) > WXACODE_MAX_BYTES:
-            raise WechatApiError(f"{WXACODE_PATH}: image too large")
         return content
     try:
         data = json.loads(content)
@@ -131,3 +133,14 @@ def _post_for_image(token: str, body: dict) -> bytes | dict:
     if not isinstance(data, dict) or not data.get("errcode"):
         raise WechatApiError(f"{WXACODE_PATH}: HTTP {response.status_code}, no image")
     return data
+
+
+def _read_at_most(response, limit: int) -> bytes:
+    """At most `limit` bytes of a streamed answer's body."""
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
