@@ -396,3 +396,26 @@ def test_a_broken_wxacode_from_wechat_is_a_503_not_a_broken_picture(client, wech
     assert_error(broken, 503, "wechat_unavailable")
     good = client.get(f"{API}/distribution/wxacode", headers=bearer(token))
     assert good.status_code == 200 and good.mimetype == "image/png"
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"scene": "r=中文&p=1"}, 422),
+        ({"scene": "%E4%B8%AD%FF%00"}, 422),
+        ({"scene": "r=abcd2345\x00"}, 422),
+        ({"scene": "x" * 201}, 422),
+        ({"scene": ""}, 422),
+        ({"ref": "abcd2345", "product_id": 2**63}, 422),
+        ({"ref": "abcd2345", "product_id": -1}, 422),
+        ({"ref": "中文\x00", "product_id": 1}, 200),
+        ({"ref": ""}, 200),
+        ({"remembered": "é" * 100}, 422),
+        ({"remembered": "", "ref": "zzzz"}, 200),
+        ({"visitor": "a" * 65, "scene": "home"}, 422),
+    ],
+)
+def test_odd_visits_are_answered_never_a_500(client, session, shop, body, status):
+    answer = client.post(f"{API}/visits", json=body)
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    assert session.scalar(select(func.count(Visit.id))) == 0

@@ -363,3 +363,24 @@ def test_an_outsized_answer_is_refused_without_being_kept(app, wechat):
     finally:
         wechat.wxacode_answer = None
     assert not code.path.exists()
+
+
+@pytest.mark.parametrize("answer", [{}, {"access_token": 12}, {"access_token": "x", "expires_in": "soon"}])
+def test_a_token_answer_without_a_token_is_an_error_and_the_poster_still_drawn(
+    app, client, wechat, shared, answer
+):
+    sharer, product = shared
+    login(client, sharer.user)
+    mini_program_on(wechat)
+    db.session.query(ApiToken).delete()
+    db.session.commit()
+    wechat.mp_token_answer = answer
+    try:
+        with pytest.raises(WechatApiError):
+            wechat_mp.access_token(db.session)
+        poster = client.get(f"/d/share/{sharer.code}/poster/{product.id}.png")
+    finally:
+        wechat.mp_token_answer = None
+    with app.test_request_context():
+        qr = posters._qr(f"http://localhost/p/{product.id}?ref={sharer.code}", 200)
+    assert poster.status_code == 200 and same(footer_code(poster.data), qr)

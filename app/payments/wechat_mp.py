@@ -71,7 +71,13 @@ def access_token(session: Session) -> str:
         data = _get(
             "/cgi-bin/token", {"grant_type": "client_credential", "appid": mp_appid, "secret": secret}
         )
-        return data["access_token"], data.get("expires_in", 7200)
+        token, lifetime = data.get("access_token"), data.get("expires_in", 7200)
+        # Anything else than a token and its lifetime is an error, never a KeyError (a poster asks too).
+        if not isinstance(token, str) or not token or len(token) > 512:
+            raise WechatApiError("/cgi-bin/token: no access_token in the answer")
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime <= 0:
+            raise WechatApiError("/cgi-bin/token: no expires_in in the answer")
+        return token, lifetime
 
     return cached_token(session, ACCESS_TOKEN_NAME, fetch)
 
