@@ -337,3 +337,85 @@ def test_a_scene_of_a_deleted_product_is_a_visit_to_the_shop(client, session, sh
     sharer, _product = shop
     answer = client.post(f"{API}/visits", json={"scene": f"r={sharer.code}&p={2**31 - 1}"}).get_json()
     assert answer["counted"] and answer["product_id"] is None and answer["page"] == "pages/index/index"
+
+
+# ---------------------------------------------------------------- review fixes
+
+
+def test_the_visitor_a_signed_in_visit_answers_can_be_sent_back(app, session, shop):
+    sharer, product = shop
+    api = app.test_client()
+    token = api_login(api, factories.UserFactory(mobile="13900000081"))
+    first = api.post(f"{API}/visits", json={"scene": f"r={sharer.code}"}, headers=bearer(token))
+    visitor = first.get_json()["visitor"]
+    again = api.post(
+        f"{API}/visits", json={"scene": f"r={sharer.code}", "visitor": visitor}, headers=bearer(token)
+    )
+    assert again.status_code == 200, again.get_data(as_text=True)
+    assert again.get_json()["counted"] is False and visits_of(session, sharer.id) == 1
+    # The same shopper without it is still the same visitor: not counted again.
+    other_device = api.post(f"{API}/visits", json={"scene": f"r={sharer.code}"}, headers=bearer(token))
+    assert other_device.get_json()["counted"] is False and visits_of(session, sharer.id) == 1
+
+
+def test_a_remembered_share_lasts_no_longer_than_the_h5_session_that_keeps_it(app, session):
+    """With bindings for ever (binding_days 0), the H5 shop's remembered ?ref= lives in the session
+    cookie, which the server reads for PERMANENT_SESSION_LIFETIME (30 days) after it was written; the API's
+    signed `remembered` may not outlive it (it took 400 days)."""
+    settings(session, binding_days=0)
+    sharer = distributor(session, factories.UserFactory(nickname="小B", mobile="13900000091"))
+    other_shopper = factories.UserFactory(mobile="13900000092")
+    mp_shopper = factories.UserFactory(mobile="13900000093")
+    start = utcnow()
+    set_clock(start)
+    api = app.test_client()
+    remembered = api.post(f"{API}/visits", json={"scene": f"r={sharer.code}"}).get_json()["remembered"]
+    lifetime = app.permanent_session_lifetime
+    set_clock(start + lifetime + timedelta(days=1))
+    token = api_login(api, mp_shopper)
+    late = api.post(f"{API}/visits", json={"remembered": remembered}, headers=bearer(token))
+    assert late.status_code == 200 and not late.get_json()["bound"]
+    assert binding(session, mp_shopper.id)["referrer_id"] is None
+    # Within the lifetime it binds.
+    set_clock(start + lifetime - timedelta(days=1))
+    fresh = app.test_client()
+    kept = fresh.post(f"{API}/visits", json={"scene": f"r={sharer.code}"}).get_json()["remembered"]
+    token = api_login(fresh, other_shopper)
+    assert fresh.post(f"{API}/visits", json={"remembered": kept}, headers=bearer(token)).get_json()["bound"]
+
+
+def test_a_broken_wxacode_from_wechat_is_a_503_not_a_broken_picture(client, wechat, shop):
+    sharer, _product = shop
+    mini_program_on(wechat)
+    token = api_login(client, sharer.user)
+    wechat.wxacode_answer = b"\x89PNG\r\n\x1a\n" + b"garbage" * 40
+    try:
+        broken = client.get(f"{API}/distribution/wxacode", headers=bearer(token))
+    finally:
+        wechat.wxacode_answer = None
+    assert_error(broken, 503, "wechat_unavailable")
+    good = client.get(f"{API}/distribution/wxacode", headers=bearer(token))
+    assert good.status_code == 200 and good.mimetype == "image/png"
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"scene": "r=中文&p=1"}, 422),
+        ({"scene": "%E4%B8%AD%FF%00"}, 422),
+        ({"scene": "r=abcd2345\x00"}, 422),
+        ({"scene": "x" * 201}, 422),
+        ({"scene": ""}, 422),
+        ({"ref": "abcd2345", "product_id": 2**63}, 422),
+        ({"ref": "abcd2345", "product_id": -1}, 422),
+        ({"ref": "中文\x00", "product_id": 1}, 200),
+        ({"ref": ""}, 200),
+        ({"remembered": "é" * 100}, 422),
+        ({"remembered": "", "ref": "zzzz"}, 200),
+        ({"visitor": "a" * 65, "scene": "home"}, 422),
+    ],
+)
+def test_odd_visits_are_answered_never_a_500(client, session, shop, body, status):
+    answer = client.post(f"{API}/visits", json=body)
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    assert session.scalar(select(func.count(Visit.id))) == 0

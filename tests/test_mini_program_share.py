@@ -291,3 +291,96 @@ def test_the_fake_checks_the_scene_and_the_token(app, wechat):
         url, params={"access_token": token}, json={"scene": "home", "page": "pages/index/index"}
     )
     assert good.headers["Content-Type"] == "image/png" and re.match(rb"\x89PNG", good.content)
+
+
+# ---------------------------------------------------------------- what WeChat answers is checked
+
+
+def png_of(width: int, height: int, mode: str = "1") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, (width, height), 1).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        mini_program.PNG_MAGIC + b"not really a picture" * 20,  # PNG's first bytes, then garbage
+        FakeWechat.wxacode_png("pages/index/index", "home")[:-300],  # a PNG cut short
+        png_of(3000, 3000),  # a picture far larger than any 小程序码 (width 430)
+    ],
+    ids=["garbage", "truncated", "oversized"],
+)
+def test_an_answer_that_is_no_usable_picture_is_an_error_and_nothing_is_cached(app, wechat, answer):
+    mini_program_on(wechat)
+    wechat.wxacode_answer = answer
+    code = mini_program.mp_code(db.session, "abcd2345", 4)
+    try:
+        with pytest.raises(WechatApiError):
+            mini_program.wxacode_file(db.session, code)
+        assert not code.path.exists()
+    finally:
+        wechat.wxacode_answer = None
+    assert Image.open(mini_program.wxacode_file(db.session, code)).size[0] < 1000  # asked again
+
+
+def test_a_poster_never_fails_on_a_broken_wxacode_and_a_broken_cached_one_is_dropped(
+    app, client, wechat, shared
+):
+    sharer, product = shared
+    login(client, sharer.user)
+    mini_program_on(wechat)
+    with app.test_request_context():
+        qr = posters._qr(f"http://localhost/p/{product.id}?ref={sharer.code}", 200)
+    wechat.wxacode_answer = mini_program.PNG_MAGIC + b"garbage" * 50
+    try:
+        poster = client.get(f"/d/share/{sharer.code}/poster/{product.id}.png")
+    finally:
+        wechat.wxacode_answer = None
+    assert poster.status_code == 200 and same(footer_code(poster.data), qr)
+    # A broken 小程序码 already in the cache (written before the answers were checked, or damaged on disk):
+    # the poster carries the QR code, and the broken file is dropped so the next poster asks WeChat again.
+    code = mini_program.mp_code(db.session, sharer.code)
+    code.path.parent.mkdir(parents=True, exist_ok=True)
+    code.path.write_bytes(mini_program.PNG_MAGIC + b"damaged")
+    with app.test_request_context():
+        shop_qr = posters._qr(f"http://localhost/?ref={sharer.code}", 200)
+    shop = client.get(f"/d/share/{sharer.code}/poster.png")
+    assert shop.status_code == 200 and same(footer_code(shop.data), shop_qr)
+    assert not code.path.exists()
+    again = client.get(f"/d/share/{sharer.code}/poster.png")
+    home = posters.code_picture(FakeWechat.wxacode_png("pages/index/index", f"r={sharer.code}"), 200)
+    assert again.status_code == 200 and same(footer_code(again.data), home)
+
+
+def test_an_outsized_answer_is_refused_without_being_kept(app, wechat):
+    mini_program_on(wechat)
+    wechat.wxacode_answer = mini_program.PNG_MAGIC + b"\0" * (wechat_mp.WXACODE_MAX_BYTES + 10)
+    code = mini_program.mp_code(db.session, "abcd2345", 5)
+    try:
+        with pytest.raises(WechatApiError, match="too large"):
+            mini_program.wxacode_file(db.session, code)
+    finally:
+        wechat.wxacode_answer = None
+    assert not code.path.exists()
+
+
+@pytest.mark.parametrize("answer", [{}, {"access_token": 12}, {"access_token": "x", "expires_in": "soon"}])
+def test_a_token_answer_without_a_token_is_an_error_and_the_poster_still_drawn(
+    app, client, wechat, shared, answer
+):
+    sharer, product = shared
+    login(client, sharer.user)
+    mini_program_on(wechat)
+    db.session.query(ApiToken).delete()
+    db.session.commit()
+    wechat.mp_token_answer = answer
+    try:
+        with pytest.raises(WechatApiError):
+            wechat_mp.access_token(db.session)
+        poster = client.get(f"/d/share/{sharer.code}/poster/{product.id}.png")
+    finally:
+        wechat.mp_token_answer = None
+    with app.test_request_context():
+        qr = posters._qr(f"http://localhost/p/{product.id}?ref={sharer.code}", 200)
+    assert poster.status_code == 200 and same(footer_code(poster.data), qr)

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 from flask import current_app, make_response, request
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from spectree import Response
 
 from app.api import bp
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 IMAGE_MAX_AGE = 7 * 24 * 3600
 REMEMBERED_SALT = "api-share-links"
-REMEMBERED_MAX_AGE = 400 * 24 * 3600  # longer than any binding lasts: each link lapses by its own time
 
 
 class PngResponse(Response):
@@ -100,8 +99,21 @@ def wxacode(query: WxacodeQuery):
     return response
 
 
+class _ShopClockSigner(TimestampSigner):
+    """Signs with the shop's clock (app.timeutil), the one each remembered link's time is read by."""
+
+    def get_timestamp(self) -> int:
+        return int(utcnow().timestamp())
+
+
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=REMEMBERED_SALT)
+    return URLSafeTimedSerializer(current_app.secret_key, salt=REMEMBERED_SALT, signer=_ShopClockSigner)
+
+
+def _remembered_max_age() -> int:
+    """As long as the H5 shop keeps a remembered ?ref=: its session cookie is read for
+    PERMANENT_SESSION_LIFETIME after it was last written (each link also lapses by its own time)."""
+    return int(current_app.permanent_session_lifetime.total_seconds())
 
 
 def _remembered(token: str | None) -> list:
@@ -110,7 +122,7 @@ def _remembered(token: str | None) -> list:
     if not token:
         return []
     try:
-        links = _serializer().loads(token, max_age=REMEMBERED_MAX_AGE)
+        links = _serializer().loads(token, max_age=_remembered_max_age())
     except SignatureExpired:
         return []
     except BadSignature:
@@ -174,7 +186,7 @@ def visit(json: VisitIn):
     share = _share(json)
     remembered = _remembered(json.remembered)
     user = api_user()
-    visitor = json.visitor or (f"u{user.id}" if user else secrets.token_hex(16))
+    visitor = json.visitor or (_user_visitor(user.id) if user else secrets.token_hex(16))
     distributor = share_links.sharing_distributor(db.session, share.code) if share and share.code else None
     product_id = share.product_id if share else None
     if product_id is not None and db.session.get(Product, product_id) is None:
@@ -218,6 +230,13 @@ def visit(json: VisitIn):
         remembered=_serializer().dumps(opened.remembered) if opened.remembered is not None else None,
         visitor=visitor,
     )
+
+
+def _user_visitor(user_id: int) -> str:
+    """A signed-in shopper's visitor id when the device sent none: the same every time (so their visits
+    are not counted again), unguessable from the id, and one the answer's `visitor` can be sent back as
+    (VISITOR_PATTERN)."""
+    return "u" + dist.salted_hash("api-visitor", str(user_id))[:31]
 
 
 def _client_ip() -> str:

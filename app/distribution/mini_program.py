@@ -154,31 +154,49 @@ def wxacode_file(session: Session, code: MpCode) -> Path:
         image = wechat_mp.unlimited_wxacode(
             session, scene=code.share.scene, page=code.share.page, width=WXACODE_WIDTH
         )
-        return image if image.startswith(PNG_MAGIC) else _as_png(image)
+        return checked_png(image)
 
     return cached_file(code.path, f"{what}-*.png", fetch)
 
 
-def _as_png(image: bytes) -> bytes:
-    """WeChat may answer a JPEG: kept (and served) as PNG, like every other picture of a share."""
+WXACODE_MAX_SIDE = 2 * 1280  # WeChat draws at most 1280 wide (a little taller with the logo); we ask 430
+
+
+def checked_png(image: bytes) -> bytes:
+    """The 小程序码 as a whole, sensibly sized PNG, or WechatApiError: an answer that starts like a PNG but
+    is cut short or garbage, or is a picture far larger than a 小程序码, is never cached or drawn on a
+    poster. WeChat may answer a JPEG: kept (and served) as PNG, like every other picture of a share."""
     import io
 
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(io.BytesIO(image)) as picture:
+            width, height = picture.size
+            if not (0 < width <= WXACODE_MAX_SIDE and 0 < height <= WXACODE_MAX_SIDE):
+                raise WechatApiError(f"the 小程序码 WeChat sent is {width}×{height}")
+            picture.load()  # the whole picture decodes: not cut short, not garbage after the header
+            if image.startswith(PNG_MAGIC):
+                return image
             out = io.BytesIO()
             picture.convert("RGB").save(out, "PNG")
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise WechatApiError("the 小程序码 WeChat sent is not an image") from None
-    return out.getvalue()
+            return out.getvalue()
+    except WechatApiError:
+        raise
+    except Exception:  # Pillow raises OSError, SyntaxError, ValueError... for a broken picture
+        raise WechatApiError("the 小程序码 WeChat sent is not a usable picture") from None
 
 
 def wxacode_or_none(session: Session, code: MpCode) -> bytes | None:
     """For a poster: the 小程序码's bytes, or None (logged) when WeChat fails — the poster then carries
     the QR code of the H5 link instead, and never fails because of WeChat."""
     try:
-        return wxacode_file(session, code).read_bytes()
+        path = wxacode_file(session, code)
+        try:
+            return checked_png(path.read_bytes())
+        except WechatApiError:  # damaged in the cache: dropped, so the next poster asks WeChat again
+            path.unlink(missing_ok=True)
+            raise
     except (WechatApiError, OSError) as error:
         log.warning("no 小程序码 for the poster, the QR code instead: %s", error)
         return None

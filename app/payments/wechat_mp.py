@@ -70,7 +70,13 @@ def access_token(session: Session) -> str:
         data = _get(
             "/cgi-bin/token", {"grant_type": "client_credential", "appid": mp_appid, "secret": secret}
         )
-        return data["access_token"], data.get("expires_in", 7200)
+        token, lifetime = data.get("access_token"), data.get("expires_in", 7200)
+        # Anything else than a token and its lifetime is an error, never a KeyError (a poster asks too).
+        if not isinstance(token, str) or not token or len(token) > 512:
+            raise WechatApiError("/cgi-bin/token: no access_token in the answer")
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime <= 0:
+            raise WechatApiError("/cgi-bin/token: no expires_in in the answer")
+        return token, lifetime
 
     return cached_token(session, ACCESS_TOKEN_NAME, fetch)
 
@@ -112,13 +118,15 @@ def _post_for_image(token: str, body: dict) -> bytes | dict:
             data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json; charset=utf-8"},
             timeout=HTTP_TIMEOUT,
+            stream=True,
         )
-        content = response.content
+        with response:
+            content = _read_at_most(response, WXACODE_MAX_BYTES + 1)
     except requests.RequestException as error:
         raise WechatApiError(f"{WXACODE_PATH}: {error.__class__.__name__}") from None
+    if len(content) > WXACODE_MAX_BYTES:  # never read whole into memory: no 小程序码 is this large
+        raise WechatApiError(f"{WXACODE_PATH}: HTTP {response.status_code}, answer too large")
     if response.status_code == 200 and content.startswith(_IMAGE_MAGIC):
-        if len(content) > WXACODE_MAX_BYTES:
-            raise WechatApiError(f"{WXACODE_PATH}: image too large")
         return content
     try:
         data = json.loads(content)
@@ -160,3 +168,14 @@ def phone_number(session: Session, code: str) -> PhoneNumber:
             raise WechatApiError("no phone number in the getuserphonenumber answer")
         return PhoneNumber(pure=pure, country_code=str(info.get("countryCode") or ""))
     raise WechatApiError("getuserphonenumber: the access token was refused twice")
+
+
+def _read_at_most(response, limit: int) -> bytes:
+    """At most `limit` bytes of a streamed answer's body."""
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]

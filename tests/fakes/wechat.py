@@ -64,6 +64,8 @@ class FakeWechat:
         self.failing_wxacodes = 0
         self.mp_phone_codes: dict[str, tuple[str, str]] = {}  # getPhoneNumber code -> (number, country code)
         self.mp_revoked_tokens: set[str] = set()  # mini-program access tokens WeChat now calls invalid
+        self.wxacode_answer: bytes | None = None  # answered (as image/png) instead of the code, when set
+        self.mp_token_answer: dict | None = None  # answered by /cgi-bin/token for the mini-program, when set
         # Who holds the phone: the openid the authorize page hands out, and the 网页授权域名 (None: any).
         self.user_openid = "oFakeWechatPhoneUser00000001"
         self.oauth_domain: str | None = None
@@ -325,6 +327,8 @@ class FakeWechat:
             if one.get("secret") != MP_APP_SECRET:
                 return self._plain({"errcode": 40125, "errmsg": "invalid appsecret"})
             self.mp_token_calls += 1
+            if self.mp_token_answer is not None:  # an answer with neither a token nor an errcode
+                return self._plain(self.mp_token_answer)
             return self._plain({"access_token": f"mptoken-{self.mp_token_calls}", "expires_in": 7200})
         if path == "/cgi-bin/token":
             if one.get("appid") != APPID or one.get("secret") != APP_SECRET:
@@ -374,6 +378,8 @@ class FakeWechat:
             self.failing_wxacodes -= 1
             return self._plain({"errcode": -1, "errmsg": "system error"})
         self.wxacodes.append((page, scene))
+        if self.wxacode_answer is not None:  # a broken or outsized "image" with a 200
+            return 200, {"Content-Type": "image/png"}, self.wxacode_answer
         return 200, {"Content-Type": "image/png"}, self.wxacode_png(page, scene)
 
     @staticmethod
