@@ -61,6 +61,8 @@ def open_share_link(
     if user is None:
         links = dist.remember_share_link(session, remembered, distributor, source=source, now=now)
         return ShareVisit(counted, None, links)
-    if remembered:
-        dist.bind_remembered(session, user, remembered, now)
-    return ShareVisit(counted, dist.bind(session, user, distributor, source=source, now=now), None)
+    earlier = dist.bind_remembered(session, user, remembered, now) if remembered else None
+    result = dist.bind(session, user, distributor, source=source, now=now)
+    if earlier is not None and earlier.bound and not result.bound:
+        result = earlier  # the link remembered before bound the shopper just now; this one kept that
+    return ShareVisit(counted, result, None)
