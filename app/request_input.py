@@ -1,6 +1,7 @@
-"""What browsers send, cleaned once for every view and form: control characters (NUL and the rest of C0
-and C1, but tab and line breaks) never reach a form, a query or the database. PostgreSQL refuses NUL in
-text outright, and no one types the others on purpose — they come from copy-paste accidents and probes."""
+"""What browsers and the mini-program send, cleaned once for every view, form and JSON body: control
+characters (NUL and the rest of C0 and C1, but tab and line breaks) never reach a form, a query, an API view
+or the database. PostgreSQL refuses NUL in text outright, and no one types the others on purpose — they
+come from copy-paste accidents and probes."""
 
 import re
 
@@ -40,8 +41,24 @@ class CleanMultiDict(ImmutableMultiDict):
         super().__init__([(_clean(key), _clean(value)) for key, value in pairs])
 
 
+def _clean_json(value):
+    """A JSON body's strings (values and keys, at any depth) without control characters, as form values."""
+    if isinstance(value, str):
+        return strip_control_characters(value)
+    if isinstance(value, list):
+        return [_clean_json(item) for item in value]
+    if isinstance(value, dict):
+        return {_clean_json(key): _clean_json(item) for key, item in value.items()}
+    return value
+
+
 class CleanRequest(Request):
     parameter_storage_class = CleanMultiDict
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
+        """The JSON body (the API's), cleaned like query and form values: a NUL in a note or a name is
+        dropped, not sent to PostgreSQL (which refuses it: a 500)."""
+        return _clean_json(super().get_json(force=force, silent=silent, cache=cache))
 
 
 # A URL part holding a control character names nothing here: such a path is a 404, not a query.

@@ -3,7 +3,7 @@ lines, which offers (the shopper's coupon choice, the points switch, 秒杀 / �
 services in the same order. Nothing here decides a price or a rule: orders.cart, orders.checkout and
 marketing do."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
@@ -141,10 +141,7 @@ def activity_checks(user_id: int, basket: Basket) -> None:
             raise ApiError(409, error.message, code="sold_out") from None
     if basket.group_mode is not None:
         try:
-            offers = marketing_offers.for_basket(
-                db.session, user_id, list(basket.entries), group=basket.group_mode
-            )
-            groups.check_buy(db.session, user_id, basket.group_mode, basket.quantities, offers.activities)
+            marketing_offers.check_group_buy(db.session, user_id, basket.group_mode, basket.quantities)
         except (MarketingError, OrderError) as error:
             raise refusal(error, 409, "group_refused") from None
 
@@ -167,7 +164,7 @@ class Priced:
 
 
 def price(user_id: int, basket: Basket) -> Priced:
-    """The H5 checkout page's pricing of this basket (`_chosen_offers`, `quote`, `_points_offer`), but a
+    """The H5 checkout page's pricing of this basket (`_chosen_offers`, `quote`, `points_offer`), but a
     coupon or points that do not fit are refused (422) instead of dropped with a note."""
     lines, unbuyable = load_lines(basket)
     settings = get_shop_settings(db.session)
@@ -190,16 +187,9 @@ def price(user_id: int, basket: Basket) -> Priced:
         raise ApiError(
             422, message, fields={"coupon_id" if "coupon" in error.code else "points": message}
         ) from None
-    return Priced(lines, unbuyable, chosen, quoted, _points_offer(user_id, lines, chosen))
-
-
-def _points_offer(user_id: int, lines, chosen) -> pricing.PricedBasket | None:
-    """What the points switch offers: the most points this basket can use, and what they take off."""
-    if not chosen.points_enabled or chosen.points_balance <= 0 or not lines:
-        return None
-    most = marketing_points.for_checkout(db.session, user_id, chosen.points_balance)
-    priced = orders.checkout.quote(db.session, lines, replace(chosen.offers, points=most)).priced
-    return priced if priced.points_used else None
+    return Priced(
+        lines, unbuyable, chosen, quoted, marketing_offers.points_offer(db.session, user_id, lines, chosen)
+    )
 
 
 def order_offers(user_id: int, basket: Basket, priced: Priced) -> pricing.Offers:

@@ -36,8 +36,8 @@ from app.marketing.errors import MarketingError
 from app.media import image_url
 from app.orders import idempotency
 from app.orders.events import OrderError
+from app.orders.labels import STATUS_HINT, STATUS_TEXT, TAB_STATUSES, refund_status_text
 from app.orders.models import Order, OrderStatus, RefundStatus
-from app.shop.orders import STATUS_HINT, STATUS_TEXT, TAB_STATUSES, refund_status_text, shopper_actions
 from app.timeutil import utcnow
 
 IMAGE_SIZE = 200
@@ -82,7 +82,7 @@ def _summary_fields(order: Order, no_refund: set[int]) -> dict:
         "total": Money.of(order.total_fen),
         "item_count": order.item_count,
         "lines": _lines_out(order),
-        "actions": sorted(shopper_actions(order, no_refund)),
+        "actions": sorted(orders.access.shopper_actions(order, no_refund)),
     }
 
 

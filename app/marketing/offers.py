@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.marketing import campaigns, coupons, flash, groups, members, points, pricing
 from app.marketing.errors import MarketingError
+from app.orders import checkout as order_checkout
+from app.orders.cart import CartLine
 from app.timeutil import utcnow
 
 
@@ -134,3 +136,23 @@ def for_checkout(
         points_balance=points.balance(session, user_id),
         points_enabled=settings.points_enabled,
     )
+
+
+def points_offer(
+    session: Session, user_id: int, lines: list[CartLine], chosen: CheckoutOffers
+) -> pricing.PricedBasket | None:
+    """What the checkout's points switch offers (H5 page and API quote): the most points this basket can
+    use with the chosen offers, and what they take off; None when there is nothing to offer."""
+    if not chosen.points_enabled or chosen.points_balance <= 0 or not lines:
+        return None
+    most = points.for_checkout(session, user_id, chosen.points_balance)
+    priced = order_checkout.quote(session, lines, replace(chosen.offers, points=most)).priced
+    return priced if priced.points_used else None
+
+
+def check_group_buy(session: Session, user_id: int, group: groups.GroupMode, quantities: dict[int, int]):
+    """A 拼团 checkout's first check (H5 page and submit, API quote and order), on the offers at the group
+    price: a group that cannot take the shopper (full, failed, their own, tampered) raises MarketingError or
+    OrderError before an order or a payment exists."""
+    offers = for_basket(session, user_id, list(quantities), group=group)
+    groups.check_buy(session, user_id, group, quantities, offers.activities)

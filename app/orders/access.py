@@ -53,8 +53,10 @@ def user_order_by_id(session: Session, user_id: int, order_id) -> Order:
     return order
 
 
-def shopper_actions(order: Order) -> set[str]:
-    """The buttons the buyer's order page offers. The services check every one again when it is used."""
+def shopper_actions(order: Order, no_refund: set[int] | frozenset[int] = frozenset()) -> set[str]:
+    """The buttons the buyer's order page offers. The services check every one again when it is used.
+    No "refund" for the orders in `no_refund` (a 拼团 order while its group forms, or one it refunds:
+    marketing.group_orders.no_after_sales)."""
     actions = set()
     if order.status == OrderStatus.PENDING_PAYMENT:
         actions |= {"pay", "cancel"}
@@ -66,6 +68,7 @@ def shopper_actions(order: Order) -> set[str]:
         order.status in REFUNDABLE_STATUSES
         and order.refund_status in (RefundStatus.NONE, RefundStatus.PARTIAL)
         and any(line.refundable_qty > 0 for line in order.lines)
+        and order.id not in no_refund
     ):
         actions.add("refund")
     if order.open_refund is not None and order.open_refund.status in WITHDRAWABLE_REQUEST_STATUSES:

@@ -3,7 +3,8 @@ which events' notes a shopper may read: one table for every view that shows them
 
 from flask_babel import lazy_gettext as _l
 
-from app.orders.models import RefundRequestStatus
+from app.orders.aftersales import open_request_text
+from app.orders.models import Order, OrderStatus, RefundRequestStatus, RefundStatus
 
 REFUND_REQUEST_TEXT = {
     RefundRequestStatus.REQUESTED: _l("Waiting for the shop"),
@@ -57,3 +58,44 @@ EVENT_NOTE_SHOWN = {
     "return_refused",
     "replacement_shipped",
 }
+
+
+# The shopper's "my orders" tabs, and the words for an order's status (H5 pages and the API).
+TAB_STATUSES = {
+    "unpaid": (OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_CONFIRMATION),
+    "to_ship": (OrderStatus.PAID,),
+    "to_receive": (OrderStatus.SHIPPED,),
+    "done": (OrderStatus.COMPLETED,),
+}
+
+STATUS_TEXT = {
+    OrderStatus.PENDING_PAYMENT: _l("To pay"),
+    OrderStatus.AWAITING_CONFIRMATION: _l("Waiting for the shop to confirm your payment"),
+    OrderStatus.PAID: _l("To ship"),
+    OrderStatus.SHIPPED: _l("Shipped"),
+    OrderStatus.COMPLETED: _l("Completed"),
+    OrderStatus.CANCELLED: _l("Cancelled"),
+    OrderStatus.REFUNDED: _l("Refunded"),
+}
+STATUS_HINT = {
+    OrderStatus.PENDING_PAYMENT: _l("Please pay before the time runs out, or the order is cancelled."),
+    OrderStatus.AWAITING_CONFIRMATION: _l("The shop will check the transfer and confirm it soon."),
+    OrderStatus.PAID: _l("Paid. The shop is preparing your parcel."),
+    OrderStatus.SHIPPED: _l("Your parcel is on its way."),
+    OrderStatus.COMPLETED: _l("Thank you for your order."),
+    OrderStatus.CANCELLED: _l("This order was cancelled."),
+    OrderStatus.REFUNDED: _l("Everything paid has been refunded."),
+}
+REFUND_STATUS_TEXT = {
+    RefundStatus.REQUESTED: _l("Refund requested"),
+    RefundStatus.PARTIAL: _l("Partly refunded"),
+    RefundStatus.FULL: _l("Refunded"),
+}
+
+
+def refund_status_text(order: Order) -> str:
+    """The order's refund words (the open request's own when there is one); empty once all is refunded."""
+    text = REFUND_STATUS_TEXT.get(order.refund_status)
+    if order.refund_status == RefundStatus.REQUESTED:
+        text = open_request_text(order) or text
+    return str(text) if text and order.status != OrderStatus.REFUNDED else ""

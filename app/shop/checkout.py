@@ -114,7 +114,7 @@ def _checkout_page(
             unbuyable=unbuyable,
             quote=priced,
             chosen=chosen,
-            points_offer=_points_offer(buyable, chosen),
+            points_offer=marketing_offers.points_offer(db.session, current_user.id, buyable, chosen),
             codes_open=codes.code_template(db.session) is not None,
             code_error=code_error,
             address=address,
@@ -168,15 +168,6 @@ def _chosen_offers(
         return marketing_offers.for_checkout(
             db.session, current_user.id, **args, coupon_choice="none", points_asked=asked, group=group
         )
-
-
-def _points_offer(lines, chosen: marketing_offers.CheckoutOffers) -> pricing.PricedBasket | None:
-    """What the points switch offers: the most points this basket can use, and what they take off."""
-    if not chosen.points_enabled or chosen.points_balance <= 0 or not lines:
-        return None
-    most = marketing_points.for_checkout(db.session, current_user.id, chosen.points_balance)
-    priced = orders.checkout.quote(db.session, lines, replace(chosen.offers, points=most)).priced
-    return priced if priced.points_used else None
 
 
 def _chosen_address(addresses, errors: list[str]):
@@ -325,8 +316,7 @@ def _placed_already(idempotency_key: str | None) -> bool:
 
 def _check_group(items: CheckoutItems, entries: dict) -> None:
     """The group-mode checks on the offers at the group price (MarketingError or OrderError: refused)."""
-    offers = marketing_offers.for_basket(db.session, current_user.id, list(entries), group=items.group_mode)
-    groups.check_buy(db.session, current_user.id, items.group_mode, _quantities(entries), offers.activities)
+    marketing_offers.check_group_buy(db.session, current_user.id, items.group_mode, _quantities(entries))
 
 
 def _group_refused(items: CheckoutItems, error, status: int = 422):

@@ -18,7 +18,15 @@ from app.forms import ActionForm
 from app.marketing import group_display, group_orders, story
 from app.numbers import parse_whole_number
 from app.orders.events import OrderError
-from app.orders.labels import EVENT_NOTE_SHOWN, EVENT_TEXT, REFUND_REQUEST_TEXT
+from app.orders.labels import (
+    EVENT_NOTE_SHOWN,
+    EVENT_TEXT,
+    REFUND_REQUEST_TEXT,
+    STATUS_HINT,
+    STATUS_TEXT,
+    TAB_STATUSES,
+    refund_status_text,
+)
 from app.orders.models import PAID_STATUSES, Order, OrderStatus, RefundStatus
 from app.orders.shop_forms import CheckoutForm
 from app.payments import all_providers, get_provider
@@ -41,43 +49,11 @@ ORDER_TABS = (
     ("done", _l("Completed")),
     ("after_sales", _l("After-sales")),
 )
-TAB_STATUSES = {
-    "unpaid": (OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_CONFIRMATION),
-    "to_ship": (OrderStatus.PAID,),
-    "to_receive": (OrderStatus.SHIPPED,),
-    "done": (OrderStatus.COMPLETED,),
-}
-
-STATUS_TEXT = {
-    OrderStatus.PENDING_PAYMENT: _l("To pay"),
-    OrderStatus.AWAITING_CONFIRMATION: _l("Waiting for the shop to confirm your payment"),
-    OrderStatus.PAID: _l("To ship"),
-    OrderStatus.SHIPPED: _l("Shipped"),
-    OrderStatus.COMPLETED: _l("Completed"),
-    OrderStatus.CANCELLED: _l("Cancelled"),
-    OrderStatus.REFUNDED: _l("Refunded"),
-}
-STATUS_HINT = {
-    OrderStatus.PENDING_PAYMENT: _l("Please pay before the time runs out, or the order is cancelled."),
-    OrderStatus.AWAITING_CONFIRMATION: _l("The shop will check the transfer and confirm it soon."),
-    OrderStatus.PAID: _l("Paid. The shop is preparing your parcel."),
-    OrderStatus.SHIPPED: _l("Your parcel is on its way."),
-    OrderStatus.COMPLETED: _l("Thank you for your order."),
-    OrderStatus.CANCELLED: _l("This order was cancelled."),
-    OrderStatus.REFUNDED: _l("Everything paid has been refunded."),
-}
-REFUND_STATUS_TEXT = {
-    RefundStatus.REQUESTED: _l("Refund requested"),
-    RefundStatus.PARTIAL: _l("Partly refunded"),
-    RefundStatus.FULL: _l("Refunded"),
-}
 
 
 def shopper_actions(order: Order, no_refund: set[int] = frozenset()) -> set[str]:
-    """The buyer's buttons (orders.access), less "refund" for the orders in `no_refund` (a 拼团 order while
-    its group forms, or one it refunds: group_orders.no_after_sales)."""
-    actions = orders.access.shopper_actions(order)
-    return actions - {"refund"} if order.id in no_refund else actions
+    """The buyer's buttons (orders.access), less "refund" for the orders in `no_refund`."""
+    return orders.access.shopper_actions(order, no_refund)
 
 
 bp.add_app_template_global(shopper_actions, "shopper_actions")
@@ -99,12 +75,7 @@ def order_status_text(order: Order) -> str:
     return str(STATUS_TEXT.get(order.status, order.status))
 
 
-@bp.app_template_global()
-def refund_status_text(order: Order) -> str:
-    text = REFUND_STATUS_TEXT.get(order.refund_status)
-    if order.refund_status == RefundStatus.REQUESTED:
-        text = orders.aftersales.open_request_text(order) or text
-    return str(text) if text and order.status != OrderStatus.REFUNDED else ""
+bp.add_app_template_global(refund_status_text, "refund_status_text")
 
 
 @bp.app_template_global()
