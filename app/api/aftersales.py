@@ -94,8 +94,9 @@ def _own_refund(refund_id: int) -> Refund:
 
 def _may_ask(order: Order) -> bool:
     """The H5 order page's "apply for after-sales" button (a 拼团 order still forming has none)."""
-    actions = orders.access.shopper_actions(order)
-    return "refund" in actions and order.id not in group_orders.no_after_sales(db.session, [order.id])
+    return "refund" in orders.access.shopper_actions(
+        order, group_orders.no_after_sales(db.session, [order.id])
+    )
 
 
 def _unavailable_message(order: Order) -> str:
