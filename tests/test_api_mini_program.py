@@ -348,3 +348,27 @@ def test_a_number_is_never_set_on_an_account_folded_meanwhile(client, session, w
         accounts.link_verified_mobile(session, mini, "13800006666")
     assert session.scalar(select(User.mobile).where(User.id == mini.id)) is None
     assert events(mini.id) == []
+
+
+@pytest.mark.usefixtures("mini_program")
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"errcode": 0, "phone_info": "13800008888"},
+        {"errcode": 0, "phone_info": ["13800008888"]},
+        {"errcode": 0, "phone_info": {"purePhoneNumber": 13800008888, "countryCode": "86"}},
+        {"errcode": 0, "phone_info": {"purePhoneNumber": "13800008888", "countryCode": None}},
+        {"errcode": 0, "phone_info": {"purePhoneNumber": "13800008888", "countryCode": {"cc": 86}}},
+        {"errcode": 0},
+    ],
+)
+def test_an_odd_phone_number_answer_is_a_wechat_error(client, session, wechat, answer):
+    """Only a number WeChat's answer really gives, with a country code, is used; anything else is a 503."""
+    body = mini_login(client, wechat)
+    wechat.mp_phone_answer = answer
+    try:
+        response = link_phone(client, wechat, body["token"], "13800008888")
+    finally:
+        wechat.mp_phone_answer = None
+    assert_error(response, 503, "wechat_unavailable")
+    assert fresh(body["user"]["id"]).mobile is None
