@@ -309,3 +309,66 @@ def test_an_access_token_wechat_calls_invalid_is_fetched_again_once(client, sess
     assert response.status_code == 200, response.get_data(as_text=True)
     assert wechat.mp_token_calls == calls + 1
     assert wechat_mp.access_token(db.session) != stale
+
+
+# --- review fixes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("mini_program")
+def test_the_phone_link_is_rate_limited_like_registering(client, session, wechat):
+    """It tells whether a number has an account in the shop: as many tries per address as registering."""
+    body = mini_login(client, wechat)
+    for _ in range(20):
+        made_up = client.post(
+            f"{API}/auth/wechat-mini/phone", json={"code": "made-up"}, headers=bearer(body["token"])
+        )
+        assert_error(made_up, 401, "wechat_code_invalid")
+    assert_error(link_phone(client, wechat, body["token"], "13800007777"), 429, "rate_limited")
+    assert fresh(body["user"]["id"]).mobile is None
+
+
+@pytest.mark.usefixtures("mini_program")
+def test_a_number_is_never_set_on_an_account_folded_meanwhile(client, session, wechat):
+    """The same shopper's other request folded the account (disabled, no number) while this one had it
+    loaded: the number is not put on the disabled account (it would hold the number for no one)."""
+    from sqlalchemy import update
+
+    from app.accounts import services as accounts
+
+    body = mini_login(client, wechat)
+    mini = fresh(body["user"]["id"])
+    assert mini.is_active and mini.mobile is None
+    session.execute(
+        update(User)
+        .where(User.id == mini.id)
+        .values(is_active=False, mp_openid=None)
+        .execution_options(synchronize_session=False)
+    )
+    with pytest.raises(accounts.AccountConflict):
+        accounts.link_verified_mobile(session, mini, "13800006666")
+    assert session.scalar(select(User.mobile).where(User.id == mini.id)) is None
+    assert events(mini.id) == []
+
+
+@pytest.mark.usefixtures("mini_program")
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"errcode": 0, "phone_info": "13800008888"},
+        {"errcode": 0, "phone_info": ["13800008888"]},
+        {"errcode": 0, "phone_info": {"purePhoneNumber": 13800008888, "countryCode": "86"}},
+        {"errcode": 0, "phone_info": {"purePhoneNumber": "13800008888", "countryCode": None}},
+        {"errcode": 0, "phone_info": {"purePhoneNumber": "13800008888", "countryCode": {"cc": 86}}},
+        {"errcode": 0},
+    ],
+)
+def test_an_odd_phone_number_answer_is_a_wechat_error(client, session, wechat, answer):
+    """Only a number WeChat's answer really gives, with a country code, is used; anything else is a 503."""
+    body = mini_login(client, wechat)
+    wechat.mp_phone_answer = answer
+    try:
+        response = link_phone(client, wechat, body["token"], "13800008888")
+    finally:
+        wechat.mp_phone_answer = None
+    assert_error(response, 503, "wechat_unavailable")
+    assert fresh(body["user"]["id"]).mobile is None

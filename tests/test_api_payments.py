@@ -196,3 +196,31 @@ def test_the_h5_jsapi_still_opens_for_the_official_accounts_appid(app, wechat, p
         params = get_provider("wechat").jsapi(db.session, order, payment, "oOfficialAccount000000000001")
     assert params.appId == APPID
     assert wechat.orders[payment.out_trade_no]["appid"] == APPID
+
+
+def test_an_attempt_opened_in_h5_is_not_reused_for_the_mini_program(app, client, wechat, payer):
+    """WeChat Pay refuses one out_trade_no for two AppIDs: the mini-program opens an attempt of its own
+    when the H5 shop (the official account's AppID) opened one, and each keeps reusing its own."""
+    from app.payments import get_provider
+    from app.payments.services import start_payment
+
+    user, token = payer
+    order = unpaid_order(user)
+    h5 = start_payment(db.session, order, "wechat", user=user)
+    db.session.commit()
+    with app.test_request_context():
+        get_provider("wechat").jsapi(db.session, order, h5, "oOfficialAccount000000000001")
+    assert wechat.orders[h5.out_trade_no]["appid"] == APPID
+    response = pay(client, order.id, token)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    mini = response.get_json()["out_trade_no"]
+    assert mini == f"{order.number}P02" and wechat.orders[mini]["appid"] == MP_APPID
+    assert pay(client, order.id, token).get_json()["out_trade_no"] == mini
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    assert start_payment(db.session, order, "wechat", user=order.user).out_trade_no == h5.out_trade_no
+    db.session.rollback()
+    # Whichever is paid pays the order; the notify names the mini-program's AppID.
+    headers, notify = wechat.paid_notify(mini)
+    assert client.post("/pay/notify/wechat", data=notify, headers=headers).status_code == 204
+    assert payment_state(client, order.id, token)["paid"] is True

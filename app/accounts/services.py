@@ -291,12 +291,21 @@ def link_verified_mobile(session: Session, user: User, mobile: str) -> User:
     if other is None:
         try:
             with session.begin_nested():
-                user.mobile = mobile
-                session.flush()
+                # Only while the account is still active and without a number: a request of the same shopper
+                # that folded it into another account meanwhile must not leave the number on a disabled one.
+                given = session.execute(
+                    update(User)
+                    .where(User.id == user.id, User.is_active, User.mobile.is_(None))
+                    .values(mobile=mobile)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
         except IntegrityError:  # an account took the number at the same moment
             raise AccountConflict(
                 _l("This mobile number was registered just now. Please try again.")
             ) from None
+        if given != 1:
+            raise AccountConflict(_l("This account has changed meanwhile. Please log in again."))
+        session.refresh(user)
         _record(session, user, AccountEventKind.MOBILE_LINKED, mobile[:3] + "****" + mobile[-4:])
         return user
     _check_foldable(session, user, other)

@@ -12,7 +12,7 @@ from spectree import Response
 
 from app.accounts import access_tokens
 from app.accounts import services as accounts
-from app.accounts.auth import login_rate_limit_by_ip
+from app.accounts.auth import login_rate_limit_by_ip, register_rate_limit
 from app.accounts.models import User
 from app.api import bp
 from app.api.auth import user_out
@@ -97,6 +97,7 @@ def wechat_mini_login(json: WechatCodeIn):
 
 
 @bp.post("/auth/wechat-mini/phone")
+@register_rate_limit  # it tells whether a number has an account, like registering on H5 does
 @login_required
 @spec.validate(
     json=PhoneCodeIn,
@@ -106,6 +107,7 @@ def wechat_mini_login(json: WechatCodeIn):
         HTTP_403=ErrorBody,
         HTTP_409=ErrorBody,
         HTTP_422=ErrorBody,
+        HTTP_429=ErrorBody,
         HTTP_503=ErrorBody,
     ),
     tags=["auth"],
@@ -120,7 +122,8 @@ def wechat_mini_phone(json: PhoneCodeIn):
     is still empty (no orders, cart, coupons, points, commission or distributor standing of its own);
     otherwise 409 account_conflict (the shop joins them). 401 wechat_code_invalid: WeChat refused the code;
     409 needs_wechat_login: the account did not sign in from the mini-program; 422 not_mainland_mobile;
-    503 mini_program_off / wechat_unavailable."""
+    429 rate_limited: too many tries from this address (as registering on H5: it tells whether a number has
+    an account); 503 mini_program_off / wechat_unavailable."""
     user = api_user()
     if not user.mp_openid:
         raise ApiError(

@@ -79,13 +79,14 @@ def pay_wechat(order_id: int):
             _("To pay with WeChat Pay in the mini-program, please log in with WeChat first."),
             code="needs_wechat_login",
         )
+    appid = wechat_mp.appid(db.session)
     try:
-        payment = start_payment(db.session, order, WECHAT, user=user)
+        # An attempt the H5 shop opened for the official account's AppID is not reused: a new one is opened.
+        payment = start_payment(db.session, order, WECHAT, user=user, appid=appid)
     except OrderError as refusal:
         db.session.rollback()
         raise ApiError(409, refusal.message, code="order_not_payable") from None
     db.session.commit()
-    appid = wechat_mp.appid(db.session)
     try:
         params = get_provider(WECHAT).jsapi(db.session, order, payment, user.mp_openid, appid=appid)
     except (GatewayError, GatewayNotConfigured) as error:

@@ -73,6 +73,9 @@ class Payment(IdPrimaryKey, db.Model):
     raw_notify: Mapped[dict | None] = mapped_column(JSON)
     needs_refund: Mapped[bool] = mapped_column(default=False, index=True)
     refund_note: Mapped[str] = mapped_column(String(200), default="")
+    # WeChat Pay: the AppID the attempt is opened for (the official account's or the mini-program's);
+    # WeChat refuses one out_trade_no for two AppIDs. None for other providers.
+    appid: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -17,6 +17,7 @@ from app.orders.models import Order, OrderStatus, Refund, RefundRequestStatus
 from app.orders.refunds import complete_refund
 from app.orders.transitions import expire_if_due, mark_paid
 from app.payments import get_provider
+from app.payments.gateways import payment_settings
 from app.payments.models import Payment, PaymentStatus
 from app.timeutil import utcnow
 
@@ -37,19 +38,28 @@ class ConfirmResult:
     payment: Payment
 
 
-def start_payment(session: Session, order: Order, provider: str, *, user: User) -> Payment:
-    """Open (or reuse) a payment attempt for an unpaid order."""
+def start_payment(
+    session: Session, order: Order, provider: str, *, user: User, appid: str | None = None
+) -> Payment:
+    """Open (or reuse) a payment attempt for an unpaid order. WeChat Pay's attempts are opened for one
+    AppID (`appid`: the mini-program's; the official account's by default, the H5 shop's): WeChat refuses
+    the same out_trade_no for another one, so an attempt opened for one AppID is never reused for the
+    other — a new attempt (a new out_trade_no) is opened instead."""
     require_buyer(order, user, PaymentError)
     expire_if_due(session, order)
     if order.status != OrderStatus.PENDING_PAYMENT:
         raise PaymentError(_l("This order cannot be paid any more."))
     signals.payment_starting.send(order, session=session)
+    wechat = provider == "wechat"
+    appid = (appid or payment_settings(session).wechat_appid or None) if wechat else None
     for payment in order.payments:
         if (
             payment.provider == provider
             and payment.status == PaymentStatus.PENDING
             and payment.amount_fen == order.total_fen
+            and payment.appid in (None, appid)
         ):
+            payment.appid = appid  # an attempt from before AppIDs were kept is this one's from now on
             return payment
     attempt = (
         session.scalar(select(func.count()).select_from(Payment).where(Payment.order_id == order.id)) + 1
@@ -60,6 +70,7 @@ def start_payment(session: Session, order: Order, provider: str, *, user: User) 
         out_trade_no=f"{order.number}P{attempt:02d}",
         amount_fen=order.total_fen,
         status=PaymentStatus.PENDING,
+        appid=appid,
         created_at=utcnow(),
     )
     session.add(payment)

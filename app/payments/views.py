@@ -87,7 +87,7 @@ def wechat_notify():
     if data.get("event_type", "").startswith("REFUND."):
         return _wechat_refund_notify(data, resource, settings)
     # Paid through the official account (H5) or inside the mini-program: both AppIDs are the shop's.
-    appids = {settings.wechat_appid} | ({settings.mp_appid} if settings.mp_appid else set())
+    appids = {appid for appid in (settings.wechat_appid, settings.mp_appid) if appid}  # never "" or None
     if resource.get("mchid") != settings.wechat_mchid or resource.get("appid") not in appids:
         log.warning("wechat notify for another merchant refused: %s", resource.get("out_trade_no"))
         return _wechat_fail("merchant")

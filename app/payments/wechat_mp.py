@@ -162,11 +162,12 @@ def phone_number(session: Session, code: str) -> PhoneNumber:
             continue
         if errcode:
             raise WechatRefused(f"getuserphonenumber: errcode {errcode} {data.get('errmsg', '')}", errcode)
-        info = data.get("phone_info") or {}
-        pure = str(info.get("purePhoneNumber") or "")
-        if not pure or len(pure) > 20:
+        info = data.get("phone_info")
+        info = info if isinstance(info, dict) else {}
+        pure, country = info.get("purePhoneNumber"), info.get("countryCode")
+        if not isinstance(pure, str) or not pure or len(pure) > 20 or not isinstance(country, str | int):
             raise WechatApiError("no phone number in the getuserphonenumber answer")
-        return PhoneNumber(pure=pure, country_code=str(info.get("countryCode") or ""))
+        return PhoneNumber(pure=pure, country_code=str(country))
     raise WechatApiError("getuserphonenumber: the access token was refused twice")
 
 

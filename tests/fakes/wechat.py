@@ -66,6 +66,7 @@ class FakeWechat:
         self.mp_revoked_tokens: set[str] = set()  # mini-program access tokens WeChat now calls invalid
         self.wxacode_answer: bytes | None = None  # answered (as image/png) instead of the code, when set
         self.mp_token_answer: dict | None = None  # answered by /cgi-bin/token for the mini-program, when set
+        self.mp_phone_answer: dict | None = None  # answered by getuserphonenumber for a good code, when set
         # Who holds the phone: the openid the authorize page hands out, and the 网页授权域名 (None: any).
         self.user_openid = "oFakeWechatPhoneUser00000001"
         self.oauth_domain: str | None = None
@@ -166,7 +167,8 @@ class FakeWechat:
             return self._reply(400, {"code": "PARAM_ERROR", "message": "scene_info"})
         no = data["out_trade_no"]
         existing = self.orders.get(no)
-        if existing and existing["amount"] != data["amount"]["total"]:
+        # One out_trade_no is one order at WeChat Pay: another amount or another AppID is refused.
+        if existing and (existing["amount"] != data["amount"]["total"] or existing["appid"] != data["appid"]):
             return self._reply(400, {"code": "INVALID_REQUEST", "message": "参数与首次请求时不一致"})
         prepay_id = "wx" + secrets.token_hex(14)
         self.orders[no] = existing or {
@@ -518,6 +520,8 @@ class FakeWechat:
         if code not in self.mp_phone_codes:
             return self._plain({"errcode": 40029, "errmsg": "invalid code"})
         mobile, country = self.mp_phone_codes.pop(code)
+        if self.mp_phone_answer is not None:  # an odd answer (a broken phone_info)
+            return self._plain(self.mp_phone_answer)
         return self._plain(
             {
                 "errcode": 0,
