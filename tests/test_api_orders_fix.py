@@ -28,3 +28,15 @@ def test_control_characters_in_a_json_body_are_dropped_as_in_a_form(client, sess
     assert made.status_code == 201, made.get_data(as_text=True)
     assert (made.get_json()["recipient"], made.get_json()["detail"]) == ("张三", "路 1 号")
     assert session.get(Address, made.get_json()["id"]).recipient == "张三"
+
+
+def test_adding_to_the_cart_through_the_api_counts_for_the_reports(client, session, shopper, auth, tee):
+    from app.catalog import view_counts
+    from app.catalog.view_counts import ProductDailyStat
+
+    view_counts.flush(session)  # whatever earlier requests counted
+    added = client.post(f"{API}/cart/items", json={"sku_id": tee.skus[0].id, "quantity": 1}, headers=auth)
+    assert added.status_code == 200, added.get_data(as_text=True)
+    assert view_counts.flush(session) == {"counted": 1}
+    stats = session.scalars(select(ProductDailyStat).where(ProductDailyStat.product_id == tee.id)).one()
+    assert stats.cart_adds == 1

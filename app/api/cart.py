@@ -2,6 +2,7 @@
 app/shop/checkout.py), on the same services: orders.cart for the lines and their limits, marketing for the
 offers, orders.checkout.quote (price_basket) for every amount."""
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from spectree import Response
@@ -29,8 +30,8 @@ from app.api.schemas_orders import (
 )
 from app.api.security import api_user, login_required
 from app.api.spec import BEARER, spec
+from app.catalog import view_counts
 from app.catalog.models import Sku
-from app.catalog.view_counts import CART_ADD
 from app.extensions import db
 from app.marketing import coupons, pricing, story
 from app.marketing import flash as flash_sale
@@ -38,7 +39,6 @@ from app.marketing import offers as marketing_offers
 from app.media import image_url
 from app.orders.events import OrderError
 from app.settings.services import get_shop_settings
-from app.shop.view_tracking import count_product_event
 
 IMAGE_SIZE = 200
 CART_ERRORS = Response(
@@ -140,7 +140,11 @@ def cart_add(json: CartItemIn):
         raise refusal(error, 422 if error.field else 409, None if error.field else "cart_full") from None
     sku = db.session.get(Sku, json.sku_id)
     if sku is not None and sku.product_id is not None:
-        count_product_event(sku.product_id, CART_ADD)
+        # One add-to-cart for the reports, by this account (as H5 counts a signed-in shopper without the
+        # visitor cookie, which the mini-program does not have).
+        view_counts.count(
+            current_app._get_current_object(), sku.product_id, view_counts.CART_ADD, f"u:{user.id}"
+        )
     return cart_out(user.id)
 
 
