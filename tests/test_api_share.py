@@ -403,7 +403,7 @@ def test_a_broken_wxacode_from_wechat_is_a_503_not_a_broken_picture(client, wech
     [
         ({"scene": "r=中文&p=1"}, 422),
         ({"scene": "%E4%B8%AD%FF%00"}, 422),
-        ({"scene": "r=abcd2345\x00"}, 422),
+        ({"scene": "r=abcd2345\x00"}, 200),  # control characters are dropped from JSON as from forms
         ({"scene": "x" * 201}, 422),
         ({"scene": ""}, 422),
         ({"ref": "abcd2345", "product_id": 2**63}, 422),
